@@ -1,0 +1,138 @@
+//! The session actor's interface: commands in, events out.
+
+use crate::protocol::{
+    Cid, ClientId, Conversation, HistoryPage, ItemInfo, Message, MessageId, Profile, Uid,
+};
+use serde::Serialize;
+
+/// What the rest of the program asks of the network.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImCommand {
+    /// Refresh the conversation list (all pages).
+    ListConversations,
+    /// One page of history. `cursor: None` is the newest page; otherwise the
+    /// `next_cursor` of the previous page.
+    LoadHistory { cid: Cid, cursor: Option<i64> },
+    /// Send a text. Exactly one `SendResult` follows for `client_id`, however long it takes
+    /// (offline sends wait and go out after the next registration).
+    SendText {
+        cid: Cid,
+        client_id: ClientId,
+        text: String,
+    },
+    /// Mark incoming messages read and clear the conversation's badge.
+    MarkRead { cid: Cid, ids: Vec<MessageId> },
+    /// Look up a peer's nickname and avatar.
+    FetchProfile { cid: Cid, uid: Uid },
+    /// Look up an item's title and price.
+    FetchItem { item_id: String },
+    /// Close the connection and stop.
+    Shutdown,
+}
+
+/// The connection as the user should see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnState {
+    /// Getting a token / opening the socket.
+    Connecting,
+    /// Socket open, `/reg` sent.
+    Registering,
+    /// Registered and receiving pushes.
+    Live,
+    /// Waiting `in_ms` before attempt `attempt`.
+    Reconnecting {
+        in_ms: u64,
+        attempt: u32,
+        last_error: String,
+    },
+    /// The login cookies are missing or dead: a new cookie (or QR login) is needed.
+    NeedsLogin { reason: String },
+    /// Risk control: a human must pass the slider at `url` in a browser.
+    RiskControl { url: String },
+    /// The service removed the session (connection limit); not retried.
+    SessionRemoved { reason: String },
+    /// Shut down on request.
+    Stopped,
+}
+
+/// Why a send failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SendFailure {
+    pub reason: String,
+    /// Worth retrying by the user (network trouble); false for content-security rejections.
+    pub retryable: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum SendStage {
+    /// Waiting for a connection.
+    Queued,
+    /// On the wire, waiting for the server.
+    Sending,
+}
+
+/// What the network tells the rest of the program.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImEvent {
+    Connection(ConnState),
+    /// Who we are, once known (uid from the cookie, nick from the profile).
+    SelfInfo {
+        uid: Uid,
+        nick: Option<String>,
+    },
+    /// The full conversation list, newest activity first.
+    Conversations(Vec<Conversation>),
+    /// One page of history for a conversation; `requested` is the cursor that was asked for.
+    History {
+        page: HistoryPage,
+        requested: Option<i64>,
+    },
+    /// History could not be loaded.
+    HistoryFailed {
+        cid: Cid,
+        requested: Option<i64>,
+        reason: String,
+    },
+    /// A new message (push, echo or backfill), never the same id twice.
+    Message(Message),
+    /// The other side read these messages.
+    Receipt {
+        cid: Option<Cid>,
+        ids: Vec<MessageId>,
+    },
+    Typing {
+        cid: Option<Cid>,
+        uid: Uid,
+    },
+    CardUpdate {
+        cid: Option<Cid>,
+        text: String,
+        red_reminder: Option<String>,
+    },
+    Recalled {
+        cid: Option<Cid>,
+        id: MessageId,
+    },
+    /// A send moved on but is not finished.
+    SendProgress {
+        client_id: ClientId,
+        stage: SendStage,
+    },
+    /// Exactly one per `SendText`.
+    SendResult {
+        client_id: ClientId,
+        cid: Cid,
+        result: Result<Message, SendFailure>,
+    },
+    Profile(Profile),
+    Item(ItemInfo),
+    /// Catching up after a reconnect: `done` of `total` conversations fetched.
+    Backfill {
+        done: usize,
+        total: usize,
+    },
+    /// Something went wrong that the user should know about; the session goes on.
+    Error(String),
+}

@@ -1,0 +1,7 @@
+//! goofish-tui: a terminal messenger for the Goofish (闲鱼) web IM.
+#![forbid(unsafe_code)]
+
+pub mod im;
+pub mod protocol;
+pub mod secret;
+pub mod time;

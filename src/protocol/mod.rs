@@ -1,0 +1,13 @@
+//! Pure wire formats shared by the client and the simulator. No sockets, no clocks beyond
+//! id generation.
+
+pub mod event;
+pub mod ids;
+pub mod lwp;
+pub mod model;
+
+pub use event::SyncEvent;
+pub use ids::{Cid, ClientId, MessageId, Uid};
+pub use model::{
+    Content, Conversation, ConversationPage, HistoryEntry, HistoryPage, ItemInfo, Message, Profile,
+};
