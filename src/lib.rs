@@ -1,7 +1,12 @@
 //! goofish-tui: a terminal messenger for the Goofish (闲鱼) web IM.
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod config;
 pub mod im;
 pub mod protocol;
 pub mod secret;
+pub mod sim;
 pub mod time;
+pub mod tui;
+pub mod ui;

@@ -1,0 +1,1 @@
+//! The reducer: AppState, Msg, Effect, update().

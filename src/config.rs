@@ -1,0 +1,1 @@
+//! Settings: embedded defaults < config file < GOOFISH_* env < flags; XDG paths.

@@ -1,0 +1,1 @@
+//! ratatui views. Draws AppState; mutates nothing.
