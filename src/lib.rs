@@ -2,8 +2,10 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod im;
+pub mod logging;
 pub mod protocol;
 pub mod secret;
 pub mod sim;

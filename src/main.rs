@@ -1,3 +1,60 @@
-fn main() {
-    println!("goofish-tui");
+use clap::Parser;
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use goofish_tui::cli::{Cli, Command, ScenarioArg, SimArgs};
+use goofish_tui::sim::{self, Scenario, SimOptions};
+use std::io::Write;
+use std::time::Duration;
+
+fn main() -> Result<()> {
+    color_eyre::install()?;
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().wrap_err("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Sim(ref args)) => run_sim(&cli, args).await,
+            None => Err(eyre!("the terminal UI is not wired in yet")),
+        }
+    })
+}
+
+async fn run_sim(cli: &Cli, args: &SimArgs) -> Result<()> {
+    // The simulator logs to stderr: stdout carries exactly one JSON line.
+    goofish_tui::logging::to_stderr(cli.log_level.as_deref().unwrap_or("warn"));
+    let opts = SimOptions {
+        listen: args.listen,
+        seed: args.seed,
+        scenario: match args.scenario {
+            ScenarioArg::Demo => Scenario::Demo,
+            ScenarioArg::Quiet => Scenario::Quiet,
+        },
+        conversations: args.conversations,
+        history: args.history,
+        qr_auto_confirm: args
+            .qr_auto_confirm
+            .map(|s| Duration::from_secs_f64(s.max(0.0))),
+        im_token_lifetime: Duration::from_secs(args.im_token_lifetime.max(1)),
+        heartbeat_kick_after: Duration::from_secs(args.heartbeat_kick_after.max(1)),
+        ..SimOptions::default()
+    };
+    let handle = sim::start(opts)
+        .await
+        .wrap_err_with(|| format!("cannot listen on {}", args.listen))?;
+    let line = serde_json::to_string(&handle.info).map_err(|e| eyre!(e))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")?;
+        out.flush()?;
+    }
+    wait_for_signal().await;
+    handle.shutdown().await;
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+pub async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
 }

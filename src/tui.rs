@@ -1,1 +1,264 @@
 //! Terminal setup and restore, the event loop, effect execution.
+//!
+//! The loop waits for terminal input, network events or a timer the state asked for, feeds
+//! each as a `Msg` to `app::update`, executes the effects, drains whatever else is already
+//! waiting, and then draws once if anything visible changed. Idle, it neither draws nor wakes.
+
+use crate::app::{self, AppState, Effect, Input, Msg, UiOptions};
+use crate::im::api::{ConnState, ImCommand, ImEvent};
+use futures_util::{FutureExt, Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::crossterm::event::{
+    DisableBracketedPaste, DisableFocusChange, DisableMouseCapture, EnableBracketedPaste,
+    EnableFocusChange, EnableMouseCapture, Event, EventStream,
+};
+use ratatui::crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, SetTitle, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::crossterm::{cursor::Show, execute};
+use std::io::{self, Stdout};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("terminal: {0}")]
+    Terminal(String),
+    #[error("terminal input: {0}")]
+    Input(#[from] io::Error),
+}
+
+/// The event loop around one terminal. Generic over the backend so a test can drive it with
+/// a `TestBackend` and scripted messages.
+pub struct Runtime<B: Backend> {
+    terminal: Terminal<B>,
+    state: AppState,
+    commands: mpsc::Sender<ImCommand>,
+    clock: fn() -> i64,
+    draws: u64,
+    title: Option<String>,
+    /// Write title changes to the real terminal (not in tests).
+    write_title: bool,
+}
+
+impl<B: Backend> Runtime<B> {
+    pub fn new(
+        backend: B,
+        state: AppState,
+        commands: mpsc::Sender<ImCommand>,
+    ) -> Result<Self, TuiError> {
+        let terminal = Terminal::new(backend).map_err(|e| TuiError::Terminal(e.to_string()))?;
+        Ok(Runtime {
+            terminal,
+            state,
+            commands,
+            clock: crate::time::now_ms,
+            draws: 0,
+            title: None,
+            write_title: false,
+        })
+    }
+
+    /// Replaces the wall clock that stamps each `Msg` (tests use a fixed one).
+    pub fn with_clock(mut self, clock: fn() -> i64) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many frames were drawn.
+    pub fn draws(&self) -> u64 {
+        self.draws
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn terminal(&self) -> &Terminal<B> {
+        &self.terminal
+    }
+
+    /// The terminal title last asked for.
+    pub fn title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+
+    /// Feeds one input through the reducer (stamped with the clock) and runs its effects.
+    pub async fn dispatch(&mut self, input: Input) {
+        let msg = Msg::new((self.clock)(), input);
+        let effects = app::update(&mut self.state, msg);
+        for e in effects {
+            self.execute(e).await;
+        }
+    }
+
+    async fn execute(&mut self, effect: Effect) {
+        match effect {
+            // Waits when the session is busy rather than dropping a command; a closed channel
+            // means the session is gone, which the connection state already shows.
+            Effect::Im(cmd) => {
+                let _ = self.commands.send(cmd).await;
+            }
+            Effect::SetTitle(t) => {
+                if self.write_title {
+                    let _ = execute!(io::stdout(), SetTitle(&t));
+                }
+                self.title = Some(t);
+            }
+            Effect::Quit => {}
+        }
+    }
+
+    /// Draws when something changed since the last frame. Returns whether it drew.
+    pub fn draw_if_dirty(&mut self) -> Result<bool, TuiError> {
+        if !self.state.take_dirty() {
+            return Ok(false);
+        }
+        let state = &self.state;
+        self.terminal
+            .draw(|f| crate::ui::draw(f, state))
+            .map_err(|e| TuiError::Terminal(e.to_string()))?;
+        self.draws += 1;
+        Ok(true)
+    }
+
+    /// Runs until the user quits or the input ends.
+    pub async fn run<S>(
+        &mut self,
+        mut input: S,
+        events: &mut mpsc::Receiver<ImEvent>,
+    ) -> Result<(), TuiError>
+    where
+        S: Stream<Item = io::Result<Event>> + Unpin,
+    {
+        let mut events_open = true;
+        loop {
+            if self.state.should_quit() {
+                return Ok(());
+            }
+            self.draw_if_dirty()?;
+            let tick = self.state.next_tick_in();
+            let timer = async move {
+                match tick {
+                    Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                ev = input.next() => match ev {
+                    Some(ev) => self.on_terminal(ev?).await,
+                    None => return Ok(()),
+                },
+                ev = events.recv(), if events_open => match ev {
+                    Some(ev) => self.dispatch(Input::Im(ev)).await,
+                    None => {
+                        events_open = false;
+                        self.dispatch(Input::Im(ImEvent::Connection(ConnState::Stopped))).await;
+                    }
+                },
+                () = timer => self.dispatch(Input::Tick).await,
+            }
+            // Fold everything already waiting into this frame.
+            while events_open && let Ok(ev) = events.try_recv() {
+                self.dispatch(Input::Im(ev)).await;
+            }
+            while let Some(Some(ev)) = input.next().now_or_never() {
+                self.on_terminal(ev?).await;
+            }
+        }
+    }
+
+    async fn on_terminal(&mut self, ev: Event) {
+        let input = match ev {
+            Event::Key(k) => Input::Key(k),
+            Event::Mouse(m) => Input::Mouse(m),
+            Event::Paste(p) => Input::Paste(p),
+            Event::Resize(width, height) => Input::Resize { width, height },
+            Event::FocusGained => Input::Focus(true),
+            Event::FocusLost => Input::Focus(false),
+        };
+        self.dispatch(input).await;
+    }
+}
+
+/// Puts the terminal into the UI's mode: raw, alternate screen, bracketed paste, mouse
+/// capture, focus reports.
+pub fn setup_terminal() -> io::Result<CrosstermBackend<Stdout>> {
+    enable_raw_mode()?;
+    let mut out = io::stdout();
+    if let Err(e) = execute!(
+        out,
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        EnableMouseCapture,
+        EnableFocusChange
+    ) {
+        let _ = restore_terminal();
+        return Err(e);
+    }
+    Ok(CrosstermBackend::new(out))
+}
+
+/// Gives the terminal back as it was. Safe to call more than once.
+pub fn restore_terminal() -> io::Result<()> {
+    let r = disable_raw_mode();
+    execute!(
+        io::stdout(),
+        DisableFocusChange,
+        DisableMouseCapture,
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        Show
+    )?;
+    r
+}
+
+/// Restores the terminal before a panic message is printed, so it is readable.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = restore_terminal();
+        previous(info);
+    }));
+}
+
+/// Restores the terminal when dropped, on every way out of `run`.
+struct RestoreGuard;
+
+impl Drop for RestoreGuard {
+    fn drop(&mut self) {
+        let _ = restore_terminal();
+    }
+}
+
+/// The UI on the real terminal: sends `ImCommand`s on `commands`, shows `events`, returns
+/// when the user quits (after asking the session to shut down) or stdin closes.
+pub async fn run(
+    commands: mpsc::Sender<ImCommand>,
+    mut events: mpsc::Receiver<ImEvent>,
+    options: UiOptions,
+) -> color_eyre::Result<()> {
+    let tz = *chrono::Local::now().offset();
+    let now = crate::time::now_ms();
+    let (mut state, keymap_errors) = AppState::new(&options, tz, now);
+    if !keymap_errors.is_empty() {
+        state.notice = Some(keymap_errors.join("; "));
+    }
+    install_panic_hook();
+    let backend = setup_terminal()?;
+    let _guard = RestoreGuard;
+    let mut rt = Runtime::new(backend, state, commands)?;
+    rt.write_title = true;
+    let backend_size = rt
+        .terminal
+        .size()
+        .map_err(|e| TuiError::Terminal(e.to_string()))?;
+    rt.dispatch(Input::Resize {
+        width: backend_size.width,
+        height: backend_size.height,
+    })
+    .await;
+    rt.run(EventStream::new(), &mut events).await?;
+    Ok(())
+}

@@ -1,1 +1,56 @@
 //! The reducer: AppState, Msg, Effect, update().
+//!
+//! `update` is pure: it reads the time from the `Msg`, never from a clock, and asks for
+//! everything it wants done (network commands, the terminal title, quitting) as `Effect`s.
+
+mod keymap;
+pub mod layout;
+mod state;
+mod thread;
+mod update;
+
+pub use keymap::{Action, KeySpec, Keymap, KeymapError};
+pub use state::{AppState, ConnView, Focus, UiOptions};
+pub use thread::{Delivery, Entry, EntryKey, Thread};
+pub use update::update;
+
+use crate::im::api::{ImCommand, ImEvent};
+use ratatui::crossterm::event::{KeyEvent, MouseEvent};
+
+/// One thing that happened, stamped with the wall-clock time it was seen at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Msg {
+    pub now_ms: i64,
+    pub input: Input,
+}
+
+impl Msg {
+    pub fn new(now_ms: i64, input: Input) -> Msg {
+        Msg { now_ms, input }
+    }
+}
+
+/// What happened.
+// An `ImEvent` is large, but each is moved once and never stored: not worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    /// A bracketed paste, as one block.
+    Paste(String),
+    Resize { width: u16, height: u16 },
+    /// The terminal window gained (true) or lost focus.
+    Focus(bool),
+    Im(ImEvent),
+    /// A timer the state asked for (`AppState::next_tick_in`) went off.
+    Tick,
+}
+
+/// What the runtime does for the reducer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    Im(ImCommand),
+    SetTitle(String),
+    Quit,
+}

@@ -1,1 +1,165 @@
-//! (module in progress)
+//! The device id (`did`, §0.3): a UUID-like string plus `-<uid>`. The service binds each IM
+//! token to the did it was requested with (§4.3), so one installation keeps one did per
+//! account and reuses it.
+
+use crate::im::cookies::write_private_atomic;
+use crate::protocol::Uid;
+use std::io;
+use std::path::Path;
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// A fresh did: 36 chars with `-` at 8, 13, 18 and 23, `4` at 14, one of `89AB` at 19, other
+/// chars from `0-9A-F`; then `-<uid>`.
+pub fn generate_device_id(uid: &Uid) -> String {
+    let mut id = String::with_capacity(37 + uid.as_str().len());
+    for i in 0..36 {
+        let c = match i {
+            8 | 13 | 18 | 23 => '-',
+            14 => '4',
+            19 => char::from(b"89AB"[rand::random_range(0..4)]),
+            _ => char::from(HEX[rand::random_range(0..16)]),
+        };
+        id.push(c);
+    }
+    id.push('-');
+    id.push_str(uid.as_str());
+    id
+}
+
+/// Whether `did` has the §0.3 shape and belongs to `uid`.
+pub fn is_device_id_of(did: &str, uid: &Uid) -> bool {
+    let b = did.as_bytes();
+    if uid.is_empty() || b.len() != 37 + uid.as_str().len() || b[36] != b'-' {
+        return false;
+    }
+    if &did[37..] != uid.as_str() {
+        return false;
+    }
+    b[..36].iter().enumerate().all(|(i, &c)| match i {
+        8 | 13 | 18 | 23 => c == b'-',
+        14 => c == b'4',
+        19 => b"89AB".contains(&c),
+        _ => HEX.contains(&c),
+    })
+}
+
+/// The did of `uid` for this installation, kept in `path` (mode 0600).
+///
+/// The file holds one did per line, one per account that used this installation; the line
+/// of `uid` is reused. Lines that are not a well-formed did are dropped. A new did is made
+/// (and the file rewritten) only when `uid` has no valid line, e.g. on first run.
+pub fn load_or_create(path: &Path, uid: &Uid) -> io::Result<String> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        // Unreadable bytes are a malformed file: start over rather than fail the login.
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => String::new(),
+        Err(e) => return Err(e),
+    };
+    let mut lines: Vec<&str> = Vec::new();
+    for line in existing.lines().map(str::trim) {
+        if let Some(uid_part) = line.get(37..)
+            && is_device_id_of(line, &Uid::new(uid_part))
+        {
+            if uid_part == uid.as_str() {
+                return Ok(line.to_string());
+            }
+            lines.push(line);
+        }
+    }
+    let did = generate_device_id(uid);
+    let mut text = String::new();
+    for line in lines.iter().copied().chain([did.as_str()]) {
+        text.push_str(line);
+        text.push('\n');
+    }
+    write_private_atomic(path, text.as_bytes())?;
+    Ok(did)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn check_format(did: &str, uid: &str) {
+        let (head, tail) = did.split_at(36);
+        assert_eq!(tail, format!("-{uid}"));
+        for (i, c) in head.chars().enumerate() {
+            match i {
+                8 | 13 | 18 | 23 => assert_eq!(c, '-', "{did} at {i}"),
+                14 => assert_eq!(c, '4', "{did} at {i}"),
+                19 => assert!("89AB".contains(c), "{did} at {i}"),
+                _ => assert!(
+                    c.is_ascii_hexdigit() && !c.is_ascii_lowercase(),
+                    "{did} at {i}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn generated_ids_have_the_documented_format() {
+        let uid = Uid::new("2200000000401");
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let did = generate_device_id(&uid);
+            check_format(&did, "2200000000401");
+            assert!(is_device_id_of(&did, &uid));
+            assert!(!is_device_id_of(&did, &Uid::new("1000000101")));
+            seen.insert(did);
+        }
+        assert_eq!(seen.len(), 200, "ids must be random");
+        assert!(is_device_id_of(
+            "ED4CBA2C-5DA0-4154-A902-BF5CB52409E2-1000000101",
+            &Uid::new("1000000101")
+        ));
+        assert!(!is_device_id_of(
+            "ed4cba2c-5da0-4154-a902-bf5cb52409e2-1000000101",
+            &Uid::new("1000000101")
+        ));
+        assert!(!is_device_id_of(
+            "ED4CBA2C-5DA0-3154-A902-BF5CB52409E2-1000000101",
+            &Uid::new("1000000101")
+        ));
+    }
+
+    #[test]
+    fn id_is_stable_per_account_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/device_id");
+        let a = Uid::new("2200000000401");
+        let b = Uid::new("1000000101");
+        let first = load_or_create(&path, &a).unwrap();
+        check_format(&first, a.as_str());
+        assert_eq!(load_or_create(&path, &a).unwrap(), first);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Another account gets its own id; the first one survives.
+        let other = load_or_create(&path, &b).unwrap();
+        check_format(&other, b.as_str());
+        assert_ne!(other, first);
+        assert_eq!(load_or_create(&path, &a).unwrap(), first);
+        assert_eq!(load_or_create(&path, &b).unwrap(), other);
+    }
+
+    #[test]
+    fn malformed_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device_id");
+        let uid = Uid::new("2200000000401");
+        std::fs::write(
+            &path,
+            "garbage\nED4CBA2C-5DA0-3154-A902-BF5CB52409E2-2200000000401\n",
+        )
+        .unwrap();
+        let did = load_or_create(&path, &uid).unwrap();
+        check_format(&did, uid.as_str());
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), did);
+        std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
+        let again = load_or_create(&path, &uid).unwrap();
+        check_format(&again, uid.as_str());
+        assert_eq!(load_or_create(&path, &uid).unwrap(), again);
+    }
+}

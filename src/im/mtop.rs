@@ -1,1 +1,614 @@
-//! (module in progress)
+//! The mtop HTTP client (§3): signs requests, keeps the cookie jar (persisting it after
+//! every change), refreshes the signing token, and turns `ret` codes into typed errors.
+
+use crate::im::cookies::CookieJar;
+use crate::protocol::lwp::IM_APP_KEY;
+use crate::protocol::mtop::{
+    self, Envelope, Outcome, TOKEN_COOKIE, TOKEN_COOKIES, api, classify, parse_envelope,
+};
+use crate::protocol::{Cid, ItemInfo, Profile, Uid};
+use crate::secret::Secret;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Attempts of one call while the signing token is stale (the official library's count, §3.3).
+pub const MAX_ATTEMPTS: u32 = 5;
+/// Per-request timeout, matching the `timeout` query parameter.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Pause before a retry when the stale-token answer brought no new token (§9.5 pacing).
+const RETRY_PAUSE: Duration = Duration::from_millis(300);
+
+const USER_AGENT: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 \
+     (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36";
+const ORIGIN: &str = "https://www.goofish.com";
+const REFERER: &str = "https://www.goofish.com/";
+/// GO sends the IM page as referer for the token call [L]; the service does not seem to care.
+const REFERER_IM: &str = "https://www.goofish.com/im";
+
+/// Where the HTTP services live: the real ones, or a simulator on loopback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub mtop: Url,
+    pub passport: Url,
+}
+
+impl Endpoints {
+    pub fn real() -> Self {
+        Self {
+            mtop: Url::parse("https://h5api.m.goofish.com/").expect("constant URL is valid"),
+            passport: Url::parse("https://passport.goofish.com/").expect("constant URL is valid"),
+        }
+    }
+
+    /// Both services under one base URL, as the simulator serves them.
+    pub fn at(base: Url) -> Self {
+        Self {
+            mtop: base.clone(),
+            passport: base,
+        }
+    }
+}
+
+/// A failed mtop call, worded for the user. Never carries a cookie or token value.
+#[derive(Debug, thiserror::Error)]
+pub enum MtopError {
+    #[error(
+        "no login cookie (`unb`): log in with a QR code or paste the Cookie header of a logged-in goofish.com tab"
+    )]
+    NoCookie,
+    #[error(
+        "the login cookie has expired: log in again in a browser and export a fresh cookie (or log in with a QR code)"
+    )]
+    SessionExpired,
+    #[error(
+        "Goofish risk control wants a slider check: open {} in a browser logged into this account, pass the slider, then export a fresh cookie",
+        url.as_deref().unwrap_or("https://www.goofish.com/im")
+    )]
+    RiskControl { url: Option<String> },
+    #[error("the service is throttling requests ({code}): wait a while before trying again")]
+    Throttled { code: String },
+    #[error(
+        "the service kept refusing the request signature after {MAX_ATTEMPTS} attempts; the signing cookies were dropped, the next call starts fresh"
+    )]
+    TokenRefreshFailed,
+    #[error("{api} failed: {code} {message}")]
+    Business {
+        api: String,
+        code: String,
+        message: String,
+    },
+    #[error("network error: {0}")]
+    Http(String),
+    #[error("unexpected answer from the service: {0}")]
+    BadResponse(String),
+}
+
+/// The IM access token from `login.token` (§3.4), bound to the device id it was asked with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImToken {
+    /// As the service sent it (not URL-decoded; §4.3 leaves decoding before `/reg` open).
+    pub access_token: Secret,
+    /// Absolute expiry in ms since the epoch, when the answer tells it.
+    pub expires_at_ms: Option<i64>,
+    pub refresh_token: Option<Secret>,
+}
+
+impl ImToken {
+    /// The token percent-decoded, as the official SDK sends it on `/reg` (§4.3 [L]). Left
+    /// as received when it holds no valid escape or does not decode to UTF-8.
+    pub fn decoded_access_token(&self) -> Secret {
+        Secret::new(percent_decode(self.access_token.expose()))
+    }
+}
+
+/// `decodeURIComponent` without its exceptions: bad escapes stay as they are.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| char::from(c).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(hi), Some(lo)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+/// The mtop client. One per account; calls take `&mut self` because each may rotate cookies.
+pub struct MtopClient {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    jar: CookieJar,
+    jar_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for MtopClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MtopClient")
+            .field("endpoints", &self.endpoints)
+            .field("jar", &self.jar)
+            .field("jar_path", &self.jar_path)
+            .finish()
+    }
+}
+
+/// A reqwest error as one line, without the URL (it carries the request's sign).
+fn http_error(e: reqwest::Error) -> MtopError {
+    if e.is_timeout() {
+        return MtopError::Http(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()));
+    }
+    let e = e.without_url();
+    let mut msg = e.to_string();
+    // The cause chain holds the useful part (refused, DNS, TLS…).
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    MtopError::Http(msg)
+}
+
+impl MtopClient {
+    pub fn new(
+        endpoints: Endpoints,
+        jar: CookieJar,
+        jar_path: Option<PathBuf>,
+    ) -> Result<Self, MtopError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ORIGIN, HeaderValue::from_static(ORIGIN));
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(http_error)?;
+        Ok(Self {
+            http,
+            endpoints,
+            jar,
+            jar_path,
+        })
+    }
+
+    /// Own uid from the jar (`unb`, else `munb`).
+    pub fn uid(&self) -> Option<Uid> {
+        self.jar.uid()
+    }
+
+    pub fn jar(&self) -> &CookieJar {
+        &self.jar
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Replaces the whole jar (e.g. after a QR login) and saves it.
+    pub async fn set_jar(&mut self, jar: CookieJar) {
+        self.jar = jar;
+        self.persist().await;
+    }
+
+    /// Calls one mtop API and returns its `data` on success.
+    ///
+    /// `data` is serialised once and that exact string is signed and sent. A stale signing
+    /// token is refreshed from `Set-Cookie` and the call retried, up to [`MAX_ATTEMPTS`]
+    /// requests; after that the signing cookies are dropped and
+    /// [`MtopError::TokenRefreshFailed`] returned. Session expiry, risk control, throttling
+    /// and business errors are returned at once.
+    pub async fn call(
+        &mut self,
+        api: &str,
+        version: &str,
+        data: &Value,
+    ) -> Result<Value, MtopError> {
+        let data = serde_json::to_string(data)
+            .map_err(|e| MtopError::BadResponse(format!("cannot encode the request: {e}")))?;
+        let referer = if api == api::LOGIN_TOKEN {
+            REFERER_IM
+        } else {
+            REFERER
+        };
+        for attempt in 1..=MAX_ATTEMPTS {
+            let token_before = self.jar.get(TOKEN_COOKIE).cloned();
+            let env = self.request(api, version, &data, referer).await?;
+            match classify(&env) {
+                Outcome::Success => return Ok(env.data),
+                Outcome::TokenStale { code } => {
+                    tracing::debug!(api, attempt, code, "mtop signing token stale");
+                    if attempt < MAX_ATTEMPTS && self.jar.get(TOKEN_COOKIE) == token_before.as_ref()
+                    {
+                        // Nothing new to sign with: do not hammer the gateway.
+                        tokio::time::sleep(RETRY_PAUSE * attempt).await;
+                    }
+                }
+                Outcome::SessionExpired => return Err(MtopError::SessionExpired),
+                Outcome::RiskControl { url } => {
+                    tracing::warn!(api, "mtop risk control");
+                    return Err(MtopError::RiskControl { url });
+                }
+                Outcome::Throttled { code } => return Err(MtopError::Throttled { code }),
+                Outcome::Business { code, message } => {
+                    return Err(MtopError::Business {
+                        api: api.to_string(),
+                        code,
+                        message,
+                    });
+                }
+            }
+        }
+        // §3.3: after the last failure the official library forgets the signing cookies so
+        // the next call starts with a fresh TOKEN_EMPTY exchange.
+        let mut changed = false;
+        for name in TOKEN_COOKIES {
+            changed |= self.jar.remove(name);
+        }
+        if changed {
+            self.persist().await;
+        }
+        Err(MtopError::TokenRefreshFailed)
+    }
+
+    /// One signed POST; absorbs its cookies and parses its envelope.
+    async fn request(
+        &mut self,
+        api: &str,
+        version: &str,
+        data: &str,
+        referer: &'static str,
+    ) -> Result<Envelope, MtopError> {
+        let t = crate::time::now_ms().to_string();
+        let token = self
+            .jar
+            .get(TOKEN_COOKIE)
+            .map(|v| mtop::token_of(v.expose()).to_string())
+            .unwrap_or_default();
+        let sign = mtop::sign(&token, &t, data);
+        let mut url = self.api_url(api, version)?;
+        url.query_pairs_mut()
+            .extend_pairs(mtop::query_params(api, version, &t, &sign));
+
+        let mut req = self
+            .http
+            .post(url)
+            .header(header::REFERER, HeaderValue::from_static(referer))
+            .form(&[("data", data)]);
+        if !self.jar.is_empty() {
+            // `from_bytes` also takes non-ASCII bytes, which some pasted cookies hold.
+            let mut cookie = HeaderValue::from_bytes(self.jar.header().expose().as_bytes())
+                .map_err(|_| MtopError::BadResponse("a cookie value cannot be sent".into()))?;
+            cookie.set_sensitive(true);
+            req = req.header(header::COOKIE, cookie);
+        }
+        let resp = req.send().await.map_err(http_error)?;
+        let status = resp.status();
+        let set_cookies: Vec<String> = resp
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok().map(str::to_string))
+            .collect();
+        if self
+            .jar
+            .absorb_set_cookies(set_cookies.iter().map(String::as_str))
+        {
+            self.persist().await;
+        }
+        let body = resp.bytes().await.map_err(http_error)?;
+        match parse_envelope(&body) {
+            Ok(env) => Ok(env),
+            Err(e) if !status.is_success() => Err(MtopError::Http(format!(
+                "{api} answered HTTP {status} ({e})"
+            ))),
+            Err(e) => Err(MtopError::BadResponse(format!("{api}: {e}"))),
+        }
+    }
+
+    /// `<mtop base>/h5/<api>/<version>/`.
+    fn api_url(&self, api: &str, version: &str) -> Result<Url, MtopError> {
+        let mut base = self.endpoints.mtop.clone();
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        base.join(&format!("h5/{api}/{version}/"))
+            .map_err(|e| MtopError::BadResponse(format!("bad API name {api}: {e}")))
+    }
+
+    /// Saves the jar if it has a file, off the async threads (the save fsyncs). A failed save
+    /// is logged and the call goes on: the cookies in memory are still good for this run.
+    async fn persist(&self) {
+        let Some(path) = self.jar_path.clone() else {
+            return;
+        };
+        let jar = self.jar.clone();
+        let result = tokio::task::spawn_blocking(move || jar.save(&path)).await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not save the cookie jar"),
+            Err(e) => tracing::warn!(error = %e, "the cookie jar save did not finish"),
+        }
+    }
+
+    fn require_login(&self) -> Result<Uid, MtopError> {
+        self.jar.uid().ok_or(MtopError::NoCookie)
+    }
+
+    /// The IM access token for `device_id` (§3.4 `login.token`).
+    pub async fn login_token(&mut self, device_id: &str) -> Result<ImToken, MtopError> {
+        self.require_login()?;
+        let data = self
+            .call(
+                api::LOGIN_TOKEN,
+                api::LOGIN_TOKEN_V,
+                &json!({"appKey": IM_APP_KEY, "deviceId": device_id}),
+            )
+            .await?;
+        parse_im_token(&data, crate::time::now_ms())
+    }
+
+    /// Who the cookies belong to (`loginuser.get`); also a cheap keep-alive that rotates
+    /// cookies.
+    pub async fn login_user(&mut self) -> Result<Uid, MtopError> {
+        self.require_login()?;
+        let data = self
+            .call(api::LOGIN_USER, api::LOGIN_USER_V, &json!({}))
+            .await?;
+        ["userId", "mainUserId"]
+            .iter()
+            .find_map(|k| id_string(&data[*k]))
+            .map(Uid::new)
+            .ok_or_else(|| MtopError::BadResponse("loginuser.get answered without a userId".into()))
+    }
+
+    /// The peer of conversation `cid` (`user.query` 4.0). `Profile.uid` is empty when the
+    /// answer does not name the user; the caller knows whom it asked about.
+    pub async fn user_query(&mut self, cid: &Cid) -> Result<Profile, MtopError> {
+        self.require_login()?;
+        let data = self
+            .call(
+                api::USER_QUERY,
+                api::USER_QUERY_V,
+                &json!({"type": 0, "sessionType": 1, "sessionId": cid.as_str(), "isOwner": false}),
+            )
+            .await?;
+        parse_user_query(&data)
+    }
+
+    /// Title, price and first picture of an item (`idle.pc.detail`).
+    pub async fn item_detail(&mut self, item_id: &str) -> Result<ItemInfo, MtopError> {
+        let data = self
+            .call(
+                api::ITEM_DETAIL,
+                api::ITEM_DETAIL_V,
+                &json!({"itemId": item_id}),
+            )
+            .await?;
+        parse_item_detail(item_id, &data)
+    }
+
+    /// Own display name and avatar (`user.page.head` with `self: true`).
+    pub async fn own_profile(&mut self) -> Result<Profile, MtopError> {
+        let own = self.require_login()?;
+        let data = self
+            .call(api::USER_HEAD, api::USER_HEAD_V, &json!({"self": true}))
+            .await?;
+        parse_own_profile(&data, own)
+    }
+}
+
+/// A non-empty string or integer id as text.
+fn id_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A non-empty string field.
+fn text(v: &Value) -> Option<String> {
+    v.as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Picture URLs sometimes come protocol-relative (`//img.alicdn.com/…`).
+fn absolute_url(url: String) -> String {
+    if url.starts_with("//") {
+        format!("https:{url}")
+    } else {
+        url
+    }
+}
+
+fn parse_im_token(data: &Value, now_ms: i64) -> Result<ImToken, MtopError> {
+    let access = text(&data["accessToken"]).ok_or_else(|| {
+        MtopError::BadResponse("login.token answered without an accessToken".into())
+    })?;
+    Ok(ImToken {
+        access_token: Secret::new(access),
+        expires_at_ms: mtop::interpret_expiry(&data["accessTokenExpiredTime"], now_ms),
+        refresh_token: text(&data["refreshToken"]).map(Secret::new),
+    })
+}
+
+fn parse_user_query(data: &Value) -> Result<Profile, MtopError> {
+    let info = &data["userInfo"];
+    // `nick` is masked (买***明); `fishNick` is the name the user chose.
+    let nick = text(&info["fishNick"])
+        .or_else(|| text(&info["nick"]))
+        .ok_or_else(|| MtopError::BadResponse("user.query answered without a nickname".into()))?;
+    let uid = ["userId", "uid", "kcUserId"]
+        .iter()
+        .find_map(|k| id_string(&info[*k]))
+        .map(Uid::new)
+        .unwrap_or_default();
+    Ok(Profile {
+        uid,
+        nick,
+        avatar: text(&info["logo"])
+            .or_else(|| text(&info["avatar"]))
+            .map(absolute_url),
+    })
+}
+
+fn parse_item_detail(item_id: &str, data: &Value) -> Result<ItemInfo, MtopError> {
+    let item = &data["itemDO"];
+    let title = text(&item["title"])
+        .ok_or_else(|| MtopError::BadResponse("idle.pc.detail answered without a title".into()))?;
+    let price = ["soldPrice", "price", "minPrice"].iter().find_map(|k| {
+        let v = &item[*k];
+        text(v).or_else(|| v.as_number().map(|n| n.to_string()))
+    });
+    // The picture list's name varies between answers seen by clients; take the first URL.
+    let pic = [
+        &item["imageInfos"][0]["url"],
+        &item["picInfo"]["picUrl"],
+        &item["picInfo"][0]["url"],
+        &item["images"][0],
+        &item["mainPic"],
+    ]
+    .into_iter()
+    .find_map(text)
+    .map(absolute_url);
+    Ok(ItemInfo {
+        item_id: item_id.to_string(),
+        title,
+        price,
+        pic,
+    })
+}
+
+fn parse_own_profile(data: &Value, own: Uid) -> Result<Profile, MtopError> {
+    let base = &data["module"]["base"];
+    let nick = text(&base["displayName"]).ok_or_else(|| {
+        MtopError::BadResponse("user.page.head answered without a displayName".into())
+    })?;
+    let avatar = text(&base["avatar"]["avatar"])
+        .or_else(|| text(&base["avatar"]))
+        .map(absolute_url);
+    let uid = id_string(&data["baseInfo"]["kcUserId"])
+        .map(Uid::new)
+        .unwrap_or(own);
+    Ok(Profile { uid, nick, avatar })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_answer_is_read_defensively() {
+        let t = parse_im_token(
+            &json!({"accessToken": "tok%3D", "accessTokenExpiredTime": "86400000", "refreshToken": ""}),
+            1_000,
+        )
+        .unwrap();
+        assert_eq!(t.access_token.expose(), "tok%3D");
+        assert_eq!(t.decoded_access_token().expose(), "tok=");
+        assert_eq!(t.expires_at_ms, Some(86_401_000));
+        assert_eq!(t.refresh_token, None);
+        assert!(format!("{t:?}").contains("***"));
+        assert!(!format!("{t:?}").contains("tok%3D"));
+        assert!(matches!(
+            parse_im_token(&json!({"accessToken": ""}), 0),
+            Err(MtopError::BadResponse(_))
+        ));
+    }
+
+    #[test]
+    fn percent_decoding_keeps_bad_escapes() {
+        assert_eq!(percent_decode("a%2Bb%3d%3D"), "a+b==");
+        assert_eq!(percent_decode("a+b"), "a+b");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%E4%BD%A0"), "你");
+        // Not UTF-8 once decoded: left alone.
+        assert_eq!(percent_decode("%FF"), "%FF");
+    }
+
+    #[test]
+    fn user_query_prefers_fish_nick() {
+        let p = parse_user_query(&json!({"userInfo": {
+            "fishNick": "买家小明", "nick": "买***明", "logo": "//img/a.jpg", "userId": 1000000101u64
+        }}))
+        .unwrap();
+        assert_eq!(p.nick, "买家小明");
+        assert_eq!(p.avatar.as_deref(), Some("https://img/a.jpg"));
+        assert_eq!(p.uid, Uid::new("1000000101"));
+        let p =
+            parse_user_query(&json!({"userInfo": {"fishNick": "", "nick": "买***明"}})).unwrap();
+        assert_eq!(p.nick, "买***明");
+        assert!(p.uid.is_empty());
+        assert!(parse_user_query(&json!({})).is_err());
+    }
+
+    #[test]
+    fn item_and_own_profile_fields() {
+        let i = parse_item_detail(
+            "900000000601",
+            &json!({"itemDO": {"title": "二手相机", "soldPrice": 1280,
+                "imageInfos": [{"url": "https://img/1.jpg"}, {"url": "https://img/2.jpg"}]}}),
+        )
+        .unwrap();
+        assert_eq!(i.title, "二手相机");
+        assert_eq!(i.price.as_deref(), Some("1280"));
+        assert_eq!(i.pic.as_deref(), Some("https://img/1.jpg"));
+        assert!(parse_item_detail("1", &json!({"itemDO": {}})).is_err());
+        let p = parse_own_profile(
+            &json!({"baseInfo": {"kcUserId": "2200000000401"},
+                "module": {"base": {"displayName": "卖家", "avatar": {"avatar": "https://a"}}}}),
+            Uid::new("1"),
+        )
+        .unwrap();
+        assert_eq!(p.uid, Uid::new("2200000000401"));
+        assert_eq!(p.nick, "卖家");
+        assert_eq!(p.avatar.as_deref(), Some("https://a"));
+    }
+
+    #[test]
+    fn errors_tell_the_user_what_to_do() {
+        assert!(
+            MtopError::SessionExpired
+                .to_string()
+                .contains("log in again")
+        );
+        let e = MtopError::RiskControl {
+            url: Some("https://x/punish".into()),
+        };
+        assert!(e.to_string().contains("https://x/punish"));
+        assert!(e.to_string().contains("slider"));
+    }
+
+    #[test]
+    fn api_url_keeps_a_base_path() {
+        let mut ep = Endpoints::real();
+        let c = MtopClient::new(ep.clone(), CookieJar::new(), None).unwrap();
+        assert_eq!(
+            c.api_url(api::USER_QUERY, "4.0").unwrap().as_str(),
+            "https://h5api.m.goofish.com/h5/mtop.taobao.idlemessage.pc.user.query/4.0/"
+        );
+        ep.mtop = Url::parse("http://127.0.0.1:9/sim").unwrap();
+        let c = MtopClient::new(ep, CookieJar::new(), None).unwrap();
+        assert_eq!(
+            c.api_url("a.b", "1.0").unwrap().as_str(),
+            "http://127.0.0.1:9/sim/h5/a.b/1.0/"
+        );
+    }
+}

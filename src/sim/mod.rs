@@ -1,5 +1,149 @@
 //! The embedded Goofish simulator: mtop + passport over HTTP, LWP over WebSocket, a world of
-//! buyers and items, a control API and fault injection.
+//! buyers and items, a control API and fault injection. One loopback listener serves it all.
+//!
+//! Used by `--demo`, by the `sim` subcommand and by the tests; never by the real client path.
 
+mod control;
+mod driver;
+mod faults;
+mod lwp_server;
+mod mtop_gateway;
+mod passport;
 pub mod scenario;
+mod state;
 pub mod world;
+
+use crate::protocol::Uid;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use faults::FaultKind;
+pub use scenario::Scenario;
+
+/// How the simulator behaves.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    pub listen: SocketAddr,
+    pub seed: u64,
+    pub scenario: Scenario,
+    pub conversations: usize,
+    pub history: usize,
+    /// Confirm a generated login QR code by itself after this long (SCANED halfway).
+    pub qr_auto_confirm: Option<Duration>,
+    /// Lifetime of an IM access token (`accessTokenExpiredTime`).
+    pub im_token_lifetime: Duration,
+    /// Lifetime of an `_m_h5_tk` signing token; after it the gateway answers
+    /// `FAIL_SYS_TOKEN_EXOIRED` and issues a new one.
+    pub m_h5_tk_lifetime: Duration,
+    /// A connection with no heartbeat for this long is kicked out.
+    pub heartbeat_kick_after: Duration,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: 1,
+            scenario: Scenario::Quiet,
+            conversations: 12,
+            history: 30,
+            qr_auto_confirm: None,
+            im_token_lifetime: Duration::from_secs(24 * 3600),
+            m_h5_tk_lifetime: Duration::from_secs(30 * 60),
+            heartbeat_kick_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The one JSON line `goofish-tui sim` prints when it is ready.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimInfo {
+    pub http: String,
+    pub ws: String,
+    pub cookie: String,
+    pub self_uid: String,
+    pub control: String,
+}
+
+/// A running simulator. Dropping the handle does not stop it; call `shutdown`.
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    pub info: SimInfo,
+    pub self_uid: Uid,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl SimHandle {
+    pub fn http_url(&self) -> &str {
+        &self.info.http
+    }
+    pub fn ws_url(&self) -> &str {
+        &self.info.ws
+    }
+    pub fn control_url(&self) -> &str {
+        &self.info.control
+    }
+    /// A login cookie the simulator accepts (a `Cookie:` header value).
+    pub fn cookie(&self) -> &str {
+        &self.info.cookie
+    }
+
+    /// Stops serving and closes every connection.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Binds the listener, builds the world and starts serving.
+pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
+    let listener = TcpListener::bind(opts.listen).await?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sim = Arc::new(state::Sim::new(opts, stop_rx.clone()));
+    let info = SimInfo {
+        http: format!("http://{addr}"),
+        ws: format!("ws://{addr}/"),
+        cookie: sim.login_cookie(),
+        self_uid: sim.self_uid().to_string(),
+        control: format!("http://{addr}/__sim"),
+    };
+    let self_uid = sim.self_uid();
+    driver::spawn(sim.clone());
+    let app = axum::Router::new()
+        .merge(mtop_gateway::routes())
+        .merge(passport::routes())
+        .merge(control::routes())
+        .merge(lwp_server::routes())
+        .with_state(sim);
+    let mut stop = stop_rx;
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!("simulator stopped: {e}");
+        }
+    });
+    tracing::info!(%addr, "simulator listening");
+    Ok(SimHandle {
+        addr,
+        info,
+        self_uid,
+        stop: stop_tx,
+        task,
+    })
+}

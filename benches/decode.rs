@@ -1,0 +1,80 @@
+//! Push decoding speed: a whole `/s/sync` body through `decode_sync_body` (base64 → msgpack →
+//! classified `SyncEvent`s), with 1 and 20 items, for text messages and for the real order
+//! card. Target: ≥ 1,000,000 text items/s on one core.
+#![allow(clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use goofish_tui::protocol::sync::{decode_item, decode_sync_body};
+use goofish_tui::protocol::{SyncEvent, Uid};
+use serde_json::{Value, json};
+
+/// The shared sample when `../shared` is there, else the fixture made for this purpose.
+fn item(sample: &str, fixture: &str) -> Option<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../shared/protocol/samples").join(sample);
+    let path = if shared.is_file() {
+        shared
+    } else {
+        root.join("tests/fixtures").join(fixture)
+    };
+    Some(std::fs::read_to_string(path).ok()?.trim().to_string())
+}
+
+fn body(data: &str, n: usize) -> Value {
+    let items: Vec<Value> = (0..n)
+        .map(|_| json!({"bizType": 40000, "objectType": 40000, "streamId": "", "data": data}))
+        .collect();
+    json!({
+        "syncPushPackage": {"data": items, "maxHighPts": 0, "hasMore": 0},
+        "syncExtensionModel": {"reconnectType": 0, "failover": 0, "fingerprint": 0}
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let me = Uid::new("2200000000401");
+    let text = item("constructed/text-incoming-item.b64", "sync_text_item.b64")
+        .expect("text item: neither the sample nor tests/fixtures/sync_text_item.b64");
+    let card = item("real/order-card-item.b64", "sync_types_item.b64");
+    if card.is_none() {
+        eprintln!("real card sample absent: benchmarking text items only");
+    }
+
+    let mut kinds = vec![("text", text.clone())];
+    if let Some(card) = card {
+        // Without `../shared`, the fixture standing in for the card is not a card.
+        kinds.push(("card", card));
+    }
+
+    let mut g = c.benchmark_group("decode_sync_body");
+    for (kind, data) in &kinds {
+        assert!(
+            matches!(decode_item(data, Some(40000), &me), SyncEvent::Message(_)),
+            "{kind} item does not decode to a message"
+        );
+        for n in [1usize, 20] {
+            let b = body(data, n);
+            g.throughput(Throughput::Elements(n as u64));
+            g.bench_function(format!("{kind}/{n}"), |bench| {
+                bench.iter(|| {
+                    let push = decode_sync_body(black_box(&b), &me);
+                    assert_eq!(push.events.len(), n);
+                    push
+                })
+            });
+        }
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("decode_item");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("text", |bench| {
+        bench.iter(|| decode_item(black_box(&text), Some(40000), &me))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

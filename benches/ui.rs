@@ -1,0 +1,115 @@
+//! Frame cost at scale: 10,000 conversations and an open conversation of 10,000 messages.
+#![allow(clippy::unwrap_used)]
+
+use chrono::FixedOffset;
+use criterion::{Criterion, criterion_group, criterion_main};
+use goofish_tui::app::{AppState, Input, Msg, UiOptions, update};
+use goofish_tui::im::api::{ConnState, ImEvent};
+use goofish_tui::protocol::{
+    Cid, Content, Conversation, HistoryEntry, HistoryPage, Message, MessageId, Uid,
+};
+use goofish_tui::ui::{self, i18n::Lang};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::hint::black_box;
+
+const NOW: i64 = 1_800_000_000_000;
+
+fn message(i: i64, cid: &str) -> Message {
+    let is_self = i % 3 == 0;
+    Message {
+        id: MessageId::new(format!("{}.PNM", 10_000_000 + i)),
+        cid: Cid::new(cid),
+        sender: Uid::new(if is_self { "1" } else { "2" }),
+        is_self,
+        time: NOW - (20_000 - i) * 60_000,
+        content: Content::Text {
+            text: format!("第{i}条消息 你好，这个宝贝还在吗？可以便宜一点吗 😀 message number {i}"),
+        },
+        item_id: None,
+        sender_nick: Some("买家小王".into()),
+        session_type: Some(1),
+        need_push: true,
+        red_reminder: None,
+        client_id: None,
+    }
+}
+
+fn big_state() -> AppState {
+    let opts = UiOptions {
+        lang: Lang::Zh,
+        ..Default::default()
+    };
+    let tz = FixedOffset::east_opt(8 * 3600).unwrap();
+    let (mut s, _) = AppState::new(&opts, tz, NOW);
+    let step = |s: &mut AppState, input| {
+        update(s, Msg::new(NOW, input));
+    };
+    step(&mut s, Input::Resize { width: 120, height: 40 });
+    step(&mut s, Input::Im(ImEvent::Connection(ConnState::Live)));
+    let convs: Vec<Conversation> = (0..10_000)
+        .map(|i| Conversation {
+            cid: Cid::new(format!("{}", 50_000 + i)),
+            peer: Uid::new(format!("{}", 90_000 + i)),
+            peer_nick: Some(format!("买家{i}号🐟")),
+            item_id: Some(format!("{i}")),
+            item_title: Some(format!("九成新 商品 {i}")),
+            item_pic: None,
+            modify_time: NOW - i * 60_000,
+            unread: (i % 4) as u32,
+            pinned: i % 1000 == 0,
+            muted: i % 7 == 0,
+            red_reminder: None,
+            last_message: Some(message(i, &format!("{}", 50_000 + i))),
+        })
+        .collect();
+    step(&mut s, Input::Im(ImEvent::Conversations(convs)));
+    // Open the first one and give it 10,000 messages.
+    step(&mut s, Input::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    let cid = s.open.clone().unwrap();
+    let entries = (0..10_000)
+        .map(|i| HistoryEntry {
+            message: message(i, cid.as_str()),
+            read_by_peer: true,
+        })
+        .collect();
+    step(
+        &mut s,
+        Input::Im(ImEvent::History {
+            page: HistoryPage {
+                cid,
+                entries,
+                has_more: true,
+                next_cursor: Some(1),
+            },
+            requested: None,
+        }),
+    );
+    s
+}
+
+fn bench(c: &mut Criterion) {
+    let mut state = big_state();
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    c.bench_function("full frame 120x40, 10k conversations, 10k messages", |b| {
+        b.iter(|| {
+            term.draw(|f| ui::draw(f, black_box(&state))).unwrap();
+        })
+    });
+    let cid = state.open.clone().unwrap();
+    let mut n = 0i64;
+    c.bench_function("incoming message: reduce + draw", |b| {
+        b.iter(|| {
+            n += 1;
+            let mut m = message(20_000 + n, cid.as_str());
+            m.time = NOW + n;
+            m.is_self = false;
+            update(&mut state, Msg::new(NOW + n, Input::Im(ImEvent::Message(m))));
+            term.draw(|f| ui::draw(f, &state)).unwrap();
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

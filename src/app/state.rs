@@ -1,0 +1,228 @@
+//! What the screen shows, as data.
+
+use super::keymap::Keymap;
+use super::thread::Thread;
+use crate::im::api::ConnState;
+use crate::protocol::{Cid, Conversation, ItemInfo, Uid};
+use crate::ui::i18n::Lang;
+use chrono::FixedOffset;
+use ratatui_textarea::TextArea;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// UI settings (the `[ui]` table of the config file).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct UiOptions {
+    /// `auto` (locale), `zh` or `en`.
+    pub lang: Lang,
+    /// Conversations with unread messages above the others (after pinned ones).
+    pub unread_first: bool,
+    /// Action name → key spec(s), e.g. `next_unread = "ctrl-n"`; see `Action::as_str`.
+    pub keymap: BTreeMap<String, String>,
+}
+
+/// Which pane has the keyboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    List,
+    Messages,
+    Compose,
+}
+
+/// The connection as shown, with when it was reported (for the reconnect countdown).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnView {
+    pub state: ConnState,
+    pub since_ms: i64,
+}
+
+/// Whole UI state. Only `update` changes it.
+pub struct AppState {
+    pub lang: Lang,
+    pub tz: FixedOffset,
+    pub unread_first: bool,
+    pub keymap: Keymap,
+    /// Time of the latest `Msg`.
+    pub now_ms: i64,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    pub focus: Focus,
+    pub terminal_focused: bool,
+    pub help_open: bool,
+    pub conn: ConnView,
+    pub self_uid: Option<Uid>,
+    pub self_nick: Option<String>,
+    pub backfill: Option<(usize, usize)>,
+    /// Last error or notice, shown in the status bar until the next key.
+    pub notice: Option<String>,
+    pub(crate) convs: HashMap<Cid, Conversation>,
+    /// All conversations in display order.
+    pub(crate) order: Vec<Cid>,
+    /// The filtered view of `order`, while a filter is set.
+    pub(crate) filtered: Option<Vec<Cid>>,
+    /// Filter text; `Some` while the filter exists, `filter_editing` while typing it.
+    pub filter: Option<String>,
+    pub filter_editing: bool,
+    /// Selected conversation (follows the cid, not the row).
+    pub selected: Option<Cid>,
+    /// First row of the list in view.
+    pub list_offset: usize,
+    /// The conversation in the message pane.
+    pub open: Option<Cid>,
+    pub(crate) threads: HashMap<Cid, Thread>,
+    pub items: HashMap<String, ItemInfo>,
+    pub(crate) drafts: HashMap<Cid, String>,
+    pub compose: TextArea<'static>,
+    /// Typing indicator: cid → shown until (ms).
+    pub typing: HashMap<Cid, i64>,
+    pub(crate) title: Option<String>,
+    /// Something visible changed since the runtime last drew.
+    pub(crate) dirty: bool,
+    pub(crate) quit: bool,
+}
+
+impl AppState {
+    /// A fresh state. `lang` should be resolved (`Lang::resolve`); `tz` is the zone times
+    /// are shown in.
+    pub fn new(options: &UiOptions, tz: FixedOffset, now_ms: i64) -> (AppState, Vec<String>) {
+        let (keymap, errors) = Keymap::with_overrides(&options.keymap);
+        let lang = options.lang.resolve();
+        let state = AppState {
+            lang,
+            tz,
+            unread_first: options.unread_first,
+            keymap,
+            now_ms,
+            size: (80, 24),
+            focus: Focus::List,
+            terminal_focused: true,
+            help_open: false,
+            conn: ConnView {
+                state: ConnState::Connecting,
+                since_ms: now_ms,
+            },
+            self_uid: None,
+            self_nick: None,
+            backfill: None,
+            notice: None,
+            convs: HashMap::new(),
+            order: Vec::new(),
+            filtered: None,
+            filter: None,
+            filter_editing: false,
+            selected: None,
+            list_offset: 0,
+            open: None,
+            threads: HashMap::new(),
+            items: HashMap::new(),
+            drafts: HashMap::new(),
+            compose: new_compose(""),
+            typing: HashMap::new(),
+            title: None,
+            dirty: true,
+            quit: false,
+        };
+        (state, errors.into_iter().map(|e| e.to_string()).collect())
+    }
+
+    pub fn conversation(&self, cid: &Cid) -> Option<&Conversation> {
+        self.convs.get(cid)
+    }
+
+    /// Conversations in display order after the filter.
+    pub fn visible(&self) -> &[Cid] {
+        self.filtered.as_deref().unwrap_or(&self.order)
+    }
+
+    pub fn thread(&self, cid: &Cid) -> Option<&Thread> {
+        self.threads.get(cid)
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        let sel = self.selected.as_ref()?;
+        self.visible().iter().position(|c| c == sel)
+    }
+
+    /// Unread messages over all conversations that are not muted.
+    pub fn unread_total(&self) -> u64 {
+        self.convs
+            .values()
+            .filter(|c| !c.muted)
+            .map(|c| u64::from(c.unread))
+            .sum()
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.conn.state == ConnState::Live
+    }
+
+    /// The draft text of a conversation (the compose box for the open one).
+    pub fn draft(&self, cid: &Cid) -> String {
+        if self.open.as_ref() == Some(cid) {
+            self.compose.lines().join("\n")
+        } else {
+            self.drafts.get(cid).cloned().unwrap_or_default()
+        }
+    }
+
+    /// Whether the runtime must wake up later with a `Tick`, and when (ms from now).
+    pub fn next_tick_in(&self) -> Option<u64> {
+        let mut next: Option<u64> = None;
+        if let ConnState::Reconnecting { in_ms, .. } = &self.conn.state {
+            let left = (self.conn.since_ms + *in_ms as i64) - self.now_ms;
+            if left > 0 {
+                // Wake when the shown whole second changes.
+                let step = (left % 1000) as u64;
+                next = Some(if step == 0 { 1000 } else { step });
+            }
+        }
+        for until in self.typing.values() {
+            let left = until - self.now_ms;
+            if left > 0 {
+                next = Some(next.map_or(left as u64, |n| n.min(left as u64)));
+            }
+        }
+        next
+    }
+
+    /// Seconds until the next reconnect attempt, rounded up.
+    pub fn reconnect_in_secs(&self) -> u64 {
+        match &self.conn.state {
+            ConnState::Reconnecting { in_ms, .. } => {
+                let left = (self.conn.since_ms + *in_ms as i64 - self.now_ms).max(0) as u64;
+                left.div_ceil(1000)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Whether the message pane of `cid` is what the user is looking at.
+    pub fn is_viewing(&self, cid: &Cid) -> bool {
+        self.open.as_ref() == Some(cid) && self.terminal_focused
+    }
+
+    /// The runtime takes this after `update` to decide whether to draw.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+}
+
+/// The compose box with its look; the text is `text`.
+pub(crate) fn new_compose(text: &str) -> TextArea<'static> {
+    use ratatui::style::{Modifier, Style};
+    let lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    let mut ta = TextArea::new(lines);
+    ta.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
+    ta.set_cursor_line_style(Style::default());
+    // The real terminal cursor marks the caret (so input methods follow); no fake one.
+    ta.set_cursor_style(Style::default());
+    ta.set_placeholder_style(Style::default().add_modifier(Modifier::DIM));
+    ta.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    ta.move_cursor(ratatui_textarea::CursorMove::End);
+    ta
+}

@@ -1,0 +1,935 @@
+//! `update`: one `Msg` in, the state changed, effects out.
+
+use super::keymap::Action;
+use super::layout::{CONV_ROWS, Pane, layout};
+use super::state::{AppState, Focus, new_compose};
+use super::thread::{Delivery, Thread};
+use super::{Effect, Input, Msg};
+use crate::im::api::{ImCommand, ImEvent, SendStage};
+use crate::protocol::{Cid, ClientId, Content, Conversation, Message, MessageId};
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use std::cmp::Reverse;
+
+/// How long a typing indicator stays without news.
+const TYPING_MS: i64 = 5_000;
+
+/// Applies `msg` to `state` and returns what the runtime must do.
+pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    let before_secs = state.reconnect_in_secs();
+    state.now_ms = msg.now_ms;
+    match msg.input {
+        Input::Key(key) => on_key(state, key, &mut fx),
+        Input::Mouse(m) => on_mouse(state, m, &mut fx),
+        Input::Paste(text) => on_paste(state, &text),
+        Input::Resize { width, height } => {
+            state.size = (width, height);
+            keep_selection_in_view(state);
+            state.dirty = true;
+        }
+        Input::Focus(focused) => {
+            state.terminal_focused = focused;
+            if focused {
+                mark_open_read(state, &mut fx);
+            }
+            state.dirty = true;
+        }
+        Input::Im(ev) => on_im(state, ev, &mut fx),
+        Input::Tick => {
+            let now = state.now_ms;
+            let n = state.typing.len();
+            state.typing.retain(|_, until| *until > now);
+            if n != state.typing.len() || before_secs != state.reconnect_in_secs() {
+                state.dirty = true;
+            }
+        }
+    }
+    let title = crate::ui::i18n::title(state.lang, state.unread_total());
+    if state.title.as_ref() != Some(&title) {
+        state.title = Some(title.clone());
+        fx.push(Effect::SetTitle(title));
+    }
+    fx
+}
+
+// ---------------------------------------------------------------- conversation list
+
+fn resort(state: &mut AppState) {
+    let mut keyed: Vec<_> = state
+        .convs
+        .values()
+        .map(|c| order_key(state.unread_first, c))
+        .collect();
+    keyed.sort();
+    state.order = keyed.into_iter().map(|k| k.3).collect();
+    refilter(state);
+}
+
+/// Moves one conversation to its place after its activity or badge changed.
+fn reposition(state: &mut AppState, cid: &Cid) {
+    if let Some(i) = state.order.iter().position(|c| c == cid) {
+        state.order.remove(i);
+    }
+    let Some(conv) = state.convs.get(cid) else {
+        refilter(state);
+        return;
+    };
+    let key = order_key(state.unread_first, conv);
+    let convs = &state.convs;
+    let at = state.order.partition_point(|c| {
+        convs
+            .get(c)
+            .is_some_and(|other| order_key(state.unread_first, other) < key)
+    });
+    state.order.insert(at, cid.clone());
+    refilter(state);
+}
+
+fn order_key(unread_first: bool, c: &Conversation) -> (bool, bool, Reverse<i64>, Cid) {
+    (
+        !c.pinned,
+        unread_first && c.unread == 0,
+        Reverse(c.modify_time),
+        c.cid.clone(),
+    )
+}
+
+fn matches_filter(c: &Conversation, needle: &str) -> bool {
+    let hit = |s: Option<&str>| s.is_some_and(|s| s.to_lowercase().contains(needle));
+    hit(c.peer_nick.as_deref())
+        || hit(Some(c.peer.as_str()))
+        || hit(c.item_title.as_deref())
+        || hit(c.last_message.as_ref().map(|m| m.content.summary()).as_deref())
+}
+
+fn refilter(state: &mut AppState) {
+    match state.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        None => state.filtered = None,
+        Some(f) => {
+            let needle = f.to_lowercase();
+            state.filtered = Some(state
+                .order
+                .iter()
+                .filter(|c| {
+                    state
+                        .convs
+                        .get(*c)
+                        .is_some_and(|c| matches_filter(c, &needle))
+                })
+                .cloned()
+                .collect());
+        }
+    }
+    let selected_visible = state
+        .selected
+        .as_ref()
+        .is_some_and(|s| state.visible().contains(s));
+    if !selected_visible && (state.filter.is_some() || state.selected.is_none()) {
+        state.selected = state.visible().first().cloned();
+        state.list_offset = 0;
+    }
+    keep_selection_in_view(state);
+}
+
+fn list_page(state: &AppState) -> usize {
+    let a = layout(state.size.0, state.size.1, state.compose.lines().len());
+    usize::from((a.list_rows(state.filter.is_some()).height / CONV_ROWS).max(1))
+}
+
+fn keep_selection_in_view(state: &mut AppState) {
+    let page = list_page(state);
+    let max_offset = state.visible().len().saturating_sub(page);
+    if let Some(i) = state.selected_index() {
+        if i < state.list_offset {
+            state.list_offset = i;
+        } else if i >= state.list_offset + page {
+            state.list_offset = i + 1 - page;
+        }
+    }
+    state.list_offset = state.list_offset.min(max_offset);
+}
+
+fn move_selection(state: &mut AppState, delta: isize) {
+    if state.visible().is_empty() {
+        return;
+    }
+    let last = state.visible().len() - 1;
+    let cur = state.selected_index().unwrap_or(0);
+    let next = cur.saturating_add_signed(delta).min(last);
+    state.selected = state.visible().get(next).cloned();
+    keep_selection_in_view(state);
+    state.dirty = true;
+}
+
+fn next_unread(state: &mut AppState) {
+    let n = state.visible().len();
+    let start = state.selected_index().map_or(0, |i| i + 1);
+    let found = (0..n).map(|k| (start + k) % n).find(|&i| {
+        state
+            .convs
+            .get(&state.visible()[i])
+            .is_some_and(|c| c.unread > 0)
+    });
+    if let Some(i) = found {
+        state.selected = state.visible().get(i).cloned();
+        keep_selection_in_view(state);
+        state.dirty = true;
+    }
+}
+
+// ---------------------------------------------------------------- opening and reading
+
+fn open(state: &mut AppState, cid: Cid, fx: &mut Vec<Effect>) {
+    if state.open.as_ref() != Some(&cid) {
+        if let Some(old) = state.open.take() {
+            let text = state.compose.lines().join("\n");
+            if text.is_empty() {
+                state.drafts.remove(&old);
+            } else {
+                state.drafts.insert(old, text);
+            }
+        }
+        let draft = state.drafts.remove(&cid).unwrap_or_default();
+        state.compose = new_compose(&draft);
+        state.open = Some(cid.clone());
+        let thread = state.threads.entry(cid.clone()).or_default();
+        thread.anchor = None;
+        thread.new_below = 0;
+        if !thread.loaded && !thread.loading {
+            thread.loading = true;
+            fx.push(Effect::Im(ImCommand::LoadHistory {
+                cid: cid.clone(),
+                cursor: None,
+            }));
+        }
+        if let Some(conv) = state.convs.get(&cid) {
+            if conv.peer_nick.is_none() && !conv.peer.is_empty() {
+                fx.push(Effect::Im(ImCommand::FetchProfile {
+                    cid: cid.clone(),
+                    uid: conv.peer.clone(),
+                }));
+            }
+            if let Some(item) = &conv.item_id
+                && !state.items.contains_key(item)
+            {
+                fx.push(Effect::Im(ImCommand::FetchItem {
+                    item_id: item.clone(),
+                }));
+            }
+        }
+    }
+    state.selected = Some(cid);
+    keep_selection_in_view(state);
+    mark_open_read(state, fx);
+    state.dirty = true;
+}
+
+/// Marks the open conversation's incoming messages read and clears its badge, when the user
+/// can see it.
+fn mark_open_read(state: &mut AppState, fx: &mut Vec<Effect>) {
+    let Some(cid) = state.open.clone() else {
+        return;
+    };
+    if !state.terminal_focused {
+        return;
+    }
+    let mut ids = state
+        .threads
+        .get_mut(&cid)
+        .map(Thread::take_unmarked_incoming)
+        .unwrap_or_default();
+    let Some(conv) = state.convs.get_mut(&cid) else {
+        if !ids.is_empty() {
+            fx.push(Effect::Im(ImCommand::MarkRead { cid, ids }));
+        }
+        return;
+    };
+    if conv.unread == 0 && ids.is_empty() {
+        return;
+    }
+    if ids.is_empty()
+        && let Some(last) = conv.last_message.as_ref().filter(|m| !m.is_self)
+        && !last.id.as_str().is_empty()
+    {
+        // History not here yet: the list's last message stands for the rest.
+        ids.push(last.id.clone());
+    }
+    conv.unread = 0;
+    fx.push(Effect::Im(ImCommand::MarkRead { cid: cid.clone(), ids }));
+    if state.unread_first {
+        reposition(state, &cid);
+    }
+}
+
+// ---------------------------------------------------------------- message pane scrolling
+
+fn msg_page(state: &AppState) -> usize {
+    let a = layout(state.size.0, state.size.1, state.compose.lines().len());
+    // About three rows per message: half a pane of them.
+    usize::from((a.messages.height / 6).max(1))
+}
+
+fn scroll_messages(state: &mut AppState, delta: isize, fx: &mut Vec<Effect>) {
+    let Some(cid) = state.open.clone() else {
+        return;
+    };
+    let Some(thread) = state.threads.get_mut(&cid) else {
+        return;
+    };
+    let Some(cur) = thread.anchor_index() else {
+        load_older(thread, &cid, fx);
+        return;
+    };
+    let next = cur.saturating_add_signed(delta).min(thread.len() - 1);
+    thread.set_anchor(next);
+    if delta < 0 && next == 0 {
+        load_older(thread, &cid, fx);
+    }
+    state.dirty = true;
+}
+
+/// Asks for the page before the oldest loaded one, once.
+fn load_older(thread: &mut Thread, cid: &Cid, fx: &mut Vec<Effect>) {
+    if thread.loading || !thread.has_more || thread.next_cursor.is_none() {
+        return;
+    }
+    thread.loading = true;
+    fx.push(Effect::Im(ImCommand::LoadHistory {
+        cid: cid.clone(),
+        cursor: thread.next_cursor,
+    }));
+}
+
+// ---------------------------------------------------------------- sending
+
+fn send(state: &mut AppState, fx: &mut Vec<Effect>) {
+    let Some(cid) = state.open.clone() else {
+        return;
+    };
+    let raw = state.compose.lines().join("\n");
+    let text = raw.trim();
+    if text.is_empty() {
+        return;
+    }
+    let text = text.to_string();
+    let client_id = ClientId::generate(state.now_ms);
+    let message = local_message(state, &cid, &client_id, text.clone());
+    let delivery = if state.is_live() {
+        Delivery::Sending
+    } else {
+        Delivery::Queued
+    };
+    let thread = state.threads.entry(cid.clone()).or_default();
+    thread.add_local(message.clone(), client_id.clone(), delivery);
+    thread.anchor = None;
+    thread.new_below = 0;
+    state.compose = new_compose("");
+    state.drafts.remove(&cid);
+    touch_conv(state, &message);
+    fx.push(Effect::Im(ImCommand::SendText {
+        cid,
+        client_id,
+        text,
+    }));
+    state.dirty = true;
+}
+
+fn local_message(state: &AppState, cid: &Cid, client_id: &ClientId, text: String) -> Message {
+    Message {
+        id: MessageId::default(),
+        cid: cid.clone(),
+        sender: state.self_uid.clone().unwrap_or_default(),
+        is_self: true,
+        time: state.now_ms,
+        content: Content::Text { text },
+        item_id: state.convs.get(cid).and_then(|c| c.item_id.clone()),
+        sender_nick: state.self_nick.clone(),
+        session_type: Some(1),
+        need_push: true,
+        red_reminder: None,
+        client_id: Some(client_id.as_str().to_string()),
+    }
+}
+
+/// Re-sends a failed message with a new client id.
+fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
+    let Some(cid) = state.open.clone() else {
+        return;
+    };
+    let live = state.is_live();
+    let now = state.now_ms;
+    let Some(thread) = state.threads.get_mut(&cid) else {
+        return;
+    };
+    let anchored = thread
+        .anchor_index()
+        .and_then(|i| thread.entries().get(i))
+        .filter(|e| pick_anchor && matches!(e.delivery, Delivery::Failed(_)));
+    let Some(target) = anchored.or_else(|| thread.last_failed()) else {
+        return;
+    };
+    let super::EntryKey::Local(old_id) = target.key.clone() else {
+        return;
+    };
+    let Some(mut entry) = thread.take_local(&old_id) else {
+        return;
+    };
+    let Content::Text { text } = entry.message.content.clone() else {
+        return;
+    };
+    let client_id = ClientId::generate(now);
+    entry.message.time = now;
+    entry.message.client_id = Some(client_id.as_str().to_string());
+    let delivery = if live {
+        Delivery::Sending
+    } else {
+        Delivery::Queued
+    };
+    thread.add_local(entry.message, client_id.clone(), delivery);
+    thread.anchor = None;
+    thread.new_below = 0;
+    fx.push(Effect::Im(ImCommand::SendText {
+        cid,
+        client_id,
+        text,
+    }));
+    state.dirty = true;
+}
+
+/// A conversation saw `m`: newer activity moves it up.
+fn touch_conv(state: &mut AppState, m: &Message) {
+    let conv = state
+        .convs
+        .entry(m.cid.clone())
+        .or_insert_with(|| Conversation {
+            cid: m.cid.clone(),
+            peer: if m.is_self {
+                Default::default()
+            } else {
+                m.sender.clone()
+            },
+            peer_nick: None,
+            item_id: m.item_id.clone(),
+            item_title: None,
+            item_pic: None,
+            modify_time: m.time,
+            unread: 0,
+            pinned: false,
+            muted: false,
+            red_reminder: None,
+            last_message: None,
+        });
+    if conv.peer.is_empty() && !m.is_self {
+        conv.peer = m.sender.clone();
+    }
+    if !m.is_self && conv.peer_nick.is_none() && m.sender == conv.peer {
+        conv.peer_nick.clone_from(&m.sender_nick);
+    }
+    if m.red_reminder.is_some() {
+        conv.red_reminder.clone_from(&m.red_reminder);
+    }
+    if conv.last_message.as_ref().is_none_or(|l| l.time <= m.time) {
+        conv.modify_time = conv.modify_time.max(m.time);
+        conv.last_message = Some(m.clone());
+    }
+    let cid = m.cid.clone();
+    reposition(state, &cid);
+}
+
+// ---------------------------------------------------------------- network events
+
+fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
+    state.dirty = true;
+    match ev {
+        ImEvent::Connection(c) => {
+            state.conn = super::ConnView {
+                state: c,
+                since_ms: state.now_ms,
+            };
+        }
+        ImEvent::SelfInfo { uid, nick } => {
+            state.self_uid = Some(uid);
+            if nick.is_some() {
+                state.self_nick = nick;
+            }
+        }
+        ImEvent::Conversations(list) => {
+            let mut old = std::mem::take(&mut state.convs);
+            for mut c in list {
+                if let Some(prev) = old.remove(&c.cid) {
+                    if c.peer_nick.is_none() {
+                        c.peer_nick = prev.peer_nick;
+                    }
+                    if c.item_title.is_none() {
+                        c.item_title = prev.item_title;
+                    }
+                }
+                if state.is_viewing(&c.cid) {
+                    c.unread = 0;
+                }
+                state.convs.insert(c.cid.clone(), c);
+            }
+            // Conversations the list no longer has stay if we hold messages for them (a
+            // push may have arrived after the list was made).
+            for (cid, c) in old {
+                if state.threads.contains_key(&cid) || c.last_message.is_some() {
+                    state.convs.insert(cid, c);
+                }
+            }
+            resort(state);
+            if state.selected.as_ref().is_none_or(|s| !state.convs.contains_key(s)) {
+                state.selected = state.visible().first().cloned();
+                state.list_offset = 0;
+            }
+            keep_selection_in_view(state);
+        }
+        ImEvent::History { page, requested } => {
+            let cid = page.cid.clone();
+            let thread = state.threads.entry(cid.clone()).or_default();
+            thread.loading = false;
+            let newest = page
+                .entries
+                .iter()
+                .map(|e| &e.message)
+                .max_by_key(|m| m.time)
+                .cloned();
+            thread.add_history(page.entries);
+            // The newest page refreshes the cursor only the first time, so a reload does not
+            // rewind paging that went further back. §12.4: the cursor is opaque; kept verbatim.
+            if requested.is_some() || !thread.loaded {
+                thread.next_cursor = page.next_cursor;
+                thread.has_more = page.has_more && page.next_cursor.is_some();
+            }
+            if requested.is_none() {
+                thread.loaded = true;
+            }
+            if requested.is_some() {
+                // Older pages were read long ago; do not re-mark them.
+                thread.take_unmarked_incoming();
+            }
+            if let Some(m) = newest {
+                touch_conv(state, &m);
+            }
+            if requested.is_none() && state.is_viewing(&cid) {
+                mark_open_read(state, fx);
+            }
+        }
+        ImEvent::HistoryFailed { cid, reason, .. } => {
+            if let Some(t) = state.threads.get_mut(&cid) {
+                t.loading = false;
+            }
+            state.notice = Some(format!(
+                "{}: {reason}",
+                crate::ui::i18n::strings(state.lang).history_failed
+            ));
+        }
+        ImEvent::Message(m) => on_message(state, m, fx),
+        ImEvent::Receipt { cid, ids } => match cid.and_then(|c| state.threads.get_mut(&c)) {
+            Some(t) => {
+                t.mark_read_ids(&ids);
+            }
+            None => {
+                for t in state.threads.values_mut() {
+                    t.mark_read_ids(&ids);
+                }
+            }
+        },
+        ImEvent::Typing { cid, uid } => {
+            if state.self_uid.as_ref() == Some(&uid) {
+                return;
+            }
+            // §12.6: the typing layout is uncertain; without a cid, the peer names the chat.
+            let cid = cid.or_else(|| {
+                state
+                    .convs
+                    .values()
+                    .find(|c| c.peer == uid)
+                    .map(|c| c.cid.clone())
+            });
+            if let Some(cid) = cid {
+                state.typing.insert(cid, state.now_ms + TYPING_MS);
+            }
+        }
+        ImEvent::CardUpdate {
+            cid,
+            text,
+            red_reminder,
+        } => {
+            // [U] §7.8 card update: the state label is `redReminder` when present, else the
+            // update's text.
+            let label = red_reminder.or_else(|| Some(text).filter(|t| !t.trim().is_empty()));
+            if let Some(cid) = cid {
+                if let Some(c) = state.convs.get_mut(&cid) {
+                    c.red_reminder.clone_from(&label);
+                }
+                if let Some(e) = state
+                    .threads
+                    .get_mut(&cid)
+                    .and_then(Thread::last_trade_card_mut)
+                {
+                    e.message.red_reminder = label;
+                }
+            }
+        }
+        ImEvent::Recalled { cid, id } => match cid.and_then(|c| state.threads.get_mut(&c)) {
+            Some(t) => {
+                t.recall(&id);
+            }
+            None => {
+                for t in state.threads.values_mut() {
+                    if t.recall(&id) {
+                        break;
+                    }
+                }
+            }
+        },
+        ImEvent::SendProgress { client_id, stage } => {
+            let delivery = match stage {
+                SendStage::Queued => Delivery::Queued,
+                SendStage::Sending => Delivery::Sending,
+            };
+            let open = state.open.clone();
+            let mut threads: Vec<&mut Thread> = state.threads.values_mut().collect();
+            // The open conversation first: that is where sends come from.
+            threads.sort_by_key(|t| {
+                t.entries()
+                    .first()
+                    .is_none_or(|e| Some(&e.message.cid) != open.as_ref())
+            });
+            for t in threads {
+                if let Some(e) = t.local_mut(&client_id) {
+                    e.delivery = delivery;
+                    break;
+                }
+            }
+        }
+        ImEvent::SendResult {
+            client_id,
+            cid,
+            result,
+        } => {
+            let thread = state.threads.entry(cid.clone()).or_default();
+            match result {
+                Ok(m) => {
+                    let local = thread.take_local(&client_id);
+                    let read = local.is_some_and(|l| l.delivery == Delivery::Read);
+                    if !thread.contains(&m.id) {
+                        let mut m = m;
+                        m.is_self = true;
+                        thread.add_message(
+                            m.clone(),
+                            if read { Delivery::Read } else { Delivery::Sent },
+                        );
+                        if let Some(c) = state.convs.get_mut(&cid)
+                            && c.last_message.as_ref().is_some_and(|l| {
+                                l.client_id.as_deref() == Some(client_id.as_str())
+                            })
+                        {
+                            c.last_message = Some(m.clone());
+                        }
+                        touch_conv(state, &m);
+                    }
+                }
+                Err(f) => match thread.local_mut(&client_id) {
+                    Some(e) => e.delivery = Delivery::Failed(f),
+                    None => state.notice = Some(f.reason),
+                },
+            }
+        }
+        ImEvent::Profile(p) => {
+            for c in state.convs.values_mut() {
+                if c.peer == p.uid {
+                    c.peer_nick = Some(p.nick.clone());
+                }
+            }
+            if state.self_uid.as_ref() == Some(&p.uid) {
+                state.self_nick = Some(p.nick);
+            }
+            if state.filter.is_some() {
+                refilter(state);
+            }
+        }
+        ImEvent::Item(info) => {
+            for c in state.convs.values_mut() {
+                if c.item_id.as_deref() == Some(info.item_id.as_str()) && c.item_title.is_none() {
+                    c.item_title = Some(info.title.clone());
+                }
+            }
+            state.items.insert(info.item_id.clone(), info);
+        }
+        ImEvent::Backfill { done, total } => {
+            state.backfill = (done < total).then_some((done, total));
+        }
+        ImEvent::Error(e) => state.notice = Some(e),
+    }
+}
+
+fn on_message(state: &mut AppState, m: Message, fx: &mut Vec<Effect>) {
+    let cid = m.cid.clone();
+    let viewing = state.is_viewing(&cid);
+    let is_new = match state.threads.get_mut(&cid) {
+        Some(t) => {
+            let delivery = if m.is_self {
+                Delivery::Sent
+            } else {
+                Delivery::Incoming
+            };
+            let new = t.add_message(m.clone(), delivery);
+            if new && t.anchor.is_some() {
+                t.new_below += 1;
+            }
+            new
+        }
+        None => state
+            .convs
+            .get(&cid)
+            .and_then(|c| c.last_message.as_ref())
+            .is_none_or(|l| l.id != m.id),
+    };
+    if !is_new {
+        return;
+    }
+    if !m.is_self {
+        state.typing.remove(&cid);
+    }
+    let incoming = !m.is_self;
+    touch_conv(state, &m);
+    if incoming {
+        if viewing {
+            mark_open_read(state, fx);
+        } else if let Some(c) = state.convs.get_mut(&cid) {
+            c.unread = c.unread.saturating_add(1);
+            if state.unread_first {
+                reposition(state, &cid);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- keyboard
+
+fn on_key(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
+    if key.kind == KeyEventKind::Release {
+        return;
+    }
+    state.dirty = true;
+    state.notice = None;
+    if state.help_open {
+        state.help_open = false;
+        return;
+    }
+    let actions = state.keymap.actions(&key);
+    if actions.contains(&Action::ForceQuit) {
+        quit(state, fx);
+        return;
+    }
+    if state.filter_editing {
+        on_filter_key(state, key, &actions);
+        return;
+    }
+    match state.focus {
+        Focus::Compose => on_compose_key(state, key, &actions, fx),
+        Focus::List => {
+            for a in &actions {
+                if list_action(state, *a, fx) {
+                    return;
+                }
+            }
+            state.dirty = !actions.is_empty();
+        }
+        Focus::Messages => {
+            for a in &actions {
+                if messages_action(state, *a, fx) {
+                    return;
+                }
+            }
+            state.dirty = !actions.is_empty();
+        }
+    }
+}
+
+fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
+    state.quit = true;
+    fx.push(Effect::Im(ImCommand::Shutdown));
+    fx.push(Effect::Quit);
+}
+
+/// Actions shared by the list and the message pane. Returns whether `a` was handled.
+fn common_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> bool {
+    match a {
+        Action::Quit => quit(state, fx),
+        Action::Help => state.help_open = true,
+        Action::NextPane => cycle_focus(state),
+        Action::NextUnread => next_unread(state),
+        Action::Filter => {
+            state.filter.get_or_insert_with(String::new);
+            state.filter_editing = true;
+            state.focus = Focus::List;
+            refilter(state);
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn list_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> bool {
+    let page = list_page(state) as isize;
+    match a {
+        Action::Up => move_selection(state, -1),
+        Action::Down => move_selection(state, 1),
+        Action::Top => move_selection(state, isize::MIN / 2),
+        Action::Bottom => move_selection(state, isize::MAX / 2),
+        Action::PageUp => move_selection(state, -(page / 2).max(1)),
+        Action::PageDown => move_selection(state, (page / 2).max(1)),
+        Action::Open => {
+            if let Some(cid) = state.selected.clone() {
+                open(state, cid, fx);
+                state.focus = Focus::Compose;
+            }
+        }
+        Action::Back if state.filter.is_some() => {
+            state.filter = None;
+            refilter(state);
+        }
+        _ => return common_action(state, a, fx),
+    }
+    true
+}
+
+fn messages_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> bool {
+    let page = msg_page(state) as isize;
+    match a {
+        Action::Up => scroll_messages(state, -1, fx),
+        Action::Down => scroll_messages(state, 1, fx),
+        Action::PageUp => scroll_messages(state, -page, fx),
+        Action::PageDown => scroll_messages(state, page, fx),
+        Action::Top => scroll_messages(state, isize::MIN / 2, fx),
+        Action::Bottom => scroll_messages(state, isize::MAX / 2, fx),
+        Action::Open => state.focus = Focus::Compose,
+        Action::Back => state.focus = Focus::List,
+        Action::Retry => retry(state, true, fx),
+        _ => return common_action(state, a, fx),
+    }
+    true
+}
+
+fn cycle_focus(state: &mut AppState) {
+    state.focus = match (state.focus, state.open.is_some()) {
+        (Focus::List, true) => Focus::Messages,
+        (Focus::Messages, true) => Focus::Compose,
+        _ => Focus::List,
+    };
+}
+
+fn on_compose_key(state: &mut AppState, key: KeyEvent, actions: &[Action], fx: &mut Vec<Effect>) {
+    // A plain character is always text here, whatever it is bound to elsewhere.
+    let plain_char = matches!(key.code, KeyCode::Char(_))
+        && !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    if !plain_char
+        && let Some(a) = actions.iter().copied().find(|a| a.works_in_compose())
+    {
+        match a {
+            Action::Send => send(state, fx),
+            Action::Newline => state.compose.insert_newline(),
+            Action::Back => state.focus = Focus::List,
+            Action::NextPane => cycle_focus(state),
+            Action::Retry => retry(state, false, fx),
+            _ => {}
+        }
+        return;
+    }
+    if state.open.is_none() {
+        state.focus = Focus::List;
+        return;
+    }
+    // A bare Enter the keymap does not claim still must not end up as a raw newline send.
+    state.compose.input(ratatui_textarea::Input::from(key));
+}
+
+fn on_filter_key(state: &mut AppState, key: KeyEvent, actions: &[Action]) {
+    let Some(filter) = state.filter.as_mut() else {
+        state.filter_editing = false;
+        return;
+    };
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Esc => {
+            state.filter = None;
+            state.filter_editing = false;
+        }
+        KeyCode::Enter => state.filter_editing = false,
+        KeyCode::Backspace => {
+            filter.pop();
+        }
+        KeyCode::Char(c) if !ctrl => filter.push(c),
+        _ => {
+            if actions.contains(&Action::Up) {
+                move_selection(state, -1);
+            } else if actions.contains(&Action::Down) {
+                move_selection(state, 1);
+            }
+            return;
+        }
+    }
+    refilter(state);
+}
+
+fn on_paste(state: &mut AppState, text: &str) {
+    // Terminals send CR or CRLF line ends inside a paste.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    if state.filter_editing {
+        if let Some(f) = state.filter.as_mut() {
+            f.push_str(&crate::ui::text::one_line(&text));
+        }
+        refilter(state);
+    } else if state.open.is_some() {
+        state.focus = Focus::Compose;
+        state.compose.insert_str(&text);
+    } else {
+        return;
+    }
+    state.dirty = true;
+}
+
+// ---------------------------------------------------------------- mouse
+
+fn on_mouse(state: &mut AppState, m: MouseEvent, fx: &mut Vec<Effect>) {
+    let a = layout(state.size.0, state.size.1, state.compose.lines().len());
+    let Some(pane) = a.hit(m.column, m.row) else {
+        return;
+    };
+    match (m.kind, pane) {
+        (MouseEventKind::Down(MouseButton::Left), Pane::List) => {
+            state.focus = Focus::List;
+            let rows = a.list_rows(state.filter.is_some());
+            if m.row >= rows.y {
+                let i = state.list_offset + usize::from((m.row - rows.y) / CONV_ROWS);
+                if let Some(cid) = state.visible().get(i).cloned() {
+                    open(state, cid, fx);
+                }
+            }
+        }
+        (MouseEventKind::Down(MouseButton::Left), Pane::Messages) if state.open.is_some() => {
+            state.focus = Focus::Messages;
+        }
+        (MouseEventKind::Down(MouseButton::Left), Pane::Compose) if state.open.is_some() => {
+            state.focus = Focus::Compose;
+        }
+        (MouseEventKind::ScrollUp, Pane::List) => {
+            state.list_offset = state.list_offset.saturating_sub(1);
+        }
+        (MouseEventKind::ScrollDown, Pane::List) => {
+            let page = list_page(state);
+            let max = state.visible().len().saturating_sub(page);
+            state.list_offset = (state.list_offset + 1).min(max);
+        }
+        (MouseEventKind::ScrollUp, Pane::Messages) => scroll_messages(state, -1, fx),
+        (MouseEventKind::ScrollDown, Pane::Messages) => scroll_messages(state, 1, fx),
+        _ => return,
+    }
+    state.dirty = true;
+}

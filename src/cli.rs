@@ -1,0 +1,94 @@
+//! Command-line interface.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "goofish-tui",
+    version,
+    about = "A terminal messenger for Goofish (闲鱼) sellers"
+)]
+pub struct Cli {
+    /// Try the program against the embedded simulator: no account, no network.
+    #[arg(long, global = true)]
+    pub demo: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Config file (default: ~/.config/goofish-tui/config.toml).
+    #[arg(long, global = true, env = "GOOFISH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory for the cookie jar and device id (default: ~/.local/share/goofish-tui).
+    #[arg(long, global = true, env = "GOOFISH_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log level for the log file: error, warn, info, debug, trace (RUST_LOG also works).
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// UI language: zh or en (default: from the locale).
+    #[arg(long, global = true)]
+    pub lang: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Where to connect and who to be; shared by every command that talks to the service.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnArgs {
+    /// mtop gateway base URL (default: https://h5api.m.goofish.com/).
+    #[arg(long, global = true, env = "GOOFISH_MTOP_URL")]
+    pub mtop_url: Option<String>,
+    /// Passport base URL (default: https://passport.goofish.com/).
+    #[arg(long, global = true, env = "GOOFISH_PASSPORT_URL")]
+    pub passport_url: Option<String>,
+    /// LWP WebSocket URL (default: wss://wss-goofish.dingtalk.com/).
+    #[arg(long, global = true, env = "GOOFISH_WS_URL")]
+    pub ws_url: Option<String>,
+    /// A file with the login cookie (a Cookie header value, or a JSON object name → value).
+    #[arg(long, global = true)]
+    pub cookie_file: Option<PathBuf>,
+    /// Seconds between WebSocket heartbeats.
+    #[arg(long, global = true)]
+    pub heartbeat_secs: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Goofish simulator: prints one JSON line with its endpoints, then serves.
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScenarioArg {
+    /// Buyers write, bargain, order and pay now and then, and answer what you send.
+    Demo,
+    /// No spontaneous traffic.
+    Quiet,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Seed of the generated world.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "demo")]
+    pub scenario: ScenarioArg,
+    /// Number of conversations in the world.
+    #[arg(long, default_value_t = 12)]
+    pub conversations: usize,
+    /// Messages of history per conversation.
+    #[arg(long, default_value_t = 30)]
+    pub history: usize,
+    /// Confirm a login QR code by itself after this many seconds.
+    #[arg(long)]
+    pub qr_auto_confirm: Option<f64>,
+    /// Lifetime of an IM token, in seconds.
+    #[arg(long, default_value_t = 86400)]
+    pub im_token_lifetime: u64,
+    /// Kick a connection after this many seconds without a heartbeat.
+    #[arg(long, default_value_t = 30)]
+    pub heartbeat_kick_after: u64,
+}

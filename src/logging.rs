@@ -1,0 +1,37 @@
+//! Logging: `tracing` to a daily file under the state dir while the TUI runs (never to the
+//! screen), or to stderr for the simulator and headless commands.
+
+use std::path::Path;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+
+fn filter(level: &str) -> EnvFilter {
+    // RUST_LOG wins when set; otherwise the given level for this crate, warn for the rest.
+    EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,goofish_tui={level}")))
+}
+
+/// Logs to `<dir>/goofish-tui.log.<date>`. Keep the guard alive until exit so lines are flushed.
+pub fn to_file(dir: &Path, level: &str) -> std::io::Result<WorkerGuard> {
+    std::fs::create_dir_all(dir)?;
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("goofish-tui.log")
+        .max_log_files(7)
+        .build(dir)
+        .map_err(std::io::Error::other)?;
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter(level))
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init();
+    Ok(guard)
+}
+
+pub fn to_stderr(level: &str) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter(level))
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,275 @@
+//! The control API under `/__sim`: inject buyer messages, bursts and faults; drive the QR
+//! login; read counters.
+
+use super::faults::{FaultKind, FaultRequest, Faults};
+use super::passport;
+use super::state::{Out, QrStatus, Sim, lock};
+use crate::protocol::encode::{PushItem, chat_message_item};
+use crate::protocol::lwp::path;
+use crate::protocol::{Cid, Content, Uid};
+use axum::extract::State as AxState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub fn routes() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/__sim/incoming", post(incoming))
+        .route("/__sim/burst", post(burst))
+        .route("/__sim/fault", post(fault))
+        .route("/__sim/qr", post(qr))
+        .route("/__sim/state", get(state))
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": msg.into()}))).into_response()
+}
+
+#[derive(Deserialize)]
+struct Incoming {
+    from: Option<String>,
+    cid: Option<String>,
+    text: String,
+}
+
+async fn incoming(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Incoming>) -> Response {
+    let now = crate::time::now_ms();
+    let self_uid = sim.self_uid();
+    let msg = {
+        let mut st = sim.state();
+        let cid = match (req.cid, req.from) {
+            (Some(cid), _) => {
+                let cid = Cid::new(cid);
+                if st.world.thread(&cid).is_none() {
+                    return bad_request(format!("unknown conversation {cid}"));
+                }
+                cid
+            }
+            (None, Some(from)) => {
+                let from = Uid::new(from);
+                let existing = st
+                    .world
+                    .threads_newest_first()
+                    .into_iter()
+                    .find(|t| t.conv.peer == from)
+                    .map(|t| t.conv.cid.clone());
+                match existing {
+                    Some(cid) => cid,
+                    None => st.world.open_conversation(&from, None, now),
+                }
+            }
+            (None, None) => {
+                let pick = rand::random_range(0..usize::MAX);
+                match st.world.any_cid(pick) {
+                    Some(cid) => cid,
+                    None => return bad_request("the world has no conversation"),
+                }
+            }
+        };
+        st.world
+            .buyer_says(&cid, Content::Text { text: req.text }, now)
+    };
+    let Some(msg) = msg else {
+        return bad_request("could not add the message");
+    };
+    sim.push_items(vec![PushItem {
+        biz_type: 40000,
+        data: chat_message_item(&msg, &self_uid),
+    }]);
+    Json(json!({"message_id": msg.id.as_str(), "cid": msg.cid.as_str(), "time": msg.time}))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct Burst {
+    count: usize,
+    #[serde(default = "one")]
+    conversations: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Response {
+    if req.count == 0 || req.conversations == 0 {
+        return bad_request("count and conversations must be positive");
+    }
+    let started = Instant::now();
+    let self_uid = sim.self_uid();
+    let now = crate::time::now_ms();
+    let messages = {
+        let mut st = sim.state();
+        let cids: Vec<Cid> = st
+            .world
+            .threads_newest_first()
+            .into_iter()
+            .take(req.conversations)
+            .map(|t| t.conv.cid.clone())
+            .collect();
+        if cids.is_empty() {
+            return bad_request("the world has no conversation");
+        }
+        (0..req.count)
+            .filter_map(|i| {
+                let cid = &cids[i % cids.len()];
+                // Distinct, increasing times keep the order inside each conversation clear.
+                let text = format!("第{}条：还在吗？", i + 1);
+                st.world
+                    .buyer_says(cid, Content::Text { text }, now + i as i64)
+            })
+            .collect::<Vec<_>>()
+    };
+    let conversations = req.conversations.min(messages.len());
+    let items: Vec<PushItem> = messages
+        .iter()
+        .map(|m| PushItem {
+            biz_type: 40000,
+            data: chat_message_item(m, &self_uid),
+        })
+        .collect();
+    sim.push_items(items);
+    sim.flush_all().await;
+    let secs = started.elapsed().as_secs_f64();
+    Json(json!({
+        "count": messages.len(),
+        "conversations": conversations,
+        "connections": sim.registered_connections(),
+        "elapsed_ms": (secs * 1000.0).round(),
+        "per_second": if secs > 0.0 { (messages.len() as f64 / secs).round() } else { 0.0 },
+    }))
+    .into_response()
+}
+
+async fn fault(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<FaultRequest>) -> Response {
+    let count = req.count.unwrap_or(1);
+    match req.kind {
+        FaultKind::Drop => sim.to_all(|| Out::Close),
+        FaultKind::Stall => {
+            let secs = req.secs.unwrap_or(40.0).max(0.0);
+            let until = Instant::now() + Duration::from_secs_f64(secs);
+            let st = sim.state();
+            for rec in st.conns.values() {
+                *lock(&rec.shared.stalled_until) = Some(until);
+            }
+        }
+        FaultKind::Kickout => {
+            let mut st = sim.state();
+            let tokens: Vec<String> = st.conns.values().filter_map(|c| c.token.clone()).collect();
+            for t in tokens {
+                st.im_tokens.remove(&t);
+            }
+            for rec in st.conns.values() {
+                let _ = rec.shared.tx.send(Out::Push {
+                    lwp: path::PUSH_KICKOUT,
+                    body: json!({}),
+                });
+                let _ = rec.shared.tx.send(Out::Close);
+            }
+        }
+        FaultKind::SessionRemove => {
+            let st = sim.state();
+            for rec in st.conns.values() {
+                let _ = rec.shared.tx.send(Out::Push {
+                    lwp: path::PUSH_SESSION_REMOVE,
+                    body: json!({}),
+                });
+                let _ = rec.shared.tx.send(Out::Close);
+            }
+        }
+        FaultKind::ExpireImToken => sim.expire_im_tokens(),
+        FaultKind::ExpireSession => {
+            sim.state().faults.session_expired = true;
+            sim.expire_im_tokens();
+        }
+        FaultKind::RiskControl => {
+            sim.state().faults.risk_control = true;
+            sim.expire_im_tokens();
+        }
+        FaultKind::FlowControl => sim.state().faults.flow_control_left = count,
+        FaultKind::CsiForbid => sim.state().faults.csi_forbid_left = count,
+        FaultKind::Duplicate => sim.state().faults.duplicate = true,
+        FaultKind::Malformed => {
+            let st = sim.state();
+            for rec in st.conns.values().filter(|c| c.uid.is_some()) {
+                for i in 0..count {
+                    let garbage = match i % 4 {
+                        0 => "this is not json".to_string(),
+                        1 => "[1,2,3]".to_string(),
+                        2 => r#"{"lwp": 5, "headers": "x"}"#.to_string(),
+                        _ => "{\"code\":".to_string(),
+                    };
+                    let _ = rec.shared.tx.send(Out::Text(garbage));
+                    let data = match i % 3 {
+                        0 => "!!!not base64!!!".to_string(),
+                        1 => "3q2+7w==".to_string(),
+                        _ => "gqFhwA==".to_string(),
+                    };
+                    let _ = rec.shared.tx.send(Out::Item(PushItem {
+                        biz_type: 40000,
+                        data,
+                    }));
+                }
+            }
+        }
+        FaultKind::Clear => {
+            let mut st = sim.state();
+            st.faults = Faults::default();
+            for rec in st.conns.values() {
+                *lock(&rec.shared.stalled_until) = None;
+            }
+        }
+    }
+    tracing::info!(kind = ?req.kind, "simulator fault");
+    Json(json!({"ok": true, "kind": req.kind})).into_response()
+}
+
+#[derive(Deserialize)]
+struct QrReq {
+    status: QrStatus,
+}
+
+async fn qr(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<QrReq>) -> Response {
+    if passport::set_status(&sim, req.status) {
+        Json(json!({"ok": true})).into_response()
+    } else {
+        bad_request("no QR code has been generated")
+    }
+}
+
+async fn state(AxState(sim): AxState<Arc<Sim>>) -> Response {
+    let c = &sim.counters;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let st = sim.state();
+    let unacked: usize = st
+        .conns
+        .values()
+        .map(|r| lock(&r.shared.unacked).len())
+        .sum();
+    let body: Value = json!({
+        "self_uid": sim.self_uid().as_str(),
+        "connections": st.conns.len(),
+        "registered_connections": st.conns.values().filter(|r| r.uid.is_some()).count(),
+        "connections_total": get(&c.connections),
+        "registrations": get(&c.registrations),
+        "pushes_sent": get(&c.pushes_sent),
+        "pushes_acked": get(&c.pushes_acked),
+        "pushes_unacked": unacked,
+        "items_sent": get(&c.items_sent),
+        "packages": get(&c.packages),
+        "rpcs": get(&c.rpcs),
+        "token_requests": get(&c.token_requests),
+        "duplicate_sends": get(&c.duplicate_sends),
+        "malformed_from_clients": get(&c.malformed_from_clients),
+        "messages_received": st.received,
+        "faults": st.faults,
+    });
+    Json(body).into_response()
+}

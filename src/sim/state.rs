@@ -1,0 +1,270 @@
+//! The simulator's shared state: the world, the account and its tokens, the open
+//! connections, faults and counters. One lock, held only for short, non-async sections.
+
+use super::SimOptions;
+use super::faults::Faults;
+use super::scenario::Director;
+use super::world::{World, WorldConfig};
+use crate::protocol::encode::PushItem;
+use crate::protocol::{MessageId, Uid};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+/// What a connection's writer is asked to send.
+pub enum Out {
+    /// One or more sync items; consecutive ones are folded into one package.
+    Item(PushItem),
+    /// A control push (`/s/vulcan`, `/push/kickout`, …) with this body.
+    Push {
+        lwp: &'static str,
+        body: serde_json::Value,
+    },
+    /// A frame sent as it is (responses, malformed text).
+    Text(String),
+    /// Close the socket.
+    Close,
+    /// Answered once everything queued before it was written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Per-connection state shared by its reader and writer.
+pub struct ConnShared {
+    pub id: u64,
+    pub tx: mpsc::UnboundedSender<Out>,
+    /// Push mids written and not yet ACKed.
+    pub unacked: Mutex<HashSet<String>>,
+    /// While set and in the future, the connection neither reads nor writes.
+    pub stalled_until: Mutex<Option<Instant>>,
+    pub sid: String,
+}
+
+impl ConnShared {
+    pub fn stall_deadline(&self) -> Option<Instant> {
+        let until = *lock(&self.stalled_until);
+        until.filter(|u| *u > Instant::now())
+    }
+}
+
+pub struct ConnRec {
+    pub shared: Arc<ConnShared>,
+    /// Set once `/reg` succeeded.
+    pub uid: Option<Uid>,
+    pub token: Option<String>,
+}
+
+pub struct ImToken {
+    pub did: String,
+    pub expires_at_ms: i64,
+}
+
+/// A message a client sent, as recorded for `/__sim/state`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Received {
+    pub cid: String,
+    pub text: String,
+    pub uuid: String,
+    pub message_id: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum QrStatus {
+    New,
+    Scaned,
+    Confirmed,
+    Expired,
+    Canceled,
+}
+
+pub struct Qr {
+    pub t: i64,
+    pub ck: String,
+    pub status: QrStatus,
+    pub created: Instant,
+}
+
+pub struct State {
+    pub world: World,
+    pub director: Director,
+    /// The `cookie2` value of the live login session; changes on `expire-session` + login.
+    pub session: String,
+    pub tb_token: String,
+    pub mtop_tokens: HashMap<String, i64>,
+    pub im_tokens: HashMap<String, ImToken>,
+    pub conns: HashMap<u64, ConnRec>,
+    pub faults: Faults,
+    pub received: Vec<Received>,
+    /// Sends are idempotent on the client's uuid: a resend gets the first message back.
+    pub sent_by_uuid: HashMap<String, (MessageId, i64)>,
+    pub qr: Option<Qr>,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub connections: AtomicU64,
+    pub registrations: AtomicU64,
+    pub pushes_sent: AtomicU64,
+    pub pushes_acked: AtomicU64,
+    pub items_sent: AtomicU64,
+    pub rpcs: AtomicU64,
+    pub token_requests: AtomicU64,
+    pub duplicate_sends: AtomicU64,
+    pub malformed_from_clients: AtomicU64,
+    pub packages: AtomicU64,
+}
+
+pub struct Sim {
+    pub opts: SimOptions,
+    state: Mutex<State>,
+    pub counters: Counters,
+    next_conn: AtomicU64,
+    self_uid: Uid,
+    pub stop: watch::Receiver<bool>,
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock must not take the whole simulator down with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn random_hex(len: usize) -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+impl Sim {
+    pub fn new(opts: SimOptions, stop: watch::Receiver<bool>) -> Sim {
+        let now = crate::time::now_ms();
+        let world = World::generate(&WorldConfig {
+            seed: opts.seed,
+            conversations: opts.conversations,
+            history: opts.history,
+            now_ms: now,
+        });
+        let self_uid = world.self_uid.clone();
+        let director = Director::new(opts.seed, opts.scenario);
+        let state = State {
+            world,
+            director,
+            session: random_hex(32),
+            tb_token: random_hex(13),
+            mtop_tokens: HashMap::new(),
+            im_tokens: HashMap::new(),
+            conns: HashMap::new(),
+            faults: Faults::default(),
+            received: Vec::new(),
+            sent_by_uuid: HashMap::new(),
+            qr: None,
+        };
+        Sim {
+            opts,
+            state: Mutex::new(state),
+            counters: Counters::default(),
+            next_conn: AtomicU64::new(1),
+            self_uid,
+            stop,
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    pub fn self_uid(&self) -> Uid {
+        self.self_uid.clone()
+    }
+
+    /// The login cookies of the account, as a `Cookie:` header value.
+    pub fn login_cookie(&self) -> String {
+        let st = self.state();
+        login_cookie_pairs(&self.self_uid, &st)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Queues items for every registered connection of the account.
+    pub fn push_items(&self, items: Vec<PushItem>) {
+        if items.is_empty() {
+            return;
+        }
+        let st = self.state();
+        let dup = st.faults.duplicate;
+        for rec in st.conns.values().filter(|c| c.uid.is_some()) {
+            for it in &items {
+                let _ = rec.shared.tx.send(Out::Item(it.clone()));
+                if dup {
+                    let _ = rec.shared.tx.send(Out::Item(it.clone()));
+                }
+            }
+        }
+    }
+
+    /// Sends something to every connection (registered or not).
+    pub fn to_all(&self, make: impl Fn() -> Out) {
+        let st = self.state();
+        for rec in st.conns.values() {
+            let _ = rec.shared.tx.send(make());
+        }
+    }
+
+    /// Waits until every connection wrote what was queued before this call.
+    pub async fn flush_all(&self) {
+        let waits: Vec<_> = {
+            let st = self.state();
+            st.conns
+                .values()
+                .filter_map(|c| {
+                    let (tx, rx) = oneshot::channel();
+                    c.shared.tx.send(Out::Flush(tx)).ok().map(|_| rx)
+                })
+                .collect()
+        };
+        for w in waits {
+            let _ = w.await;
+        }
+    }
+
+    pub fn registered_connections(&self) -> usize {
+        self.state()
+            .conns
+            .values()
+            .filter(|c| c.uid.is_some())
+            .count()
+    }
+
+    /// Invalidates every IM token and closes every socket.
+    pub fn expire_im_tokens(&self) {
+        let mut st = self.state();
+        st.im_tokens.clear();
+        for rec in st.conns.values() {
+            let _ = rec.shared.tx.send(Out::Close);
+        }
+    }
+}
+
+/// The cookies a logged-in browser holds for the account (values never logged).
+pub fn login_cookie_pairs(uid: &Uid, st: &State) -> Vec<(&'static str, String)> {
+    vec![
+        ("unb", uid.to_string()),
+        ("cookie2", st.session.clone()),
+        ("_tb_token_", st.tb_token.clone()),
+        (
+            "sgcookie",
+            format!("E100{}", &st.session[..16.min(st.session.len())]),
+        ),
+        ("tracknick", "xianyu_seller".to_string()),
+    ]
+}

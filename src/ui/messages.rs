@@ -1,0 +1,269 @@
+//! The message pane: drawn bottom-up from the anchored message, wrapping only the messages
+//! that are in view, so its cost does not grow with the history.
+
+use super::{dim, i18n, text, timefmt};
+use crate::app::{AppState, Delivery, Entry, Focus, Thread};
+use crate::protocol::{Content, Conversation};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// Item title and price, peer, order state and typing on top of the pane.
+pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let w = usize::from(area.width);
+    let s = i18n::strings(state.lang);
+    let Some(conv) = state.open.as_ref().and_then(|c| state.conversation(c)) else {
+        frame.render_widget(
+            Paragraph::new(Line::styled(text::truncate(s.no_conversation_open, w), dim())),
+            area,
+        );
+        return;
+    };
+    let item = conv.item_id.as_ref().and_then(|i| state.items.get(i));
+    let title = item
+        .map(|i| i.title.as_str())
+        .or(conv.item_title.as_deref())
+        .map(text::one_line)
+        .unwrap_or_default();
+    let price = item
+        .and_then(|i| i.price.as_deref())
+        .map(|p| format!("¥{}", text::one_line(p)))
+        .unwrap_or_default();
+    let price_w = text::width(&price);
+    let title_w = w.saturating_sub(price_w + usize::from(price_w > 0));
+    let mut l1 = vec![Span::styled(
+        text::truncate(&title, title_w),
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
+    if !price.is_empty() {
+        l1.push(Span::raw(" "));
+        l1.push(Span::styled(price, Style::default().fg(Color::LightRed)));
+    }
+    let mut l2 = vec![Span::styled(peer_name(conv), Style::default().fg(Color::Cyan))];
+    if let Some(r) = &conv.red_reminder {
+        l2.push(Span::raw(" · "));
+        l2.push(Span::styled(text::one_line(r), Style::default().fg(Color::Yellow)));
+    }
+    if state
+        .typing
+        .get(&conv.cid)
+        .is_some_and(|until| *until > state.now_ms)
+    {
+        l2.push(Span::raw(" · "));
+        l2.push(Span::styled(s.typing, dim()));
+    }
+    let l2_text: String = l2.iter().map(|s| s.content.as_ref()).collect();
+    let l2 = if text::width(&l2_text) > w {
+        Line::from(text::truncate(&l2_text, w))
+    } else {
+        Line::from(l2)
+    };
+    frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
+}
+
+fn peer_name(conv: &Conversation) -> String {
+    conv.peer_nick
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .map(text::one_line)
+        .unwrap_or_else(|| conv.peer.as_str().to_string())
+}
+
+pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
+    if area.height == 0 || area.width < 4 {
+        return;
+    }
+    let Some(cid) = state.open.as_ref() else {
+        return;
+    };
+    let s = i18n::strings(state.lang);
+    let height = usize::from(area.height);
+    let empty = Thread::default();
+    let thread = state.thread(cid).unwrap_or(&empty);
+    let conv = state.conversation(cid);
+    let anchor = thread.anchor_index();
+    let selected = (state.focus == Focus::Messages).then_some(anchor).flatten();
+
+    // Blocks from the bottom up, until the pane is full.
+    let mut rows: Vec<Line> = Vec::with_capacity(height + 8);
+    let entries = thread.entries();
+    let mut reached_top = true;
+    if let Some(last) = anchor {
+        for i in (0..=last).rev() {
+            if rows.len() >= height {
+                reached_top = false;
+                break;
+            }
+            let e = &entries[i];
+            let mut block = entry_lines(state, conv, e, usize::from(area.width));
+            if selected == Some(i)
+                && let Some(first) = block.first_mut()
+            {
+                *first = std::mem::take(first).patch_style(Style::default().bg(Color::Indexed(237)));
+            }
+            let new_day = i == 0
+                || timefmt::day(entries[i - 1].message.time, &state.tz)
+                    != timefmt::day(e.message.time, &state.tz);
+            if new_day {
+                block.insert(0, day_separator(state, e.message.time, usize::from(area.width)));
+            }
+            rows.extend(block.into_iter().rev());
+        }
+    }
+    if reached_top && rows.len() < height {
+        if thread.loading {
+            rows.push(Line::styled(s.loading, dim()).alignment(Alignment::Center));
+        } else if thread.loaded && !thread.has_more && !entries.is_empty() {
+            rows.push(Line::styled(s.no_more_history, dim()).alignment(Alignment::Center));
+        }
+    }
+    rows.truncate(height);
+    rows.reverse();
+    frame.render_widget(Paragraph::new(rows), area);
+
+    if thread.new_below > 0 && thread.anchor.is_some() {
+        let hint = format!(" {} {} ", thread.new_below, s.new_below);
+        let w = (text::width(&hint) as u16).min(area.width);
+        let r = Rect::new(area.right() - w, area.bottom() - 1, w, 1);
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                hint,
+                Style::default().fg(Color::Black).bg(Color::Yellow),
+            )),
+            r,
+        );
+    }
+}
+
+fn day_separator(state: &AppState, ms: i64, w: usize) -> Line<'static> {
+    let label = format!(" {} ", timefmt::day_label(ms, &state.tz, state.lang));
+    let side = w.saturating_sub(text::width(&label)) / 2;
+    let line = format!("{}{label}{}", "─".repeat(side), "─".repeat(side));
+    Line::styled(text::truncate(&line, w), dim())
+}
+
+fn delivery_label(state: &AppState, d: &Delivery) -> (String, Style) {
+    let s = i18n::strings(state.lang);
+    match d {
+        Delivery::Incoming => (String::new(), Style::default()),
+        Delivery::Queued => (s.queued.to_string(), Style::default().fg(Color::Yellow)),
+        Delivery::Sending => (s.sending.to_string(), dim()),
+        Delivery::Sent => (s.sent.to_string(), dim()),
+        Delivery::Read => (s.read.to_string(), Style::default().fg(Color::Green)),
+        Delivery::Failed(_) => (s.failed.to_string(), Style::default().fg(Color::Red)),
+    }
+}
+
+/// The rows of one message at width `w`.
+fn entry_lines(state: &AppState, conv: Option<&Conversation>, e: &Entry, w: usize) -> Vec<Line<'static>> {
+    let s = i18n::strings(state.lang);
+    let m = &e.message;
+    let time = timefmt::clock(m.time, &state.tz);
+    let own = m.is_self;
+    let body_style = if own {
+        Style::default().fg(Color::LightCyan)
+    } else {
+        Style::default()
+    };
+    let align = if own { Alignment::Right } else { Alignment::Left };
+    let indent = if own { "" } else { "  " };
+    let body_w = w.saturating_sub(2).max(1);
+
+    match (&m.content, e.recalled) {
+        (_, true) => {
+            return vec![Line::styled(
+                text::truncate(&format!("{time} {}", s.recalled), w),
+                dim().add_modifier(Modifier::ITALIC),
+            )
+            .alignment(align)];
+        }
+        (Content::Notice { text: t }, _) => {
+            return text::wrap(&format!("{time} {t}"), body_w)
+                .into_iter()
+                .map(|l| Line::styled(format!("{indent}{l}"), dim()))
+                .collect();
+        }
+        (
+            Content::TradeCard {
+                title,
+                desc,
+                ..
+            },
+            _,
+        ) => {
+            let state_label = m
+                .red_reminder
+                .as_deref()
+                .or(desc.as_deref())
+                .map(|r| format!(" · {}", text::one_line(r)))
+                .unwrap_or_default();
+            let line = format!("{time} ▣ {}{state_label}", text::one_line(title));
+            return vec![
+                Line::styled(text::truncate(&line, w), Style::default().fg(Color::Yellow))
+                    .alignment(align),
+            ];
+        }
+        _ => {}
+    }
+
+    let sender = if own {
+        s.me.to_string()
+    } else {
+        m.sender_nick
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .map(text::one_line)
+            .or_else(|| conv.and_then(|c| c.peer_nick.as_deref()).map(text::one_line))
+            .unwrap_or_else(|| m.sender.as_str().to_string())
+    };
+    let (label, label_style) = delivery_label(state, &e.delivery);
+    let mut header = vec![
+        Span::styled(
+            text::truncate(&sender, w / 2),
+            Style::default()
+                .fg(if own { Color::Cyan } else { Color::Magenta })
+                .add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!(" {time}"), dim()),
+    ];
+    if !label.is_empty() {
+        header.push(Span::raw(" "));
+        header.push(Span::styled(label, label_style));
+    }
+    let mut out = vec![Line::from(header).alignment(align)];
+
+    let body = match &m.content {
+        Content::Text { text: t } => t.clone(),
+        Content::Image { urls } if urls.is_empty() => s.image.to_string(),
+        Content::Image { urls } => urls
+            .iter()
+            .map(|u| format!("{} {u}", s.image))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Content::Unknown {
+            content_type,
+            summary,
+        } => format!("{} #{content_type} {summary}", s.unknown_content),
+        Content::Notice { .. } | Content::TradeCard { .. } => String::new(),
+    };
+    let style = match &m.content {
+        Content::Unknown { .. } => dim().add_modifier(Modifier::ITALIC),
+        Content::Image { .. } => Style::default().fg(Color::Blue),
+        _ => body_style,
+    };
+    for l in text::wrap(&body, body_w) {
+        out.push(Line::styled(format!("{indent}{l}"), style).alignment(align));
+    }
+    if let Delivery::Failed(f) = &e.delivery {
+        let why = format!("✗ {} · {}", text::one_line(&f.reason), s.retry_hint);
+        for l in text::wrap(&why, body_w) {
+            out.push(Line::styled(l, Style::default().fg(Color::Red)).alignment(align));
+        }
+    }
+    out
+}

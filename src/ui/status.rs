@@ -1,0 +1,103 @@
+//! The status bar: connection, catch-up progress, notices, who we are, unread total.
+
+use super::{i18n, text};
+use crate::app::AppState;
+use crate::im::api::ConnState;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let lang = state.lang;
+    let s = i18n::strings(lang);
+    let (label, color) = match &state.conn.state {
+        ConnState::Connecting => (s.conn_connecting.to_string(), Color::Yellow),
+        ConnState::Registering => (s.conn_registering.to_string(), Color::Yellow),
+        ConnState::Live => (format!("● {}", s.conn_live), Color::Green),
+        ConnState::Reconnecting {
+            attempt,
+            last_error,
+            ..
+        } => (
+            format!(
+                "⟳ {} {}",
+                s.conn_reconnecting,
+                i18n::reconnect_detail(
+                    lang,
+                    state.reconnect_in_secs(),
+                    *attempt,
+                    &text::one_line(last_error)
+                )
+            ),
+            Color::Yellow,
+        ),
+        ConnState::NeedsLogin { reason } => (
+            format!("✗ {}: {}", s.conn_needs_login, text::one_line(reason)),
+            Color::Red,
+        ),
+        ConnState::RiskControl { url } => {
+            (format!("✗ {}: {}", s.conn_risk, text::one_line(url)), Color::Red)
+        }
+        ConnState::SessionRemoved { reason } => (
+            format!("✗ {}: {}", s.conn_removed, text::one_line(reason)),
+            Color::Red,
+        ),
+        ConnState::Stopped => (s.conn_stopped.to_string(), Color::DarkGray),
+    };
+    let mut right = Vec::new();
+    if let Some(nick) = &state.self_nick {
+        right.push(format!("{}: {}", s.me, text::one_line(nick)));
+    }
+    let unread = state.unread_total();
+    right.push(format!("{} {unread}", s.unread));
+    right.push(s.help_hint.to_string());
+    let right = format!(" {} ", right.join(" │ "));
+    let width = usize::from(area.width);
+    let right_w = text::width(&right);
+
+    let mut left: Vec<Span> = vec![Span::styled(
+        format!(" {label}"),
+        Style::default().fg(color).add_modifier(Modifier::BOLD),
+    )];
+    if let Some((done, total)) = state.backfill {
+        left.push(Span::raw(format!(" │ {} {done}/{total}", s.backfill)));
+    }
+    if let Some(n) = &state.notice {
+        left.push(Span::styled(
+            format!(" │ {}", text::one_line(n)),
+            Style::default().fg(Color::Red),
+        ));
+    }
+    // The connection text comes first and keeps its room (a risk-control URL must be
+    // readable); the right part goes when there is no room for both.
+    let left_text: String = left.iter().map(|s| s.content.as_ref()).collect();
+    let left_w = text::width(&left_text);
+    let show_right = left_w + right_w <= width;
+    let avail = if show_right { width - right_w } else { width };
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for sp in left {
+        let w = text::width(&sp.content);
+        if used + w <= avail {
+            used += w;
+            spans.push(sp);
+        } else {
+            let cut = text::truncate(&sp.content, avail - used);
+            used += text::width(&cut);
+            spans.push(Span::styled(cut, sp.style));
+            break;
+        }
+    }
+    spans.push(Span::raw(" ".repeat(avail - used)));
+    if show_right {
+        spans.push(Span::raw(right));
+    }
+    let bar = Paragraph::new(Line::from(spans))
+        .style(Style::default().bg(Color::Indexed(236)).fg(Color::Gray));
+    frame.render_widget(bar, area);
+}

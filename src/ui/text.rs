@@ -1,0 +1,154 @@
+//! Display-width text layout: wrapping and truncation by terminal cells, by grapheme, the way
+//! the terminal buffer measures them. A wide character is never split.
+
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
+
+/// Width in cells of one grapheme (0 for controls, which are never drawn).
+fn grapheme_width(g: &str) -> usize {
+    if g.contains(char::is_control) {
+        0
+    } else {
+        g.width()
+    }
+}
+
+/// Width in cells of a string as the terminal draws it.
+pub fn width(s: &str) -> usize {
+    s.graphemes(true).map(grapheme_width).sum()
+}
+
+/// The text with tabs as spaces and other control characters (but newlines) removed, so what
+/// is measured is what is drawn.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' => out.push_str("    "),
+            '\n' => out.push('\n'),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One line: newlines become spaces.
+pub fn one_line(s: &str) -> String {
+    let s = sanitize(s);
+    s.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Cuts `s` to at most `max` cells, ending with `…` when cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for g in s.graphemes(true) {
+        let w = grapheme_width(g);
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        out.push_str(g);
+    }
+    out.push('…');
+    out
+}
+
+/// Pads `s` with spaces on the right to `w` cells (truncating first when wider).
+pub fn pad(s: &str, w: usize) -> String {
+    let t = truncate(s, w);
+    let n = w.saturating_sub(width(&t));
+    format!("{t}{}", " ".repeat(n))
+}
+
+/// Wraps `text` into lines of at most `max` cells. Newlines break; lines break at the last
+/// space that fits when there is one on the line (Latin words), else at the grapheme that
+/// does not fit (CJK has no spaces). A grapheme wider than `max` gets a line of its own.
+pub fn wrap(text: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut out = Vec::new();
+    for para in sanitize(text).split('\n') {
+        wrap_para(para, max, &mut out);
+    }
+    out
+}
+
+fn wrap_para(para: &str, max: usize, out: &mut Vec<String>) {
+    let mut line = String::new();
+    let mut used = 0;
+    // Byte offset in `line` just after the last space, and the width up to there.
+    let mut brk: Option<(usize, usize)> = None;
+    for g in para.graphemes(true) {
+        let w = grapheme_width(g);
+        if used + w > max && !line.is_empty() {
+            match brk.filter(|&(at, _)| at < line.len()) {
+                Some((at, wat)) => {
+                    let rest = line.split_off(at);
+                    out.push(line.trim_end().to_string());
+                    line = rest;
+                    used -= wat;
+                }
+                None => {
+                    out.push(std::mem::take(&mut line));
+                    used = 0;
+                }
+            }
+            brk = None;
+        }
+        line.push_str(g);
+        used += w;
+        if g == " " {
+            brk = Some((line.len(), used));
+        }
+    }
+    out.push(line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_of_wide_text() {
+        assert_eq!(width("abc"), 3);
+        assert_eq!(width("你好"), 4);
+        assert_eq!(width("👍"), 2);
+        assert_eq!(width("a\u{7}b"), 2);
+    }
+
+    #[test]
+    fn truncation_never_splits_a_wide_char() {
+        assert_eq!(truncate("你好世界", 5), "你好…");
+        assert_eq!(width(&truncate("你好世界", 5)), 5);
+        assert_eq!(truncate("你好世界", 4), "你…");
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcd", 0), "");
+        assert_eq!(pad("你", 4), "你  ");
+    }
+
+    #[test]
+    fn wraps_by_display_width() {
+        let lines = wrap("你好世界你好", 5);
+        assert_eq!(lines, vec!["你好", "世界", "你好"]);
+        for l in &lines {
+            assert!(width(l) <= 5);
+        }
+        assert_eq!(wrap("hello big world", 9), vec!["hello big", "world"]);
+        assert_eq!(wrap("a\nb", 10), vec!["a", "b"]);
+        assert_eq!(wrap("👍👍👍", 3), vec!["👍", "👍", "👍"]);
+        assert_eq!(wrap("", 3), vec![""]);
+        // Wider than the line: alone on its line rather than lost.
+        assert_eq!(wrap("你", 1), vec!["你"]);
+    }
+}

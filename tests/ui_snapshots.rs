@@ -1,0 +1,149 @@
+//! The main screen as text, at 80×24 and 120×40, with Chinese and emoji content.
+#![allow(clippy::unwrap_used)]
+
+mod ui_support;
+
+use goofish_tui::app::{AppState, Input};
+use goofish_tui::im::api::{ConnState, ImEvent, SendFailure};
+use goofish_tui::protocol::{Cid, ClientId, Content, ItemInfo};
+use goofish_tui::ui::{self, i18n::Lang};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::KeyCode;
+use ui_support::*;
+
+fn render(s: &AppState, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, s)).unwrap();
+    format!("{}", t.backend())
+}
+
+/// The conversation with 张三 open, with every kind of message in it.
+fn busy_screen(lang: Lang, w: u16, h: u16) -> AppState {
+    let mut s = populated(lang);
+    send(&mut s, Input::Resize { width: w, height: h });
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    let t0 = now() - 25 * 60 * MIN;
+    let mut card = msg(
+        "5.PNM",
+        "101",
+        "1400",
+        now() - 30 * MIN,
+        Content::TradeCard {
+            title: "我已拍下，待付款".into(),
+            desc: None,
+            order_id: Some("888".into()),
+        },
+    );
+    card.red_reminder = Some("等待买家付款".into());
+    let msgs = vec![
+        msg("1.PNM", "101", "3001", t0, text("你好，这个还在吗？👀")),
+        msg("2.PNM", "101", SELF_UID, t0 + MIN, text("在的😊 九成新，电池 88%，无拆修。")),
+        msg(
+            "3.PNM",
+            "101",
+            "3001",
+            now() - 40 * MIN,
+            text("能便宜点吗？我是学生，预算有限，如果可以包邮的话今天就拍，另外想问一下有没有原装充电器和盒子 thanks!"),
+        ),
+        msg(
+            "4.PNM",
+            "101",
+            "3001",
+            now() - 35 * MIN,
+            Content::Image { urls: vec!["https://img.example.com/a.jpg".into()] },
+        ),
+        card,
+        msg("6.PNM", "101", "1400", now() - 29 * MIN, Content::Notice { text: "交易提醒：请勿脱离平台交易".into() }),
+        msg("7.PNM", "101", "3001", now() - 28 * MIN, Content::Unknown { content_type: 4, summary: "[视频]".into() }),
+    ];
+    im(&mut s, ImEvent::History { page: page("101", msgs, Some(1000)), requested: None });
+    im(
+        &mut s,
+        ImEvent::Item(ItemInfo {
+            item_id: "item101".into(),
+            title: "九成新 iPhone 13 128G 国行".into(),
+            price: Some("2999".into()),
+            pic: None,
+        }),
+    );
+    // A send that failed.
+    typed(&mut s, "包邮可以");
+    key(&mut s, KeyCode::Enter);
+    let failed = last_local(&s);
+    im(
+        &mut s,
+        ImEvent::SendResult {
+            client_id: failed,
+            cid: Cid::new("101"),
+            result: Err(SendFailure { reason: "网络超时".into(), retryable: true }),
+        },
+    );
+    // Offline: the next one is queued.
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::Reconnecting {
+            in_ms: 4_000,
+            attempt: 3,
+            last_error: "connection reset".into(),
+        }),
+    );
+    typed(&mut s, "好的👌");
+    key(&mut s, KeyCode::Enter);
+    typed(&mut s, "草稿：明天发货");
+    s
+}
+
+fn last_local(s: &AppState) -> ClientId {
+    let t = s.thread(&Cid::new("101")).unwrap();
+    t.entries()
+        .iter()
+        .rev()
+        .find_map(|e| match &e.key {
+            goofish_tui::app::EntryKey::Local(c) => Some(c.clone()),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[test]
+fn main_screen_80x24_zh() {
+    let s = busy_screen(Lang::Zh, 80, 24);
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+#[test]
+fn main_screen_120x40_zh() {
+    let s = busy_screen(Lang::Zh, 120, 40);
+    insta::assert_snapshot!(render(&s, 120, 40));
+}
+
+#[test]
+fn main_screen_120x40_en() {
+    let s = busy_screen(Lang::En, 120, 40);
+    insta::assert_snapshot!(render(&s, 120, 40));
+}
+
+#[test]
+fn list_only_with_filter_80x24() {
+    let mut s = populated(Lang::Zh);
+    key(&mut s, KeyCode::Char('/'));
+    typed(&mut s, "kindle");
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+#[test]
+fn help_popup_80x24() {
+    let mut s = populated(Lang::En);
+    key(&mut s, KeyCode::Char('?'));
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+#[test]
+fn risk_control_status_shows_the_url() {
+    let mut s = populated(Lang::En);
+    im(&mut s, ImEvent::Connection(ConnState::RiskControl { url: "https://verify.example.com/slide?x=1".into() }));
+    let screen = render(&s, 80, 24);
+    assert!(screen.contains("https://verify.example.com/slide?x=1"), "{screen}");
+}
