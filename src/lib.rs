@@ -7,6 +7,7 @@ pub mod config;
 pub mod im;
 pub mod logging;
 pub mod protocol;
+pub mod run;
 pub mod secret;
 pub mod sim;
 pub mod time;

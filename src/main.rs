@@ -12,7 +12,7 @@ fn main() -> Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Some(Command::Sim(ref args)) => run_sim(&cli, args).await,
-            None => Err(eyre!("the terminal UI is not wired in yet")),
+            None => goofish_tui::run::tui(&cli).await,
         }
     })
 }

@@ -315,7 +315,8 @@ fn send(state: &mut AppState, fx: &mut Vec<Effect>) {
     }
     let text = text.to_string();
     let client_id = ClientId::generate(state.now_ms);
-    let message = local_message(state, &cid, &client_id, text.clone());
+    let mut message = local_message(state, &cid, &client_id, text.clone());
+    message.time = local_time(state, &cid);
     let delivery = if state.is_live() {
         Delivery::Sending
     } else {
@@ -334,6 +335,17 @@ fn send(state: &mut AppState, fx: &mut Vec<Effect>) {
         text,
     }));
     state.dirty = true;
+}
+
+/// The time a new local send is shown at: now, but after everything already in the thread,
+/// so sends keep the order they were typed in even within one millisecond.
+fn local_time(state: &AppState, cid: &Cid) -> i64 {
+    let last = state
+        .threads
+        .get(cid)
+        .and_then(|t| t.entries().last())
+        .map_or(i64::MIN, |e| e.message.time + 1);
+    state.now_ms.max(last)
 }
 
 fn local_message(state: &AppState, cid: &Cid, client_id: &ClientId, text: String) -> Message {
@@ -380,7 +392,7 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
         return;
     };
     let client_id = ClientId::generate(now);
-    entry.message.time = now;
+    entry.message.time = now.max(thread.entries().last().map_or(now, |e| e.message.time + 1));
     entry.message.client_id = Some(client_id.as_str().to_string());
     let delivery = if live {
         Delivery::Sending

@@ -123,6 +123,8 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         }
     }
     rows.truncate(height);
+    // Bottom-aligned: the newest message sits just above the compose box.
+    rows.resize(height, Line::default());
     rows.reverse();
     frame.render_widget(Paragraph::new(rows), area);
 

@@ -49,11 +49,13 @@ fn draw_compose(frame: &mut Frame, state: &AppState, area: Rect) {
     } else {
         dim()
     };
-    let mut rule = "─".repeat(usize::from(area.width));
-    if state.open.is_some() && !state.is_live() {
-        let label = format!("─ {} ", s.compose_offline);
-        rule = text::truncate(&format!("{label}{rule}"), usize::from(area.width));
-    }
+    let w = usize::from(area.width);
+    let label = if state.open.is_some() && !state.is_live() {
+        text::truncate(&format!("─ {} ", s.compose_offline), w)
+    } else {
+        String::new()
+    };
+    let rule = format!("{label}{}", "─".repeat(w.saturating_sub(text::width(&label))));
     let rule_area = Rect::new(area.x, area.y, area.width, 1);
     frame.render_widget(Paragraph::new(Line::styled(rule, rule_style)), rule_area);
     let text_area = Rect::new(area.x, area.y + 1, area.width, area.height - 1);

@@ -1,0 +1,206 @@
+//! Start-up: settings, the login cookie, the simulator for `--demo`, the session actor, and
+//! the terminal UI. Headless commands share `connect`.
+
+use crate::app::UiOptions;
+use crate::cli::Cli;
+use crate::config::{FileConfig, Overrides, Paths, Resolved};
+use crate::im::conn::ConnConfig;
+use crate::im::cookies::CookieJar;
+use crate::im::mtop::{Endpoints, MtopClient, MtopError};
+use crate::im::session::{self, DeviceSource, SessionConfig, SessionHandle};
+use crate::im::{ImCommand, device};
+use crate::secret::Secret;
+use crate::sim::{self, Scenario, SimHandle, SimOptions};
+use crate::ui::i18n::Lang;
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use std::time::Duration;
+
+/// What to tell a user who has no working cookie.
+pub const COOKIE_HELP: &str = "\
+Log in to https://www.goofish.com/im in a browser, open the developer tools (Network tab),
+copy the Cookie header of any request to goofish.com, and give it to goofish-tui in one of
+these ways:
+  - export GOOFISH_COOKIE='unb=...; cookie2=...; ...'
+  - save it in a file and run: goofish-tui --cookie-file FILE
+  - set cookie_file = \"FILE\" in ~/.config/goofish-tui/config.toml
+To try the program without an account, run: goofish-tui --demo";
+
+/// A session ready to be used, with the simulator it talks to when in demo mode.
+pub struct Connection {
+    pub session: SessionHandle,
+    pub sim: Option<SimHandle>,
+    pub paths: Paths,
+    pub file: FileConfig,
+}
+
+impl Connection {
+    /// Asks the session to stop and waits a little for it, then stops the simulator.
+    pub async fn shutdown(self) {
+        let _ = self.session.commands.send(ImCommand::Shutdown).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.session.task).await;
+        if let Some(sim) = self.sim {
+            sim.shutdown().await;
+        }
+    }
+}
+
+pub fn load_settings(cli: &Cli) -> Result<(Paths, FileConfig)> {
+    let paths = Paths::resolve(cli.config.as_deref(), cli.data_dir.as_deref())?;
+    let file = FileConfig::load(&paths.config_file)?;
+    Ok((paths, file))
+}
+
+/// Starts logging to the state dir; a failure to do so is reported and not fatal.
+pub fn start_file_logging(
+    cli: &Cli,
+    paths: &Paths,
+    file: &FileConfig,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let level = cli
+        .log_level
+        .clone()
+        .or_else(|| file.log_level.clone())
+        .unwrap_or_else(|| "info".into());
+    match crate::logging::to_file(&paths.log_dir, &level) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            eprintln!(
+                "goofish-tui: cannot write logs to {}: {e}",
+                paths.log_dir.display()
+            );
+            None
+        }
+    }
+}
+
+/// Resolves endpoints and the cookie, checks the cookie once, and starts the session actor
+/// (with the embedded simulator when `cli.demo`).
+pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connection> {
+    let over = Overrides {
+        mtop_url: cli.conn.mtop_url.clone(),
+        passport_url: cli.conn.passport_url.clone(),
+        ws_url: cli.conn.ws_url.clone(),
+        cookie_file: cli.conn.cookie_file.clone(),
+        cookie: std::env::var("GOOFISH_COOKIE")
+            .ok()
+            .filter(|c| !c.trim().is_empty())
+            .map(Secret::new),
+        heartbeat_secs: cli.conn.heartbeat_secs,
+    };
+    let resolved = Resolved::new(&file, &over)?;
+    let conn_cfg = |ws: String| ConnConfig {
+        ws_url: ws,
+        heartbeat_every: resolved.heartbeat,
+        ..ConnConfig::default()
+    };
+
+    if cli.demo {
+        let sim = sim::start(SimOptions {
+            scenario: Scenario::Demo,
+            seed: 7,
+            ..SimOptions::default()
+        })
+        .await
+        .wrap_err("cannot start the embedded simulator")?;
+        let base = url::Url::parse(sim.http_url()).map_err(|e| eyre!("simulator address: {e}"))?;
+        let jar = CookieJar::parse_header(sim.cookie());
+        let mtop = MtopClient::new(Endpoints::at(base), jar, None)?;
+        let did = device::generate_device_id(&sim.self_uid);
+        let cfg = SessionConfig::new(conn_cfg(sim.ws_url().to_string()), DeviceSource::Fixed(did));
+        let session = session::spawn(cfg, mtop);
+        return Ok(Connection {
+            session,
+            sim: Some(sim),
+            paths,
+            file,
+        });
+    }
+
+    let jar_path = paths.cookie_jar();
+    let (jar, source) = match resolved.cookie {
+        Some(jar) => (jar, resolved.cookie_source.clone().unwrap_or_default()),
+        None => match CookieJar::load(&jar_path) {
+            Ok(jar) => (jar, format!("the saved cookie jar {}", jar_path.display())),
+            Err(_) => bail!("No Goofish login cookie was found.\n\n{COOKIE_HELP}"),
+        },
+    };
+    if jar.uid().is_none() {
+        bail!(
+            "The cookie from {source} has no `unb` (user id): it does not come from a logged-in tab.\n\n{COOKIE_HELP}"
+        );
+    }
+    let endpoints = Endpoints {
+        mtop: url::Url::parse(&resolved.endpoints.mtop).wrap_err("invalid mtop URL")?,
+        passport: url::Url::parse(&resolved.endpoints.passport).wrap_err("invalid passport URL")?,
+    };
+    std::fs::create_dir_all(&paths.data_dir).wrap_err_with(|| {
+        format!(
+            "cannot create the data directory {}",
+            paths.data_dir.display()
+        )
+    })?;
+    let mut mtop = MtopClient::new(endpoints, jar, Some(jar_path))?;
+    // One quick check so that a dead cookie is a clear message, not a screen stuck on
+    // "needs login". A slow or absent network is not a reason to refuse to start.
+    match tokio::time::timeout(Duration::from_secs(8), mtop.login_user()).await {
+        Ok(Err(e @ (MtopError::SessionExpired | MtopError::NoCookie))) => {
+            bail!("The login cookie from {source} was rejected: {e}\n\n{COOKIE_HELP}")
+        }
+        Ok(Err(MtopError::RiskControl { url })) => bail!(
+            "Goofish asks for a slider check (risk control). Open this page in a browser logged into the account, \
+             pass the check, then export a fresh cookie:\n  {}",
+            url.unwrap_or_else(|| "https://www.goofish.com/im".into())
+        ),
+        Ok(Err(e)) => tracing::warn!("login check failed, starting anyway: {e}"),
+        Ok(Ok(uid)) => tracing::info!(%uid, "logged in"),
+        Err(_) => tracing::warn!("login check timed out, starting anyway"),
+    }
+    let cfg = SessionConfig::new(
+        conn_cfg(resolved.endpoints.ws.clone()),
+        DeviceSource::File(paths.device_id()),
+    );
+    let session = session::spawn(cfg, mtop);
+    Ok(Connection {
+        session,
+        sim: None,
+        paths,
+        file,
+    })
+}
+
+fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
+    let mut opts: UiOptions = match &file.ui {
+        Some(table) => toml::Value::Table(table.clone())
+            .try_into()
+            .map_err(|e| eyre!("the [ui] section of the config file is not valid: {e}"))?,
+        None => UiOptions::default(),
+    };
+    if let Some(lang) = &cli.lang {
+        opts.lang = match lang.to_lowercase().as_str() {
+            "zh" | "zh_cn" | "cn" => Lang::Zh,
+            "en" => Lang::En,
+            "auto" => Lang::Auto,
+            other => bail!("unknown language {other:?}: use zh, en or auto"),
+        };
+    }
+    Ok(opts)
+}
+
+/// The terminal messenger.
+pub async fn tui(cli: &Cli) -> Result<()> {
+    let (paths, file) = load_settings(cli)?;
+    let _log = start_file_logging(cli, &paths, &file);
+    let options = ui_options(cli, &file)?;
+    let mut conn = connect(cli, paths, file).await?;
+    let commands = conn.session.commands.clone();
+    commands
+        .send(ImCommand::ListConversations)
+        .await
+        .map_err(|_| eyre!("the session stopped at start"))?;
+    let (tx_dummy, rx_dummy) = tokio::sync::mpsc::channel(1);
+    drop(tx_dummy);
+    let events = std::mem::replace(&mut conn.session.events, rx_dummy);
+    let result = crate::tui::run(commands, events, options).await;
+    conn.shutdown().await;
+    result
+}
