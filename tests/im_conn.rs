@@ -426,6 +426,10 @@ mod session {
     }
 
     fn session_for(sim: &SimHandle) -> SessionHandle {
+        session_with(sim, |_| {})
+    }
+
+    fn session_with(sim: &SimHandle, tweak: impl FnOnce(&mut SessionConfig)) -> SessionHandle {
         let base = Url::parse(sim.http_url()).unwrap();
         let endpoints = Endpoints {
             mtop: base.clone(),
@@ -444,6 +448,7 @@ mod session {
         cfg.settle_delay = Duration::ZERO;
         cfg.retry_step = Duration::from_millis(100);
         cfg.parked_retry = None;
+        tweak(&mut cfg);
         session::spawn(cfg, mtop)
     }
 
@@ -724,7 +729,11 @@ mod session {
     #[tokio::test]
     async fn reconnects_after_a_drop_and_backfills_the_gap() {
         let sim = start_sim().await;
-        let mut h = session_for(&sim);
+        // The first retry waits at least 1 s: the message surely falls into the gap.
+        let mut h = session_with(&sim, |c| {
+            c.backoff_min = Duration::from_secs(2);
+            c.backoff_max = Duration::from_secs(2);
+        });
         let list = live_with_list(&mut h).await;
         let cid = list[0].cid.as_str().to_string();
 
@@ -743,12 +752,13 @@ mod session {
                 .any(|e| matches!(e, ImEvent::Connection(ConnState::Reconnecting { .. }))),
             "{before:#?}"
         );
-        let (_, during) = until(
+        let (ev, during) = until(
             &mut h,
             "backfill done",
-            |e| matches!(e, ImEvent::Backfill { done, total } if done == total),
+            |e| matches!(e, ImEvent::Backfill { done, total } if done == total && *total > 0),
         )
         .await;
+        assert_eq!(ev, ImEvent::Backfill { done: 1, total: 1 });
         let mut all = before;
         all.extend(during);
         all.extend(drain_for(&mut h, Duration::from_millis(800)).await);

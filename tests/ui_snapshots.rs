@@ -147,3 +147,38 @@ fn risk_control_status_shows_the_url() {
     let screen = render(&s, 80, 24);
     assert!(screen.contains("https://verify.example.com/slide?x=1"), "{screen}");
 }
+
+#[test]
+fn scrolled_up_loading_older_with_new_below_80x24() {
+    let mut s = populated(Lang::Zh);
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    let msgs = (0..6)
+        .map(|i| msg(&format!("{i}.PNM"), "101", "3001", now() - (60 - i) * MIN, text(&format!("第{i}条 🙂"))))
+        .collect();
+    im(&mut s, ImEvent::History { page: page("101", msgs, Some(42)), requested: None });
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Char('g')); // top: asks for the older page
+    assert!(s.thread(&Cid::new("101")).unwrap().loading);
+    im(&mut s, ImEvent::Message(msg("9.PNM", "101", "3001", now(), text("新消息"))));
+    im(&mut s, ImEvent::Message(msg("10.PNM", "101", "3001", now(), text("又一条"))));
+    let screen = render(&s, 80, 24);
+    assert!(screen.contains("加载中…"), "{screen}");
+    assert!(screen.contains("2 条新消息 ↓"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn caret_sits_after_wide_text() {
+    let mut s = populated(Lang::Zh);
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    typed(&mut s, "你好😀a");
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| ui::draw(f, &s)).unwrap();
+    let a = goofish_tui::app::layout::layout(80, 24, 1);
+    let pos = t.get_cursor_position().unwrap();
+    // 你 好 😀 are two cells each, `a` one: the caret is 7 cells in.
+    assert_eq!((pos.x, pos.y), (a.compose.x + 7, a.compose.y + 1));
+}

@@ -17,7 +17,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use rmp::Marker;
 use serde_json::{Map, Value};
 
-use super::content::{Extension, parse_content};
+use super::content::{Extension, parse_content, query_param};
 use super::event::SyncEvent;
 use super::ids::{Cid, MessageId, Uid};
 use super::model::Message;
@@ -65,13 +65,27 @@ pub struct DecodedPush {
 // ---------------------------------------------------------------------------------------------
 // base64 (§7.3 step 1)
 
-/// Standard alphabet; `=` padding optional; stray low bits tolerated.
-const B64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
+/// `=` padding optional; stray low bits tolerated.
+const B64_CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+
+/// Scalar engine, standard alphabet: the cleaned-up path and encoding.
+const B64: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, B64_CONFIG);
+
+/// The fast path: the crate's SIMD engine (AVX2 / NEON when the CPU has them, else scalar).
+/// Base64 is about half of the cost of decoding a chat item, so this matters.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn fast_decode(s: &str, out: &mut Vec<u8>) -> bool {
+    static SIMD: std::sync::LazyLock<base64::engine::Simd> =
+        std::sync::LazyLock::new(|| base64::engine::Simd::standard(B64_CONFIG));
+    SIMD.decode_vec(s, out).is_ok()
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn fast_decode(s: &str, out: &mut Vec<u8>) -> bool {
+    B64.decode_vec(s, out).is_ok()
+}
 
 /// Decodes an item's base64, tolerating whitespace, missing or extra padding, the url-safe
 /// alphabet (`-`, `_`) and stray characters (dropped, as the web client does).
@@ -85,7 +99,7 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, DecodeError> {
 fn decode_base64_into(s: &str, out: &mut Vec<u8>) -> Result<(), DecodeError> {
     out.clear();
     // Fast path: clean standard base64, padded or not.
-    if B64.decode_vec(s, out).is_ok() {
+    if fast_decode(s, out) {
         return Ok(());
     }
     out.clear();
@@ -202,6 +216,8 @@ impl<'a> Rd<'a> {
 
     /// Reads one value's header (and payload, for scalars). Containers come back with an
     /// empty body and the reader positioned on their first child.
+    // Inlined: returned through memory, the value's copy stalled on store forwarding.
+    #[inline(always)]
     fn head(&mut self) -> Result<V<'a>, MpError> {
         let at = self.pos;
         let seq = |len: usize| V::Array(Seq { len, body: &[] });
@@ -469,38 +485,70 @@ const EXT_KEYS: [&str; 10] = [
     "bizTag",
     "detailNotice",
 ];
+const EXT_REMINDER_CONTENT: usize = 1;
+const EXT_REMINDER_URL: usize = 2;
+const EXT_JSON: usize = 7;
+const EXT_BIZ_TAG: usize = 8;
+const EXT_DETAIL_NOTICE: usize = 9;
 
-/// The extension values, held here so an [`Extension`] can borrow them even when a value had
-/// to be repaired (invalid UTF-8, a number where a string belongs).
+fn ext_index(k: &[u8]) -> Option<usize> {
+    Some(match k {
+        b"reminderTitle" => 0,
+        b"reminderContent" => 1,
+        b"reminderUrl" => 2,
+        b"senderUserId" => 3,
+        b"senderNick" => 4,
+        b"sessionType" => 5,
+        b"redReminder" => 6,
+        b"extJson" => 7,
+        b"bizTag" => 8,
+        b"detailNotice" => 9,
+        _ => return None,
+    })
+}
+
+/// The extension block's known values: raw as read, and as text once [`load`](Self::load)ed
+/// (repaired if needed: invalid UTF-8, a number where a string belongs), so an
+/// [`Extension`] can borrow them. Loading is per key because checking UTF-8 of the long JSON
+/// values costs time and they are rarely needed.
 #[derive(Default)]
-struct ExtSlots<'a>([Option<Cow<'a, str>>; 10]);
+struct ExtSlots<'a> {
+    raw: [Option<V<'a>>; 10],
+    text: [Option<Cow<'a, str>>; 10],
+}
 
 impl<'a> ExtSlots<'a> {
+    /// Reads a whole (already validated) map and loads every key.
     fn read(map: Option<Seq<'a>>) -> Self {
         let mut slots = Self::default();
         if let Some(m) = map {
             // The body was validated when skipped; a failure here cannot happen.
             let _ = slots.fill(&mut Rd::new(m.body), m.len);
         }
+        (0..EXT_KEYS.len()).for_each(|i| slots.load(i));
         slots
     }
 
     /// Reads a map's `len` entries from `rd`, keeping the known keys.
     fn fill(&mut self, rd: &mut Rd<'a>, len: usize) -> Result<(), MpError> {
         rd.entries(len, |rd, k| {
-            let Some(i) =
-                key_bytes(k).and_then(|k| EXT_KEYS.iter().position(|n| n.as_bytes() == k))
-            else {
+            let Some(i) = key_bytes(k).and_then(ext_index) else {
                 return Ok(false);
             };
-            self.0[i] = text(Some(rd.value()?));
+            self.raw[i] = Some(rd.value()?);
             Ok(true)
         })
     }
 
+    fn load(&mut self, i: usize) {
+        if let (Some(t @ None), Some(raw)) = (self.text.get_mut(i), self.raw.get(i)) {
+            *t = text(*raw);
+        }
+    }
+
     fn view(&self) -> Extension<'_> {
         let mut ext = Extension::default();
-        for (k, v) in EXT_KEYS.iter().zip(&self.0) {
+        for (k, v) in EXT_KEYS.iter().zip(&self.text) {
             if let Some(v) = v {
                 ext.set(k, v);
             }
@@ -545,7 +593,8 @@ fn decode_item_with(data: &str, biz: Option<i64>, self_uid: &Uid, buf: &mut Vec<
     }
     // Trailing bytes after the first value are ignored: one client decodes concatenated
     // values, and the first one is all a chat item has ever held.
-    let top = match read_top(bytes) {
+    let mut top = Top::default();
+    let not_map = match read_top(bytes, &mut top) {
         Ok(t) => t,
         Err(e) => {
             let reason = match json_err {
@@ -555,7 +604,11 @@ fn decode_item_with(data: &str, biz: Option<i64>, self_uid: &Uid, buf: &mut Vec<
             return undecodable(reason, data);
         }
     };
-    match classify(bytes, top, biz, self_uid) {
+    let classified = match not_map {
+        Some(v) => Err(format!("msgpack item is {}, not a map", kind_name(v))),
+        None => classify(bytes, &mut top, biz, self_uid),
+    };
+    match classified {
         Ok(ev) => ev,
         Err(reason) => match json_err {
             Some(j) => undecodable(format!("not JSON ({j}); as msgpack: {reason}"), data),
@@ -604,27 +657,22 @@ fn kind_name(v: V<'_>) -> &'static str {
 }
 
 /// The top level of a msgpack item, read in one pass: a chat message's map (field `1`) is
-/// taken apart on the way, other small-numbered fields are kept whole.
+/// taken apart on the way, other small-numbered fields are kept whole. Filled in place: it is
+/// large, and moving it around showed in profiles.
+#[derive(Default)]
 struct Top<'a> {
     f: [Option<V<'a>>; 7],
-    msg: Option<MsgParts<'a>>,
+    /// Field `1` was a map, taken apart into `msg`.
+    is_msg: bool,
+    msg: MsgParts<'a>,
 }
 
-enum TopRead<'a> {
-    Map(Top<'a>),
-    /// The item is not a map at all.
-    Other(V<'a>),
-}
-
-fn read_top(bytes: &[u8]) -> Result<TopRead<'_>, MpError> {
+/// Reads the item's top-level map into `top`; a value that is not a map is returned instead.
+fn read_top<'a>(bytes: &'a [u8], top: &mut Top<'a>) -> Result<Option<V<'a>>, MpError> {
     let mut rd = Rd::new(bytes);
     let len = match rd.head()? {
         V::Map(s) => s.len,
-        _ => return Rd::new(bytes).value().map(TopRead::Other),
-    };
-    let mut top = Top {
-        f: [None; 7],
-        msg: None,
+        _ => return Rd::new(bytes).value().map(Some),
     };
     rd.entries(len, |rd, k| {
         let Some(i) = key_num(k).filter(|&i| i < 7) else {
@@ -634,7 +682,9 @@ fn read_top(bytes: &[u8]) -> Result<TopRead<'_>, MpError> {
             let at = rd.pos;
             if let V::Map(s) = rd.head()? {
                 let start = rd.pos;
-                top.msg = Some(MsgParts::read(rd, s.len)?);
+                top.msg = MsgParts::default();
+                top.msg.read(rd, s.len)?;
+                top.is_msg = true;
                 let body = rd.buf.get(start..rd.pos).unwrap_or_default();
                 top.f[1] = Some(V::Map(Seq { len: s.len, body }));
                 return Ok(true);
@@ -644,7 +694,7 @@ fn read_top(bytes: &[u8]) -> Result<TopRead<'_>, MpError> {
         top.f[i] = Some(rd.value()?);
         Ok(true)
     })?;
-    Ok(TopRead::Map(top))
+    Ok(None)
 }
 
 /// The parts of a chat message's map (§7.4) a [`Message`] is made of, borrowed.
@@ -661,8 +711,8 @@ struct MsgParts<'a> {
 }
 
 impl<'a> MsgParts<'a> {
-    fn read(rd: &mut Rd<'a>, len: usize) -> Result<Self, MpError> {
-        let mut p = Self::default();
+    fn read(&mut self, rd: &mut Rd<'a>, len: usize) -> Result<(), MpError> {
+        let p = self;
         rd.entries(len, |rd, k| {
             match key_num(k) {
                 Some(i @ 1..=5) => p.f[i] = Some(rd.value()?),
@@ -697,31 +747,26 @@ impl<'a> MsgParts<'a> {
                 _ => return Ok(false),
             }
             Ok(true)
-        })?;
-        Ok(p)
+        })
     }
 }
 
 /// Sorts a msgpack item into an event by its layout (§7.4, §7.5), with the outer `bizType` as
 /// a hint where layouts are ambiguous or unknown.
-fn classify(
-    bytes: &[u8],
-    top: TopRead<'_>,
+fn classify<'a>(
+    bytes: &'a [u8],
+    top: &mut Top<'a>,
     biz: Option<i64>,
     self_uid: &Uid,
 ) -> Result<SyncEvent, String> {
-    let top = match top {
-        TopRead::Map(t) => t,
-        TopRead::Other(v) => return Err(format!("msgpack item is {}, not a map", kind_name(v))),
-    };
     let f = &top.f;
     if biz == Some(biz_type::RECALL)
         && let Some(ev) = recall(bytes, f)
     {
         return Ok(ev);
     }
-    if let Some(m) = top.msg {
-        return message(m, f, self_uid);
+    if top.is_msg {
+        return message(&mut top.msg, &top.f, self_uid);
     }
     match f[1] {
         Some(V::Array(a)) => {
@@ -740,9 +785,31 @@ fn classify(
 }
 
 /// A chat message (§7.4, fields §7.9).
-fn message(p: MsgParts<'_>, top: &[Option<V<'_>>; 7], self_uid: &Uid) -> Result<SyncEvent, String> {
+fn message(
+    p: &mut MsgParts<'_>,
+    top: &[Option<V<'_>>; 7],
+    self_uid: &Uid,
+) -> Result<SyncEvent, String> {
     let id = text_ne(p.f[3]).ok_or("message without an id (1.3)")?;
     let cid = text_ne(p.f[2]).ok_or("message without a conversation id (1.2)")?;
+
+    // Extension values needed in every case; the long JSON ones only when the item id is not
+    // in reminderUrl, detailNotice only when there is no other summary.
+    for i in 0..EXT_JSON {
+        p.ext.load(i);
+    }
+    let summary = text_ne(p.body[2]);
+    let url_has_item = p.ext.text[EXT_REMINDER_URL]
+        .as_deref()
+        .and_then(|u| query_param(u, "itemId"))
+        .is_some();
+    if !url_has_item {
+        p.ext.load(EXT_JSON);
+        p.ext.load(EXT_BIZ_TAG);
+    }
+    if summary.is_none() && p.ext.text[EXT_REMINDER_CONTENT].is_none() {
+        p.ext.load(EXT_DETAIL_NOTICE);
+    }
     let ext = p.ext.view();
 
     let sender = match ext.sender_user_id.filter(|s| !s.trim().is_empty()) {
@@ -757,7 +824,6 @@ fn message(p: MsgParts<'_>, top: &[Option<V<'_>>; 7], self_uid: &Uid) -> Result<
     // 1.6.1 is the message-level type, 101 ("custom") for all user content; any other value
     // is taken as the inner type when 1.6.3.4 is missing.
     let type_hint = int(p.body[4]).or(int(p.outer_type).filter(|&t| t != 101));
-    let summary = text_ne(p.body[2]);
     let summary = summary.as_deref().unwrap_or_else(|| ext.summary());
     let json = text_ne(p.body[5]).or_else(|| legacy_content(p.body[1]));
     let content = parse_content(json.as_deref(), type_hint, summary);

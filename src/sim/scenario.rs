@@ -885,10 +885,6 @@ mod tests {
 
     /// Runs the demo for `steps` spontaneous actions, with the seller answering every
     /// buyer text; returns everything the director decided.
-    pub(super) fn run_demo_pub(seed: u64, steps: usize) -> (World, Vec<(Duration, Action)>) {
-        run_demo(seed, steps)
-    }
-
     fn run_demo(seed: u64, steps: usize) -> (World, Vec<(Duration, Action)>) {
         let mut w = world(seed);
         let mut d = Director::new(seed, Scenario::Demo);
@@ -1194,18 +1190,5 @@ mod tests {
         assert_eq!(first_amount("3点前付款今天发，99.00包邮"), Some(99));
         assert_eq!(first_amount("电池90%"), None);
         assert_eq!(first_amount(""), None);
-    }
-}
-#[cfg(test)]
-mod tmp_print {
-    #[test]
-    fn tmp_print_demo() {
-        let (w, _) = super::tests::run_demo_pub(21, 60);
-        for t in w.threads_newest_first().into_iter().take(6) {
-            println!("== {:?} {:?} red={:?}", t.conv.peer_nick, t.conv.item_title, t.conv.red_reminder);
-            for m in t.messages.iter().filter(|m| m.time >= 1_764_230_400_000) {
-                println!("   {} {}", if m.is_self {"我"} else {m.sender_nick.as_deref().unwrap_or("(card)")}, m.content.summary());
-            }
-        }
     }
 }

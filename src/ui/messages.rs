@@ -89,43 +89,61 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let anchor = thread.anchor_index();
     let selected = (state.focus == Focus::Messages).then_some(anchor).flatten();
 
-    // Blocks from the bottom up, until the pane is full.
-    let mut rows: Vec<Line> = Vec::with_capacity(height + 8);
+    // Blocks from the anchored message up, until the pane is full.
+    let w = usize::from(area.width);
     let entries = thread.entries();
+    let block = |i: usize| -> Vec<Line<'static>> {
+        let e = &entries[i];
+        let mut b = entry_lines(state, conv, e, w);
+        if selected == Some(i)
+            && let Some(first) = b.first_mut()
+        {
+            *first = std::mem::take(first).patch_style(Style::default().bg(Color::Indexed(237)));
+        }
+        let new_day = i == 0
+            || timefmt::day(entries[i - 1].message.time, &state.tz)
+                != timefmt::day(e.message.time, &state.tz);
+        if new_day {
+            b.insert(0, day_separator(state, e.message.time, w));
+        }
+        b
+    };
+    let mut up: Vec<Line> = Vec::with_capacity(height + 8);
     let mut reached_top = true;
     if let Some(last) = anchor {
         for i in (0..=last).rev() {
-            if rows.len() >= height {
+            if up.len() >= height {
                 reached_top = false;
                 break;
             }
-            let e = &entries[i];
-            let mut block = entry_lines(state, conv, e, usize::from(area.width));
-            if selected == Some(i)
-                && let Some(first) = block.first_mut()
-            {
-                *first = std::mem::take(first).patch_style(Style::default().bg(Color::Indexed(237)));
-            }
-            let new_day = i == 0
-                || timefmt::day(entries[i - 1].message.time, &state.tz)
-                    != timefmt::day(e.message.time, &state.tz);
-            if new_day {
-                block.insert(0, day_separator(state, e.message.time, usize::from(area.width)));
-            }
-            rows.extend(block.into_iter().rev());
+            up.extend(block(i).into_iter().rev());
         }
     }
-    if reached_top && rows.len() < height {
+    if reached_top && up.len() < height {
         if thread.loading {
-            rows.push(Line::styled(s.loading, dim()).alignment(Alignment::Center));
+            up.push(Line::styled(s.loading, dim()).alignment(Alignment::Center));
         } else if thread.loaded && !thread.has_more && !entries.is_empty() {
-            rows.push(Line::styled(s.no_more_history, dim()).alignment(Alignment::Center));
+            up.push(Line::styled(s.no_more_history, dim()).alignment(Alignment::Center));
+        }
+    }
+    up.truncate(height);
+    up.reverse();
+    // Scrolled to the top with room left: fill with the messages below the anchor.
+    let mut rows = up;
+    if let Some(a) = anchor {
+        let mut i = a + 1;
+        while rows.len() < height && i < entries.len() {
+            rows.extend(block(i));
+            i += 1;
         }
     }
     rows.truncate(height);
-    // Bottom-aligned: the newest message sits just above the compose box.
-    rows.resize(height, Line::default());
-    rows.reverse();
+    // Bottom-aligned when short: the newest message sits just above the compose box.
+    if rows.len() < height {
+        let mut padded = vec![Line::default(); height - rows.len()];
+        padded.append(&mut rows);
+        rows = padded;
+    }
     frame.render_widget(Paragraph::new(rows), area);
 
     if thread.new_below > 0 && thread.anchor.is_some() {

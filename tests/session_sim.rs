@@ -1,0 +1,572 @@
+//! The session actor against the simulator over loopback: every RPC the client uses and
+//! every fault kind. After each fault the client is live again (or reports needs-login /
+//! risk control), and the messages it holds are exactly the ones the simulator delivered.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{control, sim_state, sim_with};
+use goofish_tui::im::api::{ConnState, ImCommand, ImEvent};
+use goofish_tui::im::conn::ConnConfig;
+use goofish_tui::im::cookies::CookieJar;
+use goofish_tui::im::mtop::{Endpoints, MtopClient};
+use goofish_tui::im::session::{self, DeviceSource, SessionConfig, SessionHandle};
+use goofish_tui::protocol::{Cid, ClientId, Content, Message, MessageId};
+use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Client {
+    session: SessionHandle,
+    /// Every message event, in arrival order.
+    messages: Vec<Message>,
+    states: Vec<ConnState>,
+}
+
+fn test_config(sim: &SimHandle) -> SessionConfig {
+    let conn = ConnConfig {
+        ws_url: sim.ws_url().to_string(),
+        heartbeat_every: Duration::from_millis(300),
+        heartbeat_timeout: Duration::from_millis(1500),
+        request_timeout: Duration::from_secs(5),
+    };
+    let did = goofish_tui::im::device::generate_device_id(&sim.self_uid);
+    let mut cfg = SessionConfig::new(conn, DeviceSource::Fixed(did));
+    cfg.backoff_min = Duration::from_millis(200);
+    cfg.backoff_max = Duration::from_secs(1);
+    cfg.settle_delay = Duration::from_millis(50);
+    cfg.retry_step = Duration::from_millis(200);
+    cfg.healthy_after = Duration::from_millis(500);
+    cfg.parked_retry = None;
+    cfg
+}
+
+impl Client {
+    fn start(sim: &SimHandle) -> Client {
+        Client::start_with(sim, test_config(sim))
+    }
+
+    fn start_with(sim: &SimHandle, cfg: SessionConfig) -> Client {
+        let base = url::Url::parse(sim.http_url()).unwrap();
+        let mtop = MtopClient::new(
+            Endpoints::at(base),
+            CookieJar::parse_header(sim.cookie()),
+            None,
+        )
+        .unwrap();
+        Client {
+            session: session::spawn(cfg, mtop),
+            messages: vec![],
+            states: vec![],
+        }
+    }
+
+    async fn send(&self, cmd: ImCommand) {
+        self.session.commands.send(cmd).await.unwrap();
+    }
+
+    fn record(&mut self, ev: &ImEvent) {
+        match ev {
+            ImEvent::Message(m) => self.messages.push(m.clone()),
+            ImEvent::Connection(s) => self.states.push(s.clone()),
+            _ => {}
+        }
+    }
+
+    /// Reads events until `pred` matches one; returns it.
+    async fn until(&mut self, what: &str, mut pred: impl FnMut(&ImEvent) -> bool) -> ImEvent {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let ev = tokio::time::timeout_at(deadline, self.session.events.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("timed out waiting for {what}; states {:?}", self.states)
+                })
+                .unwrap_or_else(|| panic!("session ended waiting for {what}"));
+            self.record(&ev);
+            if pred(&ev) {
+                return ev;
+            }
+        }
+    }
+
+    async fn live(&mut self) {
+        self.until("live", |e| {
+            matches!(e, ImEvent::Connection(ConnState::Live))
+        })
+        .await;
+    }
+
+    /// Reads whatever arrives for `d`.
+    async fn drain_for(&mut self, d: Duration) {
+        let deadline = tokio::time::Instant::now() + d;
+        while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, self.session.events.recv()).await
+        {
+            self.record(&ev);
+        }
+    }
+
+    async fn message(&mut self, id: &str) -> Message {
+        if let Some(m) = self.messages.iter().find(|m| m.id.as_str() == id) {
+            return m.clone();
+        }
+        match self
+            .until(
+                id,
+                |e| matches!(e, ImEvent::Message(m) if m.id.as_str() == id),
+            )
+            .await
+        {
+            ImEvent::Message(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    fn assert_no_duplicates(&self) {
+        let mut seen = HashSet::new();
+        for m in &self.messages {
+            assert!(
+                seen.insert(m.id.clone()),
+                "message {} delivered twice",
+                m.id
+            );
+        }
+    }
+}
+
+async fn quiet(conversations: usize) -> SimHandle {
+    sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations,
+        history: 8,
+        ..SimOptions::default()
+    })
+    .await
+}
+
+async fn inject(sim: &SimHandle, text: &str) -> String {
+    control(sim, "incoming", json!({"text": text})).await["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn lists_loads_history_sends_and_receives() {
+    let sim = quiet(7).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    c.send(ImCommand::ListConversations).await;
+    let convs = match c
+        .until("conversations", |e| matches!(e, ImEvent::Conversations(_)))
+        .await
+    {
+        ImEvent::Conversations(v) => v,
+        _ => unreachable!(),
+    };
+    assert_eq!(convs.len(), 7);
+    assert!(
+        convs
+            .windows(2)
+            .all(|w| w[0].modify_time >= w[1].modify_time)
+    );
+    let cid = convs[0].cid.clone();
+
+    c.send(ImCommand::LoadHistory {
+        cid: cid.clone(),
+        cursor: None,
+    })
+    .await;
+    let page = match c
+        .until("history", |e| matches!(e, ImEvent::History { .. }))
+        .await
+    {
+        ImEvent::History { page, .. } => page,
+        _ => unreachable!(),
+    };
+    assert_eq!(page.cid, cid);
+    assert!(!page.entries.is_empty());
+
+    let client_id = ClientId::new("-1700000000000123");
+    c.send(ImCommand::SendText {
+        cid: cid.clone(),
+        client_id: client_id.clone(),
+        text: "你好，在的 👋".into(),
+    })
+    .await;
+    let result = c
+        .until(
+            "send result",
+            |e| matches!(e, ImEvent::SendResult { client_id: id, .. } if *id == client_id),
+        )
+        .await;
+    let ImEvent::SendResult {
+        result: Ok(sent), ..
+    } = result
+    else {
+        panic!("send failed: {result:?}")
+    };
+    assert!(sent.id.as_str().ends_with(".PNM"));
+    assert_eq!(
+        sent.content,
+        Content::Text {
+            text: "你好，在的 👋".into()
+        }
+    );
+    let id = inject(&sim, "那我拍了哈").await;
+    let got = c.message(&id).await;
+    assert_eq!(
+        got.content,
+        Content::Text {
+            text: "那我拍了哈".into()
+        }
+    );
+    assert!(!got.is_self);
+
+    c.send(ImCommand::MarkRead {
+        cid: got.cid.clone(),
+        ids: vec![got.id.clone()],
+    })
+    .await;
+    c.drain_for(Duration::from_millis(300)).await;
+    let st = sim_state(&sim).await;
+    let received = st["messages_received"].as_array().unwrap();
+    assert_eq!(
+        received.len(),
+        1,
+        "the send reached the simulator exactly once"
+    );
+    assert_eq!(received[0]["uuid"], client_id.as_str());
+    assert_eq!(st["duplicate_sends"], 0);
+    c.assert_no_duplicates();
+    c.send(ImCommand::Shutdown).await;
+    c.until("stopped", |e| {
+        matches!(e, ImEvent::Connection(ConnState::Stopped))
+    })
+    .await;
+    sim.shutdown().await;
+}
+
+/// Injects one message and checks it arrives exactly once.
+async fn still_works(c: &mut Client, sim: &SimHandle, label: &str) {
+    let id = inject(sim, &format!("after {label}")).await;
+    c.message(&id).await;
+    c.drain_for(Duration::from_millis(200)).await;
+    c.assert_no_duplicates();
+}
+
+async fn recover_from(kind: &str, extra: serde_json::Value) {
+    let sim = quiet(5).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    let mut body = json!({"kind": kind});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    control(&sim, "fault", body).await;
+    // The client notices, reconnects and is live again.
+    c.until(&format!("reconnect after {kind}"), |e| {
+        matches!(
+            e,
+            ImEvent::Connection(ConnState::Reconnecting { .. } | ConnState::Connecting)
+        )
+    })
+    .await;
+    c.live().await;
+    still_works(&mut c, &sim, kind).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn recovers_from_drop() {
+    recover_from("drop", json!({})).await;
+}
+
+#[tokio::test]
+async fn recovers_from_stall() {
+    recover_from("stall", json!({"secs": 4})).await;
+}
+
+#[tokio::test]
+async fn recovers_from_kickout() {
+    recover_from("kickout", json!({})).await;
+}
+
+#[tokio::test]
+async fn recovers_from_expired_im_token() {
+    recover_from("expire-im-token", json!({})).await;
+}
+
+#[tokio::test]
+async fn duplicate_pushes_are_shown_once() {
+    let sim = quiet(5).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    control(&sim, "fault", json!({"kind": "duplicate"})).await;
+    let mut ids = vec![];
+    for i in 0..5 {
+        ids.push(inject(&sim, &format!("重复 {i}")).await);
+    }
+    for id in &ids {
+        c.message(id).await;
+    }
+    c.drain_for(Duration::from_millis(500)).await;
+    c.assert_no_duplicates();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_frames_and_items_do_not_break_the_connection() {
+    let sim = quiet(5).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    let registrations = sim_state(&sim).await["registrations"].as_u64().unwrap();
+    control(&sim, "fault", json!({"kind": "malformed", "count": 6})).await;
+    still_works(&mut c, &sim, "malformed").await;
+    assert_eq!(
+        sim_state(&sim).await["registrations"].as_u64().unwrap(),
+        registrations,
+        "no reconnect"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn flow_control_is_retried() {
+    let sim = quiet(5).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    c.drain_for(Duration::from_millis(200)).await;
+    control(&sim, "fault", json!({"kind": "flow-control", "count": 2})).await;
+    c.send(ImCommand::ListConversations).await;
+    let ev = c
+        .until("conversations", |e| matches!(e, ImEvent::Conversations(_)))
+        .await;
+    assert!(matches!(&ev, ImEvent::Conversations(v) if v.len() == 5));
+    // A send that meets flow control goes out after the retry, once.
+    control(&sim, "fault", json!({"kind": "flow-control", "count": 1})).await;
+    let ImEvent::Conversations(convs) = ev else {
+        unreachable!()
+    };
+    let client_id = ClientId::new("-1700000000000777");
+    c.send(ImCommand::SendText {
+        cid: convs[0].cid.clone(),
+        client_id: client_id.clone(),
+        text: "稍等".into(),
+    })
+    .await;
+    let res = c
+        .until("send result", |e| matches!(e, ImEvent::SendResult { .. }))
+        .await;
+    assert!(
+        matches!(res, ImEvent::SendResult { result: Ok(_), .. }),
+        "{res:?}"
+    );
+    assert_eq!(
+        sim_state(&sim).await["messages_received"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn content_security_rejection_is_reported_and_not_retried() {
+    let sim = quiet(3).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    c.send(ImCommand::ListConversations).await;
+    let ImEvent::Conversations(convs) = c
+        .until("list", |e| matches!(e, ImEvent::Conversations(_)))
+        .await
+    else {
+        unreachable!()
+    };
+    control(&sim, "fault", json!({"kind": "csi-forbid"})).await;
+    let client_id = ClientId::new("-1700000000000999");
+    c.send(ImCommand::SendText {
+        cid: convs[0].cid.clone(),
+        client_id: client_id.clone(),
+        text: "加我微信聊".into(),
+    })
+    .await;
+    let ev = c
+        .until("send result", |e| matches!(e, ImEvent::SendResult { .. }))
+        .await;
+    let ImEvent::SendResult {
+        result: Err(failure),
+        ..
+    } = ev
+    else {
+        panic!("expected a rejection: {ev:?}")
+    };
+    assert!(!failure.retryable);
+    assert!(!failure.reason.is_empty());
+    c.drain_for(Duration::from_millis(500)).await;
+    assert_eq!(
+        sim_state(&sim).await["messages_received"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn login_faults_are_reported() {
+    let sim = quiet(3).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    control(&sim, "fault", json!({"kind": "risk-control"})).await;
+    let ev = c
+        .until("risk control", |e| {
+            matches!(e, ImEvent::Connection(ConnState::RiskControl { .. }))
+        })
+        .await;
+    let ImEvent::Connection(ConnState::RiskControl { url }) = ev else {
+        unreachable!()
+    };
+    assert!(url.contains("punish"), "{url}");
+    sim.shutdown().await;
+
+    let sim = quiet(3).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    control(&sim, "fault", json!({"kind": "expire-session"})).await;
+    c.until("needs login", |e| {
+        matches!(e, ImEvent::Connection(ConnState::NeedsLogin { .. }))
+    })
+    .await;
+    sim.shutdown().await;
+
+    let sim = quiet(3).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    control(&sim, "fault", json!({"kind": "session-remove"})).await;
+    c.until("session removed", |e| {
+        matches!(e, ImEvent::Connection(ConnState::SessionRemoved { .. }))
+    })
+    .await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn messages_sent_during_a_gap_are_backfilled() {
+    let sim = quiet(6).await;
+    let mut cfg = test_config(&sim);
+    // A long first backoff leaves a window in which the client is surely offline.
+    cfg.backoff_min = Duration::from_secs(2);
+    cfg.backoff_max = Duration::from_secs(2);
+    let mut c = Client::start_with(&sim, cfg);
+    c.live().await;
+    c.send(ImCommand::ListConversations).await;
+    c.until("list", |e| matches!(e, ImEvent::Conversations(_)))
+        .await;
+    control(&sim, "fault", json!({"kind": "drop"})).await;
+    c.until("offline", |e| {
+        matches!(e, ImEvent::Connection(ConnState::Reconnecting { .. }))
+    })
+    .await;
+    let mut ids = vec![];
+    for i in 0..4 {
+        ids.push(inject(&sim, &format!("离线时的消息 {i}")).await);
+    }
+    c.live().await;
+    for id in &ids {
+        c.message(id).await;
+    }
+    c.drain_for(Duration::from_millis(500)).await;
+    c.assert_no_duplicates();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_send_while_offline_goes_out_once_after_reconnect() {
+    let sim = quiet(3).await;
+    let mut cfg = test_config(&sim);
+    cfg.backoff_min = Duration::from_secs(1);
+    cfg.backoff_max = Duration::from_secs(1);
+    let mut c = Client::start_with(&sim, cfg);
+    c.live().await;
+    c.send(ImCommand::ListConversations).await;
+    let ImEvent::Conversations(convs) = c
+        .until("list", |e| matches!(e, ImEvent::Conversations(_)))
+        .await
+    else {
+        unreachable!()
+    };
+    control(&sim, "fault", json!({"kind": "drop"})).await;
+    c.until("offline", |e| {
+        matches!(e, ImEvent::Connection(ConnState::Reconnecting { .. }))
+    })
+    .await;
+    let client_id = ClientId::new("-1700000000000555");
+    c.send(ImCommand::SendText {
+        cid: convs[0].cid.clone(),
+        client_id: client_id.clone(),
+        text: "离线发送".into(),
+    })
+    .await;
+    let ev = c
+        .until("send result", |e| matches!(e, ImEvent::SendResult { .. }))
+        .await;
+    assert!(
+        matches!(ev, ImEvent::SendResult { result: Ok(_), .. }),
+        "{ev:?}"
+    );
+    c.drain_for(Duration::from_millis(300)).await;
+    let st = sim_state(&sim).await;
+    let texts: Vec<_> = st["messages_received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(texts, vec![json!("离线发送")]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_10000_arrives_complete_and_in_order() {
+    let sim = quiet(100).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    c.drain_for(Duration::from_millis(200)).await;
+    let before = c.messages.len();
+    let burst = control(&sim, "burst", json!({"count": 10000, "conversations": 100})).await;
+    assert_eq!(burst["count"], 10000);
+    eprintln!(
+        "simulator pushed {} messages/s to one client",
+        burst["per_second"]
+    );
+    while c.messages.len() - before < 10000 {
+        c.until("burst", |e| matches!(e, ImEvent::Message(_))).await;
+    }
+    c.drain_for(Duration::from_millis(300)).await;
+    c.assert_no_duplicates();
+    let burst_msgs = &c.messages[before..];
+    assert_eq!(burst_msgs.len(), 10000);
+    let mut per_conv: HashMap<Cid, Vec<(i64, MessageId)>> = HashMap::new();
+    for m in burst_msgs {
+        per_conv
+            .entry(m.cid.clone())
+            .or_default()
+            .push((m.time, m.id.clone()));
+    }
+    assert_eq!(per_conv.len(), 100);
+    for (cid, list) in per_conv {
+        assert_eq!(list.len(), 100, "{cid}");
+        assert!(
+            list.windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1.number() < w[1].1.number()),
+            "order in {cid}"
+        );
+    }
+    sim.shutdown().await;
+}
