@@ -11,16 +11,19 @@ use goofish_tui::protocol::sync::{decode_item, decode_sync_body};
 use goofish_tui::protocol::{SyncEvent, Uid};
 use serde_json::{Value, json};
 
-/// The shared sample when `../shared` is there, else the fixture made for this purpose.
-fn item(sample: &str, fixture: &str) -> Option<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shared = root.join("../shared/protocol/samples").join(sample);
-    let path = if shared.is_file() {
-        shared
-    } else {
-        root.join("tests/fixtures").join(fixture)
-    };
+/// A shared sample, when `../shared` is there.
+fn shared(sample: &str) -> Option<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/protocol/samples")
+        .join(sample);
     Some(std::fs::read_to_string(path).ok()?.trim().to_string())
+}
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(path).unwrap().trim().to_string()
 }
 
 fn body(data: &str, n: usize) -> Value {
@@ -35,17 +38,13 @@ fn body(data: &str, n: usize) -> Value {
 
 fn bench(c: &mut Criterion) {
     let me = Uid::new("2200000000401");
-    let text = item("constructed/text-incoming-item.b64", "sync_text_item.b64")
-        .expect("text item: neither the sample nor tests/fixtures/sync_text_item.b64");
-    let card = item("real/order-card-item.b64", "sync_types_item.b64");
-    if card.is_none() {
-        eprintln!("real card sample absent: benchmarking text items only");
-    }
-
+    // The constructed sample when present, else an own fixture of the same shape.
+    let text = shared("constructed/text-incoming-item.b64")
+        .unwrap_or_else(|| fixture("sync_text_item.b64"));
     let mut kinds = vec![("text", text.clone())];
-    if let Some(card) = card {
-        // Without `../shared`, the fixture standing in for the card is not a card.
-        kinds.push(("card", card));
+    match shared("real/order-card-item.b64") {
+        Some(card) => kinds.push(("card", card)),
+        None => eprintln!("real card sample absent: benchmarking text items only"),
     }
 
     let mut g = c.benchmark_group("decode_sync_body");

@@ -49,10 +49,11 @@ fn generate(c: &mut Criterion) {
     let mut g = c.benchmark_group("world_generate");
     g.sample_size(10);
     g.bench_function("demo_12x30", |b| {
-        b.iter(|| World::generate(black_box(&WorldConfig::new(1, NOW))))
+        b.iter_with_large_drop(|| World::generate(black_box(&WorldConfig::new(1, NOW))))
     });
     g.bench_function("large_10000x20", |b| {
-        b.iter(|| World::generate(black_box(&large())))
+        // The simulator keeps its world; dropping it is not part of the cost.
+        b.iter_with_large_drop(|| World::generate(black_box(&large())))
     });
     g.finish();
 }

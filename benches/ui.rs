@@ -46,7 +46,13 @@ fn big_state() -> AppState {
     let step = |s: &mut AppState, input| {
         update(s, Msg::new(NOW, input));
     };
-    step(&mut s, Input::Resize { width: 120, height: 40 });
+    step(
+        &mut s,
+        Input::Resize {
+            width: 120,
+            height: 40,
+        },
+    );
     step(&mut s, Input::Im(ImEvent::Connection(ConnState::Live)));
     let convs: Vec<Conversation> = (0..10_000)
         .map(|i| Conversation {
@@ -66,7 +72,10 @@ fn big_state() -> AppState {
         .collect();
     step(&mut s, Input::Im(ImEvent::Conversations(convs)));
     // Open the first one and give it 10,000 messages.
-    step(&mut s, Input::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    step(
+        &mut s,
+        Input::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
     let cid = s.open.clone().unwrap();
     let entries = (0..10_000)
         .map(|i| HistoryEntry {
@@ -105,7 +114,10 @@ fn bench(c: &mut Criterion) {
             let mut m = message(20_000 + n, cid.as_str());
             m.time = NOW + n;
             m.is_self = false;
-            update(&mut state, Msg::new(NOW + n, Input::Im(ImEvent::Message(m))));
+            update(
+                &mut state,
+                Msg::new(NOW + n, Input::Im(ImEvent::Message(m))),
+            );
             term.draw(|f| ui::draw(f, &state)).unwrap();
         })
     });

@@ -56,6 +56,14 @@ pub struct ConnArgs {
 pub enum Command {
     /// Run the Goofish simulator: prints one JSON line with its endpoints, then serves.
     Sim(SimArgs),
+    /// Print incoming messages and events, one line each, until interrupted.
+    Watch(WatchArgs),
+    /// Send one text message and print its id.
+    Send(SendArgs),
+    /// Decode a sync push (item base64, /s/sync frame or body) read from stdin. No network.
+    Decode(DecodeArgs),
+    /// Check the config, the cookie, the connection and the terminal.
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -91,4 +99,57 @@ pub struct SimArgs {
     /// Kick a connection after this many seconds without a heartbeat.
     #[arg(long, default_value_t = 30)]
     pub heartbeat_kick_after: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// JSON Lines (schema version 1, see the README) instead of readable lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Also show platform notices, trade cards, order-state updates and system messages.
+    #[arg(long)]
+    pub all: bool,
+    /// Run this shell command for each incoming buyer message, with its JSON on stdin.
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    /// Kill an --exec command that runs longer than this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub exec_timeout: f64,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["to", "peer"])))]
+pub struct SendArgs {
+    /// Conversation id to send to.
+    #[arg(long, value_name = "CID")]
+    pub to: Option<String>,
+    /// User id of the peer; the conversation is found or created.
+    #[arg(long, value_name = "UID")]
+    pub peer: Option<String>,
+    /// With --peer: the item the conversation is about.
+    #[arg(long, value_name = "ITEM", requires = "peer")]
+    pub item: Option<String>,
+    /// The text (default: read from stdin).
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Print one JSON document instead of readable text.
+    #[arg(long)]
+    pub json: bool,
+    /// The logged-in account's uid, so own messages are recognised as such.
+    #[arg(long, value_name = "UID")]
+    pub self_uid: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Seconds to wait for each network check.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
 }

@@ -10,6 +10,7 @@ pub mod protocol;
 pub mod run;
 pub mod secret;
 pub mod sim;
+pub mod store;
 pub mod time;
 pub mod tui;
 pub mod ui;

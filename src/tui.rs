@@ -4,9 +4,12 @@
 //! each as a `Msg` to `app::update`, executes the effects, drains whatever else is already
 //! waiting, and then draws once if anything visible changed. Idle, it neither draws nor wakes.
 
-use crate::app::{self, AppState, Effect, Input, Msg, UiOptions};
+pub use crate::app::UiOptions;
+pub use crate::ui::i18n::Lang;
+
+use crate::app::{self, AppState, Effect, Input, Msg};
 use crate::im::api::{ConnState, ImCommand, ImEvent};
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::crossterm::event::{
@@ -163,8 +166,19 @@ impl<B: Backend> Runtime<B> {
             while events_open && let Ok(ev) = events.try_recv() {
                 self.dispatch(Input::Im(ev)).await;
             }
-            while let Some(Some(ev)) = input.next().now_or_never() {
-                self.on_terminal(ev?).await;
+            // Polled inside the task (not with a dummy waker): crossterm's stream keeps the
+            // first waker it is given, and a dummy one would lose the next key.
+            loop {
+                let ready = tokio::select! {
+                    biased;
+                    ev = input.next() => Some(ev),
+                    () = std::future::ready(()) => None,
+                };
+                match ready {
+                    Some(Some(ev)) => self.on_terminal(ev?).await,
+                    Some(None) => return Ok(()),
+                    None => break,
+                }
             }
         }
     }

@@ -25,6 +25,8 @@ struct Seen {
 }
 
 /// Listens on 127.0.0.1:0 and hands the first accepted socket to the test.
+// The handshake callback's error type is tungstenite's, large by its design.
+#[allow(clippy::result_large_err)]
 async fn server() -> (String, oneshot::Receiver<(Ws, Seen)>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -764,6 +766,29 @@ mod session {
         all.extend(drain_for(&mut h, Duration::from_millis(800)).await);
         assert_eq!(texts_of(&all, "断线期间的消息"), 1, "{all:#?}");
         assert!(all.iter().any(|e| matches!(e, ImEvent::Conversations(_))));
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn stalled_socket_is_detected_by_the_heartbeat_and_replaced() {
+        let sim = start_sim().await;
+        let mut h = session_with(&sim, |c| {
+            c.conn.heartbeat_every = Duration::from_millis(200);
+            c.conn.heartbeat_timeout = Duration::from_millis(800);
+        });
+        until(&mut h, "Live", is_live).await;
+        control(&sim, "fault", json!({"kind": "stall", "secs": 30})).await;
+        let (ev, _) = until(&mut h, "Reconnecting", |e| {
+            matches!(e, ImEvent::Connection(ConnState::Reconnecting { .. }))
+        })
+        .await;
+        match ev {
+            ImEvent::Connection(ConnState::Reconnecting { last_error, .. }) => {
+                assert!(last_error.contains("heartbeat"), "{last_error}")
+            }
+            _ => unreachable!(),
+        }
+        until(&mut h, "Live again", is_live).await;
         sim.shutdown().await;
     }
 

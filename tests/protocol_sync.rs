@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use goofish_tui::protocol::sync::{
-    DecodeError, MAX_RAW_LEN, biz_type, decode_base64, decode_item, decode_sync_body,
-    item_to_json,
+    DecodeError, MAX_RAW_LEN, biz_type, decode_base64, decode_item, decode_sync_body, item_to_json,
 };
 use goofish_tui::protocol::{Cid, Content, Message, MessageId, SyncEvent, Uid};
 use proptest::prelude::*;
@@ -18,10 +17,7 @@ fn samples_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "skipping: protocol samples not found at {}",
-            dir.display()
-        );
+        eprintln!("skipping: protocol samples not found at {}", dir.display());
         None
     }
 }
@@ -172,7 +168,9 @@ fn image_has_its_url() {
     assert_eq!(
         m.content,
         Content::Image {
-            urls: vec!["https://img.alicdn.com/imgextra/i4/O1CN01EXAMPLE_!!0-fleamarket.jpg".into()]
+            urls: vec![
+                "https://img.alicdn.com/imgextra/i4/O1CN01EXAMPLE_!!0-fleamarket.jpg".into()
+            ]
         }
     );
     assert_eq!(m.content.summary(), "[图片]");
@@ -230,12 +228,17 @@ fn push_frames_decode_through_the_body() {
     let text = decode_sync_body(&frame("ws-push-sync-text.json")["body"], &me());
     assert_eq!(text.sync_extra_type, None);
     assert_eq!(text.events.len(), 1);
-    assert_eq!(message(text.events[0].clone()).id.as_str(), "3400000000302.PNM");
+    assert_eq!(
+        message(text.events[0].clone()).id.as_str(),
+        "3400000000302.PNM"
+    );
 
     let multi = decode_sync_body(&frame("ws-push-sync-multi.json")["body"], &me());
     assert_eq!(multi.events.len(), 3);
     assert!(message(multi.events[0].clone()).is_self);
-    assert!(matches!(&multi.events[1], SyncEvent::Receipt { ids, .. } if ids[0].as_str() == "3400000000303.PNM"));
+    assert!(
+        matches!(&multi.events[1], SyncEvent::Receipt { ids, .. } if ids[0].as_str() == "3400000000303.PNM")
+    );
     assert!(matches!(
         &message(multi.events[2].clone()).content,
         Content::TradeCard { .. }
@@ -519,7 +522,7 @@ fn garbage_is_undecodable_with_truncated_raw() {
     for (data, needle) in [
         ("", "empty"),
         ("QUJDR", "base64"),
-        ("wA==", "nil"),   // msgpack nil
+        ("wA==", "nil"),      // msgpack nil
         ("kQE=", "an array"), // [1]: not a map
         ("gQEB", "field 1 is an integer"),
         ("gAA=", "no field 1"),
@@ -567,7 +570,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".*".prop_map(Value::from),
         "[A-Za-z0-9+/=]{0,80}".prop_map(Value::from),
     ];

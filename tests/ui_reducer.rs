@@ -7,9 +7,7 @@ use goofish_tui::app::{Delivery, Effect, EntryKey, Focus, Input, UiOptions};
 use goofish_tui::im::api::{ConnState, ImCommand, ImEvent, SendFailure, SendStage};
 use goofish_tui::protocol::{Cid, ClientId, Content, MessageId, Profile, Uid};
 use goofish_tui::ui::i18n::Lang;
-use ratatui::crossterm::event::{
-    KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
+use ratatui::crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use std::collections::BTreeMap;
 use ui_support::*;
 
@@ -24,7 +22,11 @@ fn cmds(fx: &[Effect]) -> Vec<ImCommand> {
 
 fn sent_text(fx: &[Effect]) -> Option<(Cid, ClientId, String)> {
     cmds(fx).into_iter().find_map(|c| match c {
-        ImCommand::SendText { cid, client_id, text } => Some((cid, client_id, text)),
+        ImCommand::SendText {
+            cid,
+            client_id,
+            text,
+        } => Some((cid, client_id, text)),
         _ => None,
     })
 }
@@ -38,7 +40,13 @@ fn opened() -> goofish_tui::app::AppState {
         msg("1.PNM", "101", "3001", now() - 10 * MIN, text("你好")),
         msg("2.PNM", "101", "3001", now() - 9 * MIN, text("在吗")),
     ];
-    im(&mut s, ImEvent::History { page: page("101", msgs, Some(77)), requested: None });
+    im(
+        &mut s,
+        ImEvent::History {
+            page: page("101", msgs, Some(77)),
+            requested: None,
+        },
+    );
     s
 }
 
@@ -57,7 +65,11 @@ fn conversations_sorted_pinned_first_then_latest() {
 
 #[test]
 fn unread_first_option_lifts_unread_conversations() {
-    let opts = UiOptions { lang: Lang::En, unread_first: true, keymap: BTreeMap::new() };
+    let opts = UiOptions {
+        lang: Lang::En,
+        unread_first: true,
+        keymap: BTreeMap::new(),
+    };
     let mut s = goofish_tui::app::AppState::new(&opts, tz(), now()).0;
     let mut old = conv("1", "11", "a", "", now() - 100 * MIN, 3);
     old.pinned = false;
@@ -69,7 +81,10 @@ fn unread_first_option_lifts_unread_conversations() {
 #[test]
 fn title_shows_unread_total() {
     let mut s = state(Lang::Zh);
-    let fx = im(&mut s, ImEvent::Conversations(vec![conv("1", "11", "a", "", now(), 4)]));
+    let fx = im(
+        &mut s,
+        ImEvent::Conversations(vec![conv("1", "11", "a", "", now(), 4)]),
+    );
     assert!(fx.contains(&Effect::SetTitle("(4) 闲鱼".into())), "{fx:?}");
     // Unchanged total: no new title.
     let fx = im(&mut s, ImEvent::Backfill { done: 1, total: 2 });
@@ -81,7 +96,10 @@ fn new_message_moves_conversation_up_but_selection_stays_on_its_cid() {
     let mut s = populated(Lang::Zh);
     key(&mut s, KeyCode::Char('j')); // 101
     assert_eq!(s.selected, Some(cid("101")));
-    im(&mut s, ImEvent::Message(msg("50.PNM", "103", "3003", now(), text("还有货吗"))));
+    im(
+        &mut s,
+        ImEvent::Message(msg("50.PNM", "103", "3003", now(), text("还有货吗"))),
+    );
     assert_eq!(s.visible(), &[cid("102"), cid("103"), cid("101")]);
     assert_eq!(s.selected, Some(cid("101")));
     assert_eq!(s.selected_index(), Some(2));
@@ -106,9 +124,20 @@ fn opening_loads_history_marks_read_and_fetches_item_and_profile() {
     key(&mut s, KeyCode::Char('j'));
     let fx = key(&mut s, KeyCode::Enter);
     let c = cmds(&fx);
-    assert!(c.contains(&ImCommand::LoadHistory { cid: cid("101"), cursor: None }), "{c:?}");
-    assert!(c.contains(&ImCommand::MarkRead { cid: cid("101"), ids: vec![MessageId::new("1019.PNM")] }));
-    assert!(c.contains(&ImCommand::FetchItem { item_id: "item101".into() }));
+    assert!(
+        c.contains(&ImCommand::LoadHistory {
+            cid: cid("101"),
+            cursor: None
+        }),
+        "{c:?}"
+    );
+    assert!(c.contains(&ImCommand::MarkRead {
+        cid: cid("101"),
+        ids: vec![MessageId::new("1019.PNM")]
+    }));
+    assert!(c.contains(&ImCommand::FetchItem {
+        item_id: "item101".into()
+    }));
     assert_eq!(s.conversation(&cid("101")).unwrap().unread, 0);
     assert_eq!(s.focus, Focus::Compose);
     assert_eq!(s.open, Some(cid("101")));
@@ -116,7 +145,10 @@ fn opening_loads_history_marks_read_and_fetches_item_and_profile() {
     key(&mut s, KeyCode::Esc);
     key(&mut s, KeyCode::Char('k'));
     let fx = key(&mut s, KeyCode::Enter);
-    assert!(cmds(&fx).contains(&ImCommand::FetchProfile { cid: cid("102"), uid: Uid::new("3002") }));
+    assert!(cmds(&fx).contains(&ImCommand::FetchProfile {
+        cid: cid("102"),
+        uid: Uid::new("3002")
+    }));
 }
 
 #[test]
@@ -127,13 +159,25 @@ fn history_merges_dedups_and_marks_incoming_read_once() {
     let m1 = msg("1.PNM", "101", "3001", now() - 10 * MIN, text("a"));
     let m2 = msg("2.PNM", "101", "3001", now() - 5 * MIN, text("b"));
     im(&mut s, ImEvent::Message(m2.clone()));
-    let fx = im(&mut s, ImEvent::History { page: page("101", vec![m1, m2], Some(5)), requested: None });
+    let fx = im(
+        &mut s,
+        ImEvent::History {
+            page: page("101", vec![m1, m2], Some(5)),
+            requested: None,
+        },
+    );
     let t = s.thread(&cid("101")).unwrap();
     assert_eq!(t.len(), 2);
     assert!(t.entries()[0].message.time < t.entries()[1].message.time);
     assert!(!t.loading);
     // Only 1.PNM still needed marking (2.PNM was marked when it arrived while open).
-    assert_eq!(cmds(&fx), vec![ImCommand::MarkRead { cid: cid("101"), ids: vec![MessageId::new("1.PNM")] }]);
+    assert_eq!(
+        cmds(&fx),
+        vec![ImCommand::MarkRead {
+            cid: cid("101"),
+            ids: vec![MessageId::new("1.PNM")]
+        }]
+    );
 }
 
 #[test]
@@ -143,13 +187,25 @@ fn scrolling_to_top_loads_older_page_once() {
     key(&mut s, KeyCode::Tab); // messages
     assert_eq!(s.focus, Focus::Messages);
     let fx = key(&mut s, KeyCode::Char('k'));
-    assert_eq!(cmds(&fx), vec![ImCommand::LoadHistory { cid: cid("101"), cursor: Some(77) }]);
+    assert_eq!(
+        cmds(&fx),
+        vec![ImCommand::LoadHistory {
+            cid: cid("101"),
+            cursor: Some(77)
+        }]
+    );
     assert!(s.thread(&cid("101")).unwrap().loading);
     // Already loading: no second request.
     let fx = key(&mut s, KeyCode::Char('k'));
     assert!(cmds(&fx).is_empty());
     let older = vec![msg("0.PNM", "101", "3001", now() - 60 * MIN, text("更早"))];
-    im(&mut s, ImEvent::History { page: page("101", older, None), requested: Some(77) });
+    im(
+        &mut s,
+        ImEvent::History {
+            page: page("101", older, None),
+            requested: Some(77),
+        },
+    );
     let t = s.thread(&cid("101")).unwrap();
     assert_eq!(t.len(), 3);
     assert!(!t.has_more && !t.loading);
@@ -163,8 +219,14 @@ fn new_messages_while_scrolled_up_are_counted() {
     key(&mut s, KeyCode::Tab); // messages
     assert_eq!(s.focus, Focus::Messages);
     key(&mut s, KeyCode::Char('k'));
-    im(&mut s, ImEvent::Message(msg("3.PNM", "101", "3001", now(), text("新的"))));
-    im(&mut s, ImEvent::Message(msg("4.PNM", "101", "3001", now(), text("又一条"))));
+    im(
+        &mut s,
+        ImEvent::Message(msg("3.PNM", "101", "3001", now(), text("新的"))),
+    );
+    im(
+        &mut s,
+        ImEvent::Message(msg("4.PNM", "101", "3001", now(), text("又一条"))),
+    );
     assert_eq!(s.thread(&cid("101")).unwrap().new_below, 2);
     key(&mut s, KeyCode::Char('G'));
     let t = s.thread(&cid("101")).unwrap();
@@ -186,9 +248,24 @@ fn enter_sends_and_send_result_replaces_local_message() {
     assert_eq!(last.key, EntryKey::Local(client_id.clone()));
     assert_eq!(last.delivery, Delivery::Sending);
 
-    let mut server = msg("100.PNM", "101", SELF_UID, now(), goofish_tui::protocol::Content::Text { text: "你好👋".into() });
+    let mut server = msg(
+        "100.PNM",
+        "101",
+        SELF_UID,
+        now(),
+        goofish_tui::protocol::Content::Text {
+            text: "你好👋".into(),
+        },
+    );
     server.client_id = Some(client_id.as_str().into());
-    im(&mut s, ImEvent::SendResult { client_id: client_id.clone(), cid: cid("101"), result: Ok(server.clone()) });
+    im(
+        &mut s,
+        ImEvent::SendResult {
+            client_id: client_id.clone(),
+            cid: cid("101"),
+            result: Ok(server.clone()),
+        },
+    );
     let t = s.thread(&cid("101")).unwrap();
     assert_eq!(t.len(), 3);
     let last = t.entries().last().unwrap();
@@ -198,8 +275,22 @@ fn enter_sends_and_send_result_replaces_local_message() {
     im(&mut s, ImEvent::Message(server));
     assert_eq!(s.thread(&cid("101")).unwrap().len(), 3);
     // Receipt: read.
-    im(&mut s, ImEvent::Receipt { cid: Some(cid("101")), ids: vec![MessageId::new("100.PNM")] });
-    assert_eq!(s.thread(&cid("101")).unwrap().entries().last().unwrap().delivery, Delivery::Read);
+    im(
+        &mut s,
+        ImEvent::Receipt {
+            cid: Some(cid("101")),
+            ids: vec![MessageId::new("100.PNM")],
+        },
+    );
+    assert_eq!(
+        s.thread(&cid("101"))
+            .unwrap()
+            .entries()
+            .last()
+            .unwrap()
+            .delivery,
+        Delivery::Read
+    );
 }
 
 #[test]
@@ -210,10 +301,21 @@ fn echo_before_result_replaces_the_local_entry() {
     let mut echo = msg("101.PNM", "101", SELF_UID, now(), text("x"));
     echo.client_id = Some(client_id.as_str().into());
     im(&mut s, ImEvent::Message(echo.clone()));
-    im(&mut s, ImEvent::SendResult { client_id, cid: cid("101"), result: Ok(echo) });
+    im(
+        &mut s,
+        ImEvent::SendResult {
+            client_id,
+            cid: cid("101"),
+            result: Ok(echo),
+        },
+    );
     let t = s.thread(&cid("101")).unwrap();
     assert_eq!(t.len(), 3);
-    assert!(t.entries().iter().all(|e| matches!(e.key, EntryKey::Server(_))));
+    assert!(
+        t.entries()
+            .iter()
+            .all(|e| matches!(e.key, EntryKey::Server(_)))
+    );
 }
 
 #[test]
@@ -241,12 +343,33 @@ fn alt_enter_and_ctrl_j_insert_newlines() {
 #[test]
 fn offline_send_is_queued_then_progresses() {
     let mut s = opened();
-    im(&mut s, ImEvent::Connection(ConnState::Reconnecting { in_ms: 2000, attempt: 1, last_error: "reset".into() }));
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::Reconnecting {
+            in_ms: 2000,
+            attempt: 1,
+            last_error: "reset".into(),
+        }),
+    );
     typed(&mut s, "离线");
     let (_, client_id, _) = sent_text(&key(&mut s, KeyCode::Enter)).unwrap();
-    let d = |s: &goofish_tui::app::AppState| s.thread(&cid("101")).unwrap().entries().last().unwrap().delivery.clone();
+    let d = |s: &goofish_tui::app::AppState| {
+        s.thread(&cid("101"))
+            .unwrap()
+            .entries()
+            .last()
+            .unwrap()
+            .delivery
+            .clone()
+    };
     assert_eq!(d(&s), Delivery::Queued);
-    im(&mut s, ImEvent::SendProgress { client_id, stage: SendStage::Sending });
+    im(
+        &mut s,
+        ImEvent::SendProgress {
+            client_id,
+            stage: SendStage::Sending,
+        },
+    );
     assert_eq!(d(&s), Delivery::Sending);
 }
 
@@ -255,12 +378,35 @@ fn failed_send_shows_reason_and_retry_resends_with_new_client_id() {
     let mut s = opened();
     typed(&mut s, "重试我");
     let (_, first, _) = sent_text(&key(&mut s, KeyCode::Enter)).unwrap();
-    im(&mut s, ImEvent::SendResult { client_id: first.clone(), cid: cid("101"), result: Err(SendFailure { reason: "超时".into(), retryable: true }) });
-    let last = s.thread(&cid("101")).unwrap().entries().last().unwrap().clone();
+    im(
+        &mut s,
+        ImEvent::SendResult {
+            client_id: first.clone(),
+            cid: cid("101"),
+            result: Err(SendFailure {
+                reason: "超时".into(),
+                retryable: true,
+            }),
+        },
+    );
+    let last = s
+        .thread(&cid("101"))
+        .unwrap()
+        .entries()
+        .last()
+        .unwrap()
+        .clone();
     assert!(matches!(&last.delivery, Delivery::Failed(f) if f.reason == "超时"));
     // Ctrl-R from the compose box.
     let later = now() + 5_000;
-    let fx = at(&mut s, later, Input::Key(ratatui::crossterm::event::KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)));
+    let fx = at(
+        &mut s,
+        later,
+        Input::Key(ratatui::crossterm::event::KeyEvent::new(
+            KeyCode::Char('r'),
+            KeyModifiers::CONTROL,
+        )),
+    );
     let (_, second, text) = sent_text(&fx).unwrap();
     assert_ne!(first, second);
     assert_eq!(text, "重试我");
@@ -340,9 +486,19 @@ fn help_opens_and_any_key_closes() {
 fn keymap_override_applies() {
     let mut keymap = BTreeMap::new();
     keymap.insert("next_unread".to_string(), "ctrl-n".to_string());
-    let opts = UiOptions { lang: Lang::En, unread_first: false, keymap };
+    let opts = UiOptions {
+        lang: Lang::En,
+        unread_first: false,
+        keymap,
+    };
     let mut s = goofish_tui::app::AppState::new(&opts, tz(), now()).0;
-    im(&mut s, ImEvent::Conversations(vec![conv("1", "11", "a", "", now(), 0), conv("2", "22", "b", "", now() - MIN, 1)]));
+    im(
+        &mut s,
+        ImEvent::Conversations(vec![
+            conv("1", "11", "a", "", now(), 0),
+            conv("2", "22", "b", "", now() - MIN, 1),
+        ]),
+    );
     key(&mut s, KeyCode::Char('n'));
     assert_eq!(s.selected, Some(cid("1")));
     key_mod(&mut s, KeyCode::Char('n'), KeyModifiers::CONTROL);
@@ -362,28 +518,67 @@ fn paste_arrives_as_one_block() {
 fn mouse_click_selects_and_opens_wheel_scrolls() {
     let mut s = populated(Lang::Zh);
     // Second conversation: rows 2..3.
-    let click = MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: 3, row: 2, modifiers: KeyModifiers::NONE };
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 3,
+        row: 2,
+        modifiers: KeyModifiers::NONE,
+    };
     let fx = send(&mut s, Input::Mouse(click));
     assert_eq!(s.open, Some(cid("101")));
     assert_eq!(s.focus, Focus::List);
-    assert!(cmds(&fx).contains(&ImCommand::LoadHistory { cid: cid("101"), cursor: None }));
-    im(&mut s, ImEvent::History { page: page("101", vec![msg("1.PNM", "101", "3001", now() - MIN, text("x")), msg("2.PNM", "101", "3001", now(), text("y"))], Some(9)), requested: None });
-    let wheel = MouseEvent { kind: MouseEventKind::ScrollUp, column: 50, row: 10, modifiers: KeyModifiers::NONE };
+    assert!(cmds(&fx).contains(&ImCommand::LoadHistory {
+        cid: cid("101"),
+        cursor: None
+    }));
+    im(
+        &mut s,
+        ImEvent::History {
+            page: page(
+                "101",
+                vec![
+                    msg("1.PNM", "101", "3001", now() - MIN, text("x")),
+                    msg("2.PNM", "101", "3001", now(), text("y")),
+                ],
+                Some(9),
+            ),
+            requested: None,
+        },
+    );
+    let wheel = MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        column: 50,
+        row: 10,
+        modifiers: KeyModifiers::NONE,
+    };
     send(&mut s, Input::Mouse(wheel));
     assert!(s.thread(&cid("101")).unwrap().anchor.is_some());
     // Garbage coordinates do nothing and do not panic.
-    let off = MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: 500, row: 500, modifiers: KeyModifiers::NONE };
+    let off = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 500,
+        row: 500,
+        modifiers: KeyModifiers::NONE,
+    };
     assert!(send(&mut s, Input::Mouse(off)).is_empty());
 }
 
 #[test]
 fn resize_keeps_selection_in_view() {
     let mut s = state(Lang::Zh);
-    let many: Vec<_> = (0..50).map(|i| conv(&format!("{i}"), "1", "n", "", now() - i * MIN, 0)).collect();
+    let many: Vec<_> = (0..50)
+        .map(|i| conv(&format!("{i}"), "1", "n", "", now() - i * MIN, 0))
+        .collect();
     im(&mut s, ImEvent::Conversations(many));
     key(&mut s, KeyCode::Char('G'));
     assert_eq!(s.selected_index(), Some(49));
-    send(&mut s, Input::Resize { width: 40, height: 8 });
+    send(
+        &mut s,
+        Input::Resize {
+            width: 40,
+            height: 8,
+        },
+    );
     let page = (8 - 1) / 2;
     assert!(s.list_offset + page as usize > 49 && s.list_offset <= 49);
 }
@@ -392,11 +587,23 @@ fn resize_keeps_selection_in_view() {
 fn focus_regained_marks_open_conversation_read() {
     let mut s = opened();
     send(&mut s, Input::Focus(false));
-    let fx = im(&mut s, ImEvent::Message(msg("9.PNM", "101", "3001", now(), text("在不在"))));
-    assert!(cmds(&fx).is_empty(), "not read while the terminal is in the background");
+    let fx = im(
+        &mut s,
+        ImEvent::Message(msg("9.PNM", "101", "3001", now(), text("在不在"))),
+    );
+    assert!(
+        cmds(&fx).is_empty(),
+        "not read while the terminal is in the background"
+    );
     assert_eq!(s.conversation(&cid("101")).unwrap().unread, 1);
     let fx = send(&mut s, Input::Focus(true));
-    assert_eq!(cmds(&fx), vec![ImCommand::MarkRead { cid: cid("101"), ids: vec![MessageId::new("9.PNM")] }]);
+    assert_eq!(
+        cmds(&fx),
+        vec![ImCommand::MarkRead {
+            cid: cid("101"),
+            ids: vec![MessageId::new("9.PNM")]
+        }]
+    );
     assert_eq!(s.conversation(&cid("101")).unwrap().unread, 0);
 }
 
@@ -404,7 +611,14 @@ fn focus_regained_marks_open_conversation_read() {
 fn tick_counts_down_reconnect_and_stops_when_nothing_needs_it() {
     let mut s = populated(Lang::En);
     assert_eq!(s.next_tick_in(), None);
-    im(&mut s, ImEvent::Connection(ConnState::Reconnecting { in_ms: 3000, attempt: 2, last_error: "x".into() }));
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::Reconnecting {
+            in_ms: 3000,
+            attempt: 2,
+            last_error: "x".into(),
+        }),
+    );
     assert_eq!(s.reconnect_in_secs(), 3);
     assert!(s.next_tick_in().is_some());
     s.take_dirty();
@@ -418,7 +632,13 @@ fn tick_counts_down_reconnect_and_stops_when_nothing_needs_it() {
 #[test]
 fn typing_shows_then_expires() {
     let mut s = opened();
-    im(&mut s, ImEvent::Typing { cid: None, uid: Uid::new("3001") });
+    im(
+        &mut s,
+        ImEvent::Typing {
+            cid: None,
+            uid: Uid::new("3001"),
+        },
+    );
     assert!(s.typing.contains_key(&cid("101")));
     assert!(s.next_tick_in().is_some());
     at(&mut s, now() + 6_000, Input::Tick);
@@ -428,23 +648,126 @@ fn typing_shows_then_expires() {
 #[test]
 fn other_events_update_state() {
     let mut s = opened();
-    im(&mut s, ImEvent::Profile(Profile { uid: Uid::new("3002"), nick: "老王".into(), avatar: None }));
-    assert_eq!(s.conversation(&cid("102")).unwrap().peer_nick.as_deref(), Some("老王"));
-    im(&mut s, ImEvent::CardUpdate { cid: Some(cid("101")), text: "x".into(), red_reminder: Some("等待卖家发货".into()) });
-    assert_eq!(s.conversation(&cid("101")).unwrap().red_reminder.as_deref(), Some("等待卖家发货"));
-    im(&mut s, ImEvent::Recalled { cid: None, id: MessageId::new("1.PNM") });
+    im(
+        &mut s,
+        ImEvent::Profile(Profile {
+            uid: Uid::new("3002"),
+            nick: "老王".into(),
+            avatar: None,
+        }),
+    );
+    assert_eq!(
+        s.conversation(&cid("102")).unwrap().peer_nick.as_deref(),
+        Some("老王")
+    );
+    im(
+        &mut s,
+        ImEvent::CardUpdate {
+            cid: Some(cid("101")),
+            text: "x".into(),
+            red_reminder: Some("等待卖家发货".into()),
+        },
+    );
+    assert_eq!(
+        s.conversation(&cid("101")).unwrap().red_reminder.as_deref(),
+        Some("等待卖家发货")
+    );
+    im(
+        &mut s,
+        ImEvent::Recalled {
+            cid: None,
+            id: MessageId::new("1.PNM"),
+        },
+    );
     assert!(s.thread(&cid("101")).unwrap().entries()[0].recalled);
     im(&mut s, ImEvent::Backfill { done: 3, total: 10 });
     assert_eq!(s.backfill, Some((3, 10)));
-    im(&mut s, ImEvent::Backfill { done: 10, total: 10 });
+    im(
+        &mut s,
+        ImEvent::Backfill {
+            done: 10,
+            total: 10,
+        },
+    );
     assert_eq!(s.backfill, None);
     im(&mut s, ImEvent::Error("限流".into()));
     assert_eq!(s.notice.as_deref(), Some("限流"));
-    im(&mut s, ImEvent::HistoryFailed { cid: cid("101"), requested: Some(1), reason: "boom".into() });
+    im(
+        &mut s,
+        ImEvent::HistoryFailed {
+            cid: cid("101"),
+            requested: Some(1),
+            reason: "boom".into(),
+        },
+    );
     assert!(s.notice.as_deref().unwrap().contains("boom"));
-    im(&mut s, ImEvent::SelfInfo { uid: Uid::new(SELF_UID), nick: None });
+    im(
+        &mut s,
+        ImEvent::SelfInfo {
+            uid: Uid::new(SELF_UID),
+            nick: None,
+        },
+    );
     assert_eq!(s.self_nick.as_deref(), Some("小店主🐟"));
-    im(&mut s, ImEvent::Item(goofish_tui::protocol::ItemInfo { item_id: "item102".into(), title: "t".into(), price: None, pic: None }));
+    im(
+        &mut s,
+        ImEvent::Item(goofish_tui::protocol::ItemInfo {
+            item_id: "item102".into(),
+            title: "t".into(),
+            price: None,
+            pic: None,
+        }),
+    );
     assert!(s.items.contains_key("item102"));
-    let _ = Content::Notice { text: String::new() };
+    let _ = Content::Notice {
+        text: String::new(),
+    };
+}
+
+#[test]
+fn unbound_key_does_not_redraw_but_keeps_pending_changes() {
+    let mut s = populated(Lang::Zh);
+    s.take_dirty();
+    key(&mut s, KeyCode::Char('x'));
+    assert!(!s.take_dirty(), "a key bound to nothing changes nothing");
+    im(&mut s, ImEvent::Backfill { done: 1, total: 3 });
+    key(&mut s, KeyCode::Char('x'));
+    assert!(s.take_dirty(), "the backfill change still needs a frame");
+}
+
+#[test]
+fn first_page_failure_is_retried_by_opening_again() {
+    let mut s = populated(Lang::Zh);
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    im(
+        &mut s,
+        ImEvent::HistoryFailed {
+            cid: cid("101"),
+            requested: None,
+            reason: "timeout".into(),
+        },
+    );
+    assert!(!s.thread(&cid("101")).unwrap().loading);
+    key(&mut s, KeyCode::Esc);
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(cmds(&fx).contains(&ImCommand::LoadHistory {
+        cid: cid("101"),
+        cursor: None
+    }));
+}
+
+#[test]
+fn conversation_list_refresh_drops_stale_entries_but_keeps_open_one() {
+    let mut s = opened();
+    im(
+        &mut s,
+        ImEvent::Conversations(vec![conv("102", "3002", "", "", now() - MIN, 0)]),
+    );
+    assert!(s.conversation(&cid("103")).is_none());
+    assert!(
+        s.conversation(&cid("101")).is_some(),
+        "the open conversation stays"
+    );
+    assert_eq!(s.selected, Some(cid("101")));
 }

@@ -50,7 +50,13 @@ async fn burst_of_pushes_is_one_frame() {
     let before = rt.draws();
     for i in 0..100 {
         events_tx
-            .send(ImEvent::Message(msg(&format!("{}.PNM", 1000 + i), "101", "3001", now() + i, text("来了"))))
+            .send(ImEvent::Message(msg(
+                &format!("{}.PNM", 1000 + i),
+                "101",
+                "3001",
+                now() + i,
+                text("来了"),
+            )))
             .await
             .unwrap();
     }
@@ -76,14 +82,17 @@ async fn reconnect_countdown_ticks_then_goes_quiet() {
         .with_clock(tokio_clock);
     let (events_tx, mut events) = mpsc::channel::<ImEvent>(16);
     events_tx
-        .send(ImEvent::Connection(goofish_tui::im::api::ConnState::Reconnecting {
-            in_ms: 3000,
-            attempt: 1,
-            last_error: "reset".into(),
-        }))
+        .send(ImEvent::Connection(
+            goofish_tui::im::api::ConnState::Reconnecting {
+                in_ms: 3000,
+                attempt: 1,
+                last_error: "reset".into(),
+            },
+        ))
         .await
         .unwrap();
-    let _ = tokio::time::timeout(Duration::from_millis(1500), rt.run(no_input(), &mut events)).await;
+    let _ =
+        tokio::time::timeout(Duration::from_millis(1500), rt.run(no_input(), &mut events)).await;
     let screen = format!("{}", rt.terminal().backend());
     assert!(screen.contains("in 2s (attempt 1) reset"), "{screen}");
     let _ = tokio::time::timeout(Duration::from_secs(10), rt.run(no_input(), &mut events)).await;
@@ -91,14 +100,25 @@ async fn reconnect_countdown_ticks_then_goes_quiet() {
     let after_countdown = rt.draws();
     assert_eq!(after_countdown, 5);
     let _ = tokio::time::timeout(Duration::from_secs(3600), rt.run(no_input(), &mut events)).await;
-    assert_eq!(rt.draws(), after_countdown, "quiet once the countdown is over");
+    assert_eq!(
+        rt.draws(),
+        after_countdown,
+        "quiet once the countdown is over"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn keys_flow_to_commands_and_quit_ends_the_loop() {
     let (mut rt, mut cmds) = runtime(populated(Lang::Zh));
     let (_tx, mut events) = mpsc::channel::<ImEvent>(16);
-    let keys = [KeyCode::Char('j'), KeyCode::Enter, KeyCode::Char('好'), KeyCode::Enter, KeyCode::Esc, KeyCode::Char('q')];
+    let keys = [
+        KeyCode::Char('j'),
+        KeyCode::Enter,
+        KeyCode::Char('好'),
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::Char('q'),
+    ];
     let input = stream::iter(
         keys.into_iter()
             .map(|k| Ok::<_, io::Error>(Event::Key(KeyEvent::new(k, KeyModifiers::NONE))))
@@ -111,7 +131,11 @@ async fn keys_flow_to_commands_and_quit_ends_the_loop() {
     while let Ok(c) = cmds.try_recv() {
         got.push(c);
     }
-    assert!(got.iter().any(|c| matches!(c, ImCommand::SendText { text, .. } if text == "好")), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|c| matches!(c, ImCommand::SendText { text, .. } if text == "好")),
+        "{got:?}"
+    );
     assert_eq!(got.last(), Some(&ImCommand::Shutdown));
     // All six keys were folded into very few frames.
     assert!(rt.draws() <= 2, "{}", rt.draws());
@@ -120,9 +144,16 @@ async fn keys_flow_to_commands_and_quit_ends_the_loop() {
 #[tokio::test]
 async fn scripted_dispatch_renders_to_the_test_backend() {
     let (mut rt, _cmds) = runtime(populated(Lang::Zh));
-    rt.dispatch(Input::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE))).await;
+    rt.dispatch(Input::Key(KeyEvent::new(
+        KeyCode::Char('j'),
+        KeyModifiers::NONE,
+    )))
+    .await;
     assert!(rt.draw_if_dirty().unwrap());
-    assert!(!rt.draw_if_dirty().unwrap(), "nothing changed: no second frame");
+    assert!(
+        !rt.draw_if_dirty().unwrap(),
+        "nothing changed: no second frame"
+    );
     let screen = format!("{}", rt.terminal().backend());
     assert!(screen.contains("张三😀"), "{screen}");
 }

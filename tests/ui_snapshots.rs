@@ -21,7 +21,13 @@ fn render(s: &AppState, w: u16, h: u16) -> String {
 /// The conversation with 张三 open, with every kind of message in it.
 fn busy_screen(lang: Lang, w: u16, h: u16) -> AppState {
     let mut s = populated(lang);
-    send(&mut s, Input::Resize { width: w, height: h });
+    send(
+        &mut s,
+        Input::Resize {
+            width: w,
+            height: h,
+        },
+    );
     key(&mut s, KeyCode::Char('j'));
     key(&mut s, KeyCode::Enter);
     let t0 = now() - 25 * 60 * MIN;
@@ -39,26 +45,59 @@ fn busy_screen(lang: Lang, w: u16, h: u16) -> AppState {
     card.red_reminder = Some("等待买家付款".into());
     let msgs = vec![
         msg("1.PNM", "101", "3001", t0, text("你好，这个还在吗？👀")),
-        msg("2.PNM", "101", SELF_UID, t0 + MIN, text("在的😊 九成新，电池 88%，无拆修。")),
+        msg(
+            "2.PNM",
+            "101",
+            SELF_UID,
+            t0 + MIN,
+            text("在的😊 九成新，电池 88%，无拆修。"),
+        ),
         msg(
             "3.PNM",
             "101",
             "3001",
             now() - 40 * MIN,
-            text("能便宜点吗？我是学生，预算有限，如果可以包邮的话今天就拍，另外想问一下有没有原装充电器和盒子 thanks!"),
+            text(
+                "能便宜点吗？我是学生，预算有限，如果可以包邮的话今天就拍，另外想问一下有没有原装充电器和盒子 thanks!",
+            ),
         ),
         msg(
             "4.PNM",
             "101",
             "3001",
             now() - 35 * MIN,
-            Content::Image { urls: vec!["https://img.example.com/a.jpg".into()] },
+            Content::Image {
+                urls: vec!["https://img.example.com/a.jpg".into()],
+            },
         ),
         card,
-        msg("6.PNM", "101", "1400", now() - 29 * MIN, Content::Notice { text: "交易提醒：请勿脱离平台交易".into() }),
-        msg("7.PNM", "101", "3001", now() - 28 * MIN, Content::Unknown { content_type: 4, summary: "[视频]".into() }),
+        msg(
+            "6.PNM",
+            "101",
+            "1400",
+            now() - 29 * MIN,
+            Content::Notice {
+                text: "交易提醒：请勿脱离平台交易".into(),
+            },
+        ),
+        msg(
+            "7.PNM",
+            "101",
+            "3001",
+            now() - 28 * MIN,
+            Content::Unknown {
+                content_type: 4,
+                summary: "[视频]".into(),
+            },
+        ),
     ];
-    im(&mut s, ImEvent::History { page: page("101", msgs, Some(1000)), requested: None });
+    im(
+        &mut s,
+        ImEvent::History {
+            page: page("101", msgs, Some(1000)),
+            requested: None,
+        },
+    );
     im(
         &mut s,
         ImEvent::Item(ItemInfo {
@@ -77,7 +116,10 @@ fn busy_screen(lang: Lang, w: u16, h: u16) -> AppState {
         ImEvent::SendResult {
             client_id: failed,
             cid: Cid::new("101"),
-            result: Err(SendFailure { reason: "网络超时".into(), retryable: true }),
+            result: Err(SendFailure {
+                reason: "网络超时".into(),
+                retryable: true,
+            }),
         },
     );
     // Offline: the next one is queued.
@@ -143,9 +185,17 @@ fn help_popup_80x24() {
 #[test]
 fn risk_control_status_shows_the_url() {
     let mut s = populated(Lang::En);
-    im(&mut s, ImEvent::Connection(ConnState::RiskControl { url: "https://verify.example.com/slide?x=1".into() }));
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::RiskControl {
+            url: "https://verify.example.com/slide?x=1".into(),
+        }),
+    );
     let screen = render(&s, 80, 24);
-    assert!(screen.contains("https://verify.example.com/slide?x=1"), "{screen}");
+    assert!(
+        screen.contains("https://verify.example.com/slide?x=1"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -154,15 +204,35 @@ fn scrolled_up_loading_older_with_new_below_80x24() {
     key(&mut s, KeyCode::Char('j'));
     key(&mut s, KeyCode::Enter);
     let msgs = (0..6)
-        .map(|i| msg(&format!("{i}.PNM"), "101", "3001", now() - (60 - i) * MIN, text(&format!("第{i}条 🙂"))))
+        .map(|i| {
+            msg(
+                &format!("{i}.PNM"),
+                "101",
+                "3001",
+                now() - (60 - i) * MIN,
+                text(&format!("第{i}条 🙂")),
+            )
+        })
         .collect();
-    im(&mut s, ImEvent::History { page: page("101", msgs, Some(42)), requested: None });
+    im(
+        &mut s,
+        ImEvent::History {
+            page: page("101", msgs, Some(42)),
+            requested: None,
+        },
+    );
     key(&mut s, KeyCode::Esc);
     key(&mut s, KeyCode::Tab);
     key(&mut s, KeyCode::Char('g')); // top: asks for the older page
     assert!(s.thread(&Cid::new("101")).unwrap().loading);
-    im(&mut s, ImEvent::Message(msg("9.PNM", "101", "3001", now(), text("新消息"))));
-    im(&mut s, ImEvent::Message(msg("10.PNM", "101", "3001", now(), text("又一条"))));
+    im(
+        &mut s,
+        ImEvent::Message(msg("9.PNM", "101", "3001", now(), text("新消息"))),
+    );
+    im(
+        &mut s,
+        ImEvent::Message(msg("10.PNM", "101", "3001", now(), text("又一条"))),
+    );
     let screen = render(&s, 80, 24);
     assert!(screen.contains("加载中…"), "{screen}");
     assert!(screen.contains("2 条新消息 ↓"), "{screen}");

@@ -302,10 +302,7 @@ impl Keymap {
                 continue;
             };
             let mut keys = Vec::new();
-            for part in spec
-                .split([',', ' '])
-                .filter(|p| !p.trim().is_empty())
-            {
+            for part in spec.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
                 match KeySpec::parse(part) {
                     Ok(k) => keys.push(k),
                     Err(e) => errors.push(e),

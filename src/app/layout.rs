@@ -27,7 +27,6 @@ pub fn compose_rows(text_lines: usize) -> u16 {
 
 /// The panes for a `width` × `height` terminal with `compose_lines` lines typed.
 pub fn layout(width: u16, height: u16, compose_lines: usize) -> Areas {
-    let full = Rect::new(0, 0, width, height);
     let status = Rect::new(0, height.saturating_sub(1), width, height.min(1));
     let body_h = height.saturating_sub(1);
     let list_w = if width >= 100 {
@@ -43,16 +42,22 @@ pub fn layout(width: u16, height: u16, compose_lines: usize) -> Areas {
     let header = Rect::new(right_x, 0, right_w, header_h);
     // Compose: a rule line plus its text rows, leaving the messages at least 3 rows.
     let want = compose_rows(compose_lines) + 1;
-    let compose_h = want.min(body_h.saturating_sub(header_h + 3)).max(body_h.min(2));
+    let compose_h = want
+        .min(body_h.saturating_sub(header_h + 3))
+        .max(body_h.min(2));
     let compose_h = compose_h.min(body_h.saturating_sub(header_h));
-    let compose = Rect::new(right_x, body_h.saturating_sub(compose_h), right_w, compose_h);
+    let compose = Rect::new(
+        right_x,
+        body_h.saturating_sub(compose_h),
+        right_w,
+        compose_h,
+    );
     let messages = Rect::new(
         right_x,
         header_h,
         right_w,
         body_h.saturating_sub(header_h + compose_h),
     );
-    let _ = full;
     Areas {
         list,
         divider,
@@ -81,7 +86,12 @@ impl Areas {
     /// The compose box's text area (below its rule).
     pub fn compose_text(&self) -> Rect {
         let c = self.compose;
-        Rect::new(c.x, c.y + c.height.min(1), c.width, c.height.saturating_sub(1))
+        Rect::new(
+            c.x,
+            c.y + c.height.min(1),
+            c.width,
+            c.height.saturating_sub(1),
+        )
     }
 
     pub fn hit(&self, col: u16, row: u16) -> Option<Pane> {

@@ -39,7 +39,10 @@ pub enum Input {
     Mouse(MouseEvent),
     /// A bracketed paste, as one block.
     Paste(String),
-    Resize { width: u16, height: u16 },
+    Resize {
+        width: u16,
+        height: u16,
+    },
     /// The terminal window gained (true) or lost focus.
     Focus(bool),
     Im(ImEvent),

@@ -77,6 +77,10 @@ pub struct AppState {
     /// Typing indicator: cid → shown until (ms).
     pub typing: HashMap<Cid, i64>,
     pub(crate) title: Option<String>,
+    /// Sum of `unread` over conversations that are not muted, kept up to date by `update`
+    /// (the status bar and title read it every frame; walking 10,000 conversations each
+    /// time would cost more than the whole frame).
+    pub(crate) unread_sum: u64,
     /// Something visible changed since the runtime last drew.
     pub(crate) dirty: bool,
     pub(crate) quit: bool,
@@ -120,6 +124,7 @@ impl AppState {
             compose: new_compose(""),
             typing: HashMap::new(),
             title: None,
+            unread_sum: 0,
             dirty: true,
             quit: false,
         };
@@ -146,11 +151,17 @@ impl AppState {
 
     /// Unread messages over all conversations that are not muted.
     pub fn unread_total(&self) -> u64 {
-        self.convs
+        self.unread_sum
+    }
+
+    /// Recounts `unread_sum` from scratch.
+    pub(crate) fn recount_unread(&mut self) {
+        self.unread_sum = self
+            .convs
             .values()
             .filter(|c| !c.muted)
             .map(|c| u64::from(c.unread))
-            .sum()
+            .sum();
     }
 
     pub fn is_live(&self) -> bool {

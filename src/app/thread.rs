@@ -21,10 +21,31 @@ pub enum Delivery {
 }
 
 /// What identifies an entry: the server id, or our client id while it is pending.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EntryKey {
     Server(MessageId),
     Local(ClientId),
+}
+
+/// Within one millisecond: server messages by their numeric id (ids grow), pending sends
+/// after them.
+impl Ord for EntryKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (self, other) {
+            (EntryKey::Server(a), EntryKey::Server(b)) => {
+                (a.number(), a.as_str()).cmp(&(b.number(), b.as_str()))
+            }
+            (EntryKey::Local(a), EntryKey::Local(b)) => a.cmp(b),
+            (EntryKey::Server(_), EntryKey::Local(_)) => std::cmp::Ordering::Less,
+            (EntryKey::Local(_), EntryKey::Server(_)) => std::cmp::Ordering::Greater,
+        }
+    }
+}
+
+impl PartialOrd for EntryKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// One row of the message pane.
@@ -49,6 +70,8 @@ impl Entry {
 pub struct Thread {
     entries: Vec<Entry>,
     ids: HashSet<MessageId>,
+    /// Incoming entries no `MarkRead` has covered yet.
+    unmarked: usize,
     /// Cursor for the next older page; `None` before the first page.
     pub next_cursor: Option<i64>,
     pub has_more: bool,
@@ -115,6 +138,9 @@ impl Thread {
             } else if message.is_self {
                 delivery = Delivery::Sent;
             }
+        }
+        if !message.is_self {
+            self.unmarked += 1;
         }
         let entry = Entry {
             key: EntryKey::Server(message.id.clone()),
@@ -207,14 +233,20 @@ impl Thread {
     /// The incoming ids no `MarkRead` has covered yet; marks them covered.
     pub fn take_unmarked_incoming(&mut self) -> Vec<MessageId> {
         let mut ids = Vec::new();
-        for e in &mut self.entries {
+        // Newest first, stopping when all are found: new ones are at the end.
+        for e in self.entries.iter_mut().rev() {
+            if self.unmarked == 0 {
+                break;
+            }
             if !e.message.is_self && !e.read_sent {
                 e.read_sent = true;
+                self.unmarked -= 1;
                 if let EntryKey::Server(id) = &e.key {
                     ids.push(id.clone());
                 }
             }
         }
+        ids.reverse();
         ids
     }
 

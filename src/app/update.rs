@@ -69,7 +69,21 @@ fn resort(state: &mut AppState) {
 
 /// Moves one conversation to its place after its activity or badge changed.
 fn reposition(state: &mut AppState, cid: &Cid) {
-    if let Some(i) = state.order.iter().position(|c| c == cid) {
+    reposition_from(state, cid, None);
+}
+
+/// As `reposition`; `old` is the conversation's sort key before the change, which finds its
+/// current row by binary search instead of a scan.
+fn reposition_from(state: &mut AppState, cid: &Cid, old: Option<OrderKey>) {
+    let convs = &state.convs;
+    let uf = state.unread_first;
+    let found = old.and_then(|old| {
+        let i = state
+            .order
+            .partition_point(|c| convs.get(c).is_some_and(|o| order_key(uf, o) < old));
+        (state.order.get(i) == Some(cid)).then_some(i)
+    });
+    if let Some(i) = found.or_else(|| state.order.iter().position(|c| c == cid)) {
         state.order.remove(i);
     }
     let Some(conv) = state.convs.get(cid) else {
@@ -87,7 +101,9 @@ fn reposition(state: &mut AppState, cid: &Cid) {
     refilter(state);
 }
 
-fn order_key(unread_first: bool, c: &Conversation) -> (bool, bool, Reverse<i64>, Cid) {
+type OrderKey = (bool, bool, Reverse<i64>, Cid);
+
+fn order_key(unread_first: bool, c: &Conversation) -> OrderKey {
     (
         !c.pinned,
         unread_first && c.unread == 0,
@@ -101,32 +117,45 @@ fn matches_filter(c: &Conversation, needle: &str) -> bool {
     hit(c.peer_nick.as_deref())
         || hit(Some(c.peer.as_str()))
         || hit(c.item_title.as_deref())
-        || hit(c.last_message.as_ref().map(|m| m.content.summary()).as_deref())
+        || hit(c
+            .last_message
+            .as_ref()
+            .map(|m| m.content.summary())
+            .as_deref())
 }
 
 fn refilter(state: &mut AppState) {
-    match state.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+    match state
+        .filter
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+    {
         None => state.filtered = None,
         Some(f) => {
             let needle = f.to_lowercase();
-            state.filtered = Some(state
-                .order
-                .iter()
-                .filter(|c| {
-                    state
-                        .convs
-                        .get(*c)
-                        .is_some_and(|c| matches_filter(c, &needle))
-                })
-                .cloned()
-                .collect());
+            state.filtered = Some(
+                state
+                    .order
+                    .iter()
+                    .filter(|c| {
+                        state
+                            .convs
+                            .get(*c)
+                            .is_some_and(|c| matches_filter(c, &needle))
+                    })
+                    .cloned()
+                    .collect(),
+            );
         }
     }
-    let selected_visible = state
-        .selected
-        .as_ref()
-        .is_some_and(|s| state.visible().contains(s));
-    if !selected_visible && (state.filter.is_some() || state.selected.is_none()) {
+    // Without a filter every conversation is listed; only a filter can hide the selection.
+    let selected_hidden = match (&state.selected, &state.filtered) {
+        (None, _) => true,
+        (Some(s), Some(f)) => !f.contains(s),
+        (Some(_), None) => false,
+    };
+    if selected_hidden {
         state.selected = state.visible().first().cloned();
         state.list_offset = 0;
     }
@@ -197,13 +226,6 @@ fn open(state: &mut AppState, cid: Cid, fx: &mut Vec<Effect>) {
         let thread = state.threads.entry(cid.clone()).or_default();
         thread.anchor = None;
         thread.new_below = 0;
-        if !thread.loaded && !thread.loading {
-            thread.loading = true;
-            fx.push(Effect::Im(ImCommand::LoadHistory {
-                cid: cid.clone(),
-                cursor: None,
-            }));
-        }
         if let Some(conv) = state.convs.get(&cid) {
             if conv.peer_nick.is_none() && !conv.peer.is_empty() {
                 fx.push(Effect::Im(ImCommand::FetchProfile {
@@ -219,6 +241,15 @@ fn open(state: &mut AppState, cid: Cid, fx: &mut Vec<Effect>) {
                 }));
             }
         }
+    }
+    // Also on re-opening after the first page failed to load.
+    let thread = state.threads.entry(cid.clone()).or_default();
+    if !thread.loaded && !thread.loading {
+        thread.loading = true;
+        fx.push(Effect::Im(ImCommand::LoadHistory {
+            cid: cid.clone(),
+            cursor: None,
+        }));
     }
     state.selected = Some(cid);
     keep_selection_in_view(state);
@@ -256,8 +287,14 @@ fn mark_open_read(state: &mut AppState, fx: &mut Vec<Effect>) {
         // History not here yet: the list's last message stands for the rest.
         ids.push(last.id.clone());
     }
+    if !conv.muted {
+        state.unread_sum = state.unread_sum.saturating_sub(u64::from(conv.unread));
+    }
     conv.unread = 0;
-    fx.push(Effect::Im(ImCommand::MarkRead { cid: cid.clone(), ids }));
+    fx.push(Effect::Im(ImCommand::MarkRead {
+        cid: cid.clone(),
+        ids,
+    }));
     if state.unread_first {
         reposition(state, &cid);
     }
@@ -412,6 +449,10 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
 
 /// A conversation saw `m`: newer activity moves it up.
 fn touch_conv(state: &mut AppState, m: &Message) {
+    let old_key = state
+        .convs
+        .get(&m.cid)
+        .map(|c| order_key(state.unread_first, c));
     let conv = state
         .convs
         .entry(m.cid.clone())
@@ -447,7 +488,7 @@ fn touch_conv(state: &mut AppState, m: &Message) {
         conv.last_message = Some(m.clone());
     }
     let cid = m.cid.clone();
-    reposition(state, &cid);
+    reposition_from(state, &cid, old_key);
 }
 
 // ---------------------------------------------------------------- network events
@@ -469,6 +510,7 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
         }
         ImEvent::Conversations(list) => {
             let mut old = std::mem::take(&mut state.convs);
+            let list_newest = list.iter().map(|c| c.modify_time).max().unwrap_or(i64::MIN);
             for mut c in list {
                 if let Some(prev) = old.remove(&c.cid) {
                     if c.peer_nick.is_none() {
@@ -483,15 +525,20 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
                 }
                 state.convs.insert(c.cid.clone(), c);
             }
-            // Conversations the list no longer has stay if we hold messages for them (a
-            // push may have arrived after the list was made).
+            // A conversation the list lacks stays when it is open or newer than the list (a
+            // push that arrived after the list was made); otherwise the list is the truth.
             for (cid, c) in old {
-                if state.threads.contains_key(&cid) || c.last_message.is_some() {
+                if state.open.as_ref() == Some(&cid) || c.modify_time > list_newest {
                     state.convs.insert(cid, c);
                 }
             }
+            state.recount_unread();
             resort(state);
-            if state.selected.as_ref().is_none_or(|s| !state.convs.contains_key(s)) {
+            if state
+                .selected
+                .as_ref()
+                .is_none_or(|s| !state.convs.contains_key(s))
+            {
                 state.selected = state.visible().first().cloned();
                 state.list_offset = 0;
             }
@@ -635,9 +682,9 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
                             if read { Delivery::Read } else { Delivery::Sent },
                         );
                         if let Some(c) = state.convs.get_mut(&cid)
-                            && c.last_message.as_ref().is_some_and(|l| {
-                                l.client_id.as_deref() == Some(client_id.as_str())
-                            })
+                            && c.last_message
+                                .as_ref()
+                                .is_some_and(|l| l.client_id.as_deref() == Some(client_id.as_str()))
                         {
                             c.last_message = Some(m.clone());
                         }
@@ -713,6 +760,9 @@ fn on_message(state: &mut AppState, m: Message, fx: &mut Vec<Effect>) {
             mark_open_read(state, fx);
         } else if let Some(c) = state.convs.get_mut(&cid) {
             c.unread = c.unread.saturating_add(1);
+            if !c.muted {
+                state.unread_sum += 1;
+            }
             if state.unread_first {
                 reposition(state, &cid);
             }
@@ -726,8 +776,16 @@ fn on_key(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
     if key.kind == KeyEventKind::Release {
         return;
     }
+    // A change from an earlier message of the same batch must not be forgotten.
+    let before = state.dirty;
     state.dirty = true;
-    state.notice = None;
+    let had_notice = state.notice.take().is_some();
+    on_key_inner(state, key, fx);
+    // A key that did nothing still clears a notice, which must be redrawn.
+    state.dirty |= before || had_notice;
+}
+
+fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
     if state.help_open {
         state.help_open = false;
         return;
@@ -841,9 +899,7 @@ fn on_compose_key(state: &mut AppState, key: KeyEvent, actions: &[Action], fx: &
         && !key
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-    if !plain_char
-        && let Some(a) = actions.iter().copied().find(|a| a.works_in_compose())
-    {
+    if !plain_char && let Some(a) = actions.iter().copied().find(|a| a.works_in_compose()) {
         match a {
             Action::Send => send(state, fx),
             Action::Newline => state.compose.insert_newline(),

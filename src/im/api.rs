@@ -26,9 +26,16 @@ pub enum ImCommand {
     FetchProfile { cid: Cid, uid: Uid },
     /// Look up an item's title and price.
     FetchItem { item_id: String },
+    /// Find or create the single chat with `peer` (about `item_id`, when given). On success
+    /// the conversation list comes again (`ImEvent::Conversations`) with the conversation
+    /// in it; on failure an `ImEvent::Error` starting with [`OPEN_CONVERSATION_FAILED`].
+    OpenConversation { peer: Uid, item_id: Option<String> },
     /// Close the connection and stop.
     Shutdown,
 }
+
+/// Prefix of the `ImEvent::Error` text when `OpenConversation` fails.
+pub const OPEN_CONVERSATION_FAILED: &str = "could not open a conversation";
 
 /// The connection as the user should see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

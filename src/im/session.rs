@@ -5,7 +5,9 @@
 //! calls) runs in short-lived tasks that report back on an internal channel, so the actor
 //! keeps reading pushes and commands while a request is in flight.
 
-use crate::im::api::{ConnState, ImCommand, ImEvent, SendFailure, SendStage};
+use crate::im::api::{
+    ConnState, ImCommand, ImEvent, OPEN_CONVERSATION_FAILED, SendFailure, SendStage,
+};
 use crate::im::conn::{self, Conn, ConnConfig, ConnEvent, Registration, RequestError};
 use crate::im::device;
 use crate::im::mtop::{ImToken, MtopClient, MtopError};
@@ -563,6 +565,11 @@ enum Internal {
         item_id: String,
         result: Result<ItemInfo, String>,
     },
+    Opened {
+        peer: Uid,
+        item_id: Option<String>,
+        result: Result<Cid, String>,
+    },
 }
 
 enum Link {
@@ -600,6 +607,7 @@ struct Deferred {
     list: bool,
     history: Vec<(Cid, Option<i64>)>,
     reads: Vec<(Cid, Vec<MessageId>)>,
+    opens: Vec<(Uid, Option<String>)>,
 }
 
 struct Actor {
@@ -856,6 +864,12 @@ impl Actor {
             })
             .await;
         }
+        for (peer, _) in std::mem::take(&mut self.deferred.opens) {
+            self.emit(ImEvent::Error(format!(
+                "{OPEN_CONVERSATION_FAILED} with {peer}: not connected"
+            )))
+            .await;
+        }
         self.set_state(state).await;
     }
 
@@ -893,6 +907,9 @@ impl Actor {
         }
         for (cid, ids) in std::mem::take(&mut self.deferred.reads) {
             spawn_mark_read(conn.clone(), cid, ids);
+        }
+        for (peer, item_id) in std::mem::take(&mut self.deferred.opens) {
+            self.spawn_open(conn.clone(), peer, item_id);
         }
     }
 
@@ -1045,6 +1062,24 @@ impl Actor {
                     let _ = tx.send(Internal::Item { item_id, result });
                 });
             }
+            ImCommand::OpenConversation { peer, item_id } => match self.live_conn() {
+                Some((conn, _)) => self.spawn_open(conn, peer, item_id),
+                None if matches!(self.link, Link::Parked { .. }) => {
+                    self.emit(ImEvent::Error(format!(
+                        "{OPEN_CONVERSATION_FAILED} with {peer}: not connected"
+                    )))
+                    .await
+                }
+                None => {
+                    if !self
+                        .deferred
+                        .opens
+                        .contains(&(peer.clone(), item_id.clone()))
+                    {
+                        self.deferred.opens.push((peer, item_id));
+                    }
+                }
+            },
             ImCommand::Shutdown => self.stop().await,
         }
     }
@@ -1299,7 +1334,46 @@ impl Actor {
                 }
                 Err(e) => tracing::info!(%item_id, error = %e, "item lookup failed"),
             },
+            Internal::Opened {
+                peer,
+                item_id,
+                result,
+            } => self.on_opened(peer, item_id, result).await,
         }
+    }
+
+    /// A created (or found) conversation joins the known list, which goes out again: the
+    /// create answer carries no nick or title, those come with the next list refresh.
+    async fn on_opened(&mut self, peer: Uid, item_id: Option<String>, result: Result<Cid, String>) {
+        let cid = match result {
+            Ok(cid) => cid,
+            Err(e) => {
+                self.emit(ImEvent::Error(format!(
+                    "{OPEN_CONVERSATION_FAILED} with {peer}: {e}"
+                )))
+                .await;
+                return;
+            }
+        };
+        self.conversations
+            .entry(cid.clone())
+            .or_insert_with(|| Conversation {
+                cid,
+                peer,
+                peer_nick: None,
+                item_id,
+                item_title: None,
+                item_pic: None,
+                modify_time: crate::time::now_ms(),
+                unread: 0,
+                pinned: false,
+                muted: false,
+                red_reminder: None,
+                last_message: None,
+            });
+        let mut list: Vec<Conversation> = self.conversations.values().cloned().collect();
+        list.sort_by_key(|c| std::cmp::Reverse(c.modify_time));
+        self.emit(ImEvent::Conversations(list)).await;
     }
 
     async fn on_conversations(
@@ -1482,6 +1556,27 @@ impl Actor {
             tokio::time::sleep_until(since + cfg.settle_delay).await;
             let result = list_all(&conn, &cfg, &uid).await;
             let _ = tx.send(Internal::Conversations { purpose, result });
+        });
+    }
+
+    /// `/r/SingleChatConversation/create` (idempotent on the service: an existing pair
+    /// answers with its cid).
+    fn spawn_open(&self, conn: Conn, peer: Uid, item_id: Option<String>) {
+        let Some(uid) = self.uid.clone() else { return };
+        let tx = self.internal_tx.clone();
+        let cfg = self.cfg.clone();
+        tokio::spawn(async move {
+            let body = wire::create_single_body(&peer, &uid, item_id.as_deref());
+            let result = match request_retrying(&conn, &cfg, path::CREATE_SINGLE, body).await {
+                Ok(resp) => wire::parse_create_response(&resp)
+                    .ok_or_else(|| "the answer carries no conversation id".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = tx.send(Internal::Opened {
+                peer,
+                item_id,
+                result,
+            });
         });
     }
 

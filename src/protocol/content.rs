@@ -110,7 +110,7 @@ fn trade_card(card: Option<&Value>, summary: &str) -> Content {
     let order_id = s(main, "targetUrl").and_then(|u| query_param(&u, "id").map(str::to_string));
     Content::TradeCard {
         title,
-        desc: s(ex, "desc"),
+        desc: s(ex, "desc").filter(|d| !d.is_empty()),
         order_id,
     }
 }
@@ -126,7 +126,10 @@ pub fn content_to_json(content: &Content) -> String {
             desc,
             order_id,
         } => serde_json::json!({"contentType": 26, "dxCard": {"item": {"main": {
-            "exContent": {"title": title, "desc": desc.clone().unwrap_or_default()},
+            "exContent": match desc {
+                Some(d) => serde_json::json!({"title": title, "desc": d}),
+                None => serde_json::json!({"title": title}),
+            },
             "targetUrl": format!("fleamarket://order_detail?id={}&role=seller", order_id.clone().unwrap_or_default())}}}}),
         Content::Notice { text } => serde_json::json!({"contentType": 14, "tip": {"text": text}}),
         Content::Unknown {

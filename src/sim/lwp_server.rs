@@ -75,8 +75,7 @@ async fn wait_while_stalled(shared: &ConnShared) {
     }
 }
 
-fn push_headers(sim: &Sim, shared: &ConnShared) -> Map<String, Value> {
-    let _ = sim;
+fn push_headers(shared: &ConnShared) -> Map<String, Value> {
     let mut h = Map::new();
     h.insert("mid".into(), json!(new_mid()));
     h.insert("sid".into(), json!(shared.sid));
@@ -119,7 +118,7 @@ async fn write_loop(
                     }
                 }
                 let n = sim.counters.packages.fetch_add(1, Ordering::Relaxed) + 1;
-                let extra = (n % SYNC_EXTRA_EVERY == 0).then_some(1);
+                let extra = n.is_multiple_of(SYNC_EXTRA_EVERY).then_some(1);
                 let pts = crate::time::now_ms() * 1000;
                 sim.counters
                     .items_sent
@@ -157,7 +156,7 @@ async fn write_loop(
 
 /// A push frame; its mid is recorded as awaiting an ACK.
 fn push_text(sim: &Sim, shared: &ConnShared, lwp: &str, body: Value) -> String {
-    let headers = push_headers(sim, shared);
+    let headers = push_headers(shared);
     if let Some(mid) = headers.get("mid").and_then(Value::as_str) {
         lock(&shared.unacked).insert(crate::protocol::lwp::mid_key(mid).to_string());
     }

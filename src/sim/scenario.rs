@@ -295,7 +295,12 @@ fn classify(text: &str, price: u64, bargaining: bool) -> Intent {
         "元", "块", "价", "出", "最低", "最多", "少", "便宜", "给你", "吧", "刀", "¥", "￥", "包邮",
     ];
     if let Some(n) = first_amount(&t).filter(|&n| n > 0) {
-        let plausible = n * 10 >= price * 3 && n <= price * 3 / 2;
+        // A bare number ("1300") is a price too, when it is in the item's range.
+        let words = t
+            .chars()
+            .filter(|c| !c.is_ascii_digit() && *c != '.')
+            .count();
+        let plausible = words <= 2 && n * 10 >= price * 3 && n <= price * 3 / 2;
         if bargaining || has_any(&t, &price_words) || plausible {
             return Intent::Price(n);
         }
@@ -1187,6 +1192,8 @@ mod tests {
         assert_eq!(classify("谢谢", 2650, false), Intent::Thanks);
         assert_eq!(classify("等下给你拍图", 2650, false), Intent::Photo);
         assert_eq!(classify("🙂", 2650, false), Intent::Other);
+        assert_eq!(classify("2500", 2650, false), Intent::Price(2500));
+        assert_ne!(classify("我175穿刚好", 420, false), Intent::Price(175));
         assert_eq!(first_amount("3点前付款今天发，99.00包邮"), Some(99));
         assert_eq!(first_amount("电池90%"), None);
         assert_eq!(first_amount(""), None);

@@ -932,12 +932,12 @@ impl<'c> Generator<'c> {
                 }
                 c => c,
             };
-            let (sender, is_self, nick, client_id) = match step.who {
+            // History models carry no client uuid (§6.6), so generated messages have none.
+            let (sender, is_self, nick) = match step.who {
                 Who::Seller => (
                     self.w.self_uid.clone(),
                     true,
                     Some(self.w.self_nick.clone()),
-                    Some(format!("-{time}{}", self.rng.random_range(0..1000))),
                 ),
                 Who::Buyer => {
                     let card = matches!(content, Content::TradeCard { .. });
@@ -945,7 +945,6 @@ impl<'c> Generator<'c> {
                         buyer.uid.clone(),
                         false,
                         (!card).then(|| buyer.nick.clone()),
-                        None,
                     )
                 }
             };
@@ -961,7 +960,7 @@ impl<'c> Generator<'c> {
                 session_type: Some(1),
                 need_push: true,
                 red_reminder: step.red.map(str::to_string),
-                client_id,
+                client_id: None,
             });
         }
         let conv = Conversation {
@@ -1144,13 +1143,16 @@ impl<'a> Script<'a> {
 
     fn line(&mut self, list: &[String], extra: &[(&str, &str)]) -> String {
         let t = pick(self.rng, list);
-        let mut vars: Vec<(&str, &str)> = vec![
-            ("short", &self.item.short),
-            ("title", &self.item.title),
-            ("price", &self.price_s),
-        ];
-        vars.extend_from_slice(extra);
-        fill(t, &vars)
+        if !t.contains('{') {
+            return t.to_string();
+        }
+        let mut vars = [("", ""); 6];
+        vars[0] = ("short", &self.item.short);
+        vars[1] = ("title", &self.item.title);
+        vars[2] = ("price", &self.price_s);
+        let n = 3 + extra.len().min(3);
+        vars[3..n].copy_from_slice(&extra[..n - 3]);
+        fill(t, &vars[..n])
     }
 
     fn text(

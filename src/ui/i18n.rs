@@ -200,23 +200,125 @@ pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
     use crate::app::Action as A;
     let zh = lang == Lang::Zh;
     match action {
-        A::Quit => if zh { "退出（输入框外）" } else { "quit (outside the compose box)" },
-        A::ForceQuit => if zh { "立即退出" } else { "quit from anywhere" },
-        A::Up => if zh { "上移 / 向上滚动" } else { "up / scroll up" },
-        A::Down => if zh { "下移 / 向下滚动" } else { "down / scroll down" },
-        A::Top => if zh { "到顶部（加载更早消息）" } else { "top (loads older messages)" },
-        A::Bottom => if zh { "到底部" } else { "bottom" },
-        A::PageUp => if zh { "上翻半页" } else { "half page up" },
-        A::PageDown => if zh { "下翻半页" } else { "half page down" },
-        A::Open => if zh { "打开会话" } else { "open the conversation" },
-        A::Back => if zh { "返回列表 / 清除筛选" } else { "back to the list / clear filter" },
-        A::NextPane => if zh { "切换窗格" } else { "next pane" },
-        A::NextUnread => if zh { "下一个未读会话" } else { "next unread conversation" },
-        A::Filter => if zh { "筛选会话" } else { "filter conversations" },
-        A::Help => if zh { "帮助" } else { "this help" },
-        A::Retry => if zh { "重发失败的消息" } else { "re-send a failed message" },
-        A::Send => if zh { "发送" } else { "send" },
-        A::Newline => if zh { "换行" } else { "new line" },
+        A::Quit => {
+            if zh {
+                "退出（输入框外）"
+            } else {
+                "quit (outside the compose box)"
+            }
+        }
+        A::ForceQuit => {
+            if zh {
+                "立即退出"
+            } else {
+                "quit from anywhere"
+            }
+        }
+        A::Up => {
+            if zh {
+                "上移 / 向上滚动"
+            } else {
+                "up / scroll up"
+            }
+        }
+        A::Down => {
+            if zh {
+                "下移 / 向下滚动"
+            } else {
+                "down / scroll down"
+            }
+        }
+        A::Top => {
+            if zh {
+                "到顶部（加载更早消息）"
+            } else {
+                "top (loads older messages)"
+            }
+        }
+        A::Bottom => {
+            if zh {
+                "到底部"
+            } else {
+                "bottom"
+            }
+        }
+        A::PageUp => {
+            if zh {
+                "上翻半页"
+            } else {
+                "half page up"
+            }
+        }
+        A::PageDown => {
+            if zh {
+                "下翻半页"
+            } else {
+                "half page down"
+            }
+        }
+        A::Open => {
+            if zh {
+                "打开会话"
+            } else {
+                "open the conversation"
+            }
+        }
+        A::Back => {
+            if zh {
+                "返回列表 / 清除筛选"
+            } else {
+                "back to the list / clear filter"
+            }
+        }
+        A::NextPane => {
+            if zh {
+                "切换窗格"
+            } else {
+                "next pane"
+            }
+        }
+        A::NextUnread => {
+            if zh {
+                "下一个未读会话"
+            } else {
+                "next unread conversation"
+            }
+        }
+        A::Filter => {
+            if zh {
+                "筛选会话"
+            } else {
+                "filter conversations"
+            }
+        }
+        A::Help => {
+            if zh {
+                "帮助"
+            } else {
+                "this help"
+            }
+        }
+        A::Retry => {
+            if zh {
+                "重发失败的消息"
+            } else {
+                "re-send a failed message"
+            }
+        }
+        A::Send => {
+            if zh {
+                "发送"
+            } else {
+                "send"
+            }
+        }
+        A::Newline => {
+            if zh {
+                "换行"
+            } else {
+                "new line"
+            }
+        }
     }
 }
 
@@ -244,7 +346,10 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        assert_eq!(Lang::Auto.resolve_with(env(&[("LANG", "zh_CN.UTF-8")])), Lang::Zh);
+        assert_eq!(
+            Lang::Auto.resolve_with(env(&[("LANG", "zh_CN.UTF-8")])),
+            Lang::Zh
+        );
         assert_eq!(
             Lang::Auto.resolve_with(env(&[("LC_ALL", "en_US.UTF-8"), ("LANG", "zh_CN.UTF-8")])),
             Lang::En

@@ -32,7 +32,10 @@ pub fn draw(frame: &mut Frame, state: &AppState, a: &Areas) {
     let rows = a.list_rows(state.filter.is_some());
     let visible = state.visible();
     if visible.is_empty() {
-        frame.render_widget(Paragraph::new(Line::styled(s.no_conversations, dim())), rows);
+        frame.render_widget(
+            Paragraph::new(Line::styled(s.no_conversations, dim())),
+            rows,
+        );
         return;
     }
     let per_page = usize::from(rows.height / CONV_ROWS) + 1;
@@ -61,7 +64,12 @@ pub fn draw(frame: &mut Frame, state: &AppState, a: &Areas) {
 }
 
 /// The two rows of one conversation, exactly `w` cells wide.
-fn conv_lines(state: &AppState, c: &Conversation, w: usize, open: bool) -> (Line<'static>, Line<'static>) {
+fn conv_lines(
+    state: &AppState,
+    c: &Conversation,
+    w: usize,
+    open: bool,
+) -> (Line<'static>, Line<'static>) {
     let s = i18n::strings(state.lang);
     let time = timefmt::relative(c.modify_time, state.now_ms, &state.tz, state.lang);
     let mark = if open { "▌" } else { " " };
@@ -100,7 +108,10 @@ fn conv_lines(state: &AppState, c: &Conversation, w: usize, open: bool) -> (Line
     let badge_style = if c.muted {
         dim()
     } else {
-        Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+        Style::default()
+            .fg(Color::White)
+            .bg(Color::Red)
+            .add_modifier(Modifier::BOLD)
     };
     let badge_w = text::width(&badge);
     let mut preview = String::new();

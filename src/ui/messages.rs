@@ -19,7 +19,10 @@ pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) {
     let s = i18n::strings(state.lang);
     let Some(conv) = state.open.as_ref().and_then(|c| state.conversation(c)) else {
         frame.render_widget(
-            Paragraph::new(Line::styled(text::truncate(s.no_conversation_open, w), dim())),
+            Paragraph::new(Line::styled(
+                text::truncate(s.no_conversation_open, w),
+                dim(),
+            )),
             area,
         );
         return;
@@ -44,10 +47,16 @@ pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) {
         l1.push(Span::raw(" "));
         l1.push(Span::styled(price, Style::default().fg(Color::LightRed)));
     }
-    let mut l2 = vec![Span::styled(peer_name(conv), Style::default().fg(Color::Cyan))];
+    let mut l2 = vec![Span::styled(
+        peer_name(conv),
+        Style::default().fg(Color::Cyan),
+    )];
     if let Some(r) = &conv.red_reminder {
         l2.push(Span::raw(" · "));
-        l2.push(Span::styled(text::one_line(r), Style::default().fg(Color::Yellow)));
+        l2.push(Span::styled(
+            text::one_line(r),
+            Style::default().fg(Color::Yellow),
+        ));
     }
     if state
         .typing
@@ -180,7 +189,12 @@ fn delivery_label(state: &AppState, d: &Delivery) -> (String, Style) {
 }
 
 /// The rows of one message at width `w`.
-fn entry_lines(state: &AppState, conv: Option<&Conversation>, e: &Entry, w: usize) -> Vec<Line<'static>> {
+fn entry_lines(
+    state: &AppState,
+    conv: Option<&Conversation>,
+    e: &Entry,
+    w: usize,
+) -> Vec<Line<'static>> {
     let s = i18n::strings(state.lang);
     let m = &e.message;
     let time = timefmt::clock(m.time, &state.tz);
@@ -190,17 +204,23 @@ fn entry_lines(state: &AppState, conv: Option<&Conversation>, e: &Entry, w: usiz
     } else {
         Style::default()
     };
-    let align = if own { Alignment::Right } else { Alignment::Left };
+    let align = if own {
+        Alignment::Right
+    } else {
+        Alignment::Left
+    };
     let indent = if own { "" } else { "  " };
     let body_w = w.saturating_sub(2).max(1);
 
     match (&m.content, e.recalled) {
         (_, true) => {
-            return vec![Line::styled(
-                text::truncate(&format!("{time} {}", s.recalled), w),
-                dim().add_modifier(Modifier::ITALIC),
-            )
-            .alignment(align)];
+            return vec![
+                Line::styled(
+                    text::truncate(&format!("{time} {}", s.recalled), w),
+                    dim().add_modifier(Modifier::ITALIC),
+                )
+                .alignment(align),
+            ];
         }
         (Content::Notice { text: t }, _) => {
             return text::wrap(&format!("{time} {t}"), body_w)
@@ -208,14 +228,7 @@ fn entry_lines(state: &AppState, conv: Option<&Conversation>, e: &Entry, w: usiz
                 .map(|l| Line::styled(format!("{indent}{l}"), dim()))
                 .collect();
         }
-        (
-            Content::TradeCard {
-                title,
-                desc,
-                ..
-            },
-            _,
-        ) => {
+        (Content::TradeCard { title, desc, .. }, _) => {
             let state_label = m
                 .red_reminder
                 .as_deref()
@@ -238,7 +251,10 @@ fn entry_lines(state: &AppState, conv: Option<&Conversation>, e: &Entry, w: usiz
             .as_deref()
             .filter(|n| !n.trim().is_empty())
             .map(text::one_line)
-            .or_else(|| conv.and_then(|c| c.peer_nick.as_deref()).map(text::one_line))
+            .or_else(|| {
+                conv.and_then(|c| c.peer_nick.as_deref())
+                    .map(text::one_line)
+            })
             .unwrap_or_else(|| m.sender.as_str().to_string())
     };
     let (label, label_style) = delivery_label(state, &e.delivery);

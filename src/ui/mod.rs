@@ -55,7 +55,10 @@ fn draw_compose(frame: &mut Frame, state: &AppState, area: Rect) {
     } else {
         String::new()
     };
-    let rule = format!("{label}{}", "─".repeat(w.saturating_sub(text::width(&label))));
+    let rule = format!(
+        "{label}{}",
+        "─".repeat(w.saturating_sub(text::width(&label)))
+    );
     let rule_area = Rect::new(area.x, area.y, area.width, 1);
     frame.render_widget(Paragraph::new(Line::styled(rule, rule_style)), rule_area);
     let text_area = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
@@ -74,7 +77,11 @@ fn draw_compose(frame: &mut Frame, state: &AppState, area: Rect) {
     }
     if focused {
         // The real cursor at the caret, so an input method opens its window there.
-        let (top_row, top_col) = if ta.is_empty() { (0, 0) } else { ta.scroll_offset() };
+        let (top_row, top_col) = if ta.is_empty() {
+            (0, 0)
+        } else {
+            ta.scroll_offset()
+        };
         let sc = ta.screen_cursor();
         let row = (sc.row as u16).saturating_sub(top_row);
         let col = (sc.col as u16).saturating_sub(top_col);

@@ -40,9 +40,10 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             format!("✗ {}: {}", s.conn_needs_login, text::one_line(reason)),
             Color::Red,
         ),
-        ConnState::RiskControl { url } => {
-            (format!("✗ {}: {}", s.conn_risk, text::one_line(url)), Color::Red)
-        }
+        ConnState::RiskControl { url } => (
+            format!("✗ {}: {}", s.conn_risk, text::one_line(url)),
+            Color::Red,
+        ),
         ConnState::SessionRemoved { reason } => (
             format!("✗ {}: {}", s.conn_removed, text::one_line(reason)),
             Color::Red,

@@ -92,6 +92,14 @@ fn wrap_para(para: &str, max: usize, out: &mut Vec<String>) {
     for g in para.graphemes(true) {
         let w = grapheme_width(g);
         if used + w > max && !line.is_empty() {
+            if g == " " {
+                // The space that overflows is the break itself.
+                out.push(line.trim_end().to_string());
+                line.clear();
+                used = 0;
+                brk = None;
+                continue;
+            }
             match brk.filter(|&(at, _)| at < line.len()) {
                 Some((at, wat)) => {
                     let rest = line.split_off(at);

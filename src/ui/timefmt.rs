@@ -22,7 +22,13 @@ pub fn clock(ms: i64, tz: &FixedOffset) -> String {
 /// "2026-11-27 周五" for the day separator.
 pub fn day_label(ms: i64, tz: &FixedOffset, lang: Lang) -> String {
     local(ms, tz)
-        .map(|d| format!("{} {}", d.format("%Y-%m-%d"), i18n::weekday(lang, d.weekday())))
+        .map(|d| {
+            format!(
+                "{} {}",
+                d.format("%Y-%m-%d"),
+                i18n::weekday(lang, d.weekday())
+            )
+        })
         .unwrap_or_default()
 }
 
@@ -74,9 +80,18 @@ mod tests {
         assert_eq!(relative(now - 5 * min, now, &tz, Lang::En), "5m");
         assert_eq!(relative(now - 180 * min, now, &tz, Lang::En), "09:00");
         assert_eq!(relative(now - 20 * 60 * min, now, &tz, Lang::Zh), "昨天");
-        assert_eq!(relative(now - 20 * 60 * min, now, &tz, Lang::En), "yesterday");
-        assert_eq!(relative(now - 3 * 24 * 60 * min, now, &tz, Lang::Zh), "周二");
-        assert_eq!(relative(now - 30 * 24 * 60 * min, now, &tz, Lang::En), "10-28");
+        assert_eq!(
+            relative(now - 20 * 60 * min, now, &tz, Lang::En),
+            "yesterday"
+        );
+        assert_eq!(
+            relative(now - 3 * 24 * 60 * min, now, &tz, Lang::Zh),
+            "周二"
+        );
+        assert_eq!(
+            relative(now - 30 * 24 * 60 * min, now, &tz, Lang::En),
+            "10-28"
+        );
         assert_eq!(
             relative(now - 400 * 24 * 60 * min, now, &tz, Lang::En),
             "2025-10-23"

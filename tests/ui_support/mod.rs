@@ -119,7 +119,13 @@ pub fn page(cid: &str, msgs: Vec<Message>, next: Option<i64>) -> HistoryPage {
 /// A live session with three conversations, the first one open and its history loaded.
 pub fn populated(lang: Lang) -> AppState {
     let mut s = state(lang);
-    send(s_ref(&mut s), Input::Resize { width: 80, height: 24 });
+    send(
+        s_ref(&mut s),
+        Input::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
     im(&mut s, ImEvent::Connection(ConnState::Live));
     im(
         &mut s,
@@ -128,11 +134,25 @@ pub fn populated(lang: Lang) -> AppState {
             nick: Some("小店主🐟".into()),
         },
     );
-    let mut c1 = conv("101", "3001", "张三😀", "九成新 iPhone 13 128G", now() - 2 * MIN, 2);
+    let mut c1 = conv(
+        "101",
+        "3001",
+        "张三😀",
+        "九成新 iPhone 13 128G",
+        now() - 2 * MIN,
+        2,
+    );
     c1.red_reminder = Some("等待买家付款".into());
     let mut c2 = conv("102", "3002", "", "二手自行车", now() - 26 * 60 * MIN, 0);
     c2.pinned = true;
-    let mut c3 = conv("103", "3003", "Lily", "Kindle Paperwhite 电子书阅读器", now() - 3 * 24 * 60 * MIN, 5);
+    let mut c3 = conv(
+        "103",
+        "3003",
+        "Lily",
+        "Kindle Paperwhite 电子书阅读器",
+        now() - 3 * 24 * 60 * MIN,
+        5,
+    );
     c3.muted = true;
     im(&mut s, ImEvent::Conversations(vec![c1, c2, c3]));
     s

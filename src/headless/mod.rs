@@ -1,0 +1,127 @@
+//! Headless commands for SSH sessions and scripts: `watch`, `send`, `decode`, `doctor`.
+//!
+//! They connect exactly like the terminal UI (same flags, cookie sources, config file and
+//! `--demo`), print results on stdout and everything else (logs, warnings, errors) on
+//! stderr, so stdout can be piped into other programs.
+//!
+//! # Exit codes
+//!
+//! * `0` — done (or `watch` stopped by SIGINT / SIGTERM);
+//! * `1` — the command failed (send rejected or timed out, undecodable input, a failed
+//!   doctor check, the session stopped);
+//! * `2` — a login problem (no or dead cookie, risk control, session removed by the
+//!   service), or input that cannot be read at all (`decode`).
+//!
+//! # `watch --json` schema, version 1
+//!
+//! One JSON object per line. Every line has `"v": 1` and a `"type"`; fields that are
+//! unknown are `null`. New fields may be added within version 1; a change of meaning
+//! bumps `v`.
+//!
+//! * `message` — `cid`, `id`, `sender` (uid), `sender_nick`, `self` (bool: our own
+//!   message, e.g. the echo of a send), `system` (bool: notice, trade card, platform
+//!   message; only with `--all`), `item_id`, `item_title`, `kind` (`text`, `image`,
+//!   `trade_card`, `notice`, `unknown`), `text` (one-line summary), `time` (ms since the
+//!   epoch) and `time_iso` (RFC 3339, UTC).
+//! * `receipt` — `cid`, `ids`: the peer read these messages.
+//! * `connection` — `state` (`connecting`, `registering`, `live`, `reconnecting`,
+//!   `needs_login`, `risk_control`, `session_removed`, `stopped`) and, by state, `in_ms`,
+//!   `attempt`, `last_error`, `reason`, `url`.
+//! * `typing` — `cid`, `uid`.
+//! * `card_update` — `cid`, `text`, `red_reminder` (only with `--all`).
+//! * `recalled` — `cid`, `id`.
+//! * `send_result` — `cid`, `client_id`, `ok`, `id`, `error`.
+//! * `error` — `message`.
+
+pub mod decode;
+pub mod doctor;
+mod exec;
+pub mod send;
+pub mod watch;
+
+use crate::cli::Cli;
+use crate::config::Overrides;
+use crate::secret::Secret;
+use std::io::Write;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// Success.
+pub const EXIT_OK: i32 = 0;
+/// The command failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Login problem, or unreadable input.
+pub const EXIT_LOGIN: i32 = 2;
+
+/// Flushes stdout and ends the process with `code`.
+pub fn exit(code: i32) -> ! {
+    let _ = std::io::stdout().flush();
+    std::process::exit(code)
+}
+
+/// Logs go to stderr at warn (or `--log-level`), never into stdout.
+fn init_logging(cli: &Cli) {
+    crate::logging::to_stderr(cli.log_level.as_deref().unwrap_or("warn"));
+}
+
+/// SIGINT and SIGTERM, listened to from creation on (so a signal during start-up counts).
+pub struct Signals {
+    int: Option<Signal>,
+    term: Option<Signal>,
+}
+
+impl Signals {
+    pub fn new() -> Signals {
+        Signals {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// Resolves at the first SIGINT or SIGTERM.
+    pub async fn recv(&mut self) {
+        async fn one(s: &mut Option<Signal>) {
+            match s {
+                Some(s) => {
+                    if s.recv().await.is_none() {
+                        std::future::pending::<()>().await
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            _ = one(&mut self.int) => {}
+            _ = one(&mut self.term) => {}
+        }
+    }
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Signals::new()
+    }
+}
+
+/// The same overrides `run::connect` builds from the command line and environment.
+fn overrides(cli: &Cli) -> Overrides {
+    Overrides {
+        mtop_url: cli.conn.mtop_url.clone(),
+        passport_url: cli.conn.passport_url.clone(),
+        ws_url: cli.conn.ws_url.clone(),
+        cookie_file: cli.conn.cookie_file.clone(),
+        cookie: std::env::var("GOOFISH_COOKIE")
+            .ok()
+            .filter(|c| !c.trim().is_empty())
+            .map(Secret::new),
+        heartbeat_secs: cli.conn.heartbeat_secs,
+    }
+}
+
+/// Seconds from a flag, clamped to something a timer accepts.
+fn secs(s: f64) -> std::time::Duration {
+    if s.is_finite() {
+        std::time::Duration::from_secs_f64(s.clamp(0.001, 1.0e7))
+    } else {
+        std::time::Duration::from_secs(60)
+    }
+}

@@ -1,0 +1,124 @@
+//! Versioned schema. `PRAGMA user_version` holds the version; each step upgrades by one
+//! inside a transaction, so an interrupted upgrade leaves the previous version intact.
+
+use super::StoreError;
+use crate::protocol::Message;
+use rusqlite::{Connection, params};
+
+/// The version this binary writes. A database with a higher number is refused.
+pub const CURRENT_VERSION: i64 = 2;
+
+/// Version 1: plain tables. Kept verbatim: it is what older databases contain.
+pub const V1: &str = "
+CREATE TABLE conversations (
+    cid         TEXT PRIMARY KEY,
+    peer        TEXT NOT NULL,
+    peer_nick   TEXT,
+    item_id     TEXT,
+    item_title  TEXT,
+    modify_time INTEGER NOT NULL,
+    pinned      INTEGER NOT NULL DEFAULT 0,
+    json        TEXT NOT NULL
+);
+CREATE TABLE messages (
+    seq    INTEGER PRIMARY KEY,
+    id     TEXT NOT NULL UNIQUE,
+    cid    TEXT NOT NULL,
+    time   INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    json   TEXT NOT NULL
+);
+CREATE INDEX messages_cid_time ON messages (cid, time, id);
+CREATE TABLE outbox (
+    client_id TEXT PRIMARY KEY,
+    cid       TEXT NOT NULL,
+    text      TEXT NOT NULL,
+    created   INTEGER NOT NULL,
+    state     TEXT NOT NULL DEFAULT 'queued'
+);
+CREATE TABLE drafts (
+    cid     TEXT PRIMARY KEY,
+    text    TEXT NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// Version 2: the searchable text of each message (`Content::summary`) and a trigram
+/// full-text index over it, kept in sync by triggers.
+const V2_COLUMNS: &str = "
+ALTER TABLE messages ADD COLUMN body TEXT NOT NULL DEFAULT '';
+CREATE INDEX messages_time ON messages (time, id);
+";
+const V2_INDEX: &str = "
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    body, content='messages', content_rowid='seq', tokenize='trigram'
+);
+CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body);
+END;
+CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
+END;
+CREATE TRIGGER messages_au AFTER UPDATE OF body ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body);
+END;
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+";
+
+pub fn version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Brings the database to `CURRENT_VERSION`, or refuses one written by a newer binary.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found = version(conn)?;
+    if found > CURRENT_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: CURRENT_VERSION,
+        });
+    }
+    for from in found..CURRENT_VERSION {
+        let tx = conn.transaction()?;
+        match from {
+            0 => tx.execute_batch(V1)?,
+            1 => {
+                // Bodies first, then the index is built from them in one pass: an
+                // external-content index must never be told to delete what it never held.
+                tx.execute_batch(V2_COLUMNS)?;
+                fill_bodies(&tx)?;
+                tx.execute_batch(V2_INDEX)?;
+            }
+            _ => {}
+        }
+        tx.pragma_update(None, "user_version", from + 1)?;
+        tx.commit()?;
+        tracing::info!(version = from + 1, "local history upgraded");
+    }
+    Ok(())
+}
+
+/// Computes `body` for rows written before it existed.
+fn fill_bodies(conn: &Connection) -> Result<(), StoreError> {
+    let rows: Vec<(i64, String)> = {
+        let mut stmt = conn.prepare("SELECT seq, json FROM messages")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut update = conn.prepare("UPDATE messages SET body = ?1 WHERE seq = ?2")?;
+    for (seq, json) in rows {
+        // A row this version cannot read keeps an empty body: unsearchable, not lost.
+        match serde_json::from_str::<Message>(&json) {
+            Ok(m) => {
+                update.execute(params![m.content.summary(), seq])?;
+            }
+            Err(e) => tracing::warn!(seq, error = %e, "stored message not readable"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Search over the stored messages' text. Queries of three characters or more go through
+//! the trigram index (so a Chinese substring matches anywhere in a sentence); shorter ones
+//! cannot form a trigram and scan the text with `LIKE`, newest first, stopping at the limit.
+
+use super::{StoreError, parse_messages};
+use crate::protocol::Message;
+use rusqlite::{Connection, params};
+use std::ops::Range;
+
+/// Characters of context kept on each side of the match in a snippet.
+const CONTEXT_CHARS: usize = 16;
+/// Shortest query the trigram index can answer.
+const TRIGRAM: usize = 3;
+
+/// One found message with what a result list shows next to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchHit {
+    pub message: Message,
+    /// The conversation's peer nickname and item title, when the conversation is stored.
+    pub peer_nick: Option<String>,
+    pub item_title: Option<String>,
+    /// The message text around the first match, on one line, `…` where cut.
+    pub snippet: String,
+    /// Byte range of the match inside `snippet` (for highlighting).
+    pub highlight: Option<Range<usize>>,
+}
+
+/// Escapes `\`, `%` and `_` for `LIKE … ESCAPE '\'`.
+pub fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub(super) fn run(conn: &Connection, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+    let query = query.trim();
+    if query.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    type Row = (String, Option<String>, Option<String>, String);
+    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    };
+    let rows: Vec<Row> = if query.chars().count() >= TRIGRAM {
+        // One quoted phrase: the user's text is matched literally, operators and all.
+        let phrase = format!("\"{}\"", query.replace('"', "\"\""));
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.json, c.peer_nick, c.item_title, m.body
+             FROM messages_fts f
+             JOIN messages m ON m.seq = f.rowid
+             LEFT JOIN conversations c ON c.cid = m.cid
+             WHERE messages_fts MATCH ?1
+             ORDER BY m.time DESC, m.id DESC LIMIT ?2",
+        )?;
+        stmt.query_map(params![phrase, limit], map)?
+            .collect::<Result<_, _>>()?
+    } else {
+        let pattern = format!("%{}%", escape_like(query));
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.json, c.peer_nick, c.item_title, m.body
+             FROM messages m
+             LEFT JOIN conversations c ON c.cid = m.cid
+             WHERE m.body LIKE ?1 ESCAPE '\\'
+             ORDER BY m.time DESC, m.id DESC LIMIT ?2",
+        )?;
+        stmt.query_map(params![pattern, limit], map)?
+            .collect::<Result<_, _>>()?
+    };
+    let mut hits = Vec::with_capacity(rows.len());
+    for (json, peer_nick, item_title, body) in rows {
+        let Some(message) = parse_messages(vec![json]).pop() else {
+            continue;
+        };
+        let (snippet, highlight) = snippet(&body, query);
+        hits.push(SearchHit {
+            message,
+            peer_nick,
+            item_title,
+            snippet,
+            highlight,
+        });
+    }
+    Ok(hits)
+}
+
+fn same_char(a: char, b: char) -> bool {
+    a == b || a.to_lowercase().eq(b.to_lowercase())
+}
+
+/// Byte range of the first case-insensitive occurrence of `needle` in `hay`.
+fn find_folded(hay: &str, needle: &str) -> Option<Range<usize>> {
+    let n = needle.chars().count();
+    for (start, _) in hay.char_indices() {
+        let mut hay_chars = hay[start..].char_indices();
+        let mut matched = 0;
+        let mut end = start;
+        for nc in needle.chars() {
+            match hay_chars.next() {
+                Some((i, hc)) if same_char(hc, nc) => {
+                    matched += 1;
+                    end = start + i + hc.len_utf8();
+                }
+                _ => break,
+            }
+        }
+        if matched == n {
+            return Some(start..end);
+        }
+    }
+    None
+}
+
+/// The text around the first match, newlines flattened, with the match's byte range.
+pub(crate) fn snippet(body: &str, query: &str) -> (String, Option<Range<usize>>) {
+    let flat: String = body
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let Some(m) = find_folded(&flat, query) else {
+        let cut: String = flat.chars().take(CONTEXT_CHARS * 2).collect();
+        let more = flat.chars().count() > CONTEXT_CHARS * 2;
+        return (if more { format!("{cut}…") } else { cut }, None);
+    };
+    let before: Vec<char> = flat[..m.start].chars().collect();
+    let after: Vec<char> = flat[m.end..].chars().collect();
+    let lead = &before[before.len().saturating_sub(CONTEXT_CHARS)..];
+    let tail = &after[..after.len().min(CONTEXT_CHARS)];
+    let mut out = String::new();
+    if lead.len() < before.len() {
+        out.push('…');
+    }
+    out.extend(lead);
+    let start = out.len();
+    out.push_str(&flat[m.clone()]);
+    let end = out.len();
+    out.extend(tail);
+    if tail.len() < after.len() {
+        out.push('…');
+    }
+    (out, Some(start..end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("100%_off\\"), "100\\%\\_off\\\\");
+    }
+
+    #[test]
+    fn snippet_cuts_around_the_match_on_char_boundaries() {
+        let body = format!("{}能便宜点吗？{}", "很长的开头".repeat(10), "\n结尾".repeat(10));
+        let (s, h) = snippet(&body, "能便宜");
+        let h = h.unwrap();
+        assert_eq!(&s[h.clone()], "能便宜");
+        assert!(s.starts_with('…') && s.ends_with('…'));
+        assert!(!s.contains('\n'));
+        assert_eq!(s[..h.start].chars().count(), CONTEXT_CHARS + 1);
+    }
+
+    #[test]
+    fn snippet_matches_case_insensitively() {
+        let (s, h) = snippet("new IPHONE 15", "iphone");
+        assert_eq!(&s[h.unwrap()], "IPHONE");
+    }
+}
