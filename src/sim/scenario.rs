@@ -248,6 +248,7 @@ fn first_amount(text: &str) -> Option<u64> {
                         | '件'
                         | '成'
                         | '折'
+                        | '万'
                 )
             );
             if !not_money && let Ok(n) = digits.parse::<u64>() {
@@ -300,7 +301,9 @@ fn classify(text: &str, price: u64, bargaining: bool) -> Intent {
             .chars()
             .filter(|c| !c.is_ascii_digit() && *c != '.')
             .count();
-        let plausible = words <= 2 && n * 10 >= price * 3 && n <= price * 3 / 2;
+        let plausible = words <= 2
+            && n.saturating_mul(10) >= price.saturating_mul(3)
+            && n <= price.saturating_mul(3) / 2;
         if bargaining || has_any(&t, &price_words) || plausible {
             return Intent::Price(n);
         }
@@ -1176,6 +1179,34 @@ mod tests {
             .is_empty()
         );
         assert!(apply(&mut w2, &Action::Pay { cid: Cid::new("5") }, NOW).is_empty());
+    }
+
+    #[test]
+    fn odd_seller_text_never_panics() {
+        let mut w = world(8);
+        let (cid, _) = fresh(&mut w, "1111111117");
+        let mut d = Director::new(8, Scenario::Demo);
+        for text in [
+            "",
+            "18446744073709551615",
+            "99999999999999999999999元",
+            "0",
+            "0吧",
+            "1.",
+            ".5",
+            "🙂🙂🙂",
+            "\u{0}\n\t",
+            "最低1",
+        ] {
+            let a = d.answer(&w, &cid, text);
+            assert!(
+                matches!(a.first(), Some((_, Action::ReadByPeer { .. }))),
+                "{text:?}"
+            );
+            for (dl, act) in a {
+                apply(&mut w, &act, NOW + dl.as_millis() as i64);
+            }
+        }
     }
 
     #[test]

@@ -1868,6 +1868,30 @@ mod tests {
     }
 
     #[test]
+    fn tiny_and_empty_worlds_work() {
+        for (conversations, history) in [(0, 0), (1, 0), (1, 1), (3, 2), (6, 1)] {
+            let mut w = world(conversations, history, 13);
+            assert_eq!(w.thread_count(), conversations);
+            let (page, more, _) = w.conversations_page(FIRST_PAGE_CURSOR, 20);
+            assert_eq!((page.len(), more), (conversations, false));
+            for t in w.threads_newest_first() {
+                assert!(t.messages.len() <= history.max(1));
+            }
+            let cid = w.open_conversation(&Uid::new("1212121212"), None, NOW);
+            assert!(
+                w.buyer_says(
+                    &cid,
+                    Content::Text {
+                        text: "在吗".into()
+                    },
+                    NOW
+                )
+                .is_some()
+            );
+        }
+    }
+
+    #[test]
     fn fill_replaces_known_placeholders_only() {
         let v = [("short", "Switch"), ("offer", "1600")];
         assert_eq!(fill("{short}还在吗", &v), "Switch还在吗");

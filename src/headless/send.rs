@@ -1,0 +1,286 @@
+//! `goofish-tui send`: one text message, then the message id on stdout.
+
+use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
+use crate::cli::{Cli, SendArgs};
+use crate::im::api::{ConnState, ImCommand, ImEvent, OPEN_CONVERSATION_FAILED};
+use crate::protocol::{Cid, ClientId, Conversation, Uid};
+use std::io::Read;
+use tokio::time::Instant;
+
+/// Longest text read from stdin; a message is far shorter, this only bounds memory.
+const MAX_STDIN: u64 = 1 << 20;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SendCmdError {
+    #[error("nothing to send: the text is empty")]
+    Empty,
+    #[error("cannot read the text from stdin: {0}")]
+    Stdin(String),
+    #[error("the text on stdin is longer than {MAX_STDIN} bytes")]
+    TooLong,
+}
+
+/// The text to send: `--text`, else all of stdin. Blank text is an error.
+pub fn message_text(
+    flag: Option<&str>,
+    stdin: &mut impl Read,
+) -> Result<String, SendCmdError> {
+    let text = match flag {
+        Some(t) => t.to_string(),
+        None => {
+            let mut buf = Vec::new();
+            stdin
+                .take(MAX_STDIN + 1)
+                .read_to_end(&mut buf)
+                .map_err(|e| SendCmdError::Stdin(e.to_string()))?;
+            if buf.len() as u64 > MAX_STDIN {
+                return Err(SendCmdError::TooLong);
+            }
+            let s = String::from_utf8(buf)
+                .map_err(|_| SendCmdError::Stdin("it is not UTF-8 text".into()))?;
+            // `echo text | send` adds a newline that is not part of the message.
+            s.trim_end_matches(['\n', '\r']).to_string()
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(SendCmdError::Empty);
+    }
+    Ok(text)
+}
+
+/// The conversation with `peer` (about `item`, when given) in `list`, newest first.
+pub fn find_conversation<'a>(
+    list: &'a [Conversation],
+    peer: &Uid,
+    item: Option<&str>,
+) -> Option<&'a Conversation> {
+    list.iter()
+        .find(|c| &c.peer == peer && item.is_none_or(|i| c.item_id.as_deref() == Some(i)))
+}
+
+/// A login problem the session reports, as a message.
+fn login_problem(state: &ConnState) -> Option<String> {
+    match state {
+        ConnState::NeedsLogin { reason } => Some(format!(
+            "the login is not valid: {reason}\n\n{}",
+            crate::run::COOKIE_HELP
+        )),
+        ConnState::RiskControl { url } => Some(format!(
+            "Goofish asks for a slider check (risk control): open {url} in a browser, pass it, then export a fresh cookie"
+        )),
+        ConnState::SessionRemoved { reason } => {
+            Some(format!("the service removed the IM session: {reason}"))
+        }
+        _ => None,
+    }
+}
+
+enum Failure {
+    Login(String),
+    Failed(String),
+}
+
+/// Runs `send`; returns the exit code.
+pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
+    super::init_logging(cli);
+    let text = match message_text(args.text.as_deref(), &mut std::io::stdin()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("goofish-tui send: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let deadline = Instant::now() + super::secs(args.timeout);
+    let (paths, file) = match crate::run::load_settings(cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("goofish-tui send: {e:#}");
+            return EXIT_FAILED;
+        }
+    };
+    let mut conn = match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file))
+        .await
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            eprintln!("goofish-tui send: {e:#}");
+            return EXIT_LOGIN;
+        }
+        Err(_) => {
+            eprintln!("goofish-tui send: timed out while connecting");
+            return EXIT_FAILED;
+        }
+    };
+    let result = tokio::time::timeout_at(deadline, deliver(&mut conn, args, text)).await;
+    conn.shutdown().await;
+    match result {
+        Ok(Ok(id)) => {
+            println!("{id}");
+            EXIT_OK
+        }
+        Ok(Err(Failure::Login(msg))) => {
+            eprintln!("goofish-tui send: {msg}");
+            EXIT_LOGIN
+        }
+        Ok(Err(Failure::Failed(msg))) => {
+            eprintln!("goofish-tui send: {msg}");
+            EXIT_FAILED
+        }
+        Err(_) => {
+            eprintln!(
+                "goofish-tui send: timed out after {} s; the message was not sent",
+                super::secs(args.timeout).as_secs_f64()
+            );
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Finds the conversation, sends, and waits for the result: the message id.
+async fn deliver(
+    conn: &mut crate::run::Connection,
+    args: &SendArgs,
+    text: String,
+) -> Result<String, Failure> {
+    let commands = conn.session.commands.clone();
+    let events = &mut conn.session.events;
+    let ask = |cmd: ImCommand| {
+        let commands = commands.clone();
+        async move {
+            commands
+                .send(cmd)
+                .await
+                .map_err(|_| Failure::Failed("the IM session stopped".into()))
+        }
+    };
+    let cid = match (&args.to, &args.peer) {
+        (Some(to), _) => Cid::new(to),
+        (None, Some(peer)) => {
+            let peer = Uid::new(peer);
+            let item = args.item.as_deref();
+            ask(ImCommand::ListConversations).await?;
+            let mut opened = false;
+            loop {
+                match next(events).await? {
+                    ImEvent::Conversations(list) => {
+                        if let Some(c) = find_conversation(&list, &peer, item) {
+                            break c.cid.clone();
+                        }
+                        if opened {
+                            // The service may answer an existing pair with another item.
+                            if let Some(c) = find_conversation(&list, &peer, None) {
+                                break c.cid.clone();
+                            }
+                        } else {
+                            opened = true;
+                            ask(ImCommand::OpenConversation {
+                                peer: peer.clone(),
+                                item_id: item.map(str::to_string),
+                            })
+                            .await?;
+                        }
+                    }
+                    ImEvent::Error(e) if e.starts_with(OPEN_CONVERSATION_FAILED) => {
+                        return Err(Failure::Failed(e));
+                    }
+                    ImEvent::Error(e) if !opened => {
+                        // The list could not be loaded: creating is the way left.
+                        tracing::warn!("{e}");
+                        opened = true;
+                        ask(ImCommand::OpenConversation {
+                            peer: peer.clone(),
+                            item_id: item.map(str::to_string),
+                        })
+                        .await?;
+                    }
+                    ImEvent::Connection(s) => {
+                        if let Some(msg) = login_problem(&s) {
+                            return Err(Failure::Login(msg));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (None, None) => return Err(Failure::Failed("give --to CID or --peer UID".into())),
+    };
+    let client_id = ClientId::generate(crate::time::now_ms());
+    ask(ImCommand::SendText {
+        cid,
+        client_id: client_id.clone(),
+        text,
+    })
+    .await?;
+    loop {
+        match next(events).await? {
+            ImEvent::SendResult {
+                client_id: c,
+                result,
+                ..
+            } if c == client_id => {
+                return match result {
+                    Ok(m) => Ok(m.id.as_str().to_string()),
+                    Err(f) => Err(Failure::Failed(format!("not sent: {}", f.reason))),
+                };
+            }
+            ImEvent::Connection(s) => {
+                if let Some(msg) = login_problem(&s) {
+                    return Err(Failure::Login(msg));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn next(events: &mut tokio::sync::mpsc::Receiver<ImEvent>) -> Result<ImEvent, Failure> {
+    events
+        .recv()
+        .await
+        .ok_or_else(|| Failure::Failed("the IM session stopped".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_comes_from_the_flag_or_stdin_and_blank_is_refused() {
+        let mut none = std::io::empty();
+        assert_eq!(message_text(Some("你好"), &mut none).unwrap(), "你好");
+        let mut stdin = "还在吗？\n".as_bytes();
+        assert_eq!(message_text(None, &mut stdin).unwrap(), "还在吗？");
+        let mut blank = " \n\t\n".as_bytes();
+        assert_eq!(message_text(None, &mut blank), Err(SendCmdError::Empty));
+        assert_eq!(message_text(Some("  "), &mut none), Err(SendCmdError::Empty));
+        let mut bad = &[0xff_u8, 0xfe][..];
+        assert!(matches!(
+            message_text(None, &mut bad),
+            Err(SendCmdError::Stdin(_))
+        ));
+    }
+
+    #[test]
+    fn conversation_lookup_honours_the_item() {
+        let conv = |cid: &str, peer: &str, item: Option<&str>| Conversation {
+            cid: Cid::new(cid),
+            peer: Uid::new(peer),
+            peer_nick: None,
+            item_id: item.map(str::to_string),
+            item_title: None,
+            item_pic: None,
+            modify_time: 0,
+            unread: 0,
+            pinned: false,
+            muted: false,
+            red_reminder: None,
+            last_message: None,
+        };
+        let list = vec![conv("1", "7", Some("a")), conv("2", "7", Some("b"))];
+        let p = Uid::new("7");
+        assert_eq!(find_conversation(&list, &p, None).unwrap().cid.as_str(), "1");
+        assert_eq!(find_conversation(&list, &p, Some("b")).unwrap().cid.as_str(), "2");
+        assert!(find_conversation(&list, &p, Some("c")).is_none());
+        assert!(find_conversation(&list, &Uid::new("8"), None).is_none());
+    }
+}

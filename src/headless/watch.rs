@@ -1,0 +1,632 @@
+//! `goofish-tui watch`: one line per event on stdout until interrupted (schema in the
+//! module docs of [`crate::headless`]).
+
+use super::exec::ExecQueue;
+use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK, Signals};
+use crate::cli::{Cli, WatchArgs};
+use crate::im::api::{ConnState, ImCommand, ImEvent};
+use crate::protocol::{Cid, Conversation, Message, MessageId, Uid};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{IsTerminal, Write};
+
+/// Schema version of the JSON lines.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Message ids remembered by the duplicate guard.
+const SEEN_CAPACITY: usize = 100_000;
+
+/// How lines look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Style {
+    pub json: bool,
+    pub all: bool,
+    /// ANSI colours (human mode on a terminal only).
+    pub color: bool,
+}
+
+/// What to do with one event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// A line for stdout (without the newline).
+    Print(String),
+    /// Run the `--exec` command with this JSON on stdin.
+    Exec(String),
+    /// Ask the session for something (a profile or an item title).
+    Ask(ImCommand),
+    /// A login problem: print this on stderr and exit 2.
+    Fatal(String),
+}
+
+/// Turns session events into lines. Pure: no I/O, so it is tested without a session.
+pub struct Watcher {
+    style: Style,
+    self_uid: Option<Uid>,
+    self_nick: Option<String>,
+    convs: HashMap<Cid, Conversation>,
+    nicks: HashMap<Uid, String>,
+    items: HashMap<String, String>,
+    asked_profiles: HashSet<Uid>,
+    asked_items: HashSet<String>,
+    seen: HashSet<MessageId>,
+    seen_order: VecDeque<MessageId>,
+}
+
+impl Watcher {
+    pub fn new(style: Style) -> Watcher {
+        Watcher {
+            style,
+            self_uid: None,
+            self_nick: None,
+            convs: HashMap::new(),
+            nicks: HashMap::new(),
+            items: HashMap::new(),
+            asked_profiles: HashSet::new(),
+            asked_items: HashSet::new(),
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
+        }
+    }
+
+    pub fn on_event(&mut self, ev: ImEvent) -> Vec<Action> {
+        let mut out = Vec::new();
+        match ev {
+            ImEvent::Message(m) => self.on_message(m, &mut out),
+            ImEvent::Connection(state) => self.on_connection(state, &mut out),
+            ImEvent::SelfInfo { uid, nick } => {
+                self.self_uid = Some(uid);
+                if nick.is_some() {
+                    self.self_nick = nick;
+                }
+            }
+            ImEvent::Conversations(list) => {
+                for c in list {
+                    if let Some(n) = &c.peer_nick {
+                        self.nicks.insert(c.peer.clone(), n.clone());
+                    }
+                    if let (Some(i), Some(t)) = (&c.item_id, &c.item_title) {
+                        self.items.insert(i.clone(), t.clone());
+                    }
+                    self.convs.insert(c.cid.clone(), c);
+                }
+            }
+            ImEvent::Profile(p) => {
+                self.nicks.insert(p.uid, p.nick);
+            }
+            ImEvent::Item(i) => {
+                self.items.insert(i.item_id, i.title);
+            }
+            ImEvent::Receipt { cid, ids } => {
+                let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+                if self.style.json {
+                    out.push(line(json!({"type": "receipt", "cid": cid, "ids": ids})));
+                } else if self.style.all {
+                    out.push(self.info(&format!(
+                        "-- {} read {} message(s)",
+                        self.conv_label(cid.as_ref()),
+                        ids.len()
+                    )));
+                }
+            }
+            ImEvent::Typing { cid, uid } => {
+                if self.style.json {
+                    out.push(line(json!({"type": "typing", "cid": cid, "uid": uid})));
+                } else if self.style.all {
+                    let who = self.nicks.get(&uid).cloned().unwrap_or(uid.to_string());
+                    out.push(self.info(&format!("-- {who} is typing")));
+                }
+            }
+            ImEvent::CardUpdate {
+                cid,
+                text,
+                red_reminder,
+            } => {
+                if self.style.all {
+                    if self.style.json {
+                        out.push(line(json!({"type": "card_update", "cid": cid, "text": text,
+                            "red_reminder": red_reminder})));
+                    } else {
+                        let state = red_reminder.map(|r| format!(" ({r})")).unwrap_or_default();
+                        out.push(self.info(&format!(
+                            "-- {}: {}{state}",
+                            self.conv_label(cid.as_ref()),
+                            one_line(&text)
+                        )));
+                    }
+                }
+            }
+            ImEvent::Recalled { cid, id } => {
+                if self.style.json {
+                    out.push(line(json!({"type": "recalled", "cid": cid, "id": id.as_str()})));
+                } else {
+                    out.push(self.info(&format!(
+                        "-- {}: message {} was recalled",
+                        self.conv_label(cid.as_ref()),
+                        id.as_str()
+                    )));
+                }
+            }
+            ImEvent::SendResult {
+                client_id,
+                cid,
+                result,
+            } => {
+                let (ok, id, error) = match &result {
+                    Ok(m) => (true, Some(m.id.as_str().to_string()), None),
+                    Err(f) => (false, None, Some(f.reason.clone())),
+                };
+                if self.style.json {
+                    out.push(line(json!({"type": "send_result", "cid": cid,
+                        "client_id": client_id.as_str(), "ok": ok, "id": id, "error": error})));
+                } else {
+                    let what = match (id, error) {
+                        (Some(id), _) => format!("sent {id}"),
+                        (_, e) => format!("send failed: {}", e.unwrap_or_default()),
+                    };
+                    out.push(self.info(&format!("-- {}: {what}", self.conv_label(Some(&cid)))));
+                }
+            }
+            ImEvent::Error(e) => {
+                if self.style.json {
+                    out.push(line(json!({"type": "error", "message": e})));
+                } else {
+                    out.push(self.info(&format!("-- error: {e}")));
+                }
+            }
+            ImEvent::SendProgress { .. }
+            | ImEvent::History { .. }
+            | ImEvent::HistoryFailed { .. }
+            | ImEvent::Backfill { .. } => {}
+        }
+        out
+    }
+
+    fn on_message(&mut self, m: Message, out: &mut Vec<Action>) {
+        // The session dedupes already; this guard keeps the promise whatever it does.
+        if !self.seen.insert(m.id.clone()) {
+            return;
+        }
+        self.seen_order.push_back(m.id.clone());
+        if self.seen_order.len() > SEEN_CAPACITY
+            && let Some(old) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        if m.is_system() && !self.style.all {
+            return;
+        }
+        let conv = self.convs.get(&m.cid);
+        let sender_nick = if m.is_self {
+            self.self_nick.clone()
+        } else {
+            m.sender_nick
+                .clone()
+                .or_else(|| self.nicks.get(&m.sender).cloned())
+                .or_else(|| {
+                    conv.filter(|c| c.peer == m.sender)
+                        .and_then(|c| c.peer_nick.clone())
+                })
+        };
+        let item_id = m
+            .item_id
+            .clone()
+            .or_else(|| conv.and_then(|c| c.item_id.clone()));
+        let item_title = item_id.as_ref().and_then(|i| {
+            self.items.get(i).cloned().or_else(|| {
+                conv.filter(|c| c.item_id.as_ref() == Some(i))
+                    .and_then(|c| c.item_title.clone())
+            })
+        });
+        // Names for next time: the line goes out now, with what is known.
+        if !m.is_self
+            && sender_nick.is_none()
+            && !m.sender.is_empty()
+            && self.asked_profiles.insert(m.sender.clone())
+        {
+            out.push(Action::Ask(ImCommand::FetchProfile {
+                cid: m.cid.clone(),
+                uid: m.sender.clone(),
+            }));
+        }
+        if let Some(i) = &item_id
+            && item_title.is_none()
+            && self.asked_items.insert(i.clone())
+        {
+            out.push(Action::Ask(ImCommand::FetchItem { item_id: i.clone() }));
+        }
+        let text = one_line(&m.content.summary());
+        let json = json!({
+            "v": SCHEMA_VERSION,
+            "type": "message",
+            "cid": m.cid,
+            "id": m.id.as_str(),
+            "sender": m.sender,
+            "sender_nick": sender_nick,
+            "self": m.is_self,
+            "system": m.is_system(),
+            "item_id": item_id,
+            "item_title": item_title,
+            "kind": m.content.kind(),
+            "text": text,
+            "time": m.time,
+            "time_iso": iso_time(m.time),
+        })
+        .to_string();
+        if self.style.json {
+            out.push(Action::Print(json.clone()));
+        } else {
+            out.push(Action::Print(self.human_message(
+                &m,
+                sender_nick.as_deref(),
+                item_title.as_deref(),
+                &text,
+            )));
+        }
+        if !m.is_self && !m.is_system() {
+            out.push(Action::Exec(json));
+        }
+    }
+
+    fn human_message(
+        &self,
+        m: &Message,
+        nick: Option<&str>,
+        title: Option<&str>,
+        text: &str,
+    ) -> String {
+        let time = local_time(m.time);
+        let who = if m.is_self {
+            "me".to_string()
+        } else {
+            nick.map(str::to_string)
+                .unwrap_or_else(|| m.sender.to_string())
+        };
+        let about = title.map(|t| format!(" [{}]", one_line(t))).unwrap_or_default();
+        if self.style.color {
+            let who_color = if m.is_self { "32" } else { "1;36" };
+            format!("\x1b[2m{time}\x1b[0m \x1b[{who_color}m{who}\x1b[0m\x1b[33m{about}\x1b[0m: {text}")
+        } else {
+            format!("{time} {who}{about}: {text}")
+        }
+    }
+
+    fn on_connection(&mut self, state: ConnState, out: &mut Vec<Action>) {
+        let fatal = match &state {
+            ConnState::NeedsLogin { reason } => Some(format!(
+                "the login is no longer valid: {reason}\n\n{}",
+                crate::run::COOKIE_HELP
+            )),
+            ConnState::RiskControl { url } => Some(format!(
+                "Goofish asks for a slider check (risk control): open {url} in a browser logged into the account, pass the check, then export a fresh cookie"
+            )),
+            ConnState::SessionRemoved { reason } => Some(format!(
+                "the service removed this IM session ({reason}); another client may be using the account"
+            )),
+            _ => None,
+        };
+        if self.style.json {
+            let mut v = serde_json::to_value(&state).unwrap_or(Value::Null);
+            if let Value::Object(o) = &mut v {
+                o.insert("type".into(), json!("connection"));
+            }
+            out.push(line(v));
+        } else {
+            let text = match &state {
+                ConnState::Live => Some("-- connected".to_string()),
+                ConnState::Reconnecting {
+                    in_ms,
+                    attempt,
+                    last_error,
+                } => Some(format!(
+                    "-- reconnecting in {} (attempt {attempt}): {last_error}",
+                    human_delay(*in_ms)
+                )),
+                ConnState::Stopped => Some("-- stopped".to_string()),
+                _ => None,
+            };
+            if let Some(t) = text {
+                out.push(self.info(&t));
+            }
+        }
+        if let Some(f) = fatal {
+            out.push(Action::Fatal(f));
+        }
+    }
+
+    fn conv_label(&self, cid: Option<&Cid>) -> String {
+        match cid {
+            Some(cid) => match self.convs.get(cid).and_then(|c| c.peer_nick.clone()) {
+                Some(n) => n,
+                None => cid.to_string(),
+            },
+            None => "peer".to_string(),
+        }
+    }
+
+    /// A status line, dimmed on a terminal.
+    fn info(&self, text: &str) -> Action {
+        if self.style.color {
+            Action::Print(format!("\x1b[2m{text}\x1b[0m"))
+        } else {
+            Action::Print(text.to_string())
+        }
+    }
+}
+
+/// A JSON line with the schema version first.
+fn line(v: Value) -> Action {
+    let mut obj = serde_json::Map::new();
+    obj.insert("v".into(), json!(SCHEMA_VERSION));
+    if let Value::Object(o) = v {
+        obj.extend(o);
+    }
+    Action::Print(Value::Object(obj).to_string())
+}
+
+/// Newlines and control characters would break the one-line-per-event promise (and
+/// could move the cursor of the reader's terminal).
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn human_delay(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{} s", (ms as f64 / 1000.0).round() as u64)
+    }
+}
+
+fn iso_time(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn local_time(ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) => {
+            let local = t.with_timezone(&chrono::Local);
+            if local.date_naive() == chrono::Local::now().date_naive() {
+                local.format("%H:%M:%S").to_string()
+            } else {
+                local.format("%Y-%m-%d %H:%M").to_string()
+            }
+        }
+        None => "--:--:--".to_string(),
+    }
+}
+
+/// Writes one line and flushes; false when stdout is gone (reader closed the pipe).
+fn print_line(text: &str) -> bool {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").and_then(|_| out.flush()).is_ok()
+}
+
+/// Runs `watch`; returns the exit code.
+pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
+    super::init_logging(cli);
+    let mut signals = Signals::new();
+    let (paths, file) = match crate::run::load_settings(cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("goofish-tui watch: {e:#}");
+            return EXIT_FAILED;
+        }
+    };
+    let connected = tokio::select! {
+        c = crate::run::connect(cli, paths, file) => c,
+        _ = signals.recv() => return EXIT_OK,
+    };
+    let mut conn = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("goofish-tui watch: {e:#}");
+            return EXIT_LOGIN;
+        }
+    };
+    let style = Style {
+        json: args.json,
+        all: args.all,
+        color: !args.json && std::io::stdout().is_terminal(),
+    };
+    let mut watcher = Watcher::new(style);
+    let exec = args
+        .exec
+        .as_ref()
+        .map(|cmd| ExecQueue::start(cmd.clone(), super::secs(args.exec_timeout)));
+    let commands = conn.session.commands.clone();
+    let _ = commands.send(ImCommand::ListConversations).await;
+    let code = loop {
+        let ev = tokio::select! {
+            ev = conn.session.events.recv() => ev,
+            _ = signals.recv() => break EXIT_OK,
+        };
+        let Some(ev) = ev else {
+            eprintln!("goofish-tui watch: the IM session stopped");
+            break EXIT_FAILED;
+        };
+        let mut stop = None;
+        for action in watcher.on_event(ev) {
+            match action {
+                Action::Print(l) => {
+                    if !print_line(&l) {
+                        stop = Some(EXIT_OK);
+                        break;
+                    }
+                }
+                Action::Exec(json) => {
+                    if let Some(q) = &exec {
+                        q.push(json);
+                    }
+                }
+                Action::Ask(cmd) => {
+                    let _ = commands.try_send(cmd);
+                }
+                Action::Fatal(msg) => {
+                    eprintln!("goofish-tui watch: {msg}");
+                    stop = Some(EXIT_LOGIN);
+                }
+            }
+        }
+        if let Some(code) = stop {
+            break code;
+        }
+    };
+    if let Some(q) = exec {
+        q.stop();
+    }
+    drop(commands);
+    conn.shutdown().await;
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Content;
+
+    fn msg(id: &str, text: &str, is_self: bool) -> Message {
+        Message {
+            id: MessageId::new(id),
+            cid: Cid::new("40000000201"),
+            sender: Uid::new(if is_self { "2200000000401" } else { "1000000101" }),
+            is_self,
+            time: 1_742_458_817_389,
+            content: Content::Text { text: text.into() },
+            item_id: Some("900000000601".into()),
+            sender_nick: None,
+            session_type: Some(1),
+            need_push: true,
+            red_reminder: None,
+            client_id: None,
+        }
+    }
+
+    fn prints(actions: &[Action]) -> Vec<&str> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Print(l) => Some(l.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const JSON: Style = Style {
+        json: true,
+        all: false,
+        color: false,
+    };
+    const HUMAN: Style = Style {
+        json: false,
+        all: false,
+        color: false,
+    };
+
+    #[test]
+    fn json_message_has_the_documented_fields_and_runs_exec_once() {
+        let mut w = Watcher::new(JSON);
+        w.on_event(ImEvent::Conversations(vec![Conversation {
+            cid: Cid::new("40000000201"),
+            peer: Uid::new("1000000101"),
+            peer_nick: Some("买家小明".into()),
+            item_id: Some("900000000601".into()),
+            item_title: Some("九成新 Switch".into()),
+            item_pic: None,
+            modify_time: 0,
+            unread: 0,
+            pinned: false,
+            muted: false,
+            red_reminder: None,
+            last_message: None,
+        }]));
+        let acts = w.on_event(ImEvent::Message(msg("1.PNM", "还在吗\n在吗", false)));
+        let lines = prints(&acts);
+        assert_eq!(lines.len(), 1);
+        let v: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["type"], "message");
+        assert_eq!(v["sender_nick"], "买家小明");
+        assert_eq!(v["item_title"], "九成新 Switch");
+        assert_eq!(v["self"], false);
+        assert_eq!(v["kind"], "text");
+        assert_eq!(v["text"], "还在吗 在吗");
+        assert_eq!(v["time"], 1_742_458_817_389_i64);
+        assert_eq!(v["time_iso"], "2025-03-20T08:20:17.389Z");
+        assert_eq!(
+            acts.iter()
+                .filter(|a| matches!(a, Action::Exec(_)))
+                .count(),
+            1
+        );
+        // The same id again prints nothing and runs nothing.
+        assert!(w.on_event(ImEvent::Message(msg("1.PNM", "x", false))).is_empty());
+    }
+
+    #[test]
+    fn own_echo_is_marked_and_not_executed() {
+        let mut w = Watcher::new(HUMAN);
+        let acts = w.on_event(ImEvent::Message(msg("2.PNM", "好的", true)));
+        assert!(!acts.iter().any(|a| matches!(a, Action::Exec(_))));
+        assert!(prints(&acts)[0].contains(" me"), "{acts:?}");
+    }
+
+    #[test]
+    fn system_messages_only_with_all() {
+        let mut notice = msg("3.PNM", "", false);
+        notice.content = Content::Notice {
+            text: "交易提醒".into(),
+        };
+        let mut w = Watcher::new(JSON);
+        assert!(prints(&w.on_event(ImEvent::Message(notice.clone()))).is_empty());
+        let mut w = Watcher::new(Style { all: true, ..JSON });
+        let acts = w.on_event(ImEvent::Message(notice));
+        assert_eq!(prints(&acts).len(), 1);
+        assert!(!acts.iter().any(|a| matches!(a, Action::Exec(_))));
+    }
+
+    #[test]
+    fn unknown_sender_asks_for_a_profile_once() {
+        let mut w = Watcher::new(HUMAN);
+        let a = w.on_event(ImEvent::Message(msg("4.PNM", "a", false)));
+        let b = w.on_event(ImEvent::Message(msg("5.PNM", "b", false)));
+        let asks = |x: &[Action]| {
+            x.iter()
+                .filter(|a| matches!(a, Action::Ask(ImCommand::FetchProfile { .. })))
+                .count()
+        };
+        assert_eq!(asks(&a), 1);
+        assert_eq!(asks(&b), 0);
+    }
+
+    #[test]
+    fn reconnect_line_and_login_problems() {
+        let mut w = Watcher::new(HUMAN);
+        let acts = w.on_event(ImEvent::Connection(ConnState::Reconnecting {
+            in_ms: 2000,
+            attempt: 3,
+            last_error: "connection closed".into(),
+        }));
+        assert_eq!(
+            prints(&acts),
+            vec!["-- reconnecting in 2 s (attempt 3): connection closed"]
+        );
+        let acts = w.on_event(ImEvent::Connection(ConnState::NeedsLogin {
+            reason: "expired".into(),
+        }));
+        assert!(acts.iter().any(|a| matches!(a, Action::Fatal(_))));
+        let mut j = Watcher::new(JSON);
+        let acts = j.on_event(ImEvent::Connection(ConnState::Live));
+        let v: Value = serde_json::from_str(prints(&acts)[0]).unwrap();
+        assert_eq!((v["type"].as_str(), v["state"].as_str()), (Some("connection"), Some("live")));
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let mut w = Watcher::new(HUMAN);
+        let acts = w.on_event(ImEvent::Message(msg("6.PNM", "a\x1b[2Jb\r\nc", false)));
+        let l = prints(&acts)[0];
+        assert!(!l.contains('\x1b') && !l.contains('\n'), "{l:?}");
+    }
+}
