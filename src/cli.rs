@@ -28,6 +28,10 @@ pub struct Cli {
     /// UI language: zh or en (default: from the locale).
     #[arg(long, global = true)]
     pub lang: Option<String>,
+    /// Delete the account's local history (the message cache and unsent texts), say what
+    /// was deleted, and exit.
+    #[arg(long, global = true)]
+    pub clear_cache: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -64,6 +68,8 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Check the config, the cookie, the connection and the terminal.
     Doctor(DoctorArgs),
+    /// Search the local history (no network): conversation, time, sender and text of each match.
+    Search(crate::store::cmd::SearchArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod headless;
 pub mod im;
 pub mod logging;
 pub mod protocol;

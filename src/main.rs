@@ -1,6 +1,7 @@
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use goofish_tui::cli::{Cli, Command, ScenarioArg, SimArgs};
+use goofish_tui::headless;
 use goofish_tui::sim::{self, Scenario, SimOptions};
 use std::io::Write;
 use std::time::Duration;
@@ -8,10 +9,22 @@ use std::time::Duration;
 fn main() -> Result<()> {
     color_eyre::install()?;
     let cli = Cli::parse();
+    if cli.clear_cache {
+        return goofish_tui::store::cmd::clear_cache(&cli);
+    }
     let runtime = tokio::runtime::Runtime::new().wrap_err("cannot start the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
             Some(Command::Sim(ref args)) => run_sim(&cli, args).await,
+            Some(Command::Watch(ref args)) => {
+                headless::exit(headless::watch::run(&cli, args).await)
+            }
+            Some(Command::Send(ref args)) => headless::exit(headless::send::run(&cli, args).await),
+            Some(Command::Decode(ref args)) => headless::exit(headless::decode::run(&cli, args)),
+            Some(Command::Doctor(ref args)) => {
+                headless::exit(headless::doctor::run(&cli, args).await)
+            }
+            Some(Command::Search(ref args)) => goofish_tui::store::cmd::search(&cli, args),
             None => goofish_tui::run::tui(&cli).await,
         }
     })

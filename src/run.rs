@@ -9,8 +9,10 @@ use crate::im::cookies::CookieJar;
 use crate::im::mtop::{Endpoints, MtopClient, MtopError};
 use crate::im::session::{self, DeviceSource, SessionConfig, SessionHandle};
 use crate::im::{ImCommand, device};
+use crate::protocol::Uid;
 use crate::secret::Secret;
 use crate::sim::{self, Scenario, SimHandle, SimOptions};
+use crate::store::{Store, StoreHandle};
 use crate::ui::i18n::Lang;
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use std::time::Duration;
@@ -31,6 +33,8 @@ pub struct Connection {
     pub sim: Option<SimHandle>,
     pub paths: Paths,
     pub file: FileConfig,
+    /// The account's local history (also used by the session), when it could be opened.
+    pub store: Option<StoreHandle>,
 }
 
 impl Connection {
@@ -106,13 +110,19 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
         let jar = CookieJar::parse_header(sim.cookie());
         let mtop = MtopClient::new(Endpoints::at(base), jar, None)?;
         let did = device::generate_device_id(&sim.self_uid);
-        let cfg = SessionConfig::new(conn_cfg(sim.ws_url().to_string()), DeviceSource::Fixed(did));
+        let mut cfg =
+            SessionConfig::new(conn_cfg(sim.ws_url().to_string()), DeviceSource::Fixed(did));
+        // A file of its own (not in memory), so `--demo search` and restarts work as for
+        // a real account, without mixing made-up conversations into one.
+        let store = open_store(crate::store::cmd::store_dir(&paths, true), &sim.self_uid).await;
+        cfg.store = store.clone();
         let session = session::spawn(cfg, mtop);
         return Ok(Connection {
             session,
             sim: Some(sim),
             paths,
             file,
+            store,
         });
     }
 
@@ -124,11 +134,11 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
             Err(_) => bail!("No Goofish login cookie was found.\n\n{COOKIE_HELP}"),
         },
     };
-    if jar.uid().is_none() {
+    let Some(uid) = jar.uid() else {
         bail!(
             "The cookie from {source} has no `unb` (user id): it does not come from a logged-in tab.\n\n{COOKIE_HELP}"
         );
-    }
+    };
     let endpoints = Endpoints {
         mtop: url::Url::parse(&resolved.endpoints.mtop).wrap_err("invalid mtop URL")?,
         passport: url::Url::parse(&resolved.endpoints.passport).wrap_err("invalid passport URL")?,
@@ -155,17 +165,41 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
         Ok(Ok(uid)) => tracing::info!(%uid, "logged in"),
         Err(_) => tracing::warn!("login check timed out, starting anyway"),
     }
-    let cfg = SessionConfig::new(
+    let mut cfg = SessionConfig::new(
         conn_cfg(resolved.endpoints.ws.clone()),
         DeviceSource::File(paths.device_id()),
     );
+    let store = open_store(paths.data_dir.clone(), &uid).await;
+    cfg.store = store.clone();
     let session = session::spawn(cfg, mtop);
     Ok(Connection {
         session,
         sim: None,
         paths,
         file,
+        store,
     })
+}
+
+/// Opens the local history of `uid` under `dir`. A damaged, locked, newer or unwritable
+/// database is logged and the program runs without the cache.
+pub async fn open_store(dir: std::path::PathBuf, uid: &Uid) -> Option<StoreHandle> {
+    let owner = uid.clone();
+    let opened = tokio::task::spawn_blocking(move || Store::open(&dir, &owner)).await;
+    match opened {
+        Ok(Ok(store)) => {
+            tracing::info!(path = ?store.path(), "local history opened");
+            Some(StoreHandle::new(store))
+        }
+        Ok(Err(e)) => {
+            tracing::error!("running without local history: {e}");
+            None
+        }
+        Err(e) => {
+            tracing::error!("running without local history: {e}");
+            None
+        }
+    }
 }
 
 fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {

@@ -302,6 +302,12 @@ fn client_id_is_carried_in_ext_json() {
     let json = item_to_json(&chat_message_item(&m, &receiver_of(&m))).unwrap();
     let ext: Value = serde_json::from_str(json["1"]["10"]["extJson"].as_str().unwrap()).unwrap();
     assert_eq!(ext["uuid"], "-17424589073891");
+    // …and the decoder reads it back, so an echo is tied to its send.
+    let me = receiver_of(&m);
+    match decode_item(&chat_message_item(&m, &me), Some(40000), &m.sender) {
+        SyncEvent::Message(back) => assert_eq!(back.client_id.as_deref(), Some("-17424589073891")),
+        other => panic!("{other:?}"),
+    }
     // The 32-hex notification id is stable for one PNM id and differs between messages.
     let again = item_to_json(&chat_message_item(&m, &receiver_of(&m))).unwrap();
     assert_eq!(json, again);

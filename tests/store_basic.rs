@@ -103,7 +103,8 @@ fn conversations_come_back_newest_first_and_update_in_place() {
     let mut s = mem();
     s.save_conversations(&[conv("1", 100, "甲", "相机"), conv("2", 300, "乙", "手机")])
         .unwrap();
-    s.save_conversations(&[conv("1", 500, "甲改", "相机")]).unwrap();
+    s.save_conversations(&[conv("1", 500, "甲改", "相机")])
+        .unwrap();
     let list = s.conversations().unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0].cid, Cid::new("1"));
@@ -115,7 +116,10 @@ fn conversations_come_back_newest_first_and_update_in_place() {
 #[test]
 fn outbox_keeps_texts_until_removed() {
     let mut s = mem();
-    let (a, b) = (ClientId::new("-1700000000001"), ClientId::new("-1700000000002"));
+    let (a, b) = (
+        ClientId::new("-1700000000001"),
+        ClientId::new("-1700000000002"),
+    );
     s.outbox_add(&Cid::new("10"), &a, "第一条", 1).unwrap();
     s.outbox_add(&Cid::new("11"), &b, "second", 2).unwrap();
     s.outbox_add(&Cid::new("10"), &a, "again", 3).unwrap();
@@ -217,7 +221,11 @@ fn search_follows_pruning_and_clearing() {
         .map(|m| m.id.to_string())
         .collect();
     assert_eq!(left, ["9.PNM", "8.PNM", "7.PNM"]);
-    assert_eq!(s.search("能便宜", 100).unwrap().len(), 4, "index follows deletes");
+    assert_eq!(
+        s.search("能便宜", 100).unwrap().len(),
+        4,
+        "index follows deletes"
+    );
     s.set_draft(&Cid::new("10"), "d").unwrap();
     s.meta_set("k", "v").unwrap();
     s.clear().unwrap();
@@ -225,6 +233,11 @@ fn search_follows_pruning_and_clearing() {
     assert!(s.search("能便宜", 100).unwrap().is_empty());
     assert!(s.drafts().unwrap().is_empty());
     assert_eq!(s.meta_get("k").unwrap(), None);
+    // Still fully usable afterwards.
+    s.save_messages(&[msg(60, "10", 1, "能便宜吗")]).unwrap();
+    assert_eq!(s.search("能便宜", 100).unwrap().len(), 1);
+    assert_eq!(s.prune(Some(0)).unwrap(), 1);
+    assert!(s.search("能便宜", 100).unwrap().is_empty());
 }
 
 #[test]
@@ -323,7 +336,8 @@ fn version_1_database_is_upgraded_with_its_data() {
     assert_eq!(s.drafts().unwrap()[0].1, "草稿");
     // Old rows are searchable, and new ones join them in the index.
     assert_eq!(s.search("能便宜", 5).unwrap().len(), 1);
-    s.save_messages(&[msg(8, "10", 2000, "新的能便宜吗")]).unwrap();
+    s.save_messages(&[msg(8, "10", 2000, "新的能便宜吗")])
+        .unwrap();
     assert_eq!(s.search("能便宜", 5).unwrap().len(), 2);
     assert_eq!(s.search("便宜", 5).unwrap().len(), 2);
     drop(s);
@@ -351,7 +365,9 @@ fn database_from_a_newer_version_is_refused_untouched() {
         other => panic!("expected TooNew, got {other:?}"),
     }
     let c = Connection::open(&path).unwrap();
-    let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(v, 99);
     let tables: i64 = c
         .query_row(
@@ -367,7 +383,11 @@ fn database_from_a_newer_version_is_refused_untouched() {
 fn corrupt_file_gives_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(dir.path(), &uid()).unwrap();
-    std::fs::write(&path, b"this is not a database, just some bytes ".repeat(200)).unwrap();
+    std::fs::write(
+        &path,
+        b"this is not a database, just some bytes ".repeat(200),
+    )
+    .unwrap();
     match Store::open(dir.path(), &uid()) {
         Err(e @ StoreError::Corrupt { .. }) => {
             let text = e.to_string();

@@ -24,9 +24,7 @@ pub enum InputError {
     Read(String),
     #[error("the input looks like JSON but is not valid: {0}")]
     BadJson(String),
-    #[error(
-        "the JSON is neither a /s/sync frame, a sync body nor a sync item (found keys: {0})"
-    )]
+    #[error("the JSON is neither a /s/sync frame, a sync body nor a sync item (found keys: {0})")]
     UnknownJson(String),
     #[error("the frame is {0}, not a sync push")]
     NotSync(String),
@@ -143,7 +141,10 @@ fn summary(ev: &SyncEvent) -> String {
         SyncEvent::Receipt { cid, ids, .. } => format!(
             "read receipt in {}: {}",
             cid.as_ref().map(|c| c.to_string()).unwrap_or("?".into()),
-            ids.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", ")
+            ids.iter()
+                .map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         SyncEvent::Typing { uid, cid } => format!(
             "{uid} is typing in {}",
@@ -227,23 +228,21 @@ pub fn decode_input(text: &str, self_uid: &Uid) -> Result<Decoded, InputError> {
         return Err(InputError::UnknownJson(keys.join(", ")));
     };
     let pushed = decode_sync_body(body, self_uid);
-    let raw_items: Vec<Option<(&str, Option<i64>)>> = match body
-        .get("syncPushPackage")
-        .and_then(|p| p.get("data"))
-    {
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|it| {
-                let data = it.get("data").and_then(Value::as_str)?;
-                let biz = it
-                    .get("bizType")
-                    .and_then(json_int)
-                    .or_else(|| it.get("objectType").and_then(json_int));
-                Some((data, biz))
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let raw_items: Vec<Option<(&str, Option<i64>)>> =
+        match body.get("syncPushPackage").and_then(|p| p.get("data")) {
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|it| {
+                    let data = it.get("data").and_then(Value::as_str)?;
+                    let biz = it
+                        .get("bizType")
+                        .and_then(json_int)
+                        .or_else(|| it.get("objectType").and_then(json_int));
+                    Some((data, biz))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
     let items = pushed
         .events
         .into_iter()
@@ -283,19 +282,23 @@ pub fn read_input(r: &mut impl Read) -> Result<String, InputError> {
 /// Runs `decode`; returns the exit code: 0 decoded, 1 undecodable, 2 unreadable input.
 pub fn run(_cli: &Cli, args: &DecodeArgs) -> i32 {
     let self_uid = Uid::new(args.self_uid.as_deref().unwrap_or(""));
-    let decoded = match read_input(&mut std::io::stdin().lock())
-        .and_then(|t| decode_input(&t, &self_uid))
-    {
-        Ok(d) => d,
-        Err(e @ (InputError::Empty | InputError::TooLarge | InputError::NotText | InputError::Read(_))) => {
-            eprintln!("goofish-tui decode: {e}");
-            return EXIT_LOGIN;
-        }
-        Err(e) => {
-            eprintln!("goofish-tui decode: {e}");
-            return EXIT_FAILED;
-        }
-    };
+    let decoded =
+        match read_input(&mut std::io::stdin().lock()).and_then(|t| decode_input(&t, &self_uid)) {
+            Ok(d) => d,
+            Err(
+                e @ (InputError::Empty
+                | InputError::TooLarge
+                | InputError::NotText
+                | InputError::Read(_)),
+            ) => {
+                eprintln!("goofish-tui decode: {e}");
+                return EXIT_LOGIN;
+            }
+            Err(e) => {
+                eprintln!("goofish-tui decode: {e}");
+                return EXIT_FAILED;
+            }
+        };
     let text = if args.json {
         serde_json::to_string_pretty(&decoded.to_json()).unwrap_or_default()
     } else {
@@ -324,12 +327,18 @@ mod tests {
     fn broken_inputs_are_typed_errors_or_undecodable_items() {
         let me = Uid::new("2200000000401");
         assert_eq!(decode_input("  \n", &me), Err(InputError::Empty));
-        assert!(matches!(decode_input("{\"lwp\":", &me), Err(InputError::BadJson(_))));
+        assert!(matches!(
+            decode_input("{\"lwp\":", &me),
+            Err(InputError::BadJson(_))
+        ));
         assert!(matches!(
             decode_input("{\"lwp\":\"/!\",\"body\":{}}", &me),
             Err(InputError::NotSync(_))
         ));
-        assert!(matches!(decode_input("[1,2]", &me), Err(InputError::UnknownJson(_))));
+        assert!(matches!(
+            decode_input("[1,2]", &me),
+            Err(InputError::UnknownJson(_))
+        ));
         for junk in ["!!!not base64!!!", "3q2+7w==", "gqFhwA==", "AAAA"] {
             let d = decode_input(junk, &me).unwrap();
             assert_eq!(d.items.len(), 1);
@@ -345,7 +354,10 @@ mod tests {
     #[test]
     fn body_with_extra_type_and_no_items_is_fine() {
         let d = decode_input(r#"{"syncExtraType":{"type":1}}"#, &Uid::new("1")).unwrap();
-        assert_eq!((d.input, d.sync_extra_type, d.items.len()), ("body", Some(1), 0));
+        assert_eq!(
+            (d.input, d.sync_extra_type, d.items.len()),
+            ("body", Some(1), 0)
+        );
         assert!(d.to_text().contains("getState"));
     }
 }

@@ -21,10 +21,7 @@ pub enum SendCmdError {
 }
 
 /// The text to send: `--text`, else all of stdin. Blank text is an error.
-pub fn message_text(
-    flag: Option<&str>,
-    stdin: &mut impl Read,
-) -> Result<String, SendCmdError> {
+pub fn message_text(flag: Option<&str>, stdin: &mut impl Read) -> Result<String, SendCmdError> {
     let text = match flag {
         Some(t) => t.to_string(),
         None => {
@@ -98,19 +95,18 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
-    let mut conn = match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file))
-        .await
-    {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            eprintln!("goofish-tui send: {e:#}");
-            return EXIT_LOGIN;
-        }
-        Err(_) => {
-            eprintln!("goofish-tui send: timed out while connecting");
-            return EXIT_FAILED;
-        }
-    };
+    let mut conn =
+        match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file)).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                eprintln!("goofish-tui send: {e:#}");
+                return EXIT_LOGIN;
+            }
+            Err(_) => {
+                eprintln!("goofish-tui send: timed out while connecting");
+                return EXIT_FAILED;
+            }
+        };
     let result = tokio::time::timeout_at(deadline, deliver(&mut conn, args, text)).await;
     conn.shutdown().await;
     match result {
@@ -252,7 +248,10 @@ mod tests {
         assert_eq!(message_text(None, &mut stdin).unwrap(), "还在吗？");
         let mut blank = " \n\t\n".as_bytes();
         assert_eq!(message_text(None, &mut blank), Err(SendCmdError::Empty));
-        assert_eq!(message_text(Some("  "), &mut none), Err(SendCmdError::Empty));
+        assert_eq!(
+            message_text(Some("  "), &mut none),
+            Err(SendCmdError::Empty)
+        );
         let mut bad = &[0xff_u8, 0xfe][..];
         assert!(matches!(
             message_text(None, &mut bad),
@@ -278,8 +277,17 @@ mod tests {
         };
         let list = vec![conv("1", "7", Some("a")), conv("2", "7", Some("b"))];
         let p = Uid::new("7");
-        assert_eq!(find_conversation(&list, &p, None).unwrap().cid.as_str(), "1");
-        assert_eq!(find_conversation(&list, &p, Some("b")).unwrap().cid.as_str(), "2");
+        assert_eq!(
+            find_conversation(&list, &p, None).unwrap().cid.as_str(),
+            "1"
+        );
+        assert_eq!(
+            find_conversation(&list, &p, Some("b"))
+                .unwrap()
+                .cid
+                .as_str(),
+            "2"
+        );
         assert!(find_conversation(&list, &p, Some("c")).is_none());
         assert!(find_conversation(&list, &Uid::new("8"), None).is_none());
     }

@@ -24,6 +24,27 @@ pub struct Style {
     pub color: bool,
 }
 
+/// A `message` line; a struct rather than a `json!` tree: it is the hot path.
+#[derive(serde::Serialize)]
+struct MessageLine<'a> {
+    v: u32,
+    #[serde(rename = "type")]
+    kind_of_line: &'static str,
+    cid: &'a str,
+    id: &'a str,
+    sender: &'a str,
+    sender_nick: Option<&'a str>,
+    #[serde(rename = "self")]
+    is_self: bool,
+    system: bool,
+    item_id: Option<&'a str>,
+    item_title: Option<&'a str>,
+    kind: &'static str,
+    text: &'a str,
+    time: i64,
+    time_iso: Option<String>,
+}
+
 /// What to do with one event.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -122,8 +143,10 @@ impl Watcher {
             } => {
                 if self.style.all {
                     if self.style.json {
-                        out.push(line(json!({"type": "card_update", "cid": cid, "text": text,
-                            "red_reminder": red_reminder})));
+                        out.push(line(
+                            json!({"type": "card_update", "cid": cid, "text": text,
+                            "red_reminder": red_reminder}),
+                        ));
                     } else {
                         let state = red_reminder.map(|r| format!(" ({r})")).unwrap_or_default();
                         out.push(self.info(&format!(
@@ -136,7 +159,9 @@ impl Watcher {
             }
             ImEvent::Recalled { cid, id } => {
                 if self.style.json {
-                    out.push(line(json!({"type": "recalled", "cid": cid, "id": id.as_str()})));
+                    out.push(line(
+                        json!({"type": "recalled", "cid": cid, "id": id.as_str()}),
+                    ));
                 } else {
                     out.push(self.info(&format!(
                         "-- {}: message {} was recalled",
@@ -234,23 +259,24 @@ impl Watcher {
             out.push(Action::Ask(ImCommand::FetchItem { item_id: i.clone() }));
         }
         let text = one_line(&m.content.summary());
-        let json = json!({
-            "v": SCHEMA_VERSION,
-            "type": "message",
-            "cid": m.cid,
-            "id": m.id.as_str(),
-            "sender": m.sender,
-            "sender_nick": sender_nick,
-            "self": m.is_self,
-            "system": m.is_system(),
-            "item_id": item_id,
-            "item_title": item_title,
-            "kind": m.content.kind(),
-            "text": text,
-            "time": m.time,
-            "time_iso": iso_time(m.time),
-        })
-        .to_string();
+        let system = m.is_system();
+        let line = MessageLine {
+            v: SCHEMA_VERSION,
+            kind_of_line: "message",
+            cid: m.cid.as_str(),
+            id: m.id.as_str(),
+            sender: m.sender.as_str(),
+            sender_nick: sender_nick.as_deref(),
+            is_self: m.is_self,
+            system,
+            item_id: item_id.as_deref(),
+            item_title: item_title.as_deref(),
+            kind: m.content.kind(),
+            text: &text,
+            time: m.time,
+            time_iso: iso_time(m.time),
+        };
+        let json = serde_json::to_string(&line).unwrap_or_default();
         if self.style.json {
             out.push(Action::Print(json.clone()));
         } else {
@@ -261,7 +287,7 @@ impl Watcher {
                 &text,
             )));
         }
-        if !m.is_self && !m.is_system() {
+        if !m.is_self && !system {
             out.push(Action::Exec(json));
         }
     }
@@ -280,10 +306,14 @@ impl Watcher {
             nick.map(str::to_string)
                 .unwrap_or_else(|| m.sender.to_string())
         };
-        let about = title.map(|t| format!(" [{}]", one_line(t))).unwrap_or_default();
+        let about = title
+            .map(|t| format!(" [{}]", one_line(t)))
+            .unwrap_or_default();
         if self.style.color {
             let who_color = if m.is_self { "32" } else { "1;36" };
-            format!("\x1b[2m{time}\x1b[0m \x1b[{who_color}m{who}\x1b[0m\x1b[33m{about}\x1b[0m: {text}")
+            format!(
+                "\x1b[2m{time}\x1b[0m \x1b[{who_color}m{who}\x1b[0m\x1b[33m{about}\x1b[0m: {text}"
+            )
         } else {
             format!("{time} {who}{about}: {text}")
         }
@@ -352,7 +382,7 @@ impl Watcher {
     }
 }
 
-/// A JSON line with the schema version first.
+/// A JSON line with the schema version.
 fn line(v: Value) -> Action {
     let mut obj = serde_json::Map::new();
     obj.insert("v".into(), json!(SCHEMA_VERSION));
@@ -490,7 +520,11 @@ mod tests {
         Message {
             id: MessageId::new(id),
             cid: Cid::new("40000000201"),
-            sender: Uid::new(if is_self { "2200000000401" } else { "1000000101" }),
+            sender: Uid::new(if is_self {
+                "2200000000401"
+            } else {
+                "1000000101"
+            }),
             is_self,
             time: 1_742_458_817_389,
             content: Content::Text { text: text.into() },
@@ -555,13 +589,14 @@ mod tests {
         assert_eq!(v["time"], 1_742_458_817_389_i64);
         assert_eq!(v["time_iso"], "2025-03-20T08:20:17.389Z");
         assert_eq!(
-            acts.iter()
-                .filter(|a| matches!(a, Action::Exec(_)))
-                .count(),
+            acts.iter().filter(|a| matches!(a, Action::Exec(_))).count(),
             1
         );
         // The same id again prints nothing and runs nothing.
-        assert!(w.on_event(ImEvent::Message(msg("1.PNM", "x", false))).is_empty());
+        assert!(
+            w.on_event(ImEvent::Message(msg("1.PNM", "x", false)))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -619,7 +654,10 @@ mod tests {
         let mut j = Watcher::new(JSON);
         let acts = j.on_event(ImEvent::Connection(ConnState::Live));
         let v: Value = serde_json::from_str(prints(&acts)[0]).unwrap();
-        assert_eq!((v["type"].as_str(), v["state"].as_str()), (Some("connection"), Some("live")));
+        assert_eq!(
+            (v["type"].as_str(), v["state"].as_str()),
+            (Some("connection"), Some("live"))
+        );
     }
 
     #[test]

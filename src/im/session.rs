@@ -21,6 +21,7 @@ use crate::protocol::{
     Cid, ClientId, Content, Conversation, HistoryPage, ItemInfo, Message, MessageId, Profile,
     SyncEvent, Uid,
 };
+use crate::store::{OutboxState, Store, StoreError, StoreHandle};
 use serde_json::Value;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -75,6 +76,10 @@ pub struct SessionConfig {
     pub token_margin: Duration,
     /// Message ids remembered for dedupe.
     pub dedupe_capacity: usize,
+    /// Local history: accepted messages and the conversation list are written here before
+    /// they are emitted, and sends wait in its outbox until the server has them. `None`
+    /// (or a failing store) only loses the cache, never the session.
+    pub store: Option<StoreHandle>,
 }
 
 impl SessionConfig {
@@ -97,6 +102,7 @@ impl SessionConfig {
             parked_retry: Some(Duration::from_secs(30 * 60)),
             token_margin: Duration::from_secs(10 * 60),
             dedupe_capacity: 100_000,
+            store: None,
         }
     }
 }
@@ -640,6 +646,8 @@ struct Actor {
     undecodable_reported: Option<Instant>,
     kickouts: u32,
     consumer_gone: bool,
+    /// A store failure was already reported as an `ImEvent::Error`.
+    store_reported: bool,
 }
 
 impl Actor {
@@ -683,10 +691,12 @@ impl Actor {
             undecodable_reported: None,
             kickouts: 0,
             consumer_gone: false,
+            store_reported: false,
         }
     }
 
     async fn run(mut self) {
+        self.restore_outbox().await;
         self.start_connect().await;
         while !matches!(self.link, Link::Stopped) {
             match self.next_input().await {
@@ -958,9 +968,11 @@ impl Actor {
                 OutState::AwaitingEcho { time, .. } => time,
                 _ => None,
             };
-            // Accepted by the server but the id is unknown: the uuid stands in for it.
+            // Accepted by the server but the id is unknown: the uuid stands in for it. Not
+            // stored under that stand-in: history brings it back with its real id.
             let id = MessageId::new(item.client_id.as_str());
             self.remember_uuid(item.client_id.as_str());
+            self.outbox_done(&item.client_id).await;
             let msg = self.own_message(&item, id, time);
             self.emit(ImEvent::SendResult {
                 client_id: item.client_id,
@@ -1009,10 +1021,19 @@ impl Actor {
                 client_id,
                 text,
             } => {
-                if !self.outbox.push(cid.clone(), client_id.clone(), text) {
+                if !self
+                    .outbox
+                    .push(cid.clone(), client_id.clone(), text.clone())
+                {
                     tracing::warn!(%client_id, "duplicate send ignored");
                     return;
                 }
+                // On disk before it reaches the network: a crash now resends it at start-up.
+                let id = client_id.clone();
+                self.with_store("outbox", move |s| {
+                    s.outbox_add(&cid, &id, &text, crate::time::now_ms())
+                })
+                .await;
                 if self.is_live() {
                     self.flush_outbox().await;
                 } else {
@@ -1156,7 +1177,7 @@ impl Actor {
 
     async fn on_sync_event(&mut self, event: SyncEvent) {
         match event {
-            SyncEvent::Message(m) => self.on_message(m).await,
+            SyncEvent::Message(m) => self.on_message(m, false).await,
             SyncEvent::Receipt { cid, ids, .. } => self.emit(ImEvent::Receipt { cid, ids }).await,
             SyncEvent::Typing { uid, cid } => self.emit(ImEvent::Typing { cid, uid }).await,
             SyncEvent::CardUpdate {
@@ -1193,15 +1214,20 @@ impl Actor {
         }
     }
 
-    /// A message from a push or from backfill: deduped, and matched against the outbox.
-    async fn on_message(&mut self, m: Message) {
+    /// A message from a push or from backfill: deduped, stored (unless the caller did),
+    /// and matched against the outbox.
+    async fn on_message(&mut self, m: Message, stored: bool) {
         let newest = self.latest_known.entry(m.cid.clone()).or_insert(m.time);
         *newest = (*newest).max(m.time);
         if !self.seen.insert(&m.id) {
             return;
         }
+        if !stored {
+            self.store_messages(vec![m.clone()]).await;
+        }
         if m.is_self {
             if let Some(item) = self.outbox.match_echo(&m) {
+                self.outbox_done(&item.client_id).await;
                 self.emit(ImEvent::SendResult {
                     client_id: item.client_id,
                     cid: item.cid,
@@ -1287,6 +1313,8 @@ impl Actor {
                 result,
             } => match result {
                 Ok(page) => {
+                    let messages = page.entries.iter().map(|e| e.message.clone()).collect();
+                    self.store_messages(messages).await;
                     for e in &page.entries {
                         self.seen.insert(&e.message.id);
                         let newest = self.latest_known.entry(cid.clone()).or_insert(0);
@@ -1309,8 +1337,10 @@ impl Actor {
                 total,
             } => {
                 messages.sort_by_key(|m| m.time);
+                // One transaction for the whole step.
+                self.store_messages(messages.clone()).await;
                 for m in messages {
-                    self.on_message(m).await;
+                    self.on_message(m, true).await;
                 }
                 self.emit(ImEvent::Backfill { done, total }).await;
             }
@@ -1400,6 +1430,9 @@ impl Actor {
             .map(|(cid, c)| (cid.clone(), c.modify_time))
             .collect();
         self.conversations = list.iter().map(|c| (c.cid.clone(), c.clone())).collect();
+        let stored = list.clone();
+        self.with_store("conversations", move |s| s.save_conversations(&stored))
+            .await;
         let gap_start = self.gap_start_ms - CLOCK_SLACK_MS;
         let targets = backfill_targets(&list, &previous, &self.latest_known, gap_start);
         self.emit(ImEvent::Conversations(list)).await;
@@ -1429,6 +1462,57 @@ impl Actor {
         });
     }
 
+    // ---- local history ----
+
+    /// Runs a call on the store, if there is one. A failure is logged and reported once;
+    /// the session goes on without the cache.
+    async fn with_store<R, F>(&mut self, what: &'static str, f: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+    {
+        let store = self.cfg.store.clone()?;
+        match store.call(f).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(error = %e, what, "local history call failed");
+                if !self.store_reported {
+                    self.store_reported = true;
+                    self.emit(ImEvent::Error(format!(
+                        "local history unavailable, going on without it: {e}"
+                    )))
+                    .await;
+                }
+                None
+            }
+        }
+    }
+
+    async fn store_messages(&mut self, messages: Vec<Message>) {
+        if !messages.is_empty() {
+            self.with_store("messages", move |s| s.save_messages(&messages))
+                .await;
+        }
+    }
+
+    async fn outbox_done(&mut self, client_id: &ClientId) {
+        let id = client_id.clone();
+        self.with_store("outbox", move |s| s.outbox_remove(&id))
+            .await;
+    }
+
+    /// Texts left unsent by an earlier run go out again, once, with their own client ids
+    /// (the service answers a repeated id with the first message).
+    async fn restore_outbox(&mut self) {
+        let Some(pending) = self.with_store("outbox", |s| s.outbox_pending()).await else {
+            return;
+        };
+        for item in pending {
+            tracing::info!(client_id = %item.client_id, "resending a text from the last run");
+            self.outbox.push(item.cid, item.client_id, item.text);
+        }
+    }
+
     // ---- sending ----
 
     async fn flush_outbox(&mut self) {
@@ -1437,6 +1521,11 @@ impl Actor {
         };
         let Some(uid) = self.uid.clone() else { return };
         for item in self.outbox.take_sendable(Instant::now()) {
+            let id = item.client_id.clone();
+            self.with_store("outbox", move |s| {
+                s.outbox_set_state(&id, OutboxState::Sending)
+            })
+            .await;
             self.emit(ImEvent::SendProgress {
                 client_id: item.client_id.clone(),
                 stage: SendStage::Sending,
@@ -1486,6 +1575,8 @@ impl Actor {
             SendStep::Sent { item, ack, id } => {
                 self.seen.insert(&id);
                 let msg = self.own_message(&item, id, ack.time);
+                self.store_messages(vec![msg.clone()]).await;
+                self.outbox_done(&item.client_id).await;
                 let newest = self.latest_known.entry(msg.cid.clone()).or_insert(msg.time);
                 *newest = (*newest).max(msg.time);
                 self.emit(ImEvent::SendResult {
@@ -1496,6 +1587,11 @@ impl Actor {
                 .await;
             }
             SendStep::Failed { item, failure } => {
+                // A retryable failure stays in the stored outbox and goes out again at the
+                // next start; a refusal (content security, no such conversation) does not.
+                if !failure.retryable {
+                    self.outbox_done(&item.client_id).await;
+                }
                 self.emit(ImEvent::SendResult {
                     client_id: item.client_id,
                     cid: item.cid,
@@ -1560,7 +1656,9 @@ impl Actor {
     }
 
     /// `/r/SingleChatConversation/create` (idempotent on the service: an existing pair
-    /// answers with its cid).
+    /// answers with its cid). The pair order is open (§12.9); `create_single_body` puts the
+    /// peer first like most clients. Creating often may be refused (§6.5), so callers look in
+    /// the conversation list first.
     fn spawn_open(&self, conn: Conn, peer: Uid, item_id: Option<String>) {
         let Some(uid) = self.uid.clone() else { return };
         let tx = self.internal_tx.clone();

@@ -22,8 +22,34 @@ struct RawContent {
     text: Option<RawText>,
     image: Option<RawImage>,
     #[serde(rename = "dxCard")]
-    dx_card: Option<Value>,
+    dx_card: Option<RawDxCard>,
     tip: Option<Value>,
+}
+
+/// Only the parts of a trade card the client shows; serde skips the rest without building a
+/// tree (cards are ~1 KB of layout JSON).
+#[derive(Deserialize)]
+struct RawDxCard {
+    item: Option<RawDxItem>,
+}
+
+#[derive(Deserialize)]
+struct RawDxItem {
+    main: Option<RawDxMain>,
+}
+
+#[derive(Deserialize)]
+struct RawDxMain {
+    #[serde(rename = "exContent")]
+    ex_content: Option<RawExContent>,
+    #[serde(rename = "targetUrl")]
+    target_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawExContent {
+    title: Option<String>,
+    desc: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -78,9 +104,7 @@ pub fn parse_content(json: Option<&str>, type_hint: Option<i64>, summary: &str) 
                 .unwrap_or_default();
             Content::Image { urls }
         }
-        (Some(content_type::TRADE_CARD), raw) => {
-            trade_card(raw.and_then(|r| r.dx_card).as_ref(), summary)
-        }
+        (Some(content_type::TRADE_CARD), raw) => trade_card(raw.and_then(|r| r.dx_card), summary),
         (Some(content_type::NOTICE), raw) => {
             let text = raw
                 .and_then(|r| r.tip)
@@ -98,19 +122,26 @@ pub fn parse_content(json: Option<&str>, type_hint: Option<i64>, summary: &str) 
     }
 }
 
-fn trade_card(card: Option<&Value>, summary: &str) -> Content {
-    let main = card.and_then(|c| c.pointer("/item/main"));
-    let ex = main.and_then(|m| m.get("exContent"));
-    let s = |v: Option<&Value>, k: &str| {
-        v.and_then(|v| v.get(k))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+fn trade_card(card: Option<RawDxCard>, summary: &str) -> Content {
+    let main = card.and_then(|c| c.item).and_then(|i| i.main);
+    let (ex, target_url) = match main {
+        Some(m) => (m.ex_content, m.target_url),
+        None => (None, None),
     };
-    let title = s(ex, "title").unwrap_or_else(|| summary.trim_matches(['[', ']']).to_string());
-    let order_id = s(main, "targetUrl").and_then(|u| query_param(&u, "id").map(str::to_string));
+    let (title, desc) = match ex {
+        Some(e) => (e.title, e.desc),
+        None => (None, None),
+    };
+    let title = title
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| summary.trim_matches(['[', ']']).to_string());
+    let order_id = target_url
+        .as_deref()
+        .and_then(|u| query_param(u, "id"))
+        .map(str::to_string);
     Content::TradeCard {
         title,
-        desc: s(ex, "desc").filter(|d| !d.is_empty()),
+        desc: desc.filter(|d| !d.is_empty()),
         order_id,
     }
 }
@@ -235,6 +266,17 @@ impl<'a> Extension<'a> {
         let order_prompt = self.red_reminder.is_some_and(|r| !r.is_empty());
         self.reminder_title
             .filter(|t| plain && !order_prompt && !t.is_empty())
+            .map(str::to_string)
+    }
+
+    /// The send uuid, when a push carries it as `extJson.uuid`. No capture shows where the
+    /// real service echoes it (§6.8 leaves it open); the simulator puts it there.
+    pub fn client_uuid(&self) -> Option<String> {
+        let json = self.ext_json.filter(|j| j.contains("\"uuid\""))?;
+        let v: Value = serde_json::from_str(json).ok()?;
+        v.get("uuid")?
+            .as_str()
+            .filter(|s| !s.is_empty())
             .map(str::to_string)
     }
 

@@ -809,9 +809,9 @@ fn message(
     let id = text_ne(p.f[3]).ok_or("message without an id (1.3)")?;
     let cid = text_ne(p.f[2]).ok_or("message without a conversation id (1.2)")?;
 
-    // Extension values needed in every case; the long JSON ones only when the item id is not
-    // in reminderUrl, the fallback summaries only when 1.6.3.2 is empty.
-    for i in [0, 2, 3, 4, 5, 6] {
+    // Extension values needed in every case (extJson for the send uuid); bizTag only when the
+    // item id is not in reminderUrl, the fallback summaries only when 1.6.3.2 is empty.
+    for i in [0, 2, 3, 4, 5, 6, EXT_JSON] {
         p.ext.load(i);
     }
     let summary = text_ne(p.body[2]);
@@ -820,7 +820,6 @@ fn message(
         .and_then(|u| query_param(u, "itemId"))
         .map(str::to_string);
     if url_item.is_none() {
-        p.ext.load(EXT_JSON);
         p.ext.load(EXT_BIZ_TAG);
     }
     if summary.is_none() {
@@ -861,8 +860,7 @@ fn message(
         session_type: ext.session_type(),
         need_push,
         red_reminder: ext.red_reminder(),
-        // No push field is known to carry the send uuid (§7.4).
-        client_id: None,
+        client_id: ext.client_uuid(),
         content,
     }))
 }

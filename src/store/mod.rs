@@ -6,6 +6,7 @@
 //! The API is synchronous; `Store` owns its connection (the one writer). Async code goes
 //! through [`StoreHandle`], which runs calls on the blocking pool.
 
+pub mod cmd;
 mod handle;
 mod schema;
 mod search;
@@ -66,12 +67,12 @@ impl StoreError {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
                 path: path.to_path_buf(),
             },
-            Some(
-                ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied,
-            ) => StoreError::ReadOnly {
-                path: path.to_path_buf(),
-                detail,
-            },
+            Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+                StoreError::ReadOnly {
+                    path: path.to_path_buf(),
+                    detail,
+                }
+            }
             _ => self,
         }
     }
@@ -120,7 +121,8 @@ pub fn db_path(dir: &Path, uid: &Uid) -> Result<PathBuf, StoreError> {
     let s = uid.as_str();
     let ok = !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !ok {
         return Err(StoreError::BadUid(s.to_string()));
     }
@@ -188,8 +190,8 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&path, flags)
-            .map_err(|e| StoreError::from(e).at(&path))?;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|e| StoreError::from(e).at(&path))?;
         Store::setup(conn, uid, Some(path.clone())).map_err(|e| e.at(&path))
     }
 
@@ -201,6 +203,14 @@ impl Store {
     fn setup(mut conn: Connection, uid: &Uid, path: Option<PathBuf>) -> Result<Store, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // The first statement reads the header: a file that is not a database fails here.
+        // A newer database is refused before anything (even the journal mode) is changed.
+        let found = schema::version(&conn)?;
+        if found > CURRENT_VERSION {
+            return Err(StoreError::TooNew {
+                found,
+                supported: CURRENT_VERSION,
+            });
+        }
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if path.is_some() && !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(%mode, "local history not in WAL mode");
@@ -286,19 +296,27 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut added = 0;
         {
-            let mut stmt = tx.prepare_cached(
+            let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO messages (id, cid, time, sender, json, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
+            let mut index =
+                tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?;
             for m in messages {
-                added += stmt.execute(params![
+                let body = m.content.summary();
+                let n = insert.execute(params![
                     m.id.as_str(),
                     m.cid.as_str(),
                     m.time,
                     m.sender.as_str(),
                     serde_json::to_string(m)?,
-                    m.content.summary(),
+                    body,
                 ])?;
+                // Only a new row is indexed: a duplicate must not be indexed twice.
+                if n == 1 {
+                    index.execute(params![tx.last_insert_rowid(), body])?;
+                    added += 1;
+                }
             }
         }
         tx.commit()?;
@@ -483,10 +501,14 @@ impl Store {
     /// Empties every table (the file and its schema stay).
     pub fn clear(&mut self) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
+        // Emptied wholesale: the per-row delete trigger would take minutes on a big store.
         tx.execute_batch(
-            "DELETE FROM messages; DELETE FROM conversations; DELETE FROM outbox;
+            "INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
+             DROP TRIGGER messages_ad;
+             DELETE FROM messages; DELETE FROM conversations; DELETE FROM outbox;
              DELETE FROM drafts; DELETE FROM meta;",
         )?;
+        tx.execute_batch(schema::DELETE_TRIGGER)?;
         tx.commit()?;
         Ok(())
     }

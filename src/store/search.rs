@@ -37,7 +37,11 @@ pub fn escape_like(s: &str) -> String {
     out
 }
 
-pub(super) fn run(conn: &Connection, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+pub(super) fn run(
+    conn: &Connection,
+    query: &str,
+    limit: usize,
+) -> Result<Vec<SearchHit>, StoreError> {
     let query = query.trim();
     if query.is_empty() || limit == 0 {
         return Ok(Vec::new());
@@ -50,24 +54,35 @@ pub(super) fn run(conn: &Connection, query: &str, limit: usize) -> Result<Vec<Se
     let rows: Vec<Row> = if query.chars().count() >= TRIGRAM {
         // One quoted phrase: the user's text is matched literally, operators and all.
         let phrase = format!("\"{}\"", query.replace('"', "\"\""));
+        // The newest hits are picked from the small (seq, time) index first; only those
+        // few rows are then read in full. Ties in time go to the later stored.
         let mut stmt = conn.prepare_cached(
-            "SELECT m.json, c.peer_nick, c.item_title, m.body
-             FROM messages_fts f
-             JOIN messages m ON m.seq = f.rowid
+            "WITH hits AS (
+                SELECT m.seq, m.time FROM messages_fts f
+                JOIN messages m INDEXED BY messages_seq_time ON m.seq = f.rowid
+                WHERE messages_fts MATCH ?1
+                ORDER BY m.time DESC, m.seq DESC LIMIT ?2)
+             SELECT m.json, c.peer_nick, c.item_title, m.body
+             FROM hits
+             JOIN messages m ON m.seq = hits.seq
              LEFT JOIN conversations c ON c.cid = m.cid
-             WHERE messages_fts MATCH ?1
-             ORDER BY m.time DESC, m.id DESC LIMIT ?2",
+             ORDER BY hits.time DESC, hits.seq DESC",
         )?;
         stmt.query_map(params![phrase, limit], map)?
             .collect::<Result<_, _>>()?
     } else {
         let pattern = format!("%{}%", escape_like(query));
+        // Walks the (time, id, body) index newest first, reading full rows only for hits.
         let mut stmt = conn.prepare_cached(
-            "SELECT m.json, c.peer_nick, c.item_title, m.body
-             FROM messages m
+            "WITH hits AS (
+                SELECT seq, time, id FROM messages INDEXED BY messages_time_body
+                WHERE body LIKE ?1 ESCAPE '\\'
+                ORDER BY time DESC, id DESC LIMIT ?2)
+             SELECT m.json, c.peer_nick, c.item_title, m.body
+             FROM hits
+             JOIN messages m ON m.seq = hits.seq
              LEFT JOIN conversations c ON c.cid = m.cid
-             WHERE m.body LIKE ?1 ESCAPE '\\'
-             ORDER BY m.time DESC, m.id DESC LIMIT ?2",
+             ORDER BY hits.time DESC, hits.id DESC",
         )?;
         stmt.query_map(params![pattern, limit], map)?
             .collect::<Result<_, _>>()?
@@ -157,7 +172,11 @@ mod tests {
 
     #[test]
     fn snippet_cuts_around_the_match_on_char_boundaries() {
-        let body = format!("{}能便宜点吗？{}", "很长的开头".repeat(10), "\n结尾".repeat(10));
+        let body = format!(
+            "{}能便宜点吗？{}",
+            "很长的开头".repeat(10),
+            "\n结尾".repeat(10)
+        );
         let (s, h) = snippet(&body, "能便宜");
         let h = h.unwrap();
         assert_eq!(&s[h.clone()], "能便宜");

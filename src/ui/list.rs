@@ -124,7 +124,9 @@ fn conv_lines(
             crate::protocol::Content::Image { .. } => s.image.to_string(),
             other => other.summary(),
         };
-        preview.push_str(&text::one_line(&summary));
+        // Only the start can show; do not clean up a long message's tail every frame.
+        let head: String = summary.chars().take(w * 2 + 16).collect();
+        preview.push_str(&text::one_line(&head));
     }
     let body_w = w.saturating_sub(1 + badge_w);
     let row2 = Line::from(vec![

@@ -171,9 +171,12 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
 
 fn day_separator(state: &AppState, ms: i64, w: usize) -> Line<'static> {
     let label = format!(" {} ", timefmt::day_label(ms, &state.tz, state.lang));
+    let label = text::truncate(&label, w);
     let side = w.saturating_sub(text::width(&label)) / 2;
-    let line = format!("{}{label}{}", "─".repeat(side), "─".repeat(side));
-    Line::styled(text::truncate(&line, w), dim())
+    Line::styled(
+        format!("{}{label}{}", "─".repeat(side), "─".repeat(side)),
+        dim(),
+    )
 }
 
 fn delivery_label(state: &AppState, d: &Delivery) -> (String, Style) {

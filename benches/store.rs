@@ -1,0 +1,137 @@
+//! Local history speed. Targets: 100,000 messages stored in batches in < 2 s in total;
+//! a 3-character Chinese search over 1,000,000 stored messages in < 50 ms.
+//! The 1M-message database is built once per run in a temp dir (it takes a while).
+#![allow(clippy::unwrap_used)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use goofish_tui::protocol::{Cid, Content, Message, MessageId, Uid};
+use goofish_tui::store::Store;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Buyer lines of the kind a seller gets; one in ~40 asks for a discount (`能便宜`).
+const PHRASES: &[&str] = &[
+    "你好，这个还在吗",
+    "老板能便宜点吗，诚心要",
+    "包邮吗？",
+    "iPhone 电池健康多少",
+    "好的，我拍了",
+    "什么时候发货",
+    "可以小刀吗😀",
+    "成色怎么样，有没有划痕",
+    "在吗在吗",
+    "我再考虑一下",
+    "发顺丰还是中通",
+    "已付款，麻烦尽快发",
+    "收到了，谢谢老板",
+    "价格还能再商量吗",
+    "有发票吗",
+    "能不能面交",
+    "配件都齐全吗",
+    "保修还有多久",
+    "这个型号是国行吗",
+    "明天能到吗",
+];
+
+const BATCH: usize = 1_000;
+
+fn message(i: usize, conversations: usize) -> Message {
+    // Spread the discount question thinner than the other lines: about 1 in 40.
+    let text = if i % 40 == 7 {
+        format!("第{i}个问题：能便宜一点吗")
+    } else {
+        format!(
+            "{} #{i}",
+            PHRASES[i % PHRASES.len()].replace("能便宜", "便宜")
+        )
+    };
+    Message {
+        id: MessageId::new(format!("{}.PNM", 3_400_000_000_000u64 + i as u64)),
+        cid: Cid::new(format!(
+            "{}",
+            50_000_000_000u64 + (i % conversations) as u64
+        )),
+        sender: Uid::new(format!("{}", 1_000_000_000u64 + (i % 997) as u64)),
+        is_self: i.is_multiple_of(5),
+        time: 1_700_000_000_000 + i as i64 * 1000,
+        content: Content::Text { text },
+        item_id: Some("700123".into()),
+        sender_nick: Some("买家".into()),
+        session_type: Some(1),
+        need_push: true,
+        red_reminder: None,
+        client_id: None,
+    }
+}
+
+fn fill(store: &mut Store, n: usize, conversations: usize) {
+    let mut batch = Vec::with_capacity(BATCH);
+    for i in 0..n {
+        batch.push(message(i, conversations));
+        if batch.len() == BATCH {
+            store.save_messages(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    store.save_messages(&batch).unwrap();
+}
+
+fn insert_100k(c: &mut Criterion) {
+    let uid = Uid::new("2200000001");
+    let mut g = c.benchmark_group("store_insert");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(20));
+    g.bench_function("100k_messages_batches_of_1000", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().unwrap();
+                let mut store = Store::open(dir.path(), &uid).unwrap();
+                let start = Instant::now();
+                fill(&mut store, 100_000, 200);
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+fn search_1m(c: &mut Criterion) {
+    let uid = Uid::new("2200000001");
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &uid).unwrap();
+    let start = Instant::now();
+    fill(&mut store, 1_000_000, 2_000);
+    eprintln!(
+        "built a 1,000,000-message store in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    assert_eq!(store.message_count().unwrap(), 1_000_000);
+    let mut g = c.benchmark_group("store_search_1m");
+    g.sample_size(20);
+    g.bench_function("trigram_能便宜_limit_50", |b| {
+        b.iter(|| {
+            let hits = store.search(black_box("能便宜"), 50).unwrap();
+            assert_eq!(hits.len(), 50);
+            hits
+        })
+    });
+    g.bench_function("trigram_rare_无拆无修_limit_50", |b| {
+        b.iter(|| store.search(black_box("无拆无修"), 50).unwrap())
+    });
+    g.bench_function("scan_2_chars_包邮_limit_50", |b| {
+        b.iter(|| {
+            let hits = store.search(black_box("包邮"), 50).unwrap();
+            assert_eq!(hits.len(), 50);
+            hits
+        })
+    });
+    g.bench_function("scan_2_chars_absent_limit_50", |b| {
+        b.iter(|| store.search(black_box("火箭"), 50).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, insert_100k, search_1m);
+criterion_main!(benches);

@@ -1,0 +1,237 @@
+//! The local history from the command line: `goofish-tui search` and `--clear-cache`.
+//! Neither needs the network; both find the account from the cookie (or, without one, the
+//! only database in the data directory).
+
+use super::{SearchHit, Store, StoreError, accounts_in, db_path, remove_db};
+use crate::cli::Cli;
+use crate::config::{FileConfig, Overrides, Paths, Resolved};
+use crate::im::cookies::CookieJar;
+use crate::protocol::Uid;
+use crate::secret::Secret;
+use color_eyre::eyre::{Result, bail, eyre};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+/// Arguments of `search`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SearchArgs {
+    /// Text to look for (three characters or more use the index; shorter ones scan).
+    pub query: String,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many results, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+/// Where the databases live: the data dir, or its `demo` subdirectory in demo mode (so
+/// the simulator's made-up conversations never mix with an account's).
+pub fn store_dir(paths: &Paths, demo: bool) -> PathBuf {
+    if demo {
+        paths.data_dir.join("demo")
+    } else {
+        paths.data_dir.clone()
+    }
+}
+
+/// The account whose database the command uses.
+fn account(cli: &Cli, paths: &Paths, file: &FileConfig) -> Result<Uid> {
+    let dir = store_dir(paths, cli.demo);
+    if !cli.demo {
+        let over = Overrides {
+            cookie_file: cli.conn.cookie_file.clone(),
+            cookie: std::env::var("GOOFISH_COOKIE")
+                .ok()
+                .filter(|c| !c.trim().is_empty())
+                .map(Secret::new),
+            ..Overrides::default()
+        };
+        let resolved = Resolved::new(file, &over)?;
+        let jar = resolved
+            .cookie
+            .or_else(|| CookieJar::load(&paths.cookie_jar()).ok());
+        if let Some(uid) = jar.and_then(|j| j.uid()) {
+            return Ok(uid);
+        }
+    }
+    let mut found = accounts_in(&dir);
+    match found.len() {
+        0 => bail!("no local history in {}", dir.display()),
+        1 => Ok(found.remove(0)),
+        _ => bail!(
+            "several accounts have local history in {} ({}); give the cookie of the one you mean",
+            dir.display(),
+            found.iter().map(Uid::as_str).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// `goofish-tui search QUERY`: prints the matches, newest first.
+pub fn search(cli: &Cli, args: &SearchArgs) -> Result<()> {
+    let (paths, file) = crate::run::load_settings(cli)?;
+    let uid = account(cli, &paths, &file)?;
+    let dir = store_dir(&paths, cli.demo);
+    let path = db_path(&dir, &uid)?;
+    if !path.exists() {
+        bail!(
+            "no local history for account {uid} yet ({} does not exist); run goofish-tui once to fill it",
+            path.display()
+        );
+    }
+    let store = Store::open(&dir, &uid)?;
+    let hits = store.search(&args.query, args.limit)?;
+    let mut out = std::io::stdout().lock();
+    let color = !args.json && out.is_terminal();
+    for hit in &hits {
+        let line = if args.json {
+            serde_json::to_string(&hit_json(hit)).map_err(|e| eyre!(e))?
+        } else {
+            hit_line(hit, color)
+        };
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    if hits.is_empty() && !args.json {
+        eprintln!("no messages match {:?}", args.query);
+    }
+    Ok(())
+}
+
+fn local_time(ms: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.format("%Y-%m-%d %H:%M").to_string()
+        }
+        chrono::LocalResult::None => ms.to_string(),
+    }
+}
+
+fn conversation_label(hit: &SearchHit) -> String {
+    let who = hit
+        .peer_nick
+        .clone()
+        .unwrap_or_else(|| hit.message.cid.to_string());
+    match &hit.item_title {
+        Some(title) => format!("{who} ({title})"),
+        None => who,
+    }
+}
+
+fn sender_label(hit: &SearchHit) -> String {
+    let m = &hit.message;
+    if m.is_self {
+        "me".to_string()
+    } else {
+        m.sender_nick
+            .clone()
+            .unwrap_or_else(|| m.sender.to_string())
+    }
+}
+
+/// `conversation  time  sender: snippet`, the match in bold on a terminal.
+fn hit_line(hit: &SearchHit, color: bool) -> String {
+    let snippet = match (&hit.highlight, color) {
+        (Some(r), true) => format!(
+            "{}\x1b[1;4m{}\x1b[0m{}",
+            &hit.snippet[..r.start],
+            &hit.snippet[r.clone()],
+            &hit.snippet[r.end..]
+        ),
+        _ => hit.snippet.clone(),
+    };
+    format!(
+        "{}  {}  {}: {}",
+        conversation_label(hit),
+        local_time(hit.message.time),
+        sender_label(hit),
+        snippet
+    )
+}
+
+fn hit_json(hit: &SearchHit) -> serde_json::Value {
+    let m = &hit.message;
+    serde_json::json!({
+        "cid": m.cid.as_str(),
+        "peer_nick": hit.peer_nick,
+        "item_title": hit.item_title,
+        "id": m.id.as_str(),
+        "time": m.time,
+        "local_time": local_time(m.time),
+        "sender": m.sender.as_str(),
+        "sender_nick": m.sender_nick,
+        "is_self": m.is_self,
+        "kind": m.content.kind(),
+        "text": m.content.summary(),
+        "snippet": hit.snippet,
+        "match": hit.highlight.as_ref().map(|r| [r.start, r.end]),
+    })
+}
+
+/// `goofish-tui --clear-cache`: deletes the account's database and says which files went.
+pub fn clear_cache(cli: &Cli) -> Result<()> {
+    let (paths, file) = crate::run::load_settings(cli)?;
+    let dir = store_dir(&paths, cli.demo);
+    let uid = match account(cli, &paths, &file) {
+        Ok(uid) => uid,
+        Err(e) => {
+            println!("nothing to delete: {e}");
+            return Ok(());
+        }
+    };
+    let removed = remove_db(&dir, &uid).map_err(|e: StoreError| eyre!(e))?;
+    if removed.is_empty() {
+        println!(
+            "nothing to delete: no local history for account {uid} in {}",
+            dir.display()
+        );
+    }
+    for p in removed {
+        println!("deleted {}", p.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Cid, Content, Message, MessageId};
+
+    fn hit() -> SearchHit {
+        SearchHit {
+            message: Message {
+                id: MessageId::new("1.PNM"),
+                cid: Cid::new("55"),
+                sender: Uid::new("9"),
+                is_self: false,
+                time: 0,
+                content: Content::Text {
+                    text: "能便宜吗".into(),
+                },
+                item_id: None,
+                sender_nick: Some("小王".into()),
+                session_type: Some(1),
+                need_push: true,
+                red_reminder: None,
+                client_id: None,
+            },
+            peer_nick: None,
+            item_title: Some("相机".into()),
+            snippet: "能便宜吗".into(),
+            highlight: Some(0..9),
+        }
+    }
+
+    #[test]
+    fn lines_name_the_conversation_sender_and_match() {
+        let line = hit_line(&hit(), false);
+        assert!(line.starts_with("55 (相机)  "), "{line}");
+        assert!(line.ends_with("小王: 能便宜吗"), "{line}");
+        assert!(hit_line(&hit(), true).contains("\x1b[1;4m能便宜\x1b[0m吗"));
+        let j = hit_json(&hit());
+        assert_eq!(j["match"], serde_json::json!([0, 9]));
+        assert_eq!(j["text"], "能便宜吗");
+        assert_eq!(j["cid"], "55");
+    }
+}
