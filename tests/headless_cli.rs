@@ -708,6 +708,7 @@ async fn doctor_passes_on_a_good_setup_and_names_a_bad_cookie() {
         "✓ IM token",
         "✓ websocket",
         "✓ data dir",
+        "✓ store",
     ] {
         assert!(s.contains(line), "{line:?} missing in\n{s}");
     }

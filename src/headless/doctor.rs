@@ -168,6 +168,26 @@ pub fn data_dir_check(dir: &Path) -> Check {
     }
 }
 
+/// The account's message store, when there is one (opening it upgrades it; it is only a
+/// cache, so a failure is a warning).
+pub fn store_check(dir: &Path, uid: &Uid) -> Check {
+    let path = match crate::store::db_path(dir, uid) {
+        Ok(p) => p,
+        Err(e) => return Check::warn("store", e.to_string(), "the history cache is off"),
+    };
+    if !path.exists() {
+        return Check::pass("store", "none yet (made by the first run)");
+    }
+    match crate::store::Store::open(dir, uid).and_then(|s| s.message_count()) {
+        Ok(n) => Check::pass("store", format!("{} opens, {n} messages", path.display())),
+        Err(e) => Check::warn(
+            "store",
+            format!("{} cannot be used: {e}", path.display()),
+            "it is only a cache: move the file away and it is rebuilt",
+        ),
+    }
+}
+
 /// The did the session would use, without creating the file (doctor changes nothing).
 fn device_id(path: &Path, uid: &Uid) -> String {
     std::fs::read_to_string(path)
@@ -261,7 +281,9 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
         }
     };
     let mut network = None;
+    let mut account: Option<Uid> = None;
     if let Some(sim) = &sim {
+        account = Some(sim.self_uid.clone());
         network = Some((
             CookieJar::parse_header(sim.cookie()),
             Endpoints::at(
@@ -290,6 +312,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
                 FRESH_COOKIE,
             )),
             Some((jar, source)) => {
+                account = jar.uid();
                 p.print(Check::pass(
                     "cookie",
                     format!("from {source}, {} entries, has `unb`", jar.len()),
@@ -318,7 +341,12 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
         p.print(c);
     }
     p.print(data_dir_check(&paths.data_dir));
-    // The message store is not part of this build yet: nothing to check.
+    if let Some(uid) = account {
+        p.print(store_check(
+            &crate::store::cmd::store_dir(&paths, cli.demo),
+            &uid,
+        ));
+    }
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
@@ -444,6 +472,17 @@ mod tests {
         assert_eq!(by(&bad, "colours"), Some(Status::Warn));
         assert_eq!(by(&bad, "locale"), Some(Status::Warn));
         assert_eq!(by(&bad, "ssh"), None);
+    }
+
+    #[test]
+    fn store_line_reports_a_broken_database_as_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let uid = Uid::new("2200000000401");
+        assert_eq!(store_check(dir.path(), &uid).status, Status::Pass);
+        let path = crate::store::db_path(dir.path(), &uid).unwrap();
+        std::fs::write(&path, b"this is not a sqlite database, not at all").unwrap();
+        let c = store_check(dir.path(), &uid);
+        assert_eq!(c.status, Status::Warn, "{c:?}");
     }
 
     #[test]

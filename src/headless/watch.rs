@@ -458,7 +458,10 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
     let style = Style {
         json: args.json,
         all: args.all,
-        color: !args.json && std::io::stdout().is_terminal(),
+        // NO_COLOR (no-color.org) wins over a terminal.
+        color: !args.json
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     let mut watcher = Watcher::new(style);
     let exec = args
