@@ -91,6 +91,22 @@ fn draw_compose(frame: &mut Frame, state: &AppState, area: Rect) {
     }
 }
 
+/// A wide character just left of `area` would spill one cell into it and hide its border:
+/// blank such characters before drawing over the area.
+fn clear_wide_left_edge(frame: &mut Frame, area: Rect) {
+    if area.x == 0 {
+        return;
+    }
+    let buf = frame.buffer_mut();
+    for y in area.top()..area.bottom() {
+        if let Some(cell) = buf.cell_mut(Position::new(area.x - 1, y))
+            && text::width(cell.symbol()) > 1
+        {
+            cell.set_symbol(" ");
+        }
+    }
+}
+
 /// The help popup, generated from the active keymap.
 fn draw_help(frame: &mut Frame, state: &AppState, area: Rect) {
     let s = i18n::strings(state.lang);
@@ -128,6 +144,7 @@ fn draw_help(frame: &mut Frame, state: &AppState, area: Rect) {
         })
         .collect();
     lines.push(Line::styled(s.help_close, dim()));
+    clear_wide_left_edge(frame, popup);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines).block(
