@@ -182,7 +182,11 @@ fn random_sessions_never_panic() {
                     .filter(|c| !c.muted)
                     .map(|c| u64::from(c.unread))
                     .sum();
-                assert_eq!(s.unread_total(), counted, "the kept total matches a recount");
+                assert_eq!(
+                    s.unread_total(),
+                    counted,
+                    "the kept total matches a recount"
+                );
             }
             let (w, h) = s.size;
             let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
