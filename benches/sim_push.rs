@@ -95,5 +95,34 @@ fn bench(c: &mut Criterion) {
     rt.block_on(sim.shutdown());
 }
 
-criterion_group!(benches, bench);
+/// The simulator's cost of encoding one chat message push item.
+fn encode(c: &mut Criterion) {
+    use goofish_tui::protocol::encode::chat_message_item;
+    use goofish_tui::protocol::{Cid, Content, Message, MessageId, Uid};
+    let msg = Message {
+        id: MessageId::new("3400000000302.PNM"),
+        cid: Cid::new("40000000201"),
+        sender: Uid::new("1000000101"),
+        is_self: false,
+        time: 1_742_458_817_389,
+        content: Content::Text {
+            text: "你好，还在吗？能便宜点吗".into(),
+        },
+        item_id: Some("900000000601".into()),
+        sender_nick: Some("买家小明".into()),
+        session_type: Some(1),
+        need_push: true,
+        red_reminder: None,
+        client_id: None,
+    };
+    let me = Uid::new("2200000000401");
+    let mut group = c.benchmark_group("sim_encode");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("chat_message_item", |b| {
+        b.iter(|| chat_message_item(std::hint::black_box(&msg), &me))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, encode);
 criterion_main!(benches);
