@@ -98,7 +98,91 @@ fn big_state() -> AppState {
     s
 }
 
+/// Resident memory of this process, in MiB (Linux `/proc/self/status`).
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Memory target: the whole state with 10,000 conversations × 20 loaded messages each.
+/// Printed, not asserted: RSS of this process before and after building it.
+fn memory_report() {
+    let before = rss_mib().unwrap_or(0.0);
+    let opts = UiOptions {
+        lang: Lang::Zh,
+        ..Default::default()
+    };
+    let tz = FixedOffset::east_opt(8 * 3600).unwrap();
+    let (mut s, _) = AppState::new(&opts, tz, NOW);
+    let convs: Vec<Conversation> = (0..10_000)
+        .map(|i| Conversation {
+            cid: Cid::new(format!("{}", 50_000 + i)),
+            peer: Uid::new(format!("{}", 90_000 + i)),
+            peer_nick: Some(format!("买家{i}号🐟")),
+            item_id: Some(format!("{i}")),
+            item_title: Some(format!("九成新 商品 {i}")),
+            item_pic: None,
+            modify_time: NOW - i * 60_000,
+            unread: (i % 4) as u32,
+            pinned: false,
+            muted: false,
+            red_reminder: None,
+            last_message: Some(message(i, &format!("{}", 50_000 + i))),
+        })
+        .collect();
+    update(
+        &mut s,
+        Msg::new(NOW, Input::Im(ImEvent::Conversations(convs))),
+    );
+    for c in 0..10_000i64 {
+        let cid = Cid::new(format!("{}", 50_000 + c));
+        let entries = (0..20)
+            .map(|k| HistoryEntry {
+                message: message(c * 20 + k, cid.as_str()),
+                read_by_peer: true,
+            })
+            .collect();
+        let page = HistoryPage {
+            cid,
+            entries,
+            has_more: true,
+            next_cursor: Some(1),
+        };
+        update(
+            &mut s,
+            Msg::new(
+                NOW,
+                Input::Im(ImEvent::History {
+                    page,
+                    requested: None,
+                }),
+            ),
+        );
+    }
+    let loaded: usize = s
+        .visible()
+        .iter()
+        .filter_map(|c| s.thread(c))
+        .map(|t| t.len())
+        .sum();
+    let after = rss_mib().unwrap_or(0.0);
+    eprintln!(
+        "memory: {loaded} messages in 10,000 conversations; process RSS {after:.1} MiB (state adds {:.1} MiB)",
+        after - before
+    );
+    black_box(&s);
+}
+
 fn bench(c: &mut Criterion) {
+    memory_report();
     let mut state = big_state();
     let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
     c.bench_function("full frame 120x40, 10k conversations, 10k messages", |b| {

@@ -52,7 +52,7 @@ CREATE TABLE meta (
 /// Version 3: inserts are indexed by the insert path instead of a trigger (an FTS5 write
 /// inside a trigger flushes a segment per row: several times slower). Deletes keep theirs.
 /// A small (seq, time) index lets search order its hits by time without reading each
-/// full row; a (time, id, body) index lets a short query scan only the text, newest first.
+/// full row; a (time, body) index lets a short query scan only the text, newest first.
 const V2_COLUMNS: &str = "
 ALTER TABLE messages ADD COLUMN body TEXT NOT NULL DEFAULT '';
 CREATE INDEX messages_time ON messages (time, id);
@@ -77,7 +77,7 @@ const V3: &str = "
 DROP TRIGGER IF EXISTS messages_ai;
 CREATE INDEX messages_seq_time ON messages (seq, time);
 DROP INDEX IF EXISTS messages_time;
-CREATE INDEX messages_time_body ON messages (time, id, body);
+CREATE INDEX messages_time_body ON messages (time, body);
 ";
 
 /// Re-created around bulk deletes (see `Store::clear`).

@@ -72,17 +72,17 @@ pub(super) fn run(
             .collect::<Result<_, _>>()?
     } else {
         let pattern = format!("%{}%", escape_like(query));
-        // Walks the (time, id, body) index newest first, reading full rows only for hits.
+        // Walks the (time, body) index newest first, reading full rows only for hits.
         let mut stmt = conn.prepare_cached(
             "WITH hits AS (
-                SELECT seq, time, id FROM messages INDEXED BY messages_time_body
+                SELECT seq, time FROM messages INDEXED BY messages_time_body
                 WHERE body LIKE ?1 ESCAPE '\\'
-                ORDER BY time DESC, id DESC LIMIT ?2)
+                ORDER BY time DESC, seq DESC LIMIT ?2)
              SELECT m.json, c.peer_nick, c.item_title, m.body
              FROM hits
              JOIN messages m ON m.seq = hits.seq
              LEFT JOIN conversations c ON c.cid = m.cid
-             ORDER BY hits.time DESC, hits.id DESC",
+             ORDER BY hits.time DESC, hits.seq DESC",
         )?;
         stmt.query_map(params![pattern, limit], map)?
             .collect::<Result<_, _>>()?
