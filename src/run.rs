@@ -220,6 +220,33 @@ fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
     Ok(opts)
 }
 
+/// The conversation list from the local store, ahead of everything the session says, so the
+/// first frame shows the inbox before the network answers. The session's own list replaces it.
+async fn with_cached_list_first(
+    store: Option<&crate::store::StoreHandle>,
+    mut events: tokio::sync::mpsc::Receiver<crate::im::ImEvent>,
+) -> tokio::sync::mpsc::Receiver<crate::im::ImEvent> {
+    let Some(store) = store else { return events };
+    let cached = match store.call(|s| s.conversations()).await {
+        Ok(list) if !list.is_empty() => list,
+        Ok(_) => return events,
+        Err(e) => {
+            tracing::warn!("cannot read the cached conversation list: {e}");
+            return events;
+        }
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let _ = tx.send(crate::im::ImEvent::Conversations(cached)).await;
+    tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            if tx.send(ev).await.is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// The terminal messenger.
 pub async fn tui(cli: &Cli) -> Result<()> {
     let (paths, file) = load_settings(cli)?;
@@ -234,6 +261,7 @@ pub async fn tui(cli: &Cli) -> Result<()> {
     let (tx_dummy, rx_dummy) = tokio::sync::mpsc::channel(1);
     drop(tx_dummy);
     let events = std::mem::replace(&mut conn.session.events, rx_dummy);
+    let events = with_cached_list_first(conn.store.as_ref(), events).await;
     let result = crate::tui::run(commands, events, options).await;
     conn.shutdown().await;
     result
