@@ -6,6 +6,7 @@ use super::passport;
 use super::state::{Out, QrStatus, Sim, lock};
 use crate::protocol::encode::{PushItem, chat_message_item};
 use crate::protocol::lwp::path;
+use crate::protocol::model::SYSTEM_SENDER;
 use crate::protocol::{Cid, Content, Uid};
 use axum::extract::State as AxState;
 use axum::http::StatusCode;
@@ -66,11 +67,18 @@ async fn incoming(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Incoming>) ->
                 }
             }
             (None, None) => {
-                let pick = rand::random_range(0..usize::MAX);
-                match st.world.any_cid(pick) {
-                    Some(cid) => cid,
-                    None => return bad_request("the world has no conversation"),
+                // A buyer writes: any conversation but the platform assistant's.
+                let buyers: Vec<Cid> = st
+                    .world
+                    .threads_newest_first()
+                    .into_iter()
+                    .filter(|t| t.conv.peer.as_str() != SYSTEM_SENDER)
+                    .map(|t| t.conv.cid.clone())
+                    .collect();
+                if buyers.is_empty() {
+                    return bad_request("the world has no buyer conversation");
                 }
+                buyers[rand::random_range(0..buyers.len())].clone()
             }
         };
         st.world
@@ -111,6 +119,7 @@ async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Respo
             .world
             .threads_newest_first()
             .into_iter()
+            .filter(|t| t.conv.peer.as_str() != SYSTEM_SENDER)
             .take(req.conversations)
             .map(|t| t.conv.cid.clone())
             .collect();
