@@ -243,5 +243,7 @@ mod tests {
         let text = include_str!("../config.example.toml");
         let cfg: FileConfig = toml::from_str(text).unwrap();
         assert!(cfg.cookie.is_none());
+        let ui: crate::app::UiOptions = toml::Value::Table(cfg.ui.unwrap()).try_into().unwrap();
+        assert_eq!(ui, crate::app::UiOptions::default());
     }
 }

@@ -176,10 +176,13 @@ pub fn notification_id(id: &MessageId) -> String {
 }
 
 fn hex32(seed: &str) -> String {
-    Md5::digest(seed.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in Md5::digest(seed.as_bytes()) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// A masked nickname as in `reminderUrl` (`买***a`): first and last character. Without a
