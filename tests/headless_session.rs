@@ -6,35 +6,14 @@ mod common;
 
 use common::{control, sim_with};
 use goofish_tui::im::api::{ConnState, ImCommand, ImEvent, OPEN_CONVERSATION_FAILED};
-use goofish_tui::im::conn::ConnConfig;
-use goofish_tui::im::cookies::CookieJar;
-use goofish_tui::im::mtop::{Endpoints, MtopClient};
-use goofish_tui::im::session::{self, DeviceSource, SessionConfig, SessionHandle};
+use goofish_tui::im::session::{self, SessionHandle};
 use goofish_tui::protocol::{Cid, Conversation, Uid};
 use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
 use serde_json::json;
 use std::time::Duration;
 
 fn start(sim: &SimHandle) -> SessionHandle {
-    let conn = ConnConfig {
-        ws_url: sim.ws_url().to_string(),
-        heartbeat_every: Duration::from_millis(300),
-        heartbeat_timeout: Duration::from_millis(1500),
-        request_timeout: Duration::from_secs(5),
-    };
-    let did = goofish_tui::im::device::generate_device_id(&sim.self_uid);
-    let mut cfg = SessionConfig::new(conn, DeviceSource::Fixed(did));
-    cfg.settle_delay = Duration::from_millis(50);
-    cfg.backoff_min = Duration::from_millis(200);
-    cfg.backoff_max = Duration::from_secs(1);
-    cfg.parked_retry = None;
-    let mtop = MtopClient::new(
-        Endpoints::at(url::Url::parse(sim.http_url()).unwrap()),
-        CookieJar::parse_header(sim.cookie()),
-        None,
-    )
-    .unwrap();
-    session::spawn(cfg, mtop)
+    session::spawn(common::session_config(sim), common::sim_mtop(sim))
 }
 
 async fn until(h: &mut SessionHandle, what: &str, pred: impl Fn(&ImEvent) -> bool) -> ImEvent {

@@ -7,10 +7,9 @@ mod common;
 
 use common::{control, sim_state, sim_with};
 use goofish_tui::im::api::{ConnState, ImCommand, ImEvent};
-use goofish_tui::im::conn::ConnConfig;
 use goofish_tui::im::cookies::CookieJar;
 use goofish_tui::im::mtop::{Endpoints, MtopClient};
-use goofish_tui::im::session::{self, DeviceSource, SessionConfig, SessionHandle};
+use goofish_tui::im::session::{self, SessionConfig, SessionHandle};
 use goofish_tui::protocol::{Cid, ClientId, Content, Message, MessageId};
 use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
 use serde_json::json;
@@ -27,21 +26,7 @@ struct Client {
 }
 
 fn test_config(sim: &SimHandle) -> SessionConfig {
-    let conn = ConnConfig {
-        ws_url: sim.ws_url().to_string(),
-        heartbeat_every: Duration::from_millis(300),
-        heartbeat_timeout: Duration::from_millis(1500),
-        request_timeout: Duration::from_secs(5),
-    };
-    let did = goofish_tui::im::device::generate_device_id(&sim.self_uid);
-    let mut cfg = SessionConfig::new(conn, DeviceSource::Fixed(did));
-    cfg.backoff_min = Duration::from_millis(200);
-    cfg.backoff_max = Duration::from_secs(1);
-    cfg.settle_delay = Duration::from_millis(50);
-    cfg.retry_step = Duration::from_millis(200);
-    cfg.healthy_after = Duration::from_millis(500);
-    cfg.parked_retry = None;
-    cfg
+    common::session_config(sim)
 }
 
 impl Client {

@@ -6,10 +6,7 @@ mod common;
 
 use common::{control, quiet_sim, sim_state};
 use goofish_tui::im::api::{ConnState, ImCommand, ImEvent, SendStage};
-use goofish_tui::im::conn::ConnConfig;
-use goofish_tui::im::cookies::CookieJar;
-use goofish_tui::im::mtop::{Endpoints, MtopClient};
-use goofish_tui::im::session::{self, DeviceSource, SessionConfig, SessionHandle};
+use goofish_tui::im::session::{self, SessionConfig, SessionHandle};
 use goofish_tui::protocol::{Cid, ClientId, Content, Uid};
 use goofish_tui::sim::SimHandle;
 use goofish_tui::store::{Store, StoreHandle};
@@ -20,33 +17,13 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn config(sim: &SimHandle, store: Option<StoreHandle>) -> SessionConfig {
-    let conn = ConnConfig {
-        ws_url: sim.ws_url().to_string(),
-        heartbeat_every: Duration::from_millis(300),
-        heartbeat_timeout: Duration::from_millis(1500),
-        request_timeout: Duration::from_secs(5),
-    };
-    let did = goofish_tui::im::device::generate_device_id(&sim.self_uid);
-    let mut cfg = SessionConfig::new(conn, DeviceSource::Fixed(did));
-    cfg.backoff_min = Duration::from_millis(200);
-    cfg.backoff_max = Duration::from_secs(1);
-    cfg.settle_delay = Duration::from_millis(50);
-    cfg.retry_step = Duration::from_millis(200);
-    cfg.healthy_after = Duration::from_millis(500);
-    cfg.parked_retry = None;
+    let mut cfg = common::session_config(sim);
     cfg.store = store;
     cfg
 }
 
 fn start(sim: &SimHandle, store: Option<StoreHandle>) -> SessionHandle {
-    let base = url::Url::parse(sim.http_url()).unwrap();
-    let mtop = MtopClient::new(
-        Endpoints::at(base),
-        CookieJar::parse_header(sim.cookie()),
-        None,
-    )
-    .unwrap();
-    session::spawn(config(sim, store), mtop)
+    session::spawn(config(sim, store), common::sim_mtop(sim))
 }
 
 fn open(dir: &Path, uid: &Uid) -> StoreHandle {

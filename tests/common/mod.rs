@@ -275,3 +275,37 @@ impl RawWs {
         }
     }
 }
+
+/// A session configuration for tests against `sim`: short heartbeats, backoffs and pauses.
+pub fn session_config(sim: &SimHandle) -> goofish_tui::im::session::SessionConfig {
+    use goofish_tui::im::conn::ConnConfig;
+    use goofish_tui::im::session::{DeviceSource, SessionConfig};
+    let conn = ConnConfig {
+        ws_url: sim.ws_url().to_string(),
+        heartbeat_every: Duration::from_millis(300),
+        heartbeat_timeout: Duration::from_millis(1500),
+        request_timeout: Duration::from_secs(5),
+    };
+    let did = goofish_tui::im::device::generate_device_id(&sim.self_uid);
+    let mut cfg = SessionConfig::new(conn, DeviceSource::Fixed(did));
+    cfg.backoff_min = Duration::from_millis(200);
+    cfg.backoff_max = Duration::from_secs(1);
+    cfg.settle_delay = Duration::from_millis(50);
+    cfg.retry_step = Duration::from_millis(200);
+    cfg.healthy_after = Duration::from_millis(500);
+    cfg.parked_retry = None;
+    cfg
+}
+
+/// An mtop client logged in to `sim`.
+pub fn sim_mtop(sim: &SimHandle) -> goofish_tui::im::mtop::MtopClient {
+    use goofish_tui::im::cookies::CookieJar;
+    use goofish_tui::im::mtop::{Endpoints, MtopClient};
+    let base = url::Url::parse(sim.http_url()).unwrap();
+    MtopClient::new(
+        Endpoints::at(base),
+        CookieJar::parse_header(sim.cookie()),
+        None,
+    )
+    .unwrap()
+}
