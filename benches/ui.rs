@@ -36,6 +36,26 @@ fn message(i: i64, cid: &str) -> Message {
     }
 }
 
+/// 10,000 conversations, newest first, each with its last message.
+fn conversations() -> Vec<Conversation> {
+    (0..10_000)
+        .map(|i| Conversation {
+            cid: Cid::new(format!("{}", 50_000 + i)),
+            peer: Uid::new(format!("{}", 90_000 + i)),
+            peer_nick: Some(format!("买家{i}号🐟")),
+            item_id: Some(format!("{i}")),
+            item_title: Some(format!("九成新 商品 {i}")),
+            item_pic: None,
+            modify_time: NOW - i * 60_000,
+            unread: (i % 4) as u32,
+            pinned: i % 1000 == 0,
+            muted: i % 7 == 0,
+            red_reminder: None,
+            last_message: Some(message(i, &format!("{}", 50_000 + i))),
+        })
+        .collect()
+}
+
 fn big_state() -> AppState {
     let opts = UiOptions {
         lang: Lang::Zh,
@@ -54,22 +74,7 @@ fn big_state() -> AppState {
         },
     );
     step(&mut s, Input::Im(ImEvent::Connection(ConnState::Live)));
-    let convs: Vec<Conversation> = (0..10_000)
-        .map(|i| Conversation {
-            cid: Cid::new(format!("{}", 50_000 + i)),
-            peer: Uid::new(format!("{}", 90_000 + i)),
-            peer_nick: Some(format!("买家{i}号🐟")),
-            item_id: Some(format!("{i}")),
-            item_title: Some(format!("九成新 商品 {i}")),
-            item_pic: None,
-            modify_time: NOW - i * 60_000,
-            unread: (i % 4) as u32,
-            pinned: i % 1000 == 0,
-            muted: i % 7 == 0,
-            red_reminder: None,
-            last_message: Some(message(i, &format!("{}", 50_000 + i))),
-        })
-        .collect();
+    let convs = conversations();
     step(&mut s, Input::Im(ImEvent::Conversations(convs)));
     // Open the first one and give it 10,000 messages.
     step(
@@ -122,22 +127,7 @@ fn memory_report() {
     };
     let tz = FixedOffset::east_opt(8 * 3600).unwrap();
     let (mut s, _) = AppState::new(&opts, tz, NOW);
-    let convs: Vec<Conversation> = (0..10_000)
-        .map(|i| Conversation {
-            cid: Cid::new(format!("{}", 50_000 + i)),
-            peer: Uid::new(format!("{}", 90_000 + i)),
-            peer_nick: Some(format!("买家{i}号🐟")),
-            item_id: Some(format!("{i}")),
-            item_title: Some(format!("九成新 商品 {i}")),
-            item_pic: None,
-            modify_time: NOW - i * 60_000,
-            unread: (i % 4) as u32,
-            pinned: false,
-            muted: false,
-            red_reminder: None,
-            last_message: Some(message(i, &format!("{}", 50_000 + i))),
-        })
-        .collect();
+    let convs = conversations();
     update(
         &mut s,
         Msg::new(NOW, Input::Im(ImEvent::Conversations(convs))),

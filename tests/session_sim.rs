@@ -10,7 +10,7 @@ use goofish_tui::im::api::{ConnState, ImCommand, ImEvent};
 use goofish_tui::im::cookies::CookieJar;
 use goofish_tui::im::mtop::{Endpoints, MtopClient};
 use goofish_tui::im::session::{self, SessionConfig, SessionHandle};
-use goofish_tui::protocol::{Cid, ClientId, Content, Message, MessageId};
+use goofish_tui::protocol::{Cid, ClientId, Content, Conversation, Message, MessageId};
 use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -78,6 +78,18 @@ impl Client {
         }
     }
 
+    /// Asks for the conversation list and returns it.
+    async fn list(&mut self) -> Vec<Conversation> {
+        self.send(ImCommand::ListConversations).await;
+        match self
+            .until("conversations", |e| matches!(e, ImEvent::Conversations(_)))
+            .await
+        {
+            ImEvent::Conversations(v) => v,
+            _ => unreachable!(),
+        }
+    }
+
     async fn live(&mut self) {
         self.until("live", |e| {
             matches!(e, ImEvent::Connection(ConnState::Live))
@@ -132,6 +144,14 @@ async fn quiet(conversations: usize) -> SimHandle {
     .await
 }
 
+/// What the simulator received from clients.
+async fn received(sim: &SimHandle) -> Vec<serde_json::Value> {
+    sim_state(sim).await["messages_received"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 async fn inject(sim: &SimHandle, text: &str) -> String {
     control(sim, "incoming", json!({"text": text})).await["message_id"]
         .as_str()
@@ -144,14 +164,7 @@ async fn lists_loads_history_sends_and_receives() {
     let sim = quiet(7).await;
     let mut c = Client::start(&sim);
     c.live().await;
-    c.send(ImCommand::ListConversations).await;
-    let convs = match c
-        .until("conversations", |e| matches!(e, ImEvent::Conversations(_)))
-        .await
-    {
-        ImEvent::Conversations(v) => v,
-        _ => unreachable!(),
-    };
+    let convs = c.list().await;
     assert_eq!(convs.len(), 7);
     assert!(
         convs
@@ -350,13 +363,7 @@ async fn flow_control_is_retried() {
         matches!(res, ImEvent::SendResult { result: Ok(_), .. }),
         "{res:?}"
     );
-    assert_eq!(
-        sim_state(&sim).await["messages_received"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(received(&sim).await.len(), 1);
     sim.shutdown().await;
 }
 
@@ -365,13 +372,7 @@ async fn content_security_rejection_is_reported_and_not_retried() {
     let sim = quiet(3).await;
     let mut c = Client::start(&sim);
     c.live().await;
-    c.send(ImCommand::ListConversations).await;
-    let ImEvent::Conversations(convs) = c
-        .until("list", |e| matches!(e, ImEvent::Conversations(_)))
-        .await
-    else {
-        unreachable!()
-    };
+    let convs = c.list().await;
     control(&sim, "fault", json!({"kind": "csi-forbid"})).await;
     let client_id = ClientId::new("-1700000000000999");
     c.send(ImCommand::SendText {
@@ -393,13 +394,7 @@ async fn content_security_rejection_is_reported_and_not_retried() {
     assert!(!failure.retryable);
     assert!(!failure.reason.is_empty());
     c.drain_for(Duration::from_millis(500)).await;
-    assert_eq!(
-        sim_state(&sim).await["messages_received"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(received(&sim).await.len(), 0);
     sim.shutdown().await;
 }
 
@@ -479,13 +474,7 @@ async fn a_send_while_offline_goes_out_once_after_reconnect() {
     cfg.backoff_max = Duration::from_secs(1);
     let mut c = Client::start_with(&sim, cfg);
     c.live().await;
-    c.send(ImCommand::ListConversations).await;
-    let ImEvent::Conversations(convs) = c
-        .until("list", |e| matches!(e, ImEvent::Conversations(_)))
-        .await
-    else {
-        unreachable!()
-    };
+    let convs = c.list().await;
     control(&sim, "fault", json!({"kind": "drop"})).await;
     c.until("offline", |e| {
         matches!(e, ImEvent::Connection(ConnState::Reconnecting { .. }))

@@ -1,12 +1,12 @@
 //! The control API under `/__sim`: inject buyer messages, bursts and faults; drive the QR
 //! login; read counters.
 
+use super::driver::chat_push;
 use super::faults::{FaultKind, FaultRequest, Faults};
 use super::passport;
 use super::state::{Out, QrStatus, Sim, lock};
-use crate::protocol::encode::{PushItem, chat_message_item};
+use crate::protocol::encode::PushItem;
 use crate::protocol::lwp::path;
-use crate::protocol::model::SYSTEM_SENDER;
 use crate::protocol::{Cid, Content, Uid};
 use axum::extract::State as AxState;
 use axum::http::StatusCode;
@@ -68,13 +68,7 @@ async fn incoming(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Incoming>) ->
             }
             (None, None) => {
                 // A buyer writes: any conversation but the platform assistant's.
-                let buyers: Vec<Cid> = st
-                    .world
-                    .threads_newest_first()
-                    .into_iter()
-                    .filter(|t| t.conv.peer.as_str() != SYSTEM_SENDER)
-                    .map(|t| t.conv.cid.clone())
-                    .collect();
+                let buyers = st.buyer_cids();
                 if buyers.is_empty() {
                     return bad_request("the world has no buyer conversation");
                 }
@@ -87,10 +81,7 @@ async fn incoming(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Incoming>) ->
     let Some(msg) = msg else {
         return bad_request("could not add the message");
     };
-    sim.push_items(vec![PushItem {
-        biz_type: 40000,
-        data: chat_message_item(&msg, &self_uid),
-    }]);
+    sim.push_items(vec![chat_push(&msg, &self_uid)]);
     Json(json!({"message_id": msg.id.as_str(), "cid": msg.cid.as_str(), "time": msg.time}))
         .into_response()
 }
@@ -115,14 +106,8 @@ async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Respo
     let now = crate::time::now_ms();
     let messages = {
         let mut st = sim.state();
-        let cids: Vec<Cid> = st
-            .world
-            .threads_newest_first()
-            .into_iter()
-            .filter(|t| t.conv.peer.as_str() != SYSTEM_SENDER)
-            .take(req.conversations)
-            .map(|t| t.conv.cid.clone())
-            .collect();
+        let mut cids = st.buyer_cids();
+        cids.truncate(req.conversations);
         if cids.is_empty() {
             return bad_request("the world has no conversation");
         }
@@ -137,13 +122,7 @@ async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Respo
             .collect::<Vec<_>>()
     };
     let conversations = req.conversations.min(messages.len());
-    let items: Vec<PushItem> = messages
-        .iter()
-        .map(|m| PushItem {
-            biz_type: 40000,
-            data: chat_message_item(m, &self_uid),
-        })
-        .collect();
+    let items: Vec<PushItem> = messages.iter().map(|m| chat_push(m, &self_uid)).collect();
     sim.push_items(items);
     sim.flush_all().await;
     let secs = started.elapsed().as_secs_f64();

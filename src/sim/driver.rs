@@ -3,10 +3,10 @@
 
 use super::scenario::{self, Action, Outcome};
 use super::state::Sim;
-use crate::protocol::Uid;
 use crate::protocol::encode::{
     PushItem, card_update_item, chat_message_item, receipt_item, typing_item,
 };
+use crate::protocol::{Message, Uid};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,14 +46,19 @@ pub fn schedule(sim: Arc<Sim>, actions: Vec<(Duration, Action)>) {
     });
 }
 
+/// A chat message as a bizType 40000 push item addressed to `receiver`.
+pub fn chat_push(msg: &Message, receiver: &Uid) -> PushItem {
+    PushItem {
+        biz_type: 40000,
+        data: chat_message_item(msg, receiver),
+    }
+}
+
 /// The push item an outcome becomes, as the account's clients see it. `peer` is the buyer
 /// of the outcome's conversation.
 pub fn push_item(outcome: &Outcome, self_uid: &Uid, peer: Option<&Uid>) -> PushItem {
     match outcome {
-        Outcome::Message(m) => PushItem {
-            biz_type: 40000,
-            data: chat_message_item(m, self_uid),
-        },
+        Outcome::Message(m) => chat_push(m, self_uid),
         Outcome::Typing { cid, uid } => PushItem {
             biz_type: 40006,
             data: typing_item(uid, cid, crate::time::now_ms()),

@@ -1,8 +1,9 @@
 //! The LWP WebSocket at `/` (§4, §6): `/reg`, heartbeats, the IM RPCs and sync pushes.
 
+use super::driver::chat_push;
 use super::state::{ConnRec, ConnShared, Out, Received, Sim, State, lock, random_hex};
 use crate::protocol::content::content_to_json;
-use crate::protocol::encode::{PushItem, chat_message_item, recall_item, sync_push_body};
+use crate::protocol::encode::{PushItem, recall_item, sync_push_body};
 use crate::protocol::history::{
     conversation_entry_json, conversation_page_json, history_page_json,
 };
@@ -499,18 +500,8 @@ fn send(sim: &Arc<Sim>, st: &mut State, req: &Frame, body: &Value, now: i64) -> 
         message_id: msg.id.to_string(),
     });
     let answers = st.director.answer(&st.world, &sreq.cid, &text);
-    let echo = PushItem {
-        biz_type: 40000,
-        data: chat_message_item(&msg, &peer),
-    };
     // The echo goes to every connection of the account, the sender's included (§6.8).
-    let dup = st.faults.duplicate;
-    for rec in st.conns.values().filter(|c| c.uid.is_some()) {
-        let _ = rec.shared.tx.send(Out::Item(echo.clone()));
-        if dup {
-            let _ = rec.shared.tx.send(Out::Item(echo.clone()));
-        }
-    }
+    st.queue_items(&[chat_push(&msg, &peer)]);
     super::driver::schedule(sim.clone(), answers);
     (
         ok(req, send_response_json(&msg.id, &sreq.uuid, msg.time)),

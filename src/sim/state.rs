@@ -103,6 +103,31 @@ pub struct State {
     pub qr: Option<Qr>,
 }
 
+impl State {
+    /// Queues items for every registered connection of the account (twice each while the
+    /// `duplicate` fault is on). For callers that already hold the lock.
+    pub fn queue_items(&self, items: &[PushItem]) {
+        let copies = if self.faults.duplicate { 2 } else { 1 };
+        for rec in self.conns.values().filter(|c| c.uid.is_some()) {
+            for it in items {
+                for _ in 0..copies {
+                    let _ = rec.shared.tx.send(Out::Item(it.clone()));
+                }
+            }
+        }
+    }
+
+    /// Conversations with buyers, newest first: every one but the platform assistant's.
+    pub fn buyer_cids(&self) -> Vec<crate::protocol::Cid> {
+        self.world
+            .threads_newest_first()
+            .into_iter()
+            .filter(|t| t.conv.peer.as_str() != crate::protocol::model::SYSTEM_SENDER)
+            .map(|t| t.conv.cid.clone())
+            .collect()
+    }
+}
+
 #[derive(Default)]
 pub struct Counters {
     pub connections: AtomicU64,
@@ -197,19 +222,7 @@ impl Sim {
 
     /// Queues items for every registered connection of the account.
     pub fn push_items(&self, items: Vec<PushItem>) {
-        if items.is_empty() {
-            return;
-        }
-        let st = self.state();
-        let dup = st.faults.duplicate;
-        for rec in st.conns.values().filter(|c| c.uid.is_some()) {
-            for it in &items {
-                let _ = rec.shared.tx.send(Out::Item(it.clone()));
-                if dup {
-                    let _ = rec.shared.tx.send(Out::Item(it.clone()));
-                }
-            }
-        }
+        self.state().queue_items(&items);
     }
 
     /// Sends something to every connection (registered or not).
