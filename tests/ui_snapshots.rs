@@ -252,3 +252,34 @@ fn caret_sits_after_wide_text() {
     // 你 好 😀 are two cells each, `a` one: the caret is 7 cells in.
     assert_eq!((pos.x, pos.y), (a.compose.x + 7, a.compose.y + 1));
 }
+
+#[test]
+fn a_rejected_content_offers_no_retry() {
+    let mut s = populated(Lang::En);
+    send(
+        &mut s,
+        Input::Resize {
+            width: 100,
+            height: 30,
+        },
+    );
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    typed(&mut s, "加我微信");
+    key(&mut s, KeyCode::Enter);
+    let id = last_local(&s);
+    im(
+        &mut s,
+        ImEvent::SendResult {
+            client_id: id,
+            cid: Cid::new("101"),
+            result: Err(SendFailure {
+                reason: "内容存在不当信息".into(),
+                retryable: false,
+            }),
+        },
+    );
+    let screen = render(&s, 100, 30);
+    assert!(screen.contains("内容存在不当信息"), "{screen}");
+    assert!(!screen.contains("press r to retry"), "{screen}");
+}

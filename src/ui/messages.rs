@@ -299,7 +299,12 @@ fn entry_lines(
         out.push(Line::styled(format!("{indent}{l}"), style).alignment(align));
     }
     if let Delivery::Failed(f) = &e.delivery {
-        let why = format!("✗ {} · {}", text::one_line(&f.reason), s.retry_hint);
+        // A rejected content would only be rejected again: no retry offered for it.
+        let why = if f.retryable {
+            format!("✗ {} · {}", text::one_line(&f.reason), s.retry_hint)
+        } else {
+            format!("✗ {}", text::one_line(&f.reason))
+        };
         for l in text::wrap(&why, body_w) {
             out.push(Line::styled(l, Style::default().fg(Color::Red)).alignment(align));
         }
