@@ -30,6 +30,9 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     /// Overrides the data directory (cookie jar, device id).
     pub data_dir: Option<PathBuf>,
+    /// Local history keeps at most this many messages per conversation, newest first
+    /// (default: everything).
+    pub keep_per_conversation: Option<usize>,
     /// Settings of the terminal UI.
     pub ui: Option<toml::Table>,
 }

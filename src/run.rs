@@ -35,6 +35,8 @@ pub struct Connection {
     pub file: FileConfig,
     /// The account's local history (also used by the session), when it could be opened.
     pub store: Option<StoreHandle>,
+    /// Why there is no local history, when opening it failed.
+    pub store_problem: Option<String>,
 }
 
 impl Connection {
@@ -114,7 +116,8 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
             SessionConfig::new(conn_cfg(sim.ws_url().to_string()), DeviceSource::Fixed(did));
         // A file of its own (not in memory), so `--demo search` and restarts work as for
         // a real account, without mixing made-up conversations into one.
-        let store = open_store(crate::store::cmd::store_dir(&paths, true), &sim.self_uid).await;
+        let dir = crate::store::cmd::store_dir(&paths, true);
+        let (store, store_problem) = open_store(dir, &sim.self_uid, &file).await;
         cfg.store = store.clone();
         let session = session::spawn(cfg, mtop);
         return Ok(Connection {
@@ -123,6 +126,7 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
             paths,
             file,
             store,
+            store_problem,
         });
     }
 
@@ -169,7 +173,7 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
         conn_cfg(resolved.endpoints.ws.clone()),
         DeviceSource::File(paths.device_id()),
     );
-    let store = open_store(paths.data_dir.clone(), &uid).await;
+    let (store, store_problem) = open_store(paths.data_dir.clone(), &uid, &file).await;
     cfg.store = store.clone();
     let session = session::spawn(cfg, mtop);
     Ok(Connection {
@@ -178,28 +182,40 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
         paths,
         file,
         store,
+        store_problem,
     })
 }
 
-/// Opens the local history of `uid` under `dir`. A damaged, locked, newer or unwritable
-/// database is logged and the program runs without the cache.
-pub async fn open_store(dir: std::path::PathBuf, uid: &Uid) -> Option<StoreHandle> {
+/// Opens the local history of `uid` under `dir` and applies the retention cap. A damaged,
+/// locked, newer or unwritable database is logged and the program runs without the cache;
+/// the second value says why.
+pub async fn open_store(
+    dir: std::path::PathBuf,
+    uid: &Uid,
+    file: &FileConfig,
+) -> (Option<StoreHandle>, Option<String>) {
     let owner = uid.clone();
-    let opened = tokio::task::spawn_blocking(move || Store::open(&dir, &owner)).await;
-    match opened {
+    let keep = file.keep_per_conversation;
+    let opened = tokio::task::spawn_blocking(move || {
+        let mut store = Store::open(&dir, &owner)?;
+        match store.prune(keep) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "local history trimmed to the retention cap"),
+            Err(e) => tracing::warn!("cannot apply the retention cap: {e}"),
+        }
+        Ok::<_, crate::store::StoreError>(store)
+    })
+    .await;
+    let problem = match opened {
         Ok(Ok(store)) => {
             tracing::info!(path = ?store.path(), "local history opened");
-            Some(StoreHandle::new(store))
+            return (Some(StoreHandle::new(store)), None);
         }
-        Ok(Err(e)) => {
-            tracing::error!("running without local history: {e}");
-            None
-        }
-        Err(e) => {
-            tracing::error!("running without local history: {e}");
-            None
-        }
-    }
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::error!("running without local history: {problem}");
+    (None, Some(problem))
 }
 
 fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
@@ -220,33 +236,6 @@ fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
     Ok(opts)
 }
 
-/// The conversation list from the local store, ahead of everything the session says, so the
-/// first frame shows the inbox before the network answers. The session's own list replaces it.
-async fn with_cached_list_first(
-    store: Option<&crate::store::StoreHandle>,
-    mut events: tokio::sync::mpsc::Receiver<crate::im::ImEvent>,
-) -> tokio::sync::mpsc::Receiver<crate::im::ImEvent> {
-    let Some(store) = store else { return events };
-    let cached = match store.call(|s| s.conversations()).await {
-        Ok(list) if !list.is_empty() => list,
-        Ok(_) => return events,
-        Err(e) => {
-            tracing::warn!("cannot read the cached conversation list: {e}");
-            return events;
-        }
-    };
-    let (tx, rx) = tokio::sync::mpsc::channel(1024);
-    let _ = tx.send(crate::im::ImEvent::Conversations(cached)).await;
-    tokio::spawn(async move {
-        while let Some(ev) = events.recv().await {
-            if tx.send(ev).await.is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 /// The terminal messenger.
 pub async fn tui(cli: &Cli) -> Result<()> {
     let (paths, file) = load_settings(cli)?;
@@ -258,11 +247,14 @@ pub async fn tui(cli: &Cli) -> Result<()> {
         .send(ImCommand::ListConversations)
         .await
         .map_err(|_| eyre!("the session stopped at start"))?;
-    let (tx_dummy, rx_dummy) = tokio::sync::mpsc::channel(1);
-    drop(tx_dummy);
-    let events = std::mem::replace(&mut conn.session.events, rx_dummy);
-    let events = with_cached_list_first(conn.store.as_ref(), events).await;
-    let result = crate::tui::run(commands, events, options).await;
+    let result = crate::tui::run(
+        commands,
+        &mut conn.session.events,
+        options,
+        conn.store.clone(),
+        conn.store_problem.clone(),
+    )
+    .await;
     conn.shutdown().await;
     result
 }

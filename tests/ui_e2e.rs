@@ -5,6 +5,8 @@
 
 mod common;
 
+mod ui_support;
+
 use common::{control, sim_state, sim_with};
 use goofish_tui::app::{AppState, Focus, Input, UiOptions};
 use goofish_tui::im::api::ImCommand;
@@ -19,22 +21,7 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
 use std::time::Duration;
-
-fn screen(rt: &Runtime<TestBackend>) -> String {
-    let buf = rt.terminal().backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let mut x = 0;
-        while x < buf.area.width {
-            let sym = buf[(x, y)].symbol();
-            out.push_str(sym);
-            // The cell after a wide character is hidden by it on a real terminal.
-            x += unicode_width::UnicodeWidthStr::width(sym).max(1) as u16;
-        }
-        out.push('\n');
-    }
-    out
-}
+use ui_support::screen;
 
 /// Feeds session events to the runtime (drawing after each) until `done` holds.
 async fn pump(

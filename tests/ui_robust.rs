@@ -4,9 +4,10 @@
 
 mod ui_support;
 
-use goofish_tui::app::{Input, UiOptions};
+use goofish_tui::app::{Input, StoreReply, UiOptions};
 use goofish_tui::im::api::{ConnState, ImEvent, SendFailure};
 use goofish_tui::protocol::{Cid, ClientId, Content, MessageId, Uid};
+use goofish_tui::store::SearchHit;
 use goofish_tui::ui::{self, i18n::Lang};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -60,6 +61,7 @@ fn random_input(r: &mut Rng, w: u16, h: u16) -> Input {
         KeyCode::Right,
         KeyCode::PageUp,
         KeyCode::F(5),
+        KeyCode::Char('f'),
     ];
     let mods = [
         KeyModifiers::NONE,
@@ -68,7 +70,7 @@ fn random_input(r: &mut Rng, w: u16, h: u16) -> Input {
         KeyModifiers::SHIFT,
     ];
     let cid = Cid::new(format!("{}", 100 + r.below(5)));
-    match r.below(12) {
+    match r.below(14) {
         0..=4 => {
             let code = codes[r.below(codes.len() as u64) as usize];
             let m = mods[r.below(4) as usize];
@@ -94,6 +96,7 @@ fn random_input(r: &mut Rng, w: u16, h: u16) -> Input {
         },
         8 => Input::Focus(r.below(2) == 0),
         9 => Input::Tick,
+        10 | 11 => Input::Store(random_store_reply(r, &cid)),
         _ => Input::Im(match r.below(8) {
             0 => ImEvent::Message(msg(
                 &format!("{}.PNM", r.below(50)),
@@ -156,6 +159,55 @@ fn random_input(r: &mut Rng, w: u16, h: u16) -> Input {
                 conv("101", "", "", "", now() - MIN, 0),
             ]),
         }),
+    }
+}
+
+fn random_store_reply(r: &mut Rng, cid: &Cid) -> StoreReply {
+    let m = |r: &mut Rng| {
+        msg(
+            &format!("{}.PNM", r.below(50)),
+            cid.as_str(),
+            if r.below(2) == 0 { SELF_UID } else { "3001" },
+            now() - r.below(1000) as i64 * MIN,
+            text(TEXTS[r.below(TEXTS.len() as u64) as usize]),
+        )
+    };
+    match r.below(5) {
+        0 => StoreReply::Messages {
+            cid: cid.clone(),
+            before: (r.below(2) == 0).then(|| (now(), MessageId::new("7.PNM"))),
+            messages: (0..r.below(60)).map(|_| m(r)).collect(),
+        },
+        1 => {
+            let target = m(r);
+            StoreReply::Around {
+                cid: cid.clone(),
+                id: target.id.clone(),
+                messages: vec![m(r), target],
+            }
+        }
+        2 => StoreReply::Search {
+            query: TEXTS[r.below(TEXTS.len() as u64) as usize].to_string(),
+            result: Ok((0..r.below(4))
+                .map(|_| {
+                    let message = m(r);
+                    SearchHit {
+                        snippet: message.content.summary(),
+                        highlight: Some(0..r.below(8) as usize),
+                        peer_nick: None,
+                        item_title: Some("物品\n".into()),
+                        message,
+                    }
+                })
+                .collect()),
+        },
+        3 => StoreReply::Failed {
+            reason: "disk I/O error".into(),
+        },
+        _ => StoreReply::Startup {
+            conversations: vec![conv("104", "3004", "缓存", "旧物", now() - MIN, 1)],
+            drafts: vec![(cid.clone(), "草稿".into())],
+        },
     }
 }
 

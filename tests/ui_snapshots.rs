@@ -3,13 +3,14 @@
 
 mod ui_support;
 
-use goofish_tui::app::{AppState, Input};
+use goofish_tui::app::{AppState, Input, StoreReply};
 use goofish_tui::im::api::{ConnState, ImEvent, SendFailure};
 use goofish_tui::protocol::{Cid, ClientId, Content, ItemInfo};
+use goofish_tui::store::SearchHit;
 use goofish_tui::ui::{self, i18n::Lang};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::KeyCode;
+use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use ui_support::*;
 
 fn render(s: &AppState, w: u16, h: u16) -> String {
@@ -180,6 +181,85 @@ fn help_popup_80x24() {
     let mut s = populated(Lang::En);
     key(&mut s, KeyCode::Char('?'));
     insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+#[test]
+fn search_popup_with_chinese_results_80x24() {
+    let mut s = populated(Lang::Zh);
+    send(
+        &mut s,
+        Input::Store(StoreReply::Startup {
+            conversations: Vec::new(),
+            drafts: Vec::new(),
+        }),
+    );
+    key_mod(&mut s, KeyCode::Char('f'), KeyModifiers::CONTROL);
+    for c in "便宜".chars() {
+        key(&mut s, KeyCode::Char(c));
+    }
+    let hit = |id: &str, cid: &str, from: &str, nick: &str, t: i64, body: &str| {
+        let snippet = body.to_string();
+        let start = snippet.find("便宜").unwrap();
+        SearchHit {
+            message: msg(id, cid, from, t, text(body)),
+            peer_nick: Some(nick.into()),
+            item_title: Some("九成新 iPhone 13 128G".into()),
+            highlight: Some(start..start + "便宜".len()),
+            snippet,
+        }
+    };
+    let hits = vec![
+        hit(
+            "9.PNM",
+            "101",
+            "3001",
+            "张三😀",
+            now() - 5 * MIN,
+            "能再便宜点吗？😀 诚心要",
+        ),
+        hit(
+            "8.PNM",
+            "101",
+            SELF_UID,
+            "张三😀",
+            now() - 26 * 60 * MIN,
+            "已经很便宜了，不能再少了",
+        ),
+    ];
+    send(
+        &mut s,
+        Input::Store(StoreReply::Search {
+            query: "便宜".into(),
+            result: Ok(hits),
+        }),
+    );
+    key(&mut s, KeyCode::Down);
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+#[test]
+fn cached_list_is_marked_in_the_status_bar() {
+    let mut s = state(Lang::Zh);
+    send(
+        &mut s,
+        Input::Store(StoreReply::Startup {
+            conversations: vec![conv(
+                "101",
+                "3001",
+                "张三😀",
+                "九成新 iPhone 13",
+                now() - MIN,
+                1,
+            )],
+            drafts: Vec::new(),
+        }),
+    );
+    let screen = render(&s, 80, 24);
+    let status = screen.lines().last().unwrap();
+    assert!(status.contains("缓存"), "{status}");
+    im(&mut s, ImEvent::Conversations(Vec::new()));
+    let screen = render(&s, 80, 24);
+    assert!(!screen.lines().last().unwrap().contains("缓存"));
 }
 
 #[test]

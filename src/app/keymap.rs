@@ -20,6 +20,7 @@ pub enum Action {
     NextPane,
     NextUnread,
     Filter,
+    Search,
     Help,
     Retry,
     Send,
@@ -27,7 +28,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -39,6 +40,7 @@ impl Action {
         Action::NextPane,
         Action::NextUnread,
         Action::Filter,
+        Action::Search,
         Action::Send,
         Action::Newline,
         Action::Retry,
@@ -62,6 +64,7 @@ impl Action {
             Action::NextPane => "next_pane",
             Action::NextUnread => "next_unread",
             Action::Filter => "filter",
+            Action::Search => "search",
             Action::Help => "help",
             Action::Retry => "retry",
             Action::Send => "send",
@@ -83,6 +86,7 @@ impl Action {
                 | Action::Send
                 | Action::Newline
                 | Action::Retry
+                | Action::Search
         )
     }
 }
@@ -267,6 +271,7 @@ fn defaults(action: Action) -> &'static [&'static str] {
         Action::NextPane => &["tab"],
         Action::NextUnread => &["n"],
         Action::Filter => &["/"],
+        Action::Search => &["ctrl-f"],
         Action::Help => &["?"],
         Action::Retry => &["r", "ctrl-r"],
         Action::Send => &["enter"],

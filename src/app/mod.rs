@@ -5,12 +5,18 @@
 
 mod keymap;
 pub mod layout;
+mod search;
 mod state;
+mod store_io;
 mod thread;
 mod update;
 
 pub use keymap::{Action, KeySpec, Keymap, KeymapError};
-pub use state::{AppState, ConnView, Focus, UiOptions};
+pub use search::SearchView;
+pub use state::{AppState, ConnView, DRAFT_SAVE_MS, Focus, UiOptions};
+pub use store_io::{
+    JUMP_CONTEXT, JUMP_NEWER_CAP, SEARCH_LIMIT, STORE_PAGE, StoreReply, StoreRequest,
+};
 pub use thread::{Delivery, Entry, EntryKey, Thread};
 pub use update::update;
 
@@ -48,12 +54,17 @@ pub enum Input {
     Im(ImEvent),
     /// A timer the state asked for (`AppState::next_tick_in`) went off.
     Tick,
+    /// An answer from the local history.
+    Store(StoreReply),
+    /// The program is asked to end (hang-up, SIGTERM): save what is unsaved and quit.
+    Terminate,
 }
 
 /// What the runtime does for the reducer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     Im(ImCommand),
+    Store(StoreRequest),
     SetTitle(String),
     Quit,
 }

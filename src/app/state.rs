@@ -1,9 +1,10 @@
 //! What the screen shows, as data.
 
 use super::keymap::Keymap;
+use super::search::SearchView;
 use super::thread::Thread;
 use crate::im::api::ConnState;
-use crate::protocol::{Cid, Conversation, ItemInfo, Uid};
+use crate::protocol::{Cid, Conversation, ItemInfo, MessageId, Uid};
 use crate::ui::i18n::Lang;
 use chrono::FixedOffset;
 use ratatui_textarea::TextArea;
@@ -21,6 +22,10 @@ pub struct UiOptions {
     /// Action name → key spec(s), e.g. `next_unread = "ctrl-n"`; see `Action::as_str`.
     pub keymap: BTreeMap<String, String>,
 }
+
+/// How long typed text waits before it is saved as a draft (so a dropped SSH session keeps
+/// it), without a write per key.
+pub const DRAFT_SAVE_MS: i64 = 2_000;
 
 /// Which pane has the keyboard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +79,20 @@ pub struct AppState {
     pub items: HashMap<String, ItemInfo>,
     pub(crate) drafts: HashMap<Cid, String>,
     pub compose: TextArea<'static>,
+    /// When the compose text first changed since its draft was last saved to the store.
+    pub(crate) draft_changed_at: Option<i64>,
+    /// The local history answers `Effect::Store` requests.
+    pub has_store: bool,
+    /// Why the local history is not working, for the status bar.
+    pub store_problem: Option<String>,
+    /// The list shown came from the local history; the service has not answered yet.
+    pub cached: bool,
+    /// The service's conversation list has arrived at least once.
+    pub(crate) synced: bool,
+    /// The search popup, while open.
+    pub search: Option<SearchView>,
+    /// The message a search jumped to, highlighted until the next key.
+    pub jumped_to: Option<MessageId>,
     /// Typing indicator: cid → shown until (ms).
     pub typing: HashMap<Cid, i64>,
     pub(crate) title: Option<String>,
@@ -122,6 +141,13 @@ impl AppState {
             items: HashMap::new(),
             drafts: HashMap::new(),
             compose: new_compose(""),
+            draft_changed_at: None,
+            has_store: false,
+            store_problem: None,
+            cached: false,
+            synced: false,
+            search: None,
+            jumped_to: None,
             typing: HashMap::new(),
             title: None,
             unread_sum: 0,
@@ -187,6 +213,10 @@ impl AppState {
                 let step = (left % 1000) as u64;
                 next = Some(if step == 0 { 1000 } else { step });
             }
+        }
+        if let Some(at) = self.draft_changed_at.filter(|_| self.has_store) {
+            let left = (at + DRAFT_SAVE_MS - self.now_ms).max(1) as u64;
+            next = Some(next.map_or(left, |n| n.min(left)));
         }
         for until in self.typing.values() {
             let left = until - self.now_ms;

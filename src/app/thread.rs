@@ -77,6 +77,8 @@ pub struct Thread {
     pub has_more: bool,
     /// The newest page has arrived.
     pub loaded: bool,
+    /// The local history may hold messages older than the oldest loaded one.
+    pub store_more: bool,
     /// An older (or the first) page is on its way.
     pub loading: bool,
     /// The message at the bottom of the view; `None` follows the newest.
@@ -125,6 +127,11 @@ impl Thread {
     /// Adds a server message unless it is already there; replaces the local entry it echoes.
     /// Returns whether it was new.
     pub fn add_message(&mut self, message: Message, delivery: Delivery) -> bool {
+        self.add_entry(message, delivery, false)
+    }
+
+    /// `seen`: an incoming message that needs no `MarkRead`.
+    fn add_entry(&mut self, message: Message, delivery: Delivery, seen: bool) -> bool {
         if self.ids.contains(&message.id) {
             return false;
         }
@@ -139,7 +146,8 @@ impl Thread {
                 delivery = Delivery::Sent;
             }
         }
-        if !message.is_self {
+        let read_sent = seen || message.is_self;
+        if !read_sent {
             self.unmarked += 1;
         }
         let entry = Entry {
@@ -147,7 +155,7 @@ impl Thread {
             message,
             delivery,
             recalled: false,
-            read_sent: false,
+            read_sent,
         };
         self.insert(entry);
         true
@@ -171,6 +179,30 @@ impl Thread {
             }
         }
         added
+    }
+
+    /// Merges messages read from the local history. They were seen (and marked read, when
+    /// incoming) in an earlier run, so they are never marked again. Returns how many were new.
+    pub fn add_stored(&mut self, messages: Vec<Message>) -> usize {
+        let mut added = 0;
+        for m in messages {
+            let delivery = if m.is_self {
+                Delivery::Sent
+            } else {
+                Delivery::Incoming
+            };
+            if self.add_entry(m, delivery, true) {
+                added += 1;
+            }
+        }
+        added
+    }
+
+    /// Index of the server message `id`.
+    pub fn index_of(&self, id: &MessageId) -> Option<usize> {
+        self.entries
+            .iter()
+            .rposition(|e| matches!(&e.key, EntryKey::Server(i) if i == id))
     }
 
     /// Adds a pending send shown at once.

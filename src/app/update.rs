@@ -2,7 +2,9 @@
 
 use super::keymap::Action;
 use super::layout::{CONV_ROWS, Pane, layout};
-use super::state::{AppState, Focus, new_compose};
+use super::search;
+use super::state::{AppState, DRAFT_SAVE_MS, Focus, new_compose};
+use super::store_io::{self, StoreRequest};
 use super::thread::{Delivery, Thread};
 use super::{Effect, Input, Msg};
 use crate::im::api::{ImCommand, ImEvent, SendStage};
@@ -23,7 +25,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     match msg.input {
         Input::Key(key) => on_key(state, key, &mut fx),
         Input::Mouse(m) => on_mouse(state, m, &mut fx),
-        Input::Paste(text) => on_paste(state, &text),
+        Input::Paste(text) => on_paste(state, &text, &mut fx),
         Input::Resize { width, height } => {
             state.size = (width, height);
             keep_selection_in_view(state);
@@ -37,7 +39,15 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
         }
         Input::Im(ev) => on_im(state, ev, &mut fx),
+        Input::Store(reply) => store_io::on_store(state, reply, &mut fx),
+        Input::Terminate => quit(state, &mut fx),
         Input::Tick => {
+            if state
+                .draft_changed_at
+                .is_some_and(|at| at + DRAFT_SAVE_MS <= state.now_ms)
+            {
+                store_io::persist_draft(state, &mut fx);
+            }
             let now = state.now_ms;
             let n = state.typing.len();
             state.typing.retain(|_, until| *until > now);
@@ -45,6 +55,9 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
         }
+    }
+    if state.focus != Focus::Compose && state.draft_changed_at.is_some() {
+        store_io::persist_draft(state, &mut fx);
     }
     let title = crate::ui::i18n::title(state.lang, state.unread_total());
     if state.title.as_ref() != Some(&title) {
@@ -55,6 +68,44 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
 }
 
 // ---------------------------------------------------------------- conversation list
+
+/// Replaces the conversation list (from the service or, at start-up, the local history).
+pub(crate) fn show_conversations(state: &mut AppState, list: Vec<Conversation>) {
+    let mut old = std::mem::take(&mut state.convs);
+    let list_newest = list.iter().map(|c| c.modify_time).max().unwrap_or(i64::MIN);
+    for mut c in list {
+        if let Some(prev) = old.remove(&c.cid) {
+            if c.peer_nick.is_none() {
+                c.peer_nick = prev.peer_nick;
+            }
+            if c.item_title.is_none() {
+                c.item_title = prev.item_title;
+            }
+        }
+        if state.is_viewing(&c.cid) {
+            c.unread = 0;
+        }
+        state.convs.insert(c.cid.clone(), c);
+    }
+    // A conversation the list lacks stays when it is open or newer than the list (a
+    // push that arrived after the list was made); otherwise the list is the truth.
+    for (cid, c) in old {
+        if state.open.as_ref() == Some(&cid) || c.modify_time > list_newest {
+            state.convs.insert(cid, c);
+        }
+    }
+    state.recount_unread();
+    resort(state);
+    if state
+        .selected
+        .as_ref()
+        .is_none_or(|s| !state.convs.contains_key(s))
+    {
+        state.selected = state.visible().first().cloned();
+        state.list_offset = 0;
+    }
+    keep_selection_in_view(state);
+}
 
 fn resort(state: &mut AppState) {
     let mut keyed: Vec<_> = state
@@ -124,7 +175,7 @@ fn matches_filter(c: &Conversation, needle: &str) -> bool {
             .as_deref())
 }
 
-fn refilter(state: &mut AppState) {
+pub(crate) fn refilter(state: &mut AppState) {
     match state
         .filter
         .as_deref()
@@ -210,8 +261,9 @@ fn next_unread(state: &mut AppState) {
 
 // ---------------------------------------------------------------- opening and reading
 
-fn open(state: &mut AppState, cid: Cid, fx: &mut Vec<Effect>) {
+pub(crate) fn open(state: &mut AppState, cid: Cid, fx: &mut Vec<Effect>) {
     if state.open.as_ref() != Some(&cid) {
+        store_io::persist_draft(state, fx);
         if let Some(old) = state.open.take() {
             let text = state.compose.lines().join("\n");
             if text.is_empty() {
@@ -244,6 +296,14 @@ fn open(state: &mut AppState, cid: Cid, fx: &mut Vec<Effect>) {
     }
     // Also on re-opening after the first page failed to load.
     let thread = state.threads.entry(cid.clone()).or_default();
+    if state.has_store && !thread.loaded && thread.is_empty() && !thread.store_more {
+        // What this machine saw before shows at once; the service's page merges into it.
+        thread.store_more = true;
+        fx.push(Effect::Store(StoreRequest::Messages {
+            cid: cid.clone(),
+            before: None,
+        }));
+    }
     if !thread.loaded && !thread.loading {
         thread.loading = true;
         fx.push(Effect::Im(ImCommand::LoadHistory {
@@ -315,21 +375,28 @@ fn scroll_messages(state: &mut AppState, delta: isize, fx: &mut Vec<Effect>) {
     let Some(thread) = state.threads.get_mut(&cid) else {
         return;
     };
+    let live = state.conn.state == crate::im::api::ConnState::Live;
     let Some(cur) = thread.anchor_index() else {
-        load_older(thread, &cid, fx);
+        load_older(thread, &cid, live, fx);
         return;
     };
     let next = cur.saturating_add_signed(delta).min(thread.len() - 1);
     thread.set_anchor(next);
     if delta < 0 && next == 0 {
-        load_older(thread, &cid, fx);
+        load_older(thread, &cid, live, fx);
     }
     state.dirty = true;
 }
 
-/// Asks for the page before the oldest loaded one, once.
-fn load_older(thread: &mut Thread, cid: &Cid, fx: &mut Vec<Effect>) {
-    if thread.loading || !thread.has_more || thread.next_cursor.is_none() {
+/// Asks for the page before the oldest loaded one, once: from the service while it is
+/// reachable and has more, otherwise from the local history.
+fn load_older(thread: &mut Thread, cid: &Cid, live: bool, fx: &mut Vec<Effect>) {
+    if thread.loading {
+        return;
+    }
+    let service = thread.has_more && thread.next_cursor.is_some();
+    if !service || (!live && thread.store_more) {
+        store_io::load_older_from_store(thread, cid, fx);
         return;
     }
     thread.loading = true;
@@ -365,6 +432,13 @@ fn send(state: &mut AppState, fx: &mut Vec<Effect>) {
     thread.new_below = 0;
     state.compose = new_compose("");
     state.drafts.remove(&cid);
+    state.draft_changed_at = None;
+    if state.has_store {
+        fx.push(Effect::Store(StoreRequest::SaveDraft {
+            cid: cid.clone(),
+            text: String::new(),
+        }));
+    }
     touch_conv(state, &message);
     fx.push(Effect::Im(ImCommand::SendText {
         cid,
@@ -509,40 +583,9 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
             }
         }
         ImEvent::Conversations(list) => {
-            let mut old = std::mem::take(&mut state.convs);
-            let list_newest = list.iter().map(|c| c.modify_time).max().unwrap_or(i64::MIN);
-            for mut c in list {
-                if let Some(prev) = old.remove(&c.cid) {
-                    if c.peer_nick.is_none() {
-                        c.peer_nick = prev.peer_nick;
-                    }
-                    if c.item_title.is_none() {
-                        c.item_title = prev.item_title;
-                    }
-                }
-                if state.is_viewing(&c.cid) {
-                    c.unread = 0;
-                }
-                state.convs.insert(c.cid.clone(), c);
-            }
-            // A conversation the list lacks stays when it is open or newer than the list (a
-            // push that arrived after the list was made); otherwise the list is the truth.
-            for (cid, c) in old {
-                if state.open.as_ref() == Some(&cid) || c.modify_time > list_newest {
-                    state.convs.insert(cid, c);
-                }
-            }
-            state.recount_unread();
-            resort(state);
-            if state
-                .selected
-                .as_ref()
-                .is_none_or(|s| !state.convs.contains_key(s))
-            {
-                state.selected = state.visible().first().cloned();
-                state.list_offset = 0;
-            }
-            keep_selection_in_view(state);
+            state.synced = true;
+            state.cached = false;
+            show_conversations(state, list);
         }
         ImEvent::History { page, requested } => {
             let cid = page.cid.clone();
@@ -554,7 +597,7 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
                 .map(|e| &e.message)
                 .max_by_key(|m| m.time)
                 .cloned();
-            thread.add_history(page.entries);
+            let added = thread.add_history(page.entries);
             // The newest page refreshes the cursor only the first time, so a reload does not
             // rewind paging that went further back. §12.4: the cursor is opaque; kept verbatim.
             if requested.is_some() || !thread.loaded {
@@ -567,6 +610,11 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
             if requested.is_some() {
                 // Older pages were read long ago; do not re-mark them.
                 thread.take_unmarked_incoming();
+                if added == 0 {
+                    // All of it was already shown (read from the local history while
+                    // offline): go on to the next page rather than show nothing new.
+                    load_older(thread, &cid, true, fx);
+                }
             }
             if let Some(m) = newest {
                 touch_conv(state, &m);
@@ -790,9 +838,18 @@ fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
         state.help_open = false;
         return;
     }
+    state.jumped_to = None;
     let actions = state.keymap.actions(&key);
+    if state.search.is_some() {
+        search::on_key(state, key, &actions, fx);
+        return;
+    }
     if actions.contains(&Action::ForceQuit) {
         quit(state, fx);
+        return;
+    }
+    if actions.contains(&Action::Search) {
+        search::open(state);
         return;
     }
     if state.filter_editing {
@@ -821,6 +878,7 @@ fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
 }
 
 fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
+    store_io::persist_draft(state, fx);
     state.quit = true;
     fx.push(Effect::Im(ImCommand::Shutdown));
     fx.push(Effect::Quit);
@@ -902,7 +960,10 @@ fn on_compose_key(state: &mut AppState, key: KeyEvent, actions: &[Action], fx: &
     if !plain_char && let Some(a) = actions.iter().copied().find(|a| a.works_in_compose()) {
         match a {
             Action::Send => send(state, fx),
-            Action::Newline => state.compose.insert_newline(),
+            Action::Newline => {
+                state.compose.insert_newline();
+                draft_changed(state);
+            }
             Action::Back => state.focus = Focus::List,
             Action::NextPane => cycle_focus(state),
             Action::Retry => retry(state, false, fx),
@@ -915,7 +976,14 @@ fn on_compose_key(state: &mut AppState, key: KeyEvent, actions: &[Action], fx: &
         return;
     }
     // A bare Enter the keymap does not claim still must not end up as a raw newline send.
-    state.compose.input(ratatui_textarea::Input::from(key));
+    if state.compose.input(ratatui_textarea::Input::from(key)) {
+        draft_changed(state);
+    }
+}
+
+/// The compose text changed: it is saved as a draft a little later.
+fn draft_changed(state: &mut AppState) {
+    state.draft_changed_at.get_or_insert(state.now_ms);
 }
 
 fn on_filter_key(state: &mut AppState, key: KeyEvent, actions: &[Action]) {
@@ -946,10 +1014,12 @@ fn on_filter_key(state: &mut AppState, key: KeyEvent, actions: &[Action]) {
     refilter(state);
 }
 
-fn on_paste(state: &mut AppState, text: &str) {
+fn on_paste(state: &mut AppState, text: &str, fx: &mut Vec<Effect>) {
     // Terminals send CR or CRLF line ends inside a paste.
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
-    if state.filter_editing {
+    if state.search.is_some() {
+        search::on_paste(state, &text, fx);
+    } else if state.filter_editing {
         if let Some(f) = state.filter.as_mut() {
             f.push_str(&crate::ui::text::one_line(&text));
         }
@@ -957,6 +1027,7 @@ fn on_paste(state: &mut AppState, text: &str) {
     } else if state.open.is_some() {
         state.focus = Focus::Compose;
         state.compose.insert_str(&text);
+        draft_changed(state);
     } else {
         return;
     }

@@ -364,6 +364,31 @@ impl Store {
         Ok(parse_messages(jsons))
     }
 
+    /// The messages of `cid` around one of them (for a search result): up to `older` before
+    /// it, then it and up to `newer_cap` after it, oldest first.
+    pub fn messages_around(
+        &self,
+        cid: &Cid,
+        at: (i64, &MessageId),
+        older: usize,
+        newer_cap: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (time, id) = at;
+        let mut out = self.messages(cid, Some(at), older)?;
+        out.reverse();
+        let cap = i64::try_from(newer_cap).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT json FROM messages
+             WHERE cid = ?1 AND (time > ?2 OR (time = ?2 AND id >= ?3))
+             ORDER BY time ASC, id ASC LIMIT ?4",
+        )?;
+        let jsons: Vec<String> = stmt
+            .query_map(params![cid.as_str(), time, id.as_str(), cap], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        out.extend(parse_messages(jsons));
+        Ok(out)
+    }
+
     /// The time of the newest stored message of `cid`.
     pub fn latest_time(&self, cid: &Cid) -> Result<Option<i64>, StoreError> {
         Ok(self.conn.query_row(

@@ -79,6 +79,13 @@ pub struct Strings {
     pub now: &'static str,
     pub yesterday: &'static str,
     pub history_failed: &'static str,
+    pub no_store: &'static str,
+    pub cached: &'static str,
+    pub searching: &'static str,
+    pub search_none: &'static str,
+    pub search_hint: &'static str,
+    pub search_title: &'static str,
+    pub search_unavailable: &'static str,
 }
 
 pub static ZH: Strings = Strings {
@@ -120,6 +127,13 @@ pub static ZH: Strings = Strings {
     now: "刚刚",
     yesterday: "昨天",
     history_failed: "加载历史失败",
+    no_store: "无本地记录",
+    cached: "缓存",
+    searching: "搜索中…",
+    search_none: "没有结果",
+    search_hint: "输入关键词 · ↑↓ 选择 · Enter 跳转 · Esc 关闭",
+    search_title: "搜索",
+    search_unavailable: "没有本地记录，无法搜索",
 };
 
 pub static EN: Strings = Strings {
@@ -161,6 +175,13 @@ pub static EN: Strings = Strings {
     now: "now",
     yesterday: "yesterday",
     history_failed: "history failed",
+    no_store: "no local history",
+    cached: "cached",
+    searching: "searching…",
+    search_none: "no results",
+    search_hint: "type to search · ↑↓ select · Enter jumps · Esc closes",
+    search_title: "Search",
+    search_unavailable: "search needs the local history, which is not available",
 };
 
 /// The strings of `lang` (`Auto` resolves to English; resolve it first).
@@ -289,6 +310,13 @@ pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
                 "筛选会话"
             } else {
                 "filter conversations"
+            }
+        }
+        A::Search => {
+            if zh {
+                "搜索全部消息"
+            } else {
+                "search all messages"
             }
         }
         A::Help => {

@@ -2,7 +2,7 @@
 //! that are in view, so its cost does not grow with the history.
 
 use super::{dim, i18n, text, timefmt};
-use crate::app::{AppState, Delivery, Entry, Focus, Thread};
+use crate::app::{AppState, Delivery, Entry, EntryKey, Focus, Thread};
 use crate::protocol::{Content, Conversation};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
@@ -104,7 +104,13 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let block = |i: usize| -> Vec<Line<'static>> {
         let e = &entries[i];
         let mut b = entry_lines(state, conv, e, w);
-        if selected == Some(i)
+        let jumped = matches!(&e.key, EntryKey::Server(id) if state.jumped_to.as_ref() == Some(id));
+        if jumped {
+            // The search result the user jumped to: the whole message stands out.
+            for l in &mut b {
+                *l = std::mem::take(l).patch_style(Style::default().bg(Color::Indexed(58)));
+            }
+        } else if selected == Some(i)
             && let Some(first) = b.first_mut()
         {
             *first = std::mem::take(first).patch_style(Style::default().bg(Color::Indexed(237)));
@@ -131,7 +137,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     if reached_top && up.len() < height {
         if thread.loading {
             up.push(Line::styled(s.loading, dim()).alignment(Alignment::Center));
-        } else if thread.loaded && !thread.has_more && !entries.is_empty() {
+        } else if thread.loaded && !thread.has_more && !thread.store_more && !entries.is_empty() {
             up.push(Line::styled(s.no_more_history, dim()).alignment(Alignment::Center));
         }
     }

@@ -6,6 +6,7 @@
 pub mod i18n;
 mod list;
 mod messages;
+mod search;
 mod status;
 pub mod text;
 pub mod timefmt;
@@ -29,6 +30,9 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     messages::draw(frame, state, a.messages);
     draw_compose(frame, state, a.compose);
     status::draw(frame, state, a.status);
+    if let Some(view) = &state.search {
+        search::draw(frame, state, view, area);
+    }
     if state.help_open {
         draw_help(frame, state, area);
     }
@@ -93,7 +97,7 @@ fn draw_compose(frame: &mut Frame, state: &AppState, area: Rect) {
 
 /// A wide character just left of `area` would spill one cell into it and hide its border:
 /// blank such characters before drawing over the area.
-fn clear_wide_left_edge(frame: &mut Frame, area: Rect) {
+pub(crate) fn clear_wide_left_edge(frame: &mut Frame, area: Rect) {
     if area.x == 0 {
         return;
     }

@@ -65,6 +65,18 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         format!(" {label}"),
         Style::default().fg(color).add_modifier(Modifier::BOLD),
     )];
+    if state.cached {
+        left.push(Span::styled(
+            format!(" │ {}", s.cached),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
+    if let Some(problem) = &state.store_problem {
+        left.push(Span::styled(
+            format!(" │ {}: {}", s.no_store, text::one_line(problem)),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
     if let Some((done, total)) = state.backfill {
         left.push(Span::raw(format!(" │ {} {done}/{total}", s.backfill)));
     }

@@ -82,6 +82,28 @@ pub fn truncate(s: &str, max: usize) -> String {
     s.to_string()
 }
 
+/// Keeps the end of `s`: at most `max` cells, starting with `…` when cut (a query being
+/// typed, the text just before a match).
+pub fn truncate_left(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut used = 1;
+    let mut start = s.len();
+    for g in s.graphemes(true).rev() {
+        let w = grapheme_width(g);
+        if used + w > max {
+            break;
+        }
+        used += w;
+        start -= g.len();
+    }
+    format!("…{}", &s[start..])
+}
+
 /// Pads `s` with spaces on the right to `w` cells (truncating first when wider).
 pub fn pad(s: &str, w: usize) -> String {
     let t = truncate(s, w);

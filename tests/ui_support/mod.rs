@@ -161,3 +161,20 @@ pub fn populated(lang: Lang) -> AppState {
 fn s_ref(s: &mut AppState) -> &mut AppState {
     s
 }
+
+/// The text on a test terminal, one line per row, as a person would read it.
+pub fn screen(rt: &goofish_tui::tui::Runtime<ratatui::backend::TestBackend>) -> String {
+    let buf = rt.terminal().backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut x = 0;
+        while x < buf.area.width {
+            let sym = buf[(x, y)].symbol();
+            out.push_str(sym);
+            // The cell after a wide character is hidden by it on a real terminal.
+            x += unicode_width::UnicodeWidthStr::width(sym).max(1) as u16;
+        }
+        out.push('\n');
+    }
+    out
+}

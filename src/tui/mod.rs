@@ -4,11 +4,14 @@
 //! each as a `Msg` to `app::update`, executes the effects, drains whatever else is already
 //! waiting, and then draws once if anything visible changed. Idle, it neither draws nor wakes.
 
+mod store_worker;
+
 pub use crate::app::UiOptions;
 pub use crate::ui::i18n::Lang;
 
-use crate::app::{self, AppState, Effect, Input, Msg};
+use crate::app::{self, AppState, Effect, Input, Msg, StoreReply};
 use crate::im::api::{ConnState, ImCommand, ImEvent};
+use crate::store::StoreHandle;
 use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend};
@@ -22,6 +25,7 @@ use ratatui::crossterm::terminal::{
 use ratatui::crossterm::{cursor::Show, execute};
 use std::io::{self, Stdout};
 use std::time::Duration;
+use store_worker::StoreWorker;
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,10 @@ pub struct Runtime<B: Backend> {
     title: Option<String>,
     /// Write title changes to the real terminal (not in tests).
     write_title: bool,
+    /// Runs the reducer's store requests; `None` until a store is attached.
+    store: Option<StoreWorker>,
+    /// End on SIGHUP / SIGTERM / SIGINT as on a quit key (the real terminal only).
+    listen_signals: bool,
 }
 
 impl<B: Backend> Runtime<B> {
@@ -60,7 +68,36 @@ impl<B: Backend> Runtime<B> {
             draws: 0,
             title: None,
             write_title: false,
+            store: None,
+            listen_signals: false,
         })
+    }
+
+    /// Connects the local history: what it holds is shown at once, and the reducer's store
+    /// requests go to it from now on. `problem` says why there is none (shown in the status
+    /// bar); with neither, the program simply runs without one.
+    pub async fn attach_store(&mut self, store: Option<StoreHandle>, problem: Option<String>) {
+        let reply = match (&store, problem) {
+            (Some(s), _) => store_worker::startup(s).await,
+            (None, Some(reason)) => StoreReply::Unavailable { reason },
+            (None, None) => return,
+        };
+        let usable = matches!(reply, StoreReply::Startup { .. });
+        self.store = Some(StoreWorker::spawn(store.filter(|_| usable)));
+        self.dispatch(Input::Store(reply)).await;
+    }
+
+    /// Waits until every store request made so far is answered and its reply applied.
+    pub async fn settle(&mut self) {
+        while let Some(worker) = self.store.as_mut() {
+            if worker.idle() {
+                break;
+            }
+            let replies = worker.next().await;
+            for r in replies {
+                self.dispatch(Input::Store(r)).await;
+            }
+        }
     }
 
     /// Replaces the wall clock that stamps each `Msg` (tests use a fixed one).
@@ -109,6 +146,10 @@ impl<B: Backend> Runtime<B> {
                 }
                 self.title = Some(t);
             }
+            Effect::Store(req) => match self.store.as_mut() {
+                Some(w) => w.send(req),
+                None => tracing::debug!(?req, "no local history attached; request dropped"),
+            },
             Effect::Quit => {}
         }
     }
@@ -136,6 +177,7 @@ impl<B: Backend> Runtime<B> {
         S: Stream<Item = io::Result<Event>> + Unpin,
     {
         let mut events_open = true;
+        let mut signals = Signals::new(self.listen_signals);
         loop {
             if self.state.should_quit() {
                 return Ok(());
@@ -161,6 +203,17 @@ impl<B: Backend> Runtime<B> {
                     }
                 },
                 () = timer => self.dispatch(Input::Tick).await,
+                replies = next_replies(&mut self.store) => {
+                    for r in replies {
+                        self.dispatch(Input::Store(r)).await;
+                    }
+                }
+                () = signals.next() => self.dispatch(Input::Terminate).await,
+            }
+            while let Some(replies) = self.store.as_mut().and_then(StoreWorker::try_next) {
+                for r in replies {
+                    self.dispatch(Input::Store(r)).await;
+                }
             }
             // Fold everything already waiting into this frame.
             while events_open && let Ok(ev) = events.try_recv() {
@@ -193,6 +246,63 @@ impl<B: Backend> Runtime<B> {
             Event::FocusLost => Input::Focus(false),
         };
         self.dispatch(input).await;
+    }
+}
+
+/// The next store replies, or never when there is no store.
+async fn next_replies(store: &mut Option<StoreWorker>) -> Vec<StoreReply> {
+    match store {
+        Some(w) => w.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Hang-up (the SSH session dropped), SIGTERM and SIGINT, as one stream.
+struct Signals {
+    #[cfg(unix)]
+    streams: Vec<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new(enabled: bool) -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = if enabled {
+                [
+                    SignalKind::hangup(),
+                    SignalKind::terminate(),
+                    SignalKind::interrupt(),
+                ]
+                .into_iter()
+                .filter_map(|k| match signal(k) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::warn!("cannot listen for a signal: {e}");
+                        None
+                    }
+                })
+                .collect()
+            } else {
+                Vec::new()
+            };
+            Signals { streams }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = enabled;
+            Signals {}
+        }
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if !self.streams.is_empty() {
+            let recvs = self.streams.iter_mut().map(|s| Box::pin(s.recv()));
+            let _ = futures_util::future::select_all(recvs).await;
+            return;
+        }
+        std::future::pending::<()>().await
     }
 }
 
@@ -250,8 +360,10 @@ impl Drop for RestoreGuard {
 /// when the user quits (after asking the session to shut down) or stdin closes.
 pub async fn run(
     commands: mpsc::Sender<ImCommand>,
-    mut events: mpsc::Receiver<ImEvent>,
+    events: &mut mpsc::Receiver<ImEvent>,
     options: UiOptions,
+    store: Option<StoreHandle>,
+    store_problem: Option<String>,
 ) -> color_eyre::Result<()> {
     let tz = *chrono::Local::now().offset();
     let now = crate::time::now_ms();
@@ -264,6 +376,8 @@ pub async fn run(
     let _guard = RestoreGuard;
     let mut rt = Runtime::new(backend, state, commands)?;
     rt.write_title = true;
+    rt.listen_signals = true;
+    rt.attach_store(store, store_problem).await;
     let backend_size = rt
         .terminal
         .size()
@@ -273,6 +387,14 @@ pub async fn run(
         height: backend_size.height,
     })
     .await;
-    rt.run(EventStream::new(), &mut events).await?;
+    let result = rt.run(EventStream::new(), events).await;
+    // A quit (or a hang-up) saves the draft being typed: let it reach the disk.
+    if tokio::time::timeout(Duration::from_secs(2), rt.settle())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the local history did not finish in time at exit");
+    }
+    result?;
     Ok(())
 }
