@@ -4,13 +4,13 @@
 //! The 1M-message database is built once per run in a temp dir (it takes a while).
 #![allow(clippy::unwrap_used)]
 
-use criterion::{Criterion, criterion_group, criterion_main};
 use chrono::FixedOffset;
+use criterion::{Criterion, criterion_group, criterion_main};
 use goofish_tui::app::{AppState, Input, Msg, StoreReply, UiOptions, update};
 use goofish_tui::protocol::{Cid, Content, Conversation, Message, MessageId, Uid};
+use goofish_tui::store::Store;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use goofish_tui::store::Store;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -150,8 +150,8 @@ fn conversation(i: usize) -> Conversation {
         item_title: Some(format!("九成新 商品 {i} 国行 带盒")),
         item_pic: None,
         modify_time: 1_790_000_000_000 - i as i64 * 60_000,
-        unread: (i % 7 == 0) as u32,
-        pinned: i % 500 == 0,
+        unread: u32::from(i.is_multiple_of(7)),
+        pinned: i.is_multiple_of(500),
         muted: false,
         red_reminder: None,
         last_message: Some(message(i, 10_000)),
@@ -168,7 +168,9 @@ fn first_frame_10k(c: &mut Criterion) {
         let list: Vec<Conversation> = (0..10_000).map(conversation).collect();
         store.save_conversations(&list).unwrap();
         for i in 0..20 {
-            store.set_draft(&list[i * 100].cid, "周末可以自提吗").unwrap();
+            store
+                .set_draft(&list[i * 100].cid, "周末可以自提吗")
+                .unwrap();
         }
     }
     let tz = FixedOffset::east_opt(8 * 3600).unwrap();

@@ -216,11 +216,11 @@ fn order_card_rebuilt_like_the_real_capture() {
 }
 
 fn sample_messages() -> Vec<Message> {
-    let card = Content::TradeCard {
-        title: "我已付款，等待你发货".into(),
-        desc: Some("请及时发货".into()),
-        order_id: Some("2500000000000000501".into()),
-    };
+    let card = Content::trade_card(
+        "我已付款，等待你发货".into(),
+        Some("请及时发货".into()),
+        Some("2500000000000000501".into()),
+    );
     let mut v = Vec::new();
     for sender in [PEER, SELF] {
         let nick = if sender == PEER {

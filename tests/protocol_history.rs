@@ -184,11 +184,11 @@ fn variety() -> Vec<Message> {
         let mut card = msg(
             "3400000000322.PNM",
             sender,
-            Content::TradeCard {
-                title: "我已拍下，待付款".into(),
-                desc: Some("请双方沟通及时确认价格".into()),
-                order_id: Some("2500000000000000501".into()),
-            },
+            Content::trade_card(
+                "我已拍下，待付款".into(),
+                Some("请双方沟通及时确认价格".into()),
+                Some("2500000000000000501".into()),
+            ),
         );
         card.red_reminder = Some("等待买家付款".into());
         v.push(card.clone());

@@ -90,11 +90,11 @@ fn real_order_card() {
     let m = message(decode_item(&data, Some(biz_type::MESSAGE), &me()));
     assert_eq!(
         m.content,
-        Content::TradeCard {
-            title: "我已拍下，待付款".into(),
-            desc: Some("请双方沟通及时确认价格".into()),
-            order_id: Some("2500000000000000501".into()),
-        }
+        Content::trade_card(
+            "我已拍下，待付款".into(),
+            Some("请双方沟通及时确认价格".into()),
+            Some("2500000000000000501".into()),
+        )
     );
     assert_eq!(m.item_id.as_deref(), Some("900000000601"));
     assert_eq!(m.sender, Uid::new("1000000101"));
@@ -241,7 +241,7 @@ fn push_frames_decode_through_the_body() {
     );
     assert!(matches!(
         &message(multi.events[2].clone()).content,
-        Content::TradeCard { .. }
+        Content::TradeCard(_)
     ));
 
     let extra = decode_sync_body(&frame("ws-push-sync-extra.json")["body"], &me());

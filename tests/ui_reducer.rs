@@ -168,7 +168,7 @@ fn history_merges_dedups_and_marks_incoming_read_once() {
     );
     let t = s.thread(&cid("101")).unwrap();
     assert_eq!(t.len(), 2);
-    assert!(t.entries()[0].message.time < t.entries()[1].message.time);
+    assert!(t.entries()[0].time < t.entries()[1].time);
     assert!(!t.loading);
     // Only 1.PNM still needed marking (2.PNM was marked when it arrived while open).
     assert_eq!(
@@ -209,7 +209,7 @@ fn scrolling_to_top_loads_older_page_once() {
     let t = s.thread(&cid("101")).unwrap();
     assert_eq!(t.len(), 3);
     assert!(!t.has_more && !t.loading);
-    assert_eq!(t.entries()[0].message.id, MessageId::new("0.PNM"));
+    assert_eq!(t.entries()[0].id(), Some(&MessageId::new("0.PNM")));
 }
 
 #[test]

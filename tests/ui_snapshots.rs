@@ -37,11 +37,7 @@ fn busy_screen(lang: Lang, w: u16, h: u16) -> AppState {
         "101",
         "1400",
         now() - 30 * MIN,
-        Content::TradeCard {
-            title: "我已拍下，待付款".into(),
-            desc: None,
-            order_id: Some("888".into()),
-        },
+        Content::trade_card("我已拍下，待付款".into(), None, Some("888".into())),
     );
     card.red_reminder = Some("等待买家付款".into());
     let msgs = vec![

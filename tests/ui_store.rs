@@ -183,7 +183,7 @@ fn scrolling_past_the_service_reads_older_messages_from_the_store() {
     );
     let t = s.thread(&cid("101")).unwrap();
     assert_eq!(t.len(), 60);
-    assert_eq!(t.entries()[0].message.id, MessageId::new("1090.PNM"));
+    assert_eq!(t.entries()[0].id(), Some(&MessageId::new("1090.PNM")));
     // Fewer than a page: the store has nothing older either.
     assert!(!t.store_more && !t.loading);
     let fx = key(&mut s, KeyCode::Char('g'));

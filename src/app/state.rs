@@ -61,7 +61,8 @@ pub struct AppState {
     pub backfill: Option<(usize, usize)>,
     /// Last error or notice, shown in the status bar until the next key.
     pub notice: Option<String>,
-    pub(crate) convs: HashMap<Cid, Conversation>,
+    /// Boxed: the map's table has a slot per bucket, and a conversation is ~450 bytes.
+    pub(crate) convs: HashMap<Cid, Box<Conversation>>,
     /// All conversations in display order.
     pub(crate) order: Vec<Cid>,
     /// The filtered view of `order`, while a filter is set.
@@ -158,7 +159,7 @@ impl AppState {
     }
 
     pub fn conversation(&self, cid: &Cid) -> Option<&Conversation> {
-        self.convs.get(cid)
+        self.convs.get(cid).map(|c| &**c)
     }
 
     /// Conversations in display order after the filter.

@@ -133,7 +133,7 @@ pub(crate) fn load_older_from_store(thread: &mut Thread, cid: &Cid, fx: &mut Vec
         before: thread
             .entries()
             .first()
-            .map(|e| (e.message.time, e.message.id.clone())),
+            .and_then(|e| Some((e.time, e.id()?.clone()))),
     }));
 }
 

@@ -1,8 +1,14 @@
 //! One conversation's messages: sorted by time, deduplicated by id, with local pending sends.
+//!
+//! A thread keeps only what the pane shows of each message, in a compact `Entry`: with ten
+//! thousand conversations of twenty messages loaded, the bytes per message decide whether the
+//! program fits in a small VPS's memory.
 
 use crate::im::api::SendFailure;
-use crate::protocol::{ClientId, HistoryEntry, Message, MessageId};
+use crate::protocol::{ClientId, Content, HistoryEntry, Message, MessageId, Uid};
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// Where an own message is on its way out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,7 +23,8 @@ pub enum Delivery {
     Sent,
     /// Read by the other side.
     Read,
-    Failed(SendFailure),
+    /// Boxed: rare, and it would double the size of every other state.
+    Failed(Box<SendFailure>),
 }
 
 /// What identifies an entry: the server id, or our client id while it is pending.
@@ -48,11 +55,20 @@ impl PartialOrd for EntryKey {
     }
 }
 
-/// One row of the message pane.
+/// One message of the pane: what is drawn of it and where it is on its way.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
+    /// The server id, or the client id while the send is pending.
     pub key: EntryKey,
-    pub message: Message,
+    /// ms since the epoch.
+    pub time: i64,
+    pub sender: Uid,
+    pub is_self: bool,
+    /// Shared between the messages of one sender.
+    pub sender_nick: Option<Arc<str>>,
+    pub content: Content,
+    /// Order state label of a trade card.
+    pub red_reminder: Option<Box<str>>,
     pub delivery: Delivery,
     pub recalled: bool,
     /// A `MarkRead` went out for it (incoming only).
@@ -61,15 +77,57 @@ pub struct Entry {
 
 impl Entry {
     pub fn sort_key(&self) -> (i64, &EntryKey) {
-        (self.message.time, &self.key)
+        (self.time, &self.key)
+    }
+
+    /// The server id, once the service has one.
+    pub fn id(&self) -> Option<&MessageId> {
+        match &self.key {
+            EntryKey::Server(id) => Some(id),
+            EntryKey::Local(_) => None,
+        }
     }
 }
+
+/// Hashes message ids once, with fixed keys, for the thread's dedupe filter.
+fn id_hash(id: &MessageId) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(id.as_str().as_bytes());
+    h.finish()
+}
+
+/// The set's values are already hashes: pass them through.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IdHashes = HashSet<u64, BuildHasherDefault<PassThrough>>;
+
+/// Threads up to this many entries find duplicates by scanning (a page or two: cheaper than
+/// a hash table per conversation).
+const SCAN_UP_TO: usize = 64;
 
 /// The loaded part of one conversation.
 #[derive(Clone, Debug, Default)]
 pub struct Thread {
     entries: Vec<Entry>,
-    ids: HashSet<MessageId>,
+    /// Hashes of the server ids in `entries`, once there are more than `SCAN_UP_TO`: a quick
+    /// "surely new" for most messages; a hit is confirmed against the entries, so a
+    /// collision never hides a message. Small threads are scanned instead.
+    ids: Option<IdHashes>,
     /// Incoming entries no `MarkRead` has covered yet.
     unmarked: usize,
     /// Cursor for the next older page; `None` before the first page.
@@ -77,6 +135,8 @@ pub struct Thread {
     pub has_more: bool,
     /// The newest page has arrived.
     pub loaded: bool,
+    /// The nicknames `share_nick` hands out.
+    nicks: Vec<Arc<str>>,
     /// The local history may hold messages older than the oldest loaded one.
     pub store_more: bool,
     /// An older (or the first) page is on its way.
@@ -100,8 +160,22 @@ impl Thread {
         self.entries.is_empty()
     }
 
+    /// Whether a message with server id `id` is in the thread.
     pub fn contains(&self, id: &MessageId) -> bool {
-        self.ids.contains(id)
+        self.maybe_contains(id) && self.index_of(id).is_some()
+    }
+
+    fn maybe_contains(&self, id: &MessageId) -> bool {
+        self.ids.as_ref().is_none_or(|set| set.contains(&id_hash(id)))
+    }
+
+    /// As `contains`, faster when the message's time is known (a binary search first).
+    fn contains_at(&self, time: i64, id: &MessageId) -> bool {
+        if !self.maybe_contains(id) {
+            return false;
+        }
+        let key = EntryKey::Server(id.clone());
+        self.position(time, &key).is_ok() || self.index_of(id).is_some()
     }
 
     fn position(&self, time: i64, key: &EntryKey) -> Result<usize, usize> {
@@ -110,16 +184,25 @@ impl Thread {
     }
 
     fn insert(&mut self, entry: Entry) {
-        if let EntryKey::Server(id) = &entry.key {
-            self.ids.insert(id.clone());
+        if let Some(set) = self.ids.as_mut() {
+            if let EntryKey::Server(id) = &entry.key {
+                set.insert(id_hash(id));
+            }
+        } else if self.entries.len() >= SCAN_UP_TO {
+            let set = self
+                .entries
+                .iter()
+                .chain(std::iter::once(&entry))
+                .filter_map(Entry::id)
+                .map(id_hash)
+                .collect();
+            self.ids = Some(set);
         }
         // Pushes come in order: appending is the common case.
         let at = match self.entries.last() {
             Some(last) if last.sort_key() <= entry.sort_key() => self.entries.len(),
             None => 0,
-            _ => self
-                .position(entry.message.time, &entry.key)
-                .unwrap_or_else(|i| i),
+            _ => self.position(entry.time, &entry.key).unwrap_or_else(|i| i),
         };
         self.entries.insert(at, entry);
     }
@@ -132,7 +215,7 @@ impl Thread {
 
     /// `seen`: an incoming message that needs no `MarkRead`.
     fn add_entry(&mut self, message: Message, delivery: Delivery, seen: bool) -> bool {
-        if self.ids.contains(&message.id) {
+        if self.contains_at(message.time, &message.id) {
             return false;
         }
         let mut delivery = delivery;
@@ -150,19 +233,64 @@ impl Thread {
         if !read_sent {
             self.unmarked += 1;
         }
-        let entry = Entry {
-            key: EntryKey::Server(message.id.clone()),
-            message,
-            delivery,
-            recalled: false,
-            read_sent,
-        };
+        let entry = self.entry_of(message, EntryKey::Server, delivery, read_sent);
         self.insert(entry);
         true
     }
 
+    /// The compact form of `message`; `key` makes its key from the message id.
+    fn entry_of(
+        &mut self,
+        message: Message,
+        key: impl FnOnce(MessageId) -> EntryKey,
+        delivery: Delivery,
+        read_sent: bool,
+    ) -> Entry {
+        let Message {
+            id,
+            sender,
+            is_self,
+            time,
+            content,
+            sender_nick,
+            red_reminder,
+            ..
+        } = message;
+        let mut content = content;
+        // Held for long: no spare capacity (a text built by formatting can carry half again).
+        if let Content::Text { text } | Content::Notice { text } = &mut content {
+            text.shrink_to_fit();
+        }
+        Entry {
+            key: key(id),
+            time,
+            sender,
+            is_self,
+            sender_nick: sender_nick.map(|n| self.share_nick(n)),
+            content,
+            red_reminder: red_reminder.map(String::into_boxed_str),
+            delivery,
+            recalled: false,
+            read_sent,
+        }
+    }
+
+    /// One allocation per distinct nickname of the thread (there are one or two).
+    fn share_nick(&mut self, nick: String) -> Arc<str> {
+        if let Some(n) = self.nicks.iter().find(|n| ***n == *nick) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(nick);
+        if self.nicks.len() < 4 {
+            self.nicks.push(n.clone());
+        }
+        n
+    }
+
     /// Merges a history page (any order); duplicates are skipped.
     pub fn add_history(&mut self, entries: Vec<HistoryEntry>) -> usize {
+        // Pages come whole: room for exactly them, not the doubling of one push at a time.
+        self.entries.reserve_exact(entries.len());
         let mut added = 0;
         for h in entries {
             let delivery = match (h.message.is_self, h.read_by_peer) {
@@ -184,6 +312,7 @@ impl Thread {
     /// Merges messages read from the local history. They were seen (and marked read, when
     /// incoming) in an earlier run, so they are never marked again. Returns how many were new.
     pub fn add_stored(&mut self, messages: Vec<Message>) -> usize {
+        self.entries.reserve_exact(messages.len());
         let mut added = 0;
         for m in messages {
             let delivery = if m.is_self {
@@ -200,20 +329,21 @@ impl Thread {
 
     /// Index of the server message `id`.
     pub fn index_of(&self, id: &MessageId) -> Option<usize> {
-        self.entries
-            .iter()
-            .rposition(|e| matches!(&e.key, EntryKey::Server(i) if i == id))
+        self.entries.iter().rposition(|e| e.id() == Some(id))
     }
 
     /// Adds a pending send shown at once.
     pub fn add_local(&mut self, message: Message, client_id: ClientId, delivery: Delivery) {
-        self.insert(Entry {
-            key: EntryKey::Local(client_id),
-            message,
-            delivery,
-            recalled: false,
-            read_sent: true,
-        });
+        let entry = self.entry_of(message, |_| EntryKey::Local(client_id), delivery, true);
+        self.insert(entry);
+    }
+
+    /// Puts back a pending send taken out with `take_local` (under a new client id, at a
+    /// new time: a retry).
+    pub fn readd_local(&mut self, mut entry: Entry, client_id: ClientId, time: i64) {
+        entry.key = EntryKey::Local(client_id);
+        entry.time = time;
+        self.insert(entry);
     }
 
     pub fn take_local(&mut self, client_id: &ClientId) -> Option<Entry> {
@@ -238,7 +368,7 @@ impl Thread {
         for e in &mut self.entries {
             if let EntryKey::Server(id) = &e.key
                 && ids.contains(id)
-                && e.message.is_self
+                && e.is_self
                 && e.delivery != Delivery::Read
             {
                 e.delivery = Delivery::Read;
@@ -270,7 +400,7 @@ impl Thread {
             if self.unmarked == 0 {
                 break;
             }
-            if !e.message.is_self && !e.read_sent {
+            if !e.is_self && !e.read_sent {
                 e.read_sent = true;
                 self.unmarked -= 1;
                 if let EntryKey::Server(id) = &e.key {
@@ -305,7 +435,7 @@ impl Thread {
             self.new_below = 0;
         } else {
             let e = &self.entries[i];
-            self.anchor = Some((e.message.time, e.key.clone()));
+            self.anchor = Some((e.time, e.key.clone()));
         }
     }
 
@@ -318,11 +448,9 @@ impl Thread {
     }
 
     pub fn last_trade_card_mut(&mut self) -> Option<&mut Entry> {
-        self.entries.iter_mut().rev().find(|e| {
-            matches!(
-                e.message.content,
-                crate::protocol::Content::TradeCard { .. }
-            )
-        })
+        self.entries
+            .iter_mut()
+            .rev()
+            .find(|e| matches!(e.content, Content::TradeCard(_)))
     }
 }

@@ -85,7 +85,7 @@ pub(crate) fn show_conversations(state: &mut AppState, list: Vec<Conversation>) 
         if state.is_viewing(&c.cid) {
             c.unread = 0;
         }
-        state.convs.insert(c.cid.clone(), c);
+        state.convs.insert(c.cid.clone(), Box::new(c));
     }
     // A conversation the list lacks stays when it is open or newer than the list (a
     // push that arrived after the list was made); otherwise the list is the truth.
@@ -455,7 +455,7 @@ fn local_time(state: &AppState, cid: &Cid) -> i64 {
         .threads
         .get(cid)
         .and_then(|t| t.entries().last())
-        .map_or(i64::MIN, |e| e.message.time + 1);
+        .map_or(i64::MIN, |e| e.time + 1);
     state.now_ms.max(last)
 }
 
@@ -499,18 +499,17 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
     let Some(mut entry) = thread.take_local(&old_id) else {
         return;
     };
-    let Content::Text { text } = entry.message.content.clone() else {
+    let Content::Text { text } = entry.content.clone() else {
         return;
     };
     let client_id = ClientId::generate(now);
-    entry.message.time = now.max(thread.entries().last().map_or(now, |e| e.message.time + 1));
-    entry.message.client_id = Some(client_id.as_str().to_string());
-    let delivery = if live {
+    let time = now.max(thread.entries().last().map_or(now, |e| e.time + 1));
+    entry.delivery = if live {
         Delivery::Sending
     } else {
         Delivery::Queued
     };
-    thread.add_local(entry.message, client_id.clone(), delivery);
+    thread.readd_local(entry, client_id.clone(), time);
     thread.anchor = None;
     thread.new_below = 0;
     fx.push(Effect::Im(ImCommand::SendText {
@@ -527,10 +526,8 @@ fn touch_conv(state: &mut AppState, m: &Message) {
         .convs
         .get(&m.cid)
         .map(|c| order_key(state.unread_first, c));
-    let conv = state
-        .convs
-        .entry(m.cid.clone())
-        .or_insert_with(|| Conversation {
+    let conv = state.convs.entry(m.cid.clone()).or_insert_with(|| {
+        Box::new(Conversation {
             cid: m.cid.clone(),
             peer: if m.is_self {
                 Default::default()
@@ -547,7 +544,8 @@ fn touch_conv(state: &mut AppState, m: &Message) {
             muted: false,
             red_reminder: None,
             last_message: None,
-        });
+        })
+    });
     if conv.peer.is_empty() && !m.is_self {
         conv.peer = m.sender.clone();
     }
@@ -676,7 +674,7 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
                     .get_mut(&cid)
                     .and_then(Thread::last_trade_card_mut)
                 {
-                    e.message.red_reminder = label;
+                    e.red_reminder = label.map(String::into_boxed_str);
                 }
             }
         }
@@ -698,14 +696,10 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
                 SendStage::Sending => Delivery::Sending,
             };
             let open = state.open.clone();
-            let mut threads: Vec<&mut Thread> = state.threads.values_mut().collect();
+            let mut threads: Vec<(&Cid, &mut Thread)> = state.threads.iter_mut().collect();
             // The open conversation first: that is where sends come from.
-            threads.sort_by_key(|t| {
-                t.entries()
-                    .first()
-                    .is_none_or(|e| Some(&e.message.cid) != open.as_ref())
-            });
-            for t in threads {
+            threads.sort_by_key(|(cid, _)| Some(*cid) != open.as_ref());
+            for (_, t) in threads {
                 if let Some(e) = t.local_mut(&client_id) {
                     e.delivery = delivery;
                     break;
@@ -740,7 +734,7 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
                     }
                 }
                 Err(f) => match thread.local_mut(&client_id) {
-                    Some(e) => e.delivery = Delivery::Failed(f),
+                    Some(e) => e.delivery = Delivery::Failed(Box::new(f)),
                     None => state.notice = Some(f.reason),
                 },
             }

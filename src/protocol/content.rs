@@ -139,11 +139,7 @@ fn trade_card(card: Option<RawDxCard>, summary: &str) -> Content {
         .as_deref()
         .and_then(|u| query_param(u, "id"))
         .map(str::to_string);
-    Content::TradeCard {
-        title,
-        desc: desc.filter(|d| !d.is_empty()),
-        order_id,
-    }
+    Content::trade_card(title, desc.filter(|d| !d.is_empty()), order_id)
 }
 
 /// The JSON a client sends for a content (§8), compact with raw UTF-8.
@@ -152,16 +148,14 @@ pub fn content_to_json(content: &Content) -> String {
         Content::Text { text } => serde_json::json!({"contentType": 1, "text": {"text": text}}),
         Content::Image { urls } => serde_json::json!({"contentType": 2, "image": {"pics":
             urls.iter().map(|u| serde_json::json!({"height": 600, "type": 0, "url": u, "width": 800})).collect::<Vec<_>>()}}),
-        Content::TradeCard {
-            title,
-            desc,
-            order_id,
-        } => serde_json::json!({"contentType": 26, "dxCard": {"item": {"main": {
-            "exContent": match desc {
-                Some(d) => serde_json::json!({"title": title, "desc": d}),
-                None => serde_json::json!({"title": title}),
+        Content::TradeCard(card) => {
+            serde_json::json!({"contentType": 26, "dxCard": {"item": {"main": {
+            "exContent": match &card.desc {
+                Some(d) => serde_json::json!({"title": card.title, "desc": d}),
+                None => serde_json::json!({"title": card.title}),
             },
-            "targetUrl": format!("fleamarket://order_detail?id={}&role=seller", order_id.clone().unwrap_or_default())}}}}),
+            "targetUrl": format!("fleamarket://order_detail?id={}&role=seller", card.order_id.clone().unwrap_or_default())}}}})
+        }
         Content::Notice { text } => serde_json::json!({"contentType": 14, "tip": {"text": text}}),
         Content::Unknown {
             content_type,
@@ -176,7 +170,7 @@ pub fn content_type_of(content: &Content) -> i64 {
     match content {
         Content::Text { .. } => content_type::TEXT,
         Content::Image { .. } => content_type::IMAGE,
-        Content::TradeCard { .. } => content_type::TRADE_CARD,
+        Content::TradeCard(_) => content_type::TRADE_CARD,
         Content::Notice { .. } => content_type::NOTICE,
         Content::Unknown { content_type, .. } => *content_type,
     }
@@ -322,11 +316,11 @@ mod tests {
         let card = r#"{"contentType":26,"dxCard":{"item":{"main":{"exContent":{"title":"我已拍下，待付款","desc":"d"},"targetUrl":"fleamarket://order_detail?id=25&role=seller"}}}}"#;
         assert_eq!(
             parse_content(Some(card), Some(26), "[我已拍下，待付款]"),
-            Content::TradeCard {
-                title: "我已拍下，待付款".into(),
-                desc: Some("d".into()),
-                order_id: Some("25".into())
-            }
+            Content::trade_card(
+                "我已拍下，待付款".into(),
+                Some("d".into()),
+                Some("25".into())
+            )
         );
         assert_eq!(
             parse_content(Some("{not json"), Some(3), "[语音]"),
@@ -350,11 +344,11 @@ mod tests {
             Content::Image {
                 urls: vec!["https://img/1.jpg".into(), "https://img/2.jpg".into()],
             },
-            Content::TradeCard {
-                title: "我已付款，等待你发货".into(),
-                desc: Some("d".into()),
-                order_id: Some("9".into()),
-            },
+            Content::trade_card(
+                "我已付款，等待你发货".into(),
+                Some("d".into()),
+                Some("9".into()),
+            ),
             Content::Notice {
                 text: "退款成功".into(),
             },

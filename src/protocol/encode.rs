@@ -217,7 +217,7 @@ fn card_state(red_reminder: Option<&str>) -> &'static str {
 pub fn extension_block(msg: &Message, receiver: Option<&Uid>) -> BTreeMap<&'static str, String> {
     let hex = notification_id(&msg.id);
     let summary = msg.content.summary();
-    let is_card = matches!(msg.content, Content::TradeCard { .. });
+    let is_card = matches!(msg.content, Content::TradeCard(_));
     let plain = matches!(msg.content, Content::Text { .. } | Content::Image { .. });
     let red = msg.red_reminder.as_deref().filter(|r| !r.is_empty());
 
@@ -228,7 +228,8 @@ pub fn extension_block(msg: &Message, receiver: Option<&Uid>) -> BTreeMap<&'stat
         "contentType".into(),
         content_type_of(&msg.content).to_string().into(),
     );
-    if let Content::TradeCard { order_id, .. } = &msg.content {
+    if let Content::TradeCard(card) = &msg.content {
+        let order_id = &card.order_id;
         ext_json.insert("msgArg1".into(), "MsgCard".into());
         ext_json.insert(
             "updateKey".into(),
@@ -249,7 +250,7 @@ pub fn extension_block(msg: &Message, receiver: Option<&Uid>) -> BTreeMap<&'stat
 
     // The notification title is the sender's name for plain chat, an order prompt otherwise.
     let prompt = match &msg.content {
-        Content::TradeCard { title, .. } => title.clone(),
+        Content::TradeCard(card) => card.title.clone(),
         _ => summary.clone(),
     };
     let title = if plain && red.is_none() {

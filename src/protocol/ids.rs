@@ -1,5 +1,8 @@
 //! Identifier newtypes. Each knows its bare form (digits) and its IM form (`…@goofish`).
+//! Ids are short: kept inline (no heap allocation) up to 24 bytes, which matters when a
+//! client holds hundreds of thousands of messages.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -15,12 +18,12 @@ macro_rules! goofish_id {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(CompactString);
 
         impl $name {
             /// Accepts either the bare digits or the `@goofish` form.
             pub fn new(s: impl AsRef<str>) -> Self {
-                Self(strip_suffix(s.as_ref()).to_string())
+                Self(CompactString::from(strip_suffix(s.as_ref())))
             }
             /// The bare form, without `@goofish`.
             pub fn as_str(&self) -> &str {
@@ -67,11 +70,11 @@ goofish_id!(
 /// An IM message id, `<digits>.PNM`: the dedupe key and the id used by read/recall.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(transparent)]
-pub struct MessageId(String);
+pub struct MessageId(CompactString);
 
 impl MessageId {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
+    pub fn new(s: impl AsRef<str>) -> Self {
+        Self(CompactString::from(s.as_ref()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -98,16 +101,16 @@ impl fmt::Debug for MessageId {
 /// to its result and to the server's echo.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(transparent)]
-pub struct ClientId(String);
+pub struct ClientId(CompactString);
 
 impl ClientId {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
+    pub fn new(s: impl AsRef<str>) -> Self {
+        Self(CompactString::from(s.as_ref()))
     }
     /// A fresh id in the `-<ms><random digits>` form the web client uses.
     pub fn generate(now_ms: i64) -> Self {
         let r: u32 = rand::random_range(0..1000);
-        Self(format!("-{now_ms}{r}"))
+        Self(compact_str::format_compact!("-{now_ms}{r}"))
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -16,4 +16,5 @@ pub use event::SyncEvent;
 pub use ids::{Cid, ClientId, MessageId, Uid};
 pub use model::{
     Content, Conversation, ConversationPage, HistoryEntry, HistoryPage, ItemInfo, Message, Profile,
+    TradeCard,
 };

@@ -13,26 +13,39 @@ pub enum Content {
     Text { text: String },
     /// contentType 2; one URL per picture.
     Image { urls: Vec<String> },
-    /// contentType 26: an order / bargain / rating card.
-    TradeCard {
-        title: String,
-        desc: Option<String>,
-        /// From the card's `targetUrl` (`order_detail?id=`), when present.
-        order_id: Option<String>,
-    },
+    /// contentType 26: an order / bargain / rating card. Boxed: rare, and three strings
+    /// inline would make every message bigger.
+    TradeCard(Box<TradeCard>),
     /// contentType 14 and other platform notices: not a user message.
     Notice { text: String },
     /// Anything else (voice, video, AI message, future types), kept with its summary.
     Unknown { content_type: i64, summary: String },
 }
 
+/// An order / bargain / rating card (contentType 26).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeCard {
+    pub title: String,
+    pub desc: Option<String>,
+    /// From the card's `targetUrl` (`order_detail?id=`), when present.
+    pub order_id: Option<String>,
+}
+
 impl Content {
+    pub fn trade_card(title: String, desc: Option<String>, order_id: Option<String>) -> Content {
+        Content::TradeCard(Box::new(TradeCard {
+            title,
+            desc,
+            order_id,
+        }))
+    }
+
     /// One line for previews, notifications and search.
     pub fn summary(&self) -> String {
         match self {
             Content::Text { text } => text.clone(),
             Content::Image { .. } => "[图片]".to_string(),
-            Content::TradeCard { title, .. } => format!("[{title}]"),
+            Content::TradeCard(card) => format!("[{}]", card.title),
             Content::Notice { text } => text.clone(),
             Content::Unknown { summary, .. } => summary.clone(),
         }
@@ -43,7 +56,7 @@ impl Content {
         match self {
             Content::Text { .. } => "text",
             Content::Image { .. } => "image",
-            Content::TradeCard { .. } => "trade_card",
+            Content::TradeCard(_) => "trade_card",
             Content::Notice { .. } => "notice",
             Content::Unknown { .. } => "unknown",
         }
@@ -79,10 +92,8 @@ impl Message {
     /// A platform notice, a trade card, the assistant (uid 1400) or a non-chat session:
     /// not something a buyer typed (§10.9).
     pub fn is_system(&self) -> bool {
-        matches!(
-            self.content,
-            Content::Notice { .. } | Content::TradeCard { .. }
-        ) || self.sender.as_str() == SYSTEM_SENDER
+        matches!(self.content, Content::Notice { .. } | Content::TradeCard(_))
+            || self.sender.as_str() == SYSTEM_SENDER
             || self.session_type.is_some_and(|t| t != 1)
     }
 }

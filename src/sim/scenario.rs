@@ -1111,9 +1111,7 @@ mod tests {
                     ..
                 },
             ] => {
-                assert!(
-                    matches!(&m.content, Content::TradeCard { title, .. } if title == card::PAID)
-                );
+                assert!(matches!(&m.content, Content::TradeCard(c) if c.title == card::PAID));
                 assert_eq!(c, &cid);
                 assert_eq!(red_reminder, card::PAID_RED);
                 assert_eq!(

@@ -227,11 +227,11 @@ impl World {
                 o
             }
         };
-        let content = Content::TradeCard {
-            title: title.to_string(),
-            desc: card_desc(title).map(str::to_string),
-            order_id: Some(order_id),
-        };
+        let content = Content::trade_card(
+            title.to_string(),
+            card_desc(title).map(str::to_string),
+            Some(order_id),
+        );
         let peer = self.threads[idx].conv.peer.clone();
         let red = (!red_reminder.is_empty()).then(|| red_reminder.to_string());
         Some(self.append(idx, peer, false, content, None, red, None, now_ms))
@@ -920,15 +920,12 @@ impl<'c> Generator<'c> {
         let mut messages = Vec::with_capacity(steps.len());
         for (step, time) in steps.into_iter().zip(times) {
             let content = match step.content {
-                Content::TradeCard { title, desc, .. } => {
+                Content::TradeCard(mut card) => {
                     let o = order_id_v
                         .get_or_insert_with(|| order_id(&mut self.rng))
                         .clone();
-                    Content::TradeCard {
-                        title,
-                        desc,
-                        order_id: Some(o),
-                    }
+                    card.order_id = Some(o);
+                    Content::TradeCard(card)
                 }
                 c => c,
             };
@@ -940,7 +937,7 @@ impl<'c> Generator<'c> {
                     Some(self.w.self_nick.clone()),
                 ),
                 Who::Buyer => {
-                    let card = matches!(content, Content::TradeCard { .. });
+                    let card = matches!(content, Content::TradeCard(_));
                     (
                         buyer.uid.clone(),
                         false,
@@ -1175,11 +1172,11 @@ impl<'a> Script<'a> {
     fn card(title: &str, red: &'static str, pause: (i64, i64)) -> Step {
         Step {
             who: Who::Buyer,
-            content: Content::TradeCard {
-                title: title.to_string(),
-                desc: card_desc(title).map(str::to_string),
-                order_id: None,
-            },
+            content: Content::trade_card(
+                title.to_string(),
+                card_desc(title).map(str::to_string),
+                None,
+            ),
             red: Some(red),
             pause,
         }
@@ -1507,7 +1504,8 @@ mod tests {
         for t in w.threads_newest_first() {
             let mut order = None;
             for m in &t.messages {
-                if let Content::TradeCard { order_id, .. } = &m.content {
+                if let Content::TradeCard(card) = &m.content {
+                    let order_id = &card.order_id;
                     assert_eq!(m.sender, t.conv.peer);
                     assert!(!m.is_self && m.sender_nick.is_none());
                     let o = order_id.clone().expect("order id");
@@ -1809,13 +1807,9 @@ mod tests {
             .trade_card(&cid, card::PAID, card::PAID_RED, NOW + 1)
             .expect("card");
         let order = |m: &Message| match &m.content {
-            Content::TradeCard {
-                order_id,
-                title,
-                desc,
-            } => {
-                assert!(desc.is_some() && !title.is_empty());
-                order_id.clone()
+            Content::TradeCard(card) => {
+                assert!(card.desc.is_some() && !card.title.is_empty());
+                card.order_id.clone()
             }
             _ => None,
         };

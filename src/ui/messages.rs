@@ -2,7 +2,7 @@
 //! that are in view, so its cost does not grow with the history.
 
 use super::{dim, i18n, text, timefmt};
-use crate::app::{AppState, Delivery, Entry, EntryKey, Focus, Thread};
+use crate::app::{AppState, Delivery, Entry, Focus, Thread};
 use crate::protocol::{Content, Conversation};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
@@ -104,7 +104,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let block = |i: usize| -> Vec<Line<'static>> {
         let e = &entries[i];
         let mut b = entry_lines(state, conv, e, w);
-        let jumped = matches!(&e.key, EntryKey::Server(id) if state.jumped_to.as_ref() == Some(id));
+        let jumped = state.jumped_to.is_some() && e.id() == state.jumped_to.as_ref();
         if jumped {
             // The search result the user jumped to: the whole message stands out.
             for l in &mut b {
@@ -116,10 +116,9 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             *first = std::mem::take(first).patch_style(Style::default().bg(Color::Indexed(237)));
         }
         let new_day = i == 0
-            || timefmt::day(entries[i - 1].message.time, &state.tz)
-                != timefmt::day(e.message.time, &state.tz);
+            || timefmt::day(entries[i - 1].time, &state.tz) != timefmt::day(e.time, &state.tz);
         if new_day {
-            b.insert(0, day_separator(state, e.message.time, w));
+            b.insert(0, day_separator(state, e.time, w));
         }
         b
     };
@@ -205,7 +204,7 @@ fn entry_lines(
     w: usize,
 ) -> Vec<Line<'static>> {
     let s = i18n::strings(state.lang);
-    let m = &e.message;
+    let m = e;
     let time = timefmt::clock(m.time, &state.tz);
     let own = m.is_self;
     let body_style = if own {
@@ -237,7 +236,8 @@ fn entry_lines(
                 .map(|l| Line::styled(format!("{indent}{l}"), dim()))
                 .collect();
         }
-        (Content::TradeCard { title, desc, .. }, _) => {
+        (Content::TradeCard(card), _) => {
+            let (title, desc) = (&card.title, &card.desc);
             let state_label = m
                 .red_reminder
                 .as_deref()
@@ -294,7 +294,7 @@ fn entry_lines(
             content_type,
             summary,
         } => format!("{} #{content_type} {summary}", s.unknown_content),
-        Content::Notice { .. } | Content::TradeCard { .. } => String::new(),
+        Content::Notice { .. } | Content::TradeCard(_) => String::new(),
     };
     let style = match &m.content {
         Content::Unknown { .. } => dim().add_modifier(Modifier::ITALIC),
