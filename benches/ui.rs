@@ -25,7 +25,11 @@ fn message(i: i64, cid: &str) -> Message {
         is_self,
         time: NOW - (20_000 - i) * 60_000,
         content: Content::Text {
-            text: format!("第{i}条消息 你好，这个宝贝还在吗？可以便宜一点吗 😀 message number {i}"),
+            // Exactly sized, as the decoders make it (`format!` leaves spare capacity).
+            text: String::from(
+                format!("第{i}条消息 你好，这个宝贝还在吗？可以便宜一点吗 😀 message number {i}")
+                    .as_str(),
+            ),
         },
         item_id: None,
         sender_nick: Some("买家小王".into()),

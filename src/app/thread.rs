@@ -166,7 +166,9 @@ impl Thread {
     }
 
     fn maybe_contains(&self, id: &MessageId) -> bool {
-        self.ids.as_ref().is_none_or(|set| set.contains(&id_hash(id)))
+        self.ids
+            .as_ref()
+            .is_none_or(|set| set.contains(&id_hash(id)))
     }
 
     /// As `contains`, faster when the message's time is known (a binary search first).
