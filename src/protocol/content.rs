@@ -82,6 +82,11 @@ fn lenient_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D:
 /// from elsewhere (`1.6.3.4`); `summary` the service's one-line text (`1.6.3.2`,
 /// `custom.summary`, `reminderContent`), used when the JSON is missing or unreadable.
 pub fn parse_content(json: Option<&str>, type_hint: Option<i64>, summary: &str) -> Content {
+    if let Some(text) = json.and_then(plain_text) {
+        return Content::Text {
+            text: text.to_string(),
+        };
+    }
     let raw = json
         .filter(|j| !j.trim().is_empty())
         .and_then(|j| serde_json::from_str::<RawContent>(j).ok());
@@ -120,6 +125,20 @@ pub fn parse_content(json: Option<&str>, type_hint: Option<i64>, summary: &str) 
             summary: summary.to_string(),
         },
     }
+}
+
+/// The text of `{"contentType":1,"text":{"text":"…"}}` when it is written exactly so and
+/// has nothing to unescape: most chat messages, read without a JSON parser. Anything else
+/// (escapes, other keys or order, spaces) goes through serde.
+pub(crate) fn plain_text(json: &str) -> Option<&str> {
+    let inner = json
+        .strip_prefix(r#"{"contentType":1,"text":{"text":""#)?
+        .strip_suffix(r#""}}"#)?;
+    // Quotes and backslashes need unescaping; raw control characters are not valid JSON.
+    inner
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+        .then_some(inner)
 }
 
 fn trade_card(card: Option<RawDxCard>, summary: &str) -> Content {
@@ -332,6 +351,38 @@ mod tests {
         assert_eq!(
             parse_content(None, Some(1), "hi"),
             Content::Text { text: "hi".into() }
+        );
+    }
+
+    #[test]
+    fn plain_text_fast_path_agrees_with_the_parser() {
+        for (json, want) in [
+            (
+                r#"{"contentType":1,"text":{"text":"包邮吗？😀"}}"#,
+                "包邮吗？😀",
+            ),
+            (r#"{"contentType":1,"text":{"text":"a\"b"}}"#, "a\"b"),
+            (
+                r#"{"contentType":1,"text":{"text":"a\nb\u4f60"}}"#,
+                "a\nb你",
+            ),
+            (r#"{"contentType":1,"text":{"text":""}}"#, ""),
+            (r#"{"contentType": 1,"text":{"text":"x"}}"#, "x"),
+        ] {
+            assert_eq!(
+                parse_content(Some(json), None, "summary"),
+                Content::Text { text: want.into() },
+                "{json}"
+            );
+        }
+        // A raw control character is not JSON: the summary stands in.
+        assert_eq!(
+            parse_content(
+                Some("{\"contentType\":1,\"text\":{\"text\":\"a\u{1}b\"}}"),
+                Some(1),
+                "s"
+            ),
+            Content::Text { text: "s".into() }
         );
     }
 

@@ -17,10 +17,10 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use rmp::Marker;
 use serde_json::{Map, Value};
 
-use super::content::{Extension, parse_content, query_param};
+use super::content::{Extension, parse_content, plain_text, query_param};
 use super::event::SyncEvent;
 use super::ids::{Cid, MessageId, Uid};
-use super::model::Message;
+use super::model::{Content, Message};
 
 /// Item `bizType` values this module acts on (§7.2; the table itself is [U]).
 pub mod biz_type {
@@ -186,6 +186,7 @@ impl<'a> Rd<'a> {
         Self { buf, pos: 0 }
     }
 
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'a [u8], MpError> {
         let s = self
             .pos
@@ -225,8 +226,15 @@ impl<'a> Rd<'a> {
         let at = self.pos;
         let seq = |len: usize| V::Array(Seq { len, body: &[] });
         let map = |len: usize| V::Map(Seq { len, body: &[] });
-        let marker = Marker::from_u8(self.arr::<1>()?[0]);
-        Ok(match marker {
+        let byte = self.arr::<1>()?[0];
+        // The markers of nearly every value of a chat item first, without the general table.
+        match byte {
+            0x00..=0x7f => return Ok(V::Int(i64::from(byte))),
+            0xa0..=0xbf => return Ok(V::Str(self.take(usize::from(byte & 0x1f))?)),
+            0x80..=0x8f => return Ok(map(usize::from(byte & 0x0f))),
+            _ => {}
+        }
+        Ok(match Marker::from_u8(byte) {
             Marker::FixPos(n) => V::Int(i64::from(n)),
             Marker::FixNeg(n) => V::Int(i64::from(n)),
             Marker::FixMap(n) => map(usize::from(n)),
@@ -312,7 +320,8 @@ impl<'a> Rd<'a> {
     }
 
     /// Reads one complete value; containers get their body and are skipped over.
-    #[inline]
+    // Inlined: called once per scalar, the call itself cost more than reading most values.
+    #[inline(always)]
     fn value(&mut self) -> Result<V<'a>, MpError> {
         let v = self.head()?;
         let (seq, owed) = match v {
@@ -398,7 +407,7 @@ impl<'a> Seq<'a> {
 
 /// UTF-8, repaired only when broken (`from_utf8` is much faster than the lossy scan).
 fn utf8(s: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(s) {
+    match simdutf8::basic::from_utf8(s) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(s),
     }
@@ -435,7 +444,8 @@ fn text(v: Option<V<'_>>) -> Option<Cow<'_, str>> {
 
 /// Non-empty text.
 fn text_ne(v: Option<V<'_>>) -> Option<Cow<'_, str>> {
-    text(v).filter(|s| !s.trim().is_empty())
+    // Stops at the first visible character, where `trim` looks at both ends.
+    text(v).filter(|s| s.chars().any(|c| !c.is_whitespace()))
 }
 
 fn int(v: Option<V<'_>>) -> Option<i64> {
@@ -551,13 +561,20 @@ impl<'a> ExtSlots<'a> {
     }
 
     fn view(&self) -> Extension<'_> {
-        let mut ext = Extension::default();
-        for (k, v) in EXT_KEYS.iter().zip(&self.text) {
-            if let Some(v) = v {
-                ext.set(k, v);
-            }
+        let t = |i: usize| self.text[i].as_deref();
+        // By index, in the order of `EXT_KEYS`.
+        Extension {
+            reminder_title: t(0),
+            reminder_content: t(1),
+            reminder_url: t(2),
+            sender_user_id: t(3),
+            sender_nick: t(4),
+            session_type: t(5),
+            red_reminder: t(6),
+            ext_json: t(7),
+            biz_tag: t(8),
+            detail_notice: t(9),
         }
-        ext
     }
 }
 
@@ -698,7 +715,10 @@ fn read_top<'a>(bytes: &'a [u8], top: &mut Top<'a>) -> Result<Option<V<'a>>, MpE
             let at = rd.pos;
             if let V::Map(s) = rd.head()? {
                 let start = rd.pos;
-                top.msg = MsgParts::default();
+                if top.is_msg {
+                    // A repeated field 1: the last one wins, as in a JSON object.
+                    top.msg = MsgParts::default();
+                }
                 top.msg.read(rd, s.len)?;
                 top.is_msg = true;
                 let body = rd.buf.get(start..rd.pos).unwrap_or_default();
@@ -809,20 +829,35 @@ fn message(
     let id = text_ne(p.f[3]).ok_or("message without an id (1.3)")?;
     let cid = text_ne(p.f[2]).ok_or("message without a conversation id (1.2)")?;
 
-    // Extension values needed in every case (extJson for the send uuid); bizTag only when the
-    // item id is not in reminderUrl, the fallback summaries only when 1.6.3.2 is empty.
-    for i in [0, 2, 3, 4, 5, 6, EXT_JSON] {
+    // Extension values needed in every case; the item id straight from reminderUrl's bytes
+    // (the long URL is otherwise unused), extJson only when it may hold the send uuid, bizTag
+    // only when the URL has no item id, the fallback summaries only when 1.6.3.2 is empty.
+    for i in [0, 3, 4, 5, 6] {
         p.ext.load(i);
     }
-    let summary = text_ne(p.body[2]);
-    let url_item = p.ext.text[EXT_REMINDER_URL]
-        .as_deref()
-        .and_then(|u| query_param(u, "itemId"))
-        .map(str::to_string);
+    let json = text_ne(p.body[5]).or_else(|| legacy_content(p.body[1]));
+    // Most chat messages: the text straight from its content JSON, no summary needed.
+    let plain = json.as_deref().and_then(plain_text).map(|t| Content::Text {
+        text: t.to_string(),
+    });
+    let summary = if plain.is_some() {
+        None
+    } else {
+        text_ne(p.body[2])
+    };
+    let url_item = match p.ext.raw[EXT_REMINDER_URL] {
+        Some(V::Str(b) | V::Bin(b)) => query_param_bytes(b, b"itemId"),
+        other => text(other).and_then(|u| query_param(&u, "itemId").map(str::to_string)),
+    };
     if url_item.is_none() {
+        p.ext.load(EXT_REMINDER_URL);
         p.ext.load(EXT_BIZ_TAG);
+        p.ext.load(EXT_JSON);
+    } else if matches!(p.ext.raw[EXT_JSON], Some(V::Str(b) | V::Bin(b)) if contains(b, b"\"uuid\""))
+    {
+        p.ext.load(EXT_JSON);
     }
-    if summary.is_none() {
+    if plain.is_none() && summary.is_none() {
         p.ext.load(EXT_REMINDER_CONTENT);
         p.ext.load(EXT_DETAIL_NOTICE);
     }
@@ -839,10 +874,11 @@ fn message(
 
     // 1.6.1 is the message-level type, 101 ("custom") for all user content; any other value
     // is taken as the inner type when 1.6.3.4 is missing.
-    let type_hint = int(p.body[4]).or(int(p.outer_type).filter(|&t| t != 101));
-    let summary = summary.as_deref().unwrap_or_else(|| ext.summary());
-    let json = text_ne(p.body[5]).or_else(|| legacy_content(p.body[1]));
-    let content = parse_content(json.as_deref(), type_hint, summary);
+    let content = plain.unwrap_or_else(|| {
+        let type_hint = int(p.body[4]).or(int(p.outer_type).filter(|&t| t != 101));
+        let summary = summary.as_deref().unwrap_or_else(|| ext.summary());
+        parse_content(json.as_deref(), type_hint, summary)
+    });
 
     let need_push = as_map(top[3])
         .and_then(|m| flag(m.get("needPush")))
@@ -863,6 +899,20 @@ fn message(
         client_id: ext.client_uuid(),
         content,
     }))
+}
+
+/// `key`'s value in the query of a URL given as bytes, when it is non-empty valid UTF-8.
+fn query_param_bytes(url: &[u8], key: &[u8]) -> Option<String> {
+    let q = url.iter().position(|&b| b == b'?')?;
+    url[q + 1..].split(|&b| b == b'&').find_map(|pair| {
+        let v = pair.strip_prefix(key)?.strip_prefix(b"=")?;
+        let v = std::str::from_utf8(v).ok().filter(|v| !v.is_empty())?;
+        Some(v.to_string())
+    })
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Legacy content slot `1.6.3.1`: base64 of the content JSON, or (tolerated) the JSON itself.
