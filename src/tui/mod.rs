@@ -388,7 +388,13 @@ pub async fn run(
     })
     .await;
     let result = rt.run(EventStream::new(), events).await;
-    // A quit (or a hang-up) saves the draft being typed: let it reach the disk.
+    if !rt.state.should_quit() {
+        // The terminal went away (input closed or failed): end as on a hang-up, which saves
+        // the draft being typed.
+        rt.write_title = false;
+        rt.dispatch(Input::Terminate).await;
+    }
+    // Let the draft saved at the end reach the disk.
     if tokio::time::timeout(Duration::from_secs(2), rt.settle())
         .await
         .is_err()
