@@ -140,6 +140,32 @@ fn opening_shows_stored_messages_without_marking_them_again() {
 }
 
 #[test]
+fn a_push_before_opening_does_not_skip_the_stored_messages() {
+    let mut s = with_store();
+    im(
+        &mut s,
+        ImEvent::Message(msg("77.PNM", "101", "3001", now(), text("刚到的"))),
+    );
+    key(&mut s, KeyCode::Char('j'));
+    let fx = key(&mut s, KeyCode::Enter);
+    assert_eq!(s.open, Some(cid("101")));
+    assert!(store_reqs(&fx).contains(&StoreRequest::Messages {
+        cid: cid("101"),
+        before: None,
+    }));
+    // Once per conversation, not on every visit.
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('k'));
+    key(&mut s, KeyCode::Char('j'));
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(
+        !store_reqs(&fx)
+            .iter()
+            .any(|r| matches!(r, StoreRequest::Messages { .. }))
+    );
+}
+
+#[test]
 fn scrolling_past_the_service_reads_older_messages_from_the_store() {
     let mut s = with_store();
     key(&mut s, KeyCode::Char('j'));

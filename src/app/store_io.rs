@@ -40,6 +40,18 @@ pub enum StoreRequest {
     },
 }
 
+impl StoreRequest {
+    /// The request's name, for logs (its content may be private text).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreRequest::Messages { .. } => "messages",
+            StoreRequest::Around { .. } => "around",
+            StoreRequest::Search { .. } => "search",
+            StoreRequest::SaveDraft { .. } => "save_draft",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum StoreReply {
     /// What the store holds at start-up, shown before the network answers.

@@ -139,6 +139,8 @@ pub struct Thread {
     nicks: Vec<Arc<str>>,
     /// The local history may hold messages older than the oldest loaded one.
     pub store_more: bool,
+    /// The newest page of the local history was asked for.
+    pub store_read: bool,
     /// An older (or the first) page is on its way.
     pub loading: bool,
     /// The message at the bottom of the view; `None` follows the newest.

@@ -296,8 +296,9 @@ pub(crate) fn open(state: &mut AppState, cid: Cid, fx: &mut Vec<Effect>) {
     }
     // Also on re-opening after the first page failed to load.
     let thread = state.threads.entry(cid.clone()).or_default();
-    if state.has_store && !thread.loaded && thread.is_empty() && !thread.store_more {
+    if state.has_store && !thread.store_read {
         // What this machine saw before shows at once; the service's page merges into it.
+        thread.store_read = true;
         thread.store_more = true;
         fx.push(Effect::Store(StoreRequest::Messages {
             cid: cid.clone(),

@@ -148,7 +148,10 @@ impl<B: Backend> Runtime<B> {
             }
             Effect::Store(req) => match self.store.as_mut() {
                 Some(w) => w.send(req),
-                None => tracing::debug!(?req, "no local history attached; request dropped"),
+                None => tracing::debug!(
+                    request = req.kind(),
+                    "no local history attached; request dropped"
+                ),
             },
             Effect::Quit => {}
         }
@@ -208,7 +211,10 @@ impl<B: Backend> Runtime<B> {
                         self.dispatch(Input::Store(r)).await;
                     }
                 }
-                () = signals.next() => self.dispatch(Input::Terminate).await,
+                () = signals.next() => {
+                    tracing::info!("asked to end by a signal");
+                    self.dispatch(Input::Terminate).await;
+                }
             }
             while let Some(replies) = self.store.as_mut().and_then(StoreWorker::try_next) {
                 for r in replies {

@@ -22,6 +22,7 @@ impl StoreWorker {
         let (rep_tx, rep_rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Some(req) = req_rx.recv().await {
+                tracing::debug!(request = req.kind(), "local history request");
                 let replies = match &store {
                     Some(store) => run(store, req).await,
                     None => vec![StoreReply::Unavailable {
