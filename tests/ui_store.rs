@@ -71,6 +71,22 @@ fn buyer_msgs(from: i64, to: i64) -> Vec<Message> {
         .collect()
 }
 
+/// `with_store`, conversation 101 open, and the store's newest page of it arrived.
+fn opened_with_stored(messages: Vec<Message>) -> AppState {
+    let mut s = with_store();
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    reply(
+        &mut s,
+        StoreReply::Messages {
+            cid: cid("101"),
+            before: None,
+            messages,
+        },
+    );
+    s
+}
+
 #[test]
 fn cached_list_is_marked_until_the_service_list_arrives() {
     let mut s = state(Lang::En);
@@ -167,17 +183,7 @@ fn a_push_before_opening_does_not_skip_the_stored_messages() {
 
 #[test]
 fn scrolling_past_the_service_reads_older_messages_from_the_store() {
-    let mut s = with_store();
-    key(&mut s, KeyCode::Char('j'));
-    key(&mut s, KeyCode::Enter);
-    reply(
-        &mut s,
-        StoreReply::Messages {
-            cid: cid("101"),
-            before: None,
-            messages: buyer_msgs(100, 100 + STORE_PAGE as i64),
-        },
-    );
+    let mut s = opened_with_stored(buyer_msgs(100, 100 + STORE_PAGE as i64));
     // The service has only the newest few and says there is nothing older.
     im(
         &mut s,
@@ -251,17 +257,7 @@ fn offline_scrolling_reads_the_store_even_when_the_service_has_more() {
 
 #[test]
 fn an_older_service_page_of_known_messages_fetches_the_next_one() {
-    let mut s = with_store();
-    key(&mut s, KeyCode::Char('j'));
-    key(&mut s, KeyCode::Enter);
-    reply(
-        &mut s,
-        StoreReply::Messages {
-            cid: cid("101"),
-            before: None,
-            messages: buyer_msgs(0, 20),
-        },
-    );
+    let mut s = opened_with_stored(buyer_msgs(0, 20));
     im(
         &mut s,
         ImEvent::History {
