@@ -912,7 +912,7 @@ fn query_param_bytes(url: &[u8], key: &[u8]) -> Option<String> {
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// Legacy content slot `1.6.3.1`: base64 of the content JSON, or (tolerated) the JSON itself.
