@@ -771,3 +771,45 @@ fn conversation_list_refresh_drops_stale_entries_but_keeps_open_one() {
     );
     assert_eq!(s.selected, Some(cid("101")));
 }
+
+#[test]
+fn a_message_taller_than_the_pane_is_read_by_scrolling_through_it() {
+    let mut s = opened();
+    let long: String = (1..=60)
+        .map(|n| format!("第{n}行"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    im(
+        &mut s,
+        ImEvent::Message(msg("3.PNM", "101", "3001", now() - 5 * MIN, text(&long))),
+    );
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(s.focus, Focus::Messages);
+    let screen = |s: &goofish_tui::app::AppState| {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| goofish_tui::ui::draw(f, s)).unwrap();
+        format!("{}", t.backend())
+    };
+    // The end shows first; the start is above the view.
+    assert!(screen(&s).contains("第60行"));
+    assert!(!screen(&s).contains("第1行 "));
+    let mut steps = 0;
+    while !screen(&s).contains("第1行 ") {
+        key(&mut s, KeyCode::Char('k'));
+        steps += 1;
+        assert!(steps < 10, "the start of the message never came into view");
+        let t = s.thread(&cid("101")).unwrap();
+        assert_eq!(t.anchor_index(), Some(2), "still inside the long message");
+    }
+    assert!(steps >= 2, "a pane at a time, not all at once");
+    // Past its start, the previous message.
+    key(&mut s, KeyCode::Char('k'));
+    assert_eq!(s.thread(&cid("101")).unwrap().anchor_index(), Some(1));
+    // And back down to the end of the long one.
+    for _ in 0..10 {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    assert!(screen(&s).contains("第60行"));
+    assert_eq!(s.thread(&cid("101")).unwrap().anchor, None);
+}

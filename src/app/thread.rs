@@ -147,6 +147,9 @@ pub struct Thread {
     pub anchor: Option<(i64, EntryKey)>,
     /// Messages that arrived below the view while scrolled up.
     pub new_below: usize,
+    /// Rows of the anchored message hidden below the view: a message taller than the pane is
+    /// read by scrolling through it.
+    pub anchor_rows: usize,
 }
 
 impl Thread {
@@ -434,13 +437,31 @@ impl Thread {
 
     /// Moves the view so that entry `i` is at the bottom; the last entry follows new ones.
     pub fn set_anchor(&mut self, i: usize) {
+        self.anchor_rows = 0;
         if self.entries.is_empty() || i + 1 >= self.entries.len() {
-            self.anchor = None;
-            self.new_below = 0;
+            self.follow_newest();
         } else {
             let e = &self.entries[i];
             self.anchor = Some((e.time, e.key.clone()));
         }
+    }
+
+    /// Keeps entry `i` at the bottom of the view with its last `rows` rows hidden below it
+    /// (also the newest entry, which then stops following new ones).
+    pub fn anchor_within(&mut self, i: usize, rows: usize) {
+        if rows == 0 {
+            self.set_anchor(i);
+        } else if let Some(e) = self.entries.get(i) {
+            self.anchor = Some((e.time, e.key.clone()));
+            self.anchor_rows = rows;
+        }
+    }
+
+    /// The view follows the newest message.
+    pub fn follow_newest(&mut self) {
+        self.anchor = None;
+        self.anchor_rows = 0;
+        self.new_below = 0;
     }
 
     /// The latest failed own message.

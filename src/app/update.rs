@@ -276,8 +276,7 @@ pub(crate) fn open(state: &mut AppState, cid: Cid, fx: &mut Vec<Effect>) {
         state.compose = new_compose(&draft);
         state.open = Some(cid.clone());
         let thread = state.threads.entry(cid.clone()).or_default();
-        thread.anchor = None;
-        thread.new_below = 0;
+        thread.follow_newest();
         if let Some(conv) = state.convs.get(&cid) {
             if conv.peer_nick.is_none() && !conv.peer.is_empty() {
                 fx.push(Effect::Im(ImCommand::FetchProfile {
@@ -381,12 +380,36 @@ fn scroll_messages(state: &mut AppState, delta: isize, fx: &mut Vec<Effect>) {
         load_older(thread, &cid, live, fx);
         return;
     };
+    state.dirty = true;
+    if delta.abs() == 1 {
+        // One step inside a message taller than the pane moves through it by most of a pane.
+        let a = layout(state.size.0, state.size.1, state.compose.lines().len());
+        let pane = usize::from(a.messages.height);
+        let rows = crate::ui::entry_rows(state, &cid, cur, a.messages.width);
+        let Some(thread) = state.threads.get_mut(&cid) else {
+            return;
+        };
+        let step = pane.saturating_sub(2).max(1);
+        let hidden_above = rows.saturating_sub(pane + thread.anchor_rows);
+        if delta < 0 && hidden_above > 0 {
+            let shown = thread.anchor_rows + step.min(hidden_above);
+            thread.anchor_within(cur, shown);
+            return;
+        }
+        if delta > 0 && thread.anchor_rows > 0 {
+            let shown = thread.anchor_rows.saturating_sub(step);
+            thread.anchor_within(cur, shown);
+            return;
+        }
+    }
+    let Some(thread) = state.threads.get_mut(&cid) else {
+        return;
+    };
     let next = cur.saturating_add_signed(delta).min(thread.len() - 1);
     thread.set_anchor(next);
     if delta < 0 && next == 0 {
         load_older(thread, &cid, live, fx);
     }
-    state.dirty = true;
 }
 
 /// Asks for the page before the oldest loaded one, once: from the service while it is
@@ -429,8 +452,7 @@ fn send(state: &mut AppState, fx: &mut Vec<Effect>) {
     };
     let thread = state.threads.entry(cid.clone()).or_default();
     thread.add_local(message.clone(), client_id.clone(), delivery);
-    thread.anchor = None;
-    thread.new_below = 0;
+    thread.follow_newest();
     state.compose = new_compose("");
     state.drafts.remove(&cid);
     state.draft_changed_at = None;
@@ -511,8 +533,7 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
         Delivery::Queued
     };
     thread.readd_local(entry, client_id.clone(), time);
-    thread.anchor = None;
-    thread.new_below = 0;
+    thread.follow_newest();
     fx.push(Effect::Im(ImCommand::SendText {
         cid,
         client_id,

@@ -3,7 +3,7 @@
 
 use super::{dim, i18n, text, timefmt};
 use crate::app::{AppState, Delivery, Entry, Focus, Thread};
-use crate::protocol::{Content, Conversation};
+use crate::protocol::{Cid, Content, Conversation};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -104,6 +104,11 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let block = |i: usize| -> Vec<Line<'static>> {
         let e = &entries[i];
         let mut b = entry_lines(state, conv, e, w);
+        if anchor == Some(i) && thread.anchor_rows > 0 {
+            // Scrolled inside a tall message: its last rows are below the view.
+            let keep = b.len().saturating_sub(thread.anchor_rows).max(1);
+            b.truncate(keep);
+        }
         let jumped = state.jumped_to.is_some() && e.id() == state.jumped_to.as_ref();
         if jumped {
             // The search result the user jumped to: the whole message stands out.
@@ -115,9 +120,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         {
             *first = std::mem::take(first).patch_style(Style::default().bg(Color::Indexed(237)));
         }
-        let new_day = i == 0
-            || timefmt::day(entries[i - 1].time, &state.tz) != timefmt::day(e.time, &state.tz);
-        if new_day {
+        if new_day(state, entries, i) {
             b.insert(0, day_separator(state, e.time, w));
         }
         b
@@ -172,6 +175,25 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             r,
         );
     }
+}
+
+fn new_day(state: &AppState, entries: &[Entry], i: usize) -> bool {
+    i == 0
+        || timefmt::day(entries[i - 1].time, &state.tz) != timefmt::day(entries[i].time, &state.tz)
+}
+
+/// Rows entry `i` of `cid`'s thread takes in a pane `width` columns wide (with its day
+/// separator), for scrolling through messages taller than the pane.
+pub fn entry_rows(state: &AppState, cid: &Cid, i: usize, width: u16) -> usize {
+    let Some(thread) = state.thread(cid) else {
+        return 0;
+    };
+    let entries = thread.entries();
+    let Some(e) = entries.get(i) else {
+        return 0;
+    };
+    let lines = entry_lines(state, state.conversation(cid), e, usize::from(width)).len();
+    lines + usize::from(new_day(state, entries, i))
 }
 
 fn day_separator(state: &AppState, ms: i64, w: usize) -> Line<'static> {
