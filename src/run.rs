@@ -195,27 +195,37 @@ pub async fn open_store(
     file: &FileConfig,
 ) -> (Option<StoreHandle>, Option<String>) {
     let owner = uid.clone();
-    let keep = file.keep_per_conversation;
-    let opened = tokio::task::spawn_blocking(move || {
-        let mut store = Store::open(&dir, &owner)?;
-        match store.prune(keep) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "local history trimmed to the retention cap"),
-            Err(e) => tracing::warn!("cannot apply the retention cap: {e}"),
-        }
-        Ok::<_, crate::store::StoreError>(store)
-    })
-    .await;
+    let opened = tokio::task::spawn_blocking(move || Store::open(&dir, &owner)).await;
     let problem = match opened {
         Ok(Ok(store)) => {
             tracing::info!(path = ?store.path(), "local history opened");
-            return (Some(StoreHandle::new(store)), None);
+            let handle = StoreHandle::new(store);
+            if let Some(keep) = file.keep_per_conversation {
+                trim_later(handle.clone(), keep);
+            }
+            return (Some(handle), None);
         }
         Ok(Err(e)) => e.to_string(),
         Err(e) => e.to_string(),
     };
     tracing::error!("running without local history: {problem}");
     (None, Some(problem))
+}
+
+/// How long after start-up the retention cap is applied: trimming reads every stored message
+/// (about a second per million), which must not delay the first frame or the first sync.
+const TRIM_DELAY: Duration = Duration::from_secs(20);
+
+/// Applies the retention cap in the background, a little after start-up.
+fn trim_later(store: StoreHandle, keep: usize) {
+    tokio::spawn(async move {
+        tokio::time::sleep(TRIM_DELAY).await;
+        match store.call(move |s| s.prune(Some(keep))).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "local history trimmed to the retention cap"),
+            Err(e) => tracing::warn!("cannot apply the retention cap: {e}"),
+        }
+    });
 }
 
 fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {

@@ -409,3 +409,32 @@ fn unwritable_directory_gives_a_clear_error() {
         other => panic!("expected Io, got {other:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_retention_cap_is_applied_after_start_up_not_before() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Store::open(dir.path(), &uid()).unwrap();
+        let many: Vec<Message> = (0..10)
+            .map(|i| msg(i, "7", 1_000 + i as i64, "在吗"))
+            .collect();
+        s.save_messages(&many).unwrap();
+    }
+    let file = goofish_tui::config::FileConfig {
+        keep_per_conversation: Some(3),
+        ..Default::default()
+    };
+    let (store, problem) =
+        goofish_tui::run::open_store(dir.path().to_path_buf(), &uid(), &file).await;
+    assert!(problem.is_none());
+    let store = store.unwrap();
+    // Opening does not wait for the trim: everything is still there for the first frame.
+    assert_eq!(store.call(|s| s.message_count()).await.unwrap(), 10);
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    assert_eq!(store.call(|s| s.message_count()).await.unwrap(), 3);
+    let kept = store
+        .call(|s| s.messages(&Cid::new("7"), None, 10))
+        .await
+        .unwrap();
+    assert_eq!(kept[0].id, MessageId::new(format!("{}.PNM", 9)));
+}
