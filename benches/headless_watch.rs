@@ -16,13 +16,7 @@ fn conversation() -> Conversation {
         peer_nick: Some("买家小明".into()),
         item_id: Some("900000000601".into()),
         item_title: Some("九成新 Switch 续航版 带两个手柄".into()),
-        item_pic: None,
-        modify_time: 0,
-        unread: 0,
-        pinned: false,
-        muted: false,
-        red_reminder: None,
-        last_message: None,
+        ..Default::default()
     }
 }
 

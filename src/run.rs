@@ -79,10 +79,9 @@ pub fn start_file_logging(
     }
 }
 
-/// Resolves endpoints and the cookie, checks the cookie once, and starts the session actor
-/// (with the embedded simulator when `cli.demo`).
-pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connection> {
-    let over = Overrides {
+/// What the command line and the environment (`GOOFISH_COOKIE`) say over the config file.
+pub fn overrides(cli: &Cli) -> Overrides {
+    Overrides {
         mtop_url: cli.conn.mtop_url.clone(),
         passport_url: cli.conn.passport_url.clone(),
         ws_url: cli.conn.ws_url.clone(),
@@ -92,8 +91,13 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
             .filter(|c| !c.trim().is_empty())
             .map(Secret::new),
         heartbeat_secs: cli.conn.heartbeat_secs,
-    };
-    let resolved = Resolved::new(&file, &over)?;
+    }
+}
+
+/// Resolves endpoints and the cookie, checks the cookie once, and starts the session actor
+/// (with the embedded simulator when `cli.demo`).
+pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connection> {
+    let resolved = Resolved::new(&file, &overrides(cli))?;
     let conn_cfg = |ws: String| ConnConfig {
         ws_url: ws,
         heartbeat_every: resolved.heartbeat,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{control, sim_state, sim_with};
+use common::{control, sim_received, sim_with};
 use goofish_tui::protocol::encode::{PushItem, chat_message_item, sync_push_body};
 use goofish_tui::protocol::{Cid, Content, Message, MessageId, Uid};
 use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
@@ -321,14 +321,7 @@ async fn watch_with_a_dead_cookie_exits_2_with_a_clear_message() {
     assert!(err.contains("cookie") && err.contains("expired"), "{err}");
     assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
     // Never the cookie itself.
-    let secret = sim
-        .cookie()
-        .split("cookie2=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap();
+    let secret = session_cookie(&sim);
     assert!(!err.contains(secret));
 
     let bogus = cmd(Some(&sim), Some("foo=bar"), dir.path());
@@ -384,14 +377,9 @@ async fn send_lands_once_prints_the_id_and_reports_rejections() {
     let out = output(c, Some("一百元包邮\n".as_bytes().to_vec())).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let id = text(&out.stdout).trim().to_string();
-    let state = sim_state(&sim).await;
-    let received: Vec<&Value> = state["messages_received"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["text"] == "一百元包邮")
-        .collect();
-    assert_eq!(received.len(), 1, "{state:#}");
+    let all = sim_received(&sim).await;
+    let received: Vec<&Value> = all.iter().filter(|r| r["text"] == "一百元包邮").collect();
+    assert_eq!(received.len(), 1, "{all:#?}");
     assert_eq!(received[0]["message_id"].as_str().unwrap(), id);
     assert_eq!(received[0]["cid"].as_str().unwrap(), cid);
 
@@ -405,11 +393,9 @@ async fn send_lands_once_prints_the_id_and_reports_rejections() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
-    let state = sim_state(&sim).await;
     assert!(
-        !state["messages_received"]
-            .as_array()
-            .unwrap()
+        !sim_received(&sim)
+            .await
             .iter()
             .any(|r| r["text"] == "加我微信")
     );
@@ -431,14 +417,12 @@ async fn send_to_a_new_peer_creates_the_conversation() {
     ]);
     let out = output(c, None).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let state = sim_state(&sim).await;
-    let got: Vec<&Value> = state["messages_received"]
-        .as_array()
-        .unwrap()
+    let all = sim_received(&sim).await;
+    let got: Vec<&Value> = all
         .iter()
         .filter(|r| r["text"] == "你好，这个还在")
         .collect();
-    assert_eq!(got.len(), 1, "{state:#}");
+    assert_eq!(got.len(), 1, "{all:#?}");
     // A reply from that buyer lands in the same conversation: it was created for them.
     let reply = control(
         &sim,
@@ -712,14 +696,7 @@ async fn doctor_passes_on_a_good_setup_and_names_a_bad_cookie() {
     ] {
         assert!(s.contains(line), "{line:?} missing in\n{s}");
     }
-    let cookie2 = sim
-        .cookie()
-        .split("cookie2=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap();
+    let cookie2 = session_cookie(&sim);
     assert!(!s.contains(cookie2), "the cookie must never be printed");
 
     let bogus = format!("unb={}; cookie2=bogus", sim.self_uid);
@@ -741,4 +718,13 @@ async fn doctor_passes_on_a_good_setup_and_names_a_bad_cookie() {
         "{}",
         text(&out.stdout)
     );
+}
+
+/// The value of the simulator's `cookie2` session cookie, which must never be printed.
+fn session_cookie(sim: &goofish_tui::sim::SimHandle) -> &str {
+    sim.cookie()
+        .split("cookie2=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
 }

@@ -7,8 +7,6 @@ mod common;
 
 use common::{control, sim_state, sim_with};
 use goofish_tui::im::api::{ConnState, ImCommand, ImEvent};
-use goofish_tui::im::cookies::CookieJar;
-use goofish_tui::im::mtop::{Endpoints, MtopClient};
 use goofish_tui::im::session::{self, SessionConfig, SessionHandle};
 use goofish_tui::protocol::{Cid, ClientId, Content, Conversation, Message, MessageId};
 use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
@@ -35,15 +33,8 @@ impl Client {
     }
 
     fn start_with(sim: &SimHandle, cfg: SessionConfig) -> Client {
-        let base = url::Url::parse(sim.http_url()).unwrap();
-        let mtop = MtopClient::new(
-            Endpoints::at(base),
-            CookieJar::parse_header(sim.cookie()),
-            None,
-        )
-        .unwrap();
         Client {
-            session: session::spawn(cfg, mtop),
+            session: session::spawn(cfg, common::sim_mtop(sim)),
             messages: vec![],
             states: vec![],
         }
@@ -144,13 +135,7 @@ async fn quiet(conversations: usize) -> SimHandle {
     .await
 }
 
-/// What the simulator received from clients.
-async fn received(sim: &SimHandle) -> Vec<serde_json::Value> {
-    sim_state(sim).await["messages_received"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
+use common::sim_received as received;
 
 async fn inject(sim: &SimHandle, text: &str) -> String {
     control(sim, "incoming", json!({"text": text})).await["message_id"]

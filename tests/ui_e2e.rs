@@ -11,8 +11,6 @@ use common::{control, sim_state, sim_with};
 use goofish_tui::app::{AppState, Focus, Input, UiOptions};
 use goofish_tui::im::api::ImCommand;
 use goofish_tui::im::conn::ConnConfig;
-use goofish_tui::im::cookies::CookieJar;
-use goofish_tui::im::mtop::{Endpoints, MtopClient};
 use goofish_tui::im::session::{self, DeviceSource, SessionConfig, SessionHandle};
 use goofish_tui::sim::{Scenario, SimOptions};
 use goofish_tui::tui::Runtime;
@@ -56,13 +54,7 @@ async fn open_receive_reply() {
         ..SimOptions::default()
     })
     .await;
-    let base = url::Url::parse(sim.http_url()).unwrap();
-    let mtop = MtopClient::new(
-        Endpoints::at(base),
-        CookieJar::parse_header(sim.cookie()),
-        None,
-    )
-    .unwrap();
+    let mtop = common::sim_mtop(&sim);
     let conn = ConnConfig {
         ws_url: sim.ws_url().to_string(),
         ..ConnConfig::default()

@@ -556,16 +556,9 @@ fn touch_conv(state: &mut AppState, m: &Message) {
             } else {
                 m.sender.clone()
             },
-            peer_nick: None,
             item_id: m.item_id.clone(),
-            item_title: None,
-            item_pic: None,
             modify_time: m.time,
-            unread: 0,
-            pinned: false,
-            muted: false,
-            red_reminder: None,
-            last_message: None,
+            ..Default::default()
         })
     });
     if conv.peer.is_empty() && !m.is_self {

@@ -273,7 +273,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
     } else {
         None
     };
-    let resolved = match Resolved::new(&file, &super::overrides(cli)) {
+    let resolved = match Resolved::new(&file, &crate::run::overrides(cli)) {
         Ok(r) => Some(r),
         Err(e) => {
             p.print(Check::fail("cookie", e.to_string(), FRESH_COOKIE));

@@ -40,8 +40,6 @@ pub mod send;
 pub mod watch;
 
 use crate::cli::Cli;
-use crate::config::Overrides;
-use crate::secret::Secret;
 use std::io::Write;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -99,21 +97,6 @@ impl Signals {
 impl Default for Signals {
     fn default() -> Self {
         Signals::new()
-    }
-}
-
-/// The same overrides `run::connect` builds from the command line and environment.
-fn overrides(cli: &Cli) -> Overrides {
-    Overrides {
-        mtop_url: cli.conn.mtop_url.clone(),
-        passport_url: cli.conn.passport_url.clone(),
-        ws_url: cli.conn.ws_url.clone(),
-        cookie_file: cli.conn.cookie_file.clone(),
-        cookie: std::env::var("GOOFISH_COOKIE")
-            .ok()
-            .filter(|c| !c.trim().is_empty())
-            .map(Secret::new),
-        heartbeat_secs: cli.conn.heartbeat_secs,
     }
 }
 

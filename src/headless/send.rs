@@ -264,16 +264,8 @@ mod tests {
         let conv = |cid: &str, peer: &str, item: Option<&str>| Conversation {
             cid: Cid::new(cid),
             peer: Uid::new(peer),
-            peer_nick: None,
             item_id: item.map(str::to_string),
-            item_title: None,
-            item_pic: None,
-            modify_time: 0,
-            unread: 0,
-            pinned: false,
-            muted: false,
-            red_reminder: None,
-            last_message: None,
+            ..Default::default()
         };
         let list = vec![conv("1", "7", Some("a")), conv("2", "7", Some("b"))];
         let p = Uid::new("7");

@@ -570,13 +570,7 @@ mod tests {
             peer_nick: Some("买家小明".into()),
             item_id: Some("900000000601".into()),
             item_title: Some("九成新 Switch".into()),
-            item_pic: None,
-            modify_time: 0,
-            unread: 0,
-            pinned: false,
-            muted: false,
-            red_reminder: None,
-            last_message: None,
+            ..Default::default()
         }]));
         let acts = w.on_event(ImEvent::Message(msg("1.PNM", "还在吗\n在吗", false)));
         let lines = prints(&acts);

@@ -1390,16 +1390,9 @@ impl Actor {
             .or_insert_with(|| Conversation {
                 cid,
                 peer,
-                peer_nick: None,
                 item_id,
-                item_title: None,
-                item_pic: None,
                 modify_time: crate::time::now_ms(),
-                unread: 0,
-                pinned: false,
-                muted: false,
-                red_reminder: None,
-                last_message: None,
+                ..Default::default()
             });
         let mut list: Vec<Conversation> = self.conversations.values().cloned().collect();
         list.sort_by_key(|c| std::cmp::Reverse(c.modify_time));
@@ -2218,16 +2211,8 @@ mod tests {
         Conversation {
             cid: Cid::new(cid),
             peer: Uid::new("7"),
-            peer_nick: None,
-            item_id: None,
-            item_title: None,
-            item_pic: None,
             modify_time: modify,
-            unread: 0,
-            pinned: false,
-            muted: false,
-            red_reminder: None,
-            last_message: None,
+            ..Default::default()
         }
     }
 

@@ -120,7 +120,7 @@ pub struct HistoryPage {
 }
 
 /// One entry of the conversation list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     pub cid: Cid,
     /// The other member of the pair (never self).

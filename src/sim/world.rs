@@ -1017,15 +1017,9 @@ impl<'c> Generator<'c> {
             cid,
             peer: uid,
             peer_nick: Some(d.lines.assistant.nick.clone()),
-            item_id: None,
-            item_title: None,
-            item_pic: None,
             modify_time: last,
-            unread: 0,
-            pinned: false,
             muted: self.rng.random_bool(0.3),
-            red_reminder: None,
-            last_message: None,
+            ..Default::default()
         };
         self.finish_thread(conv, messages, None)
     }

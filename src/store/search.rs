@@ -37,6 +37,23 @@ pub fn escape_like(s: &str) -> String {
     out
 }
 
+/// A query whose `hits` (a `(seq, time)` select, newest first) are then read in full with
+/// their conversation's names: only the few hit rows are ever read whole.
+macro_rules! read_hits {
+    ($hits:literal) => {
+        concat!(
+            "WITH hits AS (",
+            $hits,
+            ")
+             SELECT m.json, c.peer_nick, c.item_title, m.body
+             FROM hits
+             JOIN messages m ON m.seq = hits.seq
+             LEFT JOIN conversations c ON c.cid = m.cid
+             ORDER BY hits.time DESC, hits.seq DESC"
+        )
+    };
+}
+
 pub(super) fn run(
     conn: &Connection,
     query: &str,
@@ -56,34 +73,22 @@ pub(super) fn run(
         let phrase = format!("\"{}\"", query.replace('"', "\"\""));
         // The newest hits are picked from the small (seq, time) index first; only those
         // few rows are then read in full. Ties in time go to the later stored.
-        let mut stmt = conn.prepare_cached(
-            "WITH hits AS (
-                SELECT m.seq, m.time FROM messages_fts f
-                JOIN messages m INDEXED BY messages_seq_time ON m.seq = f.rowid
-                WHERE messages_fts MATCH ?1
-                ORDER BY m.time DESC, m.seq DESC LIMIT ?2)
-             SELECT m.json, c.peer_nick, c.item_title, m.body
-             FROM hits
-             JOIN messages m ON m.seq = hits.seq
-             LEFT JOIN conversations c ON c.cid = m.cid
-             ORDER BY hits.time DESC, hits.seq DESC",
-        )?;
+        let mut stmt = conn.prepare_cached(read_hits!(
+            "SELECT m.seq, m.time FROM messages_fts f
+             JOIN messages m INDEXED BY messages_seq_time ON m.seq = f.rowid
+             WHERE messages_fts MATCH ?1
+             ORDER BY m.time DESC, m.seq DESC LIMIT ?2"
+        ))?;
         stmt.query_map(params![phrase, limit], map)?
             .collect::<Result<_, _>>()?
     } else {
         let pattern = format!("%{}%", escape_like(query));
         // Walks the (time, body) index newest first, reading full rows only for hits.
-        let mut stmt = conn.prepare_cached(
-            "WITH hits AS (
-                SELECT seq, time FROM messages INDEXED BY messages_time_body
-                WHERE body LIKE ?1 ESCAPE '\\'
-                ORDER BY time DESC, seq DESC LIMIT ?2)
-             SELECT m.json, c.peer_nick, c.item_title, m.body
-             FROM hits
-             JOIN messages m ON m.seq = hits.seq
-             LEFT JOIN conversations c ON c.cid = m.cid
-             ORDER BY hits.time DESC, hits.seq DESC",
-        )?;
+        let mut stmt = conn.prepare_cached(read_hits!(
+            "SELECT seq, time FROM messages INDEXED BY messages_time_body
+             WHERE body LIKE ?1 ESCAPE '\\'
+             ORDER BY time DESC, seq DESC LIMIT ?2"
+        ))?;
         stmt.query_map(params![pattern, limit], map)?
             .collect::<Result<_, _>>()?
     };

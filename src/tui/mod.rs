@@ -94,9 +94,7 @@ impl<B: Backend> Runtime<B> {
                 break;
             }
             let replies = worker.next().await;
-            for r in replies {
-                self.dispatch(Input::Store(r)).await;
-            }
+            self.apply_store(replies).await;
         }
     }
 
@@ -130,6 +128,12 @@ impl<B: Backend> Runtime<B> {
         let effects = app::update(&mut self.state, msg);
         for e in effects {
             self.execute(e).await;
+        }
+    }
+
+    async fn apply_store(&mut self, replies: Vec<StoreReply>) {
+        for r in replies {
+            self.dispatch(Input::Store(r)).await;
         }
     }
 
@@ -206,20 +210,14 @@ impl<B: Backend> Runtime<B> {
                     }
                 },
                 () = timer => self.dispatch(Input::Tick).await,
-                replies = next_replies(&mut self.store) => {
-                    for r in replies {
-                        self.dispatch(Input::Store(r)).await;
-                    }
-                }
+                replies = next_replies(&mut self.store) => self.apply_store(replies).await,
                 () = signals.next() => {
                     tracing::info!("asked to end by a signal");
                     self.dispatch(Input::Terminate).await;
                 }
             }
             while let Some(replies) = self.store.as_mut().and_then(StoreWorker::try_next) {
-                for r in replies {
-                    self.dispatch(Input::Store(r)).await;
-                }
+                self.apply_store(replies).await;
             }
             // Fold everything already waiting into this frame.
             while events_open && let Ok(ev) = events.try_recv() {

@@ -5,6 +5,7 @@
 use crate::app::{
     JUMP_CONTEXT, JUMP_NEWER_CAP, SEARCH_LIMIT, STORE_PAGE, StoreReply, StoreRequest,
 };
+use crate::protocol::Message;
 use crate::store::{StoreError, StoreHandle};
 use tokio::sync::mpsc;
 
@@ -77,12 +78,6 @@ impl StoreWorker {
 }
 
 async fn run(store: &StoreHandle, req: StoreRequest) -> Vec<StoreReply> {
-    let failed = |what: &str, e: StoreError| {
-        tracing::warn!("local history: {what}: {e}");
-        StoreReply::Failed {
-            reason: format!("{what}: {e}"),
-        }
-    };
     match req {
         StoreRequest::Messages { cid, before } => {
             let key = before.clone();
@@ -90,30 +85,18 @@ async fn run(store: &StoreHandle, req: StoreRequest) -> Vec<StoreReply> {
             let got = store
                 .call(move |s| s.messages(&c, key.as_ref().map(|(t, id)| (*t, id)), STORE_PAGE))
                 .await;
-            let (messages, err) = match got {
-                Ok(m) => (m, None),
-                Err(e) => (Vec::new(), Some(failed("reading messages", e))),
-            };
-            let mut out = vec![StoreReply::Messages {
+            with_messages(got, |messages| StoreReply::Messages {
                 cid,
                 before,
                 messages,
-            }];
-            out.extend(err);
-            out
+            })
         }
         StoreRequest::Around { cid, time, id } => {
             let (c, i) = (cid.clone(), id.clone());
             let got = store
                 .call(move |s| s.messages_around(&c, (time, &i), JUMP_CONTEXT, JUMP_NEWER_CAP))
                 .await;
-            let (messages, err) = match got {
-                Ok(m) => (m, None),
-                Err(e) => (Vec::new(), Some(failed("reading messages", e))),
-            };
-            let mut out = vec![StoreReply::Around { cid, id, messages }];
-            out.extend(err);
-            out
+            with_messages(got, |messages| StoreReply::Around { cid, id, messages })
         }
         StoreRequest::Search { query } => {
             let q = query.clone();
@@ -132,6 +115,25 @@ async fn run(store: &StoreHandle, req: StoreRequest) -> Vec<StoreReply> {
                 Err(e) => vec![failed("saving a draft", e)],
             }
         }
+    }
+}
+
+/// The reply carrying messages read from the store; on a failure it carries none (so the
+/// pane stops waiting) and the failure follows as a notice.
+fn with_messages(
+    got: Result<Vec<Message>, StoreError>,
+    reply: impl FnOnce(Vec<Message>) -> StoreReply,
+) -> Vec<StoreReply> {
+    match got {
+        Ok(m) => vec![reply(m)],
+        Err(e) => vec![reply(Vec::new()), failed("reading messages", e)],
+    }
+}
+
+fn failed(what: &str, e: StoreError) -> StoreReply {
+    tracing::warn!("local history: {what}: {e}");
+    StoreReply::Failed {
+        reason: format!("{what}: {e}"),
     }
 }
 

@@ -297,6 +297,15 @@ pub fn session_config(sim: &SimHandle) -> goofish_tui::im::session::SessionConfi
     cfg
 }
 
+/// The messages the simulator received from clients (`messages_received` of its state).
+#[allow(dead_code)]
+pub async fn sim_received(sim: &SimHandle) -> Vec<Value> {
+    sim_state(sim).await["messages_received"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// An mtop client logged in to `sim`.
 pub fn sim_mtop(sim: &SimHandle) -> goofish_tui::im::mtop::MtopClient {
     use goofish_tui::im::cookies::CookieJar;
