@@ -59,7 +59,7 @@ fn message(i: usize, conversations: usize) -> Message {
         sender: Uid::new(format!("{}", 1_000_000_000u64 + (i % 997) as u64)),
         is_self: i.is_multiple_of(5),
         time: 1_700_000_000_000 + i as i64 * 1000,
-        content: Content::Text { text },
+        content: Content::Text { text: text.into() },
         item_id: Some("700123".into()),
         sender_nick: Some("买家".into()),
         session_type: Some(1),

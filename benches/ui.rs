@@ -6,7 +6,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use goofish_tui::app::{AppState, Input, Msg, UiOptions, update};
 use goofish_tui::im::api::{ConnState, ImEvent};
 use goofish_tui::protocol::{
-    Cid, Content, Conversation, HistoryEntry, HistoryPage, Message, MessageId, Uid,
+    Cid, CompactString, Content, Conversation, HistoryEntry, HistoryPage, Message, MessageId, Uid,
 };
 use goofish_tui::ui::{self, i18n::Lang};
 use ratatui::Terminal;
@@ -26,7 +26,7 @@ fn message(i: i64, cid: &str) -> Message {
         time: NOW - (20_000 - i) * 60_000,
         content: Content::Text {
             // Exactly sized, as the decoders make it (`format!` leaves spare capacity).
-            text: String::from(
+            text: CompactString::from(
                 format!("第{i}条消息 你好，这个宝贝还在吗？可以便宜一点吗 😀 message number {i}")
                     .as_str(),
             ),

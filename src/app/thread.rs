@@ -265,15 +265,17 @@ impl Thread {
         } = message;
         let mut content = content;
         // Held for long: no spare capacity (a text built by formatting can carry half again).
-        if let Content::Text { text } | Content::Notice { text } = &mut content {
-            text.shrink_to_fit();
+        match &mut content {
+            Content::Text { text } => text.shrink_to_fit(),
+            Content::Notice { text } => text.shrink_to_fit(),
+            _ => {}
         }
         Entry {
             key: key(id),
             time,
             sender,
             is_self,
-            sender_nick: sender_nick.map(|n| self.share_nick(n)),
+            sender_nick: sender_nick.map(|n| self.share_nick(&n)),
             content,
             red_reminder: red_reminder.map(String::into_boxed_str),
             delivery,
@@ -283,7 +285,7 @@ impl Thread {
     }
 
     /// One allocation per distinct nickname of the thread (there are one or two).
-    fn share_nick(&mut self, nick: String) -> Arc<str> {
+    fn share_nick(&mut self, nick: &str) -> Arc<str> {
         if let Some(n) = self.nicks.iter().find(|n| ***n == *nick) {
             return n.clone();
         }

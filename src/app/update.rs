@@ -489,9 +489,12 @@ fn local_message(state: &AppState, cid: &Cid, client_id: &ClientId, text: String
         sender: state.self_uid.clone().unwrap_or_default(),
         is_self: true,
         time: state.now_ms,
-        content: Content::Text { text },
-        item_id: state.convs.get(cid).and_then(|c| c.item_id.clone()),
-        sender_nick: state.self_nick.clone(),
+        content: Content::Text { text: text.into() },
+        item_id: state
+            .convs
+            .get(cid)
+            .and_then(|c| c.item_id.as_deref().map(Into::into)),
+        sender_nick: state.self_nick.as_deref().map(Into::into),
         session_type: Some(1),
         need_push: true,
         red_reminder: None,
@@ -537,7 +540,7 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
     fx.push(Effect::Im(ImCommand::SendText {
         cid,
         client_id,
-        text,
+        text: text.into_string(),
     }));
     state.dirty = true;
 }
@@ -556,7 +559,7 @@ fn touch_conv(state: &mut AppState, m: &Message) {
             } else {
                 m.sender.clone()
             },
-            item_id: m.item_id.clone(),
+            item_id: m.item_id.as_deref().map(Into::into),
             modify_time: m.time,
             ..Default::default()
         })
@@ -565,7 +568,7 @@ fn touch_conv(state: &mut AppState, m: &Message) {
         conv.peer = m.sender.clone();
     }
     if !m.is_self && conv.peer_nick.is_none() && m.sender == conv.peer {
-        conv.peer_nick.clone_from(&m.sender_nick);
+        conv.peer_nick = m.sender_nick.as_deref().map(Into::into);
     }
     if m.red_reminder.is_some() {
         conv.red_reminder.clone_from(&m.red_reminder);

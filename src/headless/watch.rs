@@ -224,7 +224,8 @@ impl Watcher {
             self.self_nick.clone()
         } else {
             m.sender_nick
-                .clone()
+                .as_deref()
+                .map(str::to_string)
                 .or_else(|| self.nicks.get(&m.sender).cloned())
                 .or_else(|| {
                     conv.filter(|c| c.peer == m.sender)
@@ -233,7 +234,8 @@ impl Watcher {
         };
         let item_id = m
             .item_id
-            .clone()
+            .as_deref()
+            .map(str::to_string)
             .or_else(|| conv.and_then(|c| c.item_id.clone()));
         let item_title = item_id.as_ref().and_then(|i| {
             self.items.get(i).cloned().or_else(|| {

@@ -429,7 +429,7 @@ impl Outbox {
                 return None;
             };
             self.items.iter().position(|i| {
-                i.cid == msg.cid && &i.text == text && !matches!(i.state, OutState::Queued)
+                i.cid == msg.cid && i.text == *text && !matches!(i.state, OutState::Queued)
             })
         })?;
         Some(self.items.remove(pos))
@@ -1615,7 +1615,7 @@ impl Actor {
         let item_id = self
             .conversations
             .get(&item.cid)
-            .and_then(|c| c.item_id.clone());
+            .and_then(|c| c.item_id.as_deref().map(Into::into));
         Message {
             id,
             cid: item.cid.clone(),
@@ -1623,7 +1623,7 @@ impl Actor {
             is_self: true,
             time: time.unwrap_or_else(crate::time::now_ms),
             content: Content::Text {
-                text: item.text.clone(),
+                text: item.text.as_str().into(),
             },
             item_id,
             sender_nick: None,
@@ -1986,7 +1986,7 @@ async fn send_one(
         },
     };
     let content = Content::Text {
-        text: item.text.clone(),
+        text: item.text.as_str().into(),
     };
     let body = wire::send_body(&item.cid, &item.client_id, &content, &peer, uid);
     let result = conn

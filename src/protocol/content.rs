@@ -2,6 +2,7 @@
 //! and history (`message.extension`).
 
 use super::model::Content;
+use compact_str::CompactString;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -83,9 +84,7 @@ fn lenient_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D:
 /// `custom.summary`, `reminderContent`), used when the JSON is missing or unreadable.
 pub fn parse_content(json: Option<&str>, type_hint: Option<i64>, summary: &str) -> Content {
     if let Some(text) = json.and_then(plain_text) {
-        return Content::Text {
-            text: text.to_string(),
-        };
+        return Content::Text { text: text.into() };
     }
     let raw = json
         .filter(|j| !j.trim().is_empty())
@@ -98,9 +97,9 @@ pub fn parse_content(json: Option<&str>, type_hint: Option<i64>, summary: &str) 
                 text: Some(RawText { text: Some(t) }),
                 ..
             }),
-        ) => Content::Text { text: t },
+        ) => Content::Text { text: t.into() },
         (Some(content_type::TEXT), _) if !summary.is_empty() => Content::Text {
-            text: summary.to_string(),
+            text: summary.into(),
         },
         (Some(content_type::IMAGE), raw) => {
             let urls = raw
@@ -251,9 +250,9 @@ impl<'a> Extension<'a> {
     }
 
     /// Item id: `reminderUrl` `itemId=`, else `extJson` / `bizTag` `itemId`.
-    pub fn item_id(&self) -> Option<String> {
+    pub fn item_id(&self) -> Option<CompactString> {
         if let Some(id) = self.reminder_url.and_then(|u| query_param(u, "itemId")) {
-            return Some(id.to_string());
+            return Some(id.into());
         }
         [self.ext_json, self.biz_tag]
             .into_iter()
@@ -261,8 +260,8 @@ impl<'a> Extension<'a> {
             .find_map(|j| {
                 let v: Value = serde_json::from_str(j).ok()?;
                 match v.get("itemId")? {
-                    Value::String(s) if !s.is_empty() => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
+                    Value::String(s) if !s.is_empty() => Some(s.as_str().into()),
+                    Value::Number(n) => Some(n.to_string().into()),
                     _ => None,
                 }
             })
@@ -271,15 +270,15 @@ impl<'a> Extension<'a> {
     /// The sender's nickname: `senderNick` when set (uncertain field, §7.4), else
     /// `reminderTitle`, which is the sender's name only for plain chat messages; for cards and
     /// notices it is an order prompt.
-    pub fn sender_nick(&self, content: &Content) -> Option<String> {
+    pub fn sender_nick(&self, content: &Content) -> Option<CompactString> {
         if let Some(n) = self.sender_nick.filter(|n| !n.is_empty()) {
-            return Some(n.to_string());
+            return Some(n.into());
         }
         let plain = matches!(content, Content::Text { .. } | Content::Image { .. });
         let order_prompt = self.red_reminder.is_some_and(|r| !r.is_empty());
         self.reminder_title
             .filter(|t| plain && !order_prompt && !t.is_empty())
-            .map(str::to_string)
+            .map(CompactString::from)
     }
 
     /// The send uuid, when a push carries it as `extJson.uuid`. No capture shows where the

@@ -254,7 +254,7 @@ pub fn extension_block(msg: &Message, receiver: Option<&Uid>) -> BTreeMap<&'stat
         _ => summary.clone(),
     };
     let title = if plain && red.is_none() {
-        msg.sender_nick.clone().unwrap_or_default()
+        msg.sender_nick.as_deref().unwrap_or_default().to_string()
     } else {
         prompt.clone()
     };
@@ -294,7 +294,10 @@ pub fn extension_block(msg: &Message, receiver: Option<&Uid>) -> BTreeMap<&'stat
     // `reminderTitle` only names the sender for plain chat; otherwise the nickname needs its
     // own key (`senderNick`, seen occasionally on the real service).
     if msg.sender_nick.is_some() && !(plain && red.is_none()) {
-        b.insert("senderNick", msg.sender_nick.clone().unwrap_or_default());
+        b.insert(
+            "senderNick",
+            msg.sender_nick.as_deref().unwrap_or_default().to_string(),
+        );
     }
     b.insert("senderUserId", msg.sender.as_str().to_string());
     b.insert("senderUserType", "0".to_string());

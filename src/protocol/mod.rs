@@ -12,6 +12,7 @@ pub mod mtop;
 pub mod send;
 pub mod sync;
 
+pub use compact_str::CompactString;
 pub use event::SyncEvent;
 pub use ids::{Cid, ClientId, MessageId, Uid};
 pub use model::{

@@ -3,14 +3,16 @@
 //! channels compares equal.
 
 use super::ids::{Cid, MessageId, Uid};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// What a message carries, by its inner content type (§7.7).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Content {
-    /// contentType 1.
-    Text { text: String },
+    /// contentType 1. Most chat texts fit in 24 bytes and are then kept without a heap
+    /// allocation.
+    Text { text: CompactString },
     /// contentType 2; one URL per picture.
     Image { urls: Vec<String> },
     /// contentType 26: an order / bargain / rating card. Boxed: rare, and three strings
@@ -43,7 +45,7 @@ impl Content {
     /// One line for previews, notifications and search.
     pub fn summary(&self) -> String {
         match self {
-            Content::Text { text } => text.clone(),
+            Content::Text { text } => text.to_string(),
             Content::Image { .. } => "[图片]".to_string(),
             Content::TradeCard(card) => format!("[{}]", card.title),
             Content::Notice { text } => text.clone(),
@@ -75,9 +77,9 @@ pub struct Message {
     pub time: i64,
     pub content: Content,
     /// Item the conversation is about (`reminderUrl` `itemId=`, or `extJson`/`bizTag`).
-    pub item_id: Option<String>,
+    pub item_id: Option<CompactString>,
     /// Sender's nickname, when `reminderTitle` is one (plain chat message from the sender).
-    pub sender_nick: Option<String>,
+    pub sender_nick: Option<CompactString>,
     /// `sessionType`: 1 = normal single chat; other values are system sessions.
     pub session_type: Option<i64>,
     /// `needPush` (§7.4 field 3): false for silent / system messages.

@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use compact_str::CompactString;
 use rmp::Marker;
 use serde_json::{Map, Value};
 
@@ -406,6 +407,7 @@ impl<'a> Seq<'a> {
 }
 
 /// UTF-8, repaired only when broken (`from_utf8` is much faster than the lossy scan).
+#[inline(always)]
 fn utf8(s: &[u8]) -> Cow<'_, str> {
     match simdutf8::basic::from_utf8(s) {
         Ok(s) => Cow::Borrowed(s),
@@ -413,6 +415,7 @@ fn utf8(s: &[u8]) -> Cow<'_, str> {
     }
 }
 
+#[inline(always)]
 fn key_num(k: V<'_>) -> Option<usize> {
     match k {
         V::Int(n) => usize::try_from(n).ok(),
@@ -433,6 +436,7 @@ fn key_bytes(k: V<'_>) -> Option<&[u8]> {
 
 // Lenient scalar views: the service writes numbers as strings and strings as bin in places.
 
+#[inline(always)]
 fn text(v: Option<V<'_>>) -> Option<Cow<'_, str>> {
     match v? {
         V::Str(s) | V::Bin(s) => Some(utf8(s)),
@@ -837,9 +841,10 @@ fn message(
     }
     let json = text_ne(p.body[5]).or_else(|| legacy_content(p.body[1]));
     // Most chat messages: the text straight from its content JSON, no summary needed.
-    let plain = json.as_deref().and_then(plain_text).map(|t| Content::Text {
-        text: t.to_string(),
-    });
+    let plain = json
+        .as_deref()
+        .and_then(plain_text)
+        .map(|t| Content::Text { text: t.into() });
     let summary = if plain.is_some() {
         None
     } else {
@@ -847,13 +852,13 @@ fn message(
     };
     let url_item = match p.ext.raw[EXT_REMINDER_URL] {
         Some(V::Str(b) | V::Bin(b)) => query_param_bytes(b, b"itemId"),
-        other => text(other).and_then(|u| query_param(&u, "itemId").map(str::to_string)),
+        other => text(other).and_then(|u| query_param(&u, "itemId").map(CompactString::from)),
     };
     if url_item.is_none() {
         p.ext.load(EXT_REMINDER_URL);
         p.ext.load(EXT_BIZ_TAG);
         p.ext.load(EXT_JSON);
-    } else if matches!(p.ext.raw[EXT_JSON], Some(V::Str(b) | V::Bin(b)) if contains(b, b"\"uuid\""))
+    } else if matches!(p.ext.raw[EXT_JSON], Some(V::Str(b) | V::Bin(b)) if mentions_uuid(b))
     {
         p.ext.load(EXT_JSON);
     }
@@ -902,17 +907,21 @@ fn message(
 }
 
 /// `key`'s value in the query of a URL given as bytes, when it is non-empty valid UTF-8.
-fn query_param_bytes(url: &[u8], key: &[u8]) -> Option<String> {
+fn query_param_bytes(url: &[u8], key: &[u8]) -> Option<CompactString> {
     let q = url.iter().position(|&b| b == b'?')?;
     url[q + 1..].split(|&b| b == b'&').find_map(|pair| {
         let v = pair.strip_prefix(key)?.strip_prefix(b"=")?;
         let v = std::str::from_utf8(v).ok().filter(|v| !v.is_empty())?;
-        Some(v.to_string())
+        Some(v.into())
     })
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(hay, needle).is_some()
+/// Whether an `extJson` value mentions a send uuid. The searcher is built once: building it
+/// cost more than the search of a short value.
+fn mentions_uuid(ext_json: &[u8]) -> bool {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"uuid\""));
+    FINDER.find(ext_json).is_some()
 }
 
 /// Legacy content slot `1.6.3.1`: base64 of the content JSON, or (tolerated) the JSON itself.
@@ -1355,7 +1364,10 @@ mod tests {
         let SyncEvent::Message(m) = decode_item(&b64(&bytes), None, &me) else {
             panic!("not a message");
         };
-        assert_eq!(m.content, super::super::model::Content::Text { text });
+        assert_eq!(
+            m.content,
+            super::super::model::Content::Text { text: text.into() }
+        );
         assert!(BUF.with(|b| b.borrow().capacity()) <= MAX_POOLED);
         let small = [0x81, 0x01, 0x82, 0x02, 0xa1, b'9', 0x03, 0xa1, b'1'];
         assert!(matches!(

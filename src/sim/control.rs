@@ -75,8 +75,13 @@ async fn incoming(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Incoming>) ->
                 buyers[rand::random_range(0..buyers.len())].clone()
             }
         };
-        st.world
-            .buyer_says(&cid, Content::Text { text: req.text }, now)
+        st.world.buyer_says(
+            &cid,
+            Content::Text {
+                text: req.text.into(),
+            },
+            now,
+        )
     };
     let Some(msg) = msg else {
         return bad_request("could not add the message");
@@ -117,7 +122,7 @@ async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Respo
                 // Distinct, increasing times keep the order inside each conversation clear.
                 let text = format!("第{}条：还在吗？", i + 1);
                 st.world
-                    .buyer_says(cid, Content::Text { text }, now + i as i64)
+                    .buyer_says(cid, Content::Text { text: text.into() }, now + i as i64)
             })
             .collect::<Vec<_>>()
     };

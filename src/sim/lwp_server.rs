@@ -490,7 +490,7 @@ fn send(sim: &Arc<Sim>, st: &mut State, req: &Frame, body: &Value, now: i64) -> 
     st.sent_by_uuid
         .insert(sreq.uuid.clone(), (msg.id.clone(), msg.time));
     let text = match &sreq.content {
-        Content::Text { text } => text.clone(),
+        Content::Text { text } => text.to_string(),
         other => content_to_json(other),
     };
     st.received.push(Received {

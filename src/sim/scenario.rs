@@ -85,7 +85,7 @@ pub enum Outcome {
 pub fn apply(world: &mut World, action: &Action, now_ms: i64) -> Vec<Outcome> {
     match action {
         Action::BuyerText { cid, text } => world
-            .buyer_says(cid, Content::Text { text: text.clone() }, now_ms)
+            .buyer_says(cid, Content::Text { text: text.into() }, now_ms)
             .map(Outcome::Message)
             .into_iter()
             .collect(),
@@ -144,7 +144,7 @@ pub fn apply(world: &mut World, action: &Action, now_ms: i64) -> Vec<Outcome> {
         } => {
             let cid = world.open_conversation(peer, Some(item_id), now_ms);
             world
-                .buyer_says(&cid, Content::Text { text: text.clone() }, now_ms)
+                .buyer_says(&cid, Content::Text { text: text.into() }, now_ms)
                 .map(Outcome::Message)
                 .into_iter()
                 .collect()
@@ -922,7 +922,7 @@ mod tests {
                 w.self_says(
                     &m.cid,
                     Content::Text {
-                        text: reply.clone(),
+                        text: reply.as_str().into(),
                     },
                     None,
                     now,

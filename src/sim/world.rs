@@ -440,8 +440,8 @@ impl World {
             is_self,
             time,
             content,
-            item_id: t.conv.item_id.clone(),
-            sender_nick,
+            item_id: t.conv.item_id.as_deref().map(Into::into),
+            sender_nick: sender_nick.map(Into::into),
             session_type: Some(1),
             need_push: true,
             red_reminder,
@@ -952,8 +952,8 @@ impl<'c> Generator<'c> {
                 is_self,
                 time,
                 content,
-                item_id: item_opt.clone(),
-                sender_nick: nick,
+                item_id: item_opt.as_deref().map(Into::into),
+                sender_nick: nick.map(Into::into),
                 session_type: Some(1),
                 need_push: true,
                 red_reminder: step.red.map(str::to_string),
@@ -1004,7 +1004,7 @@ impl<'c> Generator<'c> {
                 time,
                 content: Content::Notice { text },
                 item_id: None,
-                sender_nick: Some(d.lines.assistant.nick.clone()),
+                sender_nick: Some(d.lines.assistant.nick.as_str().into()),
                 session_type: Some(1),
                 need_push: true,
                 red_reminder: None,
@@ -1156,7 +1156,7 @@ impl<'a> Script<'a> {
         Step {
             who,
             content: Content::Text {
-                text: self.line(list, extra),
+                text: self.line(list, extra).into(),
             },
             red: None,
             pause,
@@ -1290,7 +1290,7 @@ impl<'a> Script<'a> {
                 );
                 s.push(Step {
                     who: Who::Buyer,
-                    content: Content::Text { text: q },
+                    content: Content::Text { text: q.into() },
                     red: None,
                     pause: CHAT_PAUSE,
                 });
@@ -1304,7 +1304,7 @@ impl<'a> Script<'a> {
                 });
                 s.push(Step {
                     who: Who::Seller,
-                    content: Content::Text { text: a },
+                    content: Content::Text { text: a.into() },
                     red: None,
                     pause: CHAT_PAUSE,
                 });
@@ -1324,13 +1324,13 @@ impl<'a> Script<'a> {
                 };
                 s.push(Step {
                     who: Who::Buyer,
-                    content: Content::Text { text: q },
+                    content: Content::Text { text: q.into() },
                     red: None,
                     pause,
                 });
                 s.push(Step {
                     who: Who::Seller,
-                    content: Content::Text { text: a },
+                    content: Content::Text { text: a.into() },
                     red: None,
                     pause: CHAT_PAUSE,
                 });
@@ -1473,7 +1473,7 @@ mod tests {
             for m in msgs {
                 assert_eq!(m.is_self, m.sender == w.self_uid);
                 assert!(m.is_self || m.sender == t.conv.peer);
-                assert_eq!(m.item_id, t.conv.item_id);
+                assert_eq!(m.item_id.as_deref(), t.conv.item_id.as_deref());
             }
             if NOW - t.conv.modify_time < 12 * HOUR {
                 today += 1;
@@ -1649,7 +1649,7 @@ mod tests {
         assert_eq!(m.sender, oldest.peer);
         assert!(!m.is_self);
         assert_eq!(m.sender_nick.as_deref(), Some(nick.as_str()));
-        assert_eq!(m.item_id, oldest.item_id);
+        assert_eq!(m.item_id.as_deref(), oldest.item_id.as_deref());
         assert_eq!((m.session_type, m.need_push, m.time), (Some(1), true, NOW));
         let top = w.threads_newest_first()[0];
         assert_eq!(top.conv.cid, oldest.cid);

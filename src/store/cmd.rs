@@ -125,8 +125,8 @@ fn sender_label(hit: &SearchHit) -> String {
         "me".to_string()
     } else {
         m.sender_nick
-            .clone()
-            .unwrap_or_else(|| m.sender.to_string())
+            .as_deref()
+            .map_or_else(|| m.sender.to_string(), str::to_string)
     }
 }
 

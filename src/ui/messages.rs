@@ -305,7 +305,7 @@ fn entry_lines(
     let mut out = vec![Line::from(header).alignment(align)];
 
     let body = match &m.content {
-        Content::Text { text: t } => t.clone(),
+        Content::Text { text: t } => t.to_string(),
         Content::Image { urls } if urls.is_empty() => s.image.to_string(),
         Content::Image { urls } => urls
             .iter()

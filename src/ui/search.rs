@@ -89,7 +89,8 @@ fn hit_lines(state: &AppState, hit: &SearchHit, w: usize) -> (Line<'static>, Lin
         s.me.to_string()
     } else {
         m.sender_nick
-            .clone()
+            .as_deref()
+            .map(str::to_string)
             .or_else(|| hit.peer_nick.clone())
             .unwrap_or_else(|| m.sender.as_str().to_string())
     };

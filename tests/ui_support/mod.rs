@@ -61,9 +61,7 @@ pub fn typed(s: &mut AppState, text: &str) {
 }
 
 pub fn text(t: &str) -> Content {
-    Content::Text {
-        text: t.to_string(),
-    }
+    Content::Text { text: t.into() }
 }
 
 pub fn msg(id: &str, cid: &str, sender: &str, time: i64, content: Content) -> Message {
