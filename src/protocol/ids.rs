@@ -9,7 +9,13 @@ use std::fmt;
 const IM_SUFFIX: &str = "@goofish";
 
 fn strip_suffix(s: &str) -> &str {
-    let s = s.trim();
+    // Ids come clean; only look for whitespace when an end shows some (`trim` decodes chars).
+    let clean = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+    let s = if clean(s.as_bytes().first()) && clean(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    };
     s.strip_suffix(IM_SUFFIX).unwrap_or(s)
 }
 

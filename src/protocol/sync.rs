@@ -127,25 +127,24 @@ fn decode_base64_into(s: &str, out: &mut Vec<u8>) -> Result<(), DecodeError> {
 // ---------------------------------------------------------------------------------------------
 // Borrowed msgpack reader
 
-/// The reader's own error: small and `Copy`, as it travels through every read.
+/// The reader's own error: small and `Copy`, as it travels through every read. It holds the
+/// number of bytes that were left unread (the reader does not know where its input began);
+/// [`MpError::at`] turns that into a position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MpError {
-    Truncated(usize),
-    ReservedMarker(usize),
+    Truncated { left: usize },
+    ReservedMarker { left: usize },
 }
 
-impl From<MpError> for DecodeError {
-    fn from(e: MpError) -> Self {
-        match e {
-            MpError::Truncated(at) => DecodeError::Truncated(at),
-            MpError::ReservedMarker(at) => DecodeError::ReservedMarker(at),
+impl MpError {
+    /// The error with its byte position in an input of `len` bytes.
+    fn at(self, len: usize) -> DecodeError {
+        match self {
+            MpError::Truncated { left } => DecodeError::Truncated(len.saturating_sub(left)),
+            MpError::ReservedMarker { left } => {
+                DecodeError::ReservedMarker(len.saturating_sub(left))
+            }
         }
-    }
-}
-
-impl std::fmt::Display for MpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        DecodeError::from(*self).fmt(f)
     }
 }
 
@@ -177,30 +176,43 @@ struct Seq<'a> {
     body: &'a [u8],
 }
 
+/// A reader over the bytes not yet read. Two words, so it travels in registers: with a
+/// position kept in memory, every read waited on the store of the one before.
+#[derive(Clone, Copy)]
 struct Rd<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    rest: &'a [u8],
 }
 
 impl<'a> Rd<'a> {
     fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
+        Self { rest: buf }
     }
 
     #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'a [u8], MpError> {
-        let s = self
-            .pos
-            .checked_add(n)
-            .and_then(|end| self.buf.get(self.pos..end))
-            .ok_or(MpError::Truncated(self.pos))?;
-        self.pos += n;
+        let (s, rest) = self.rest.split_at_checked(n).ok_or(MpError::Truncated {
+            left: self.rest.len(),
+        })?;
+        self.rest = rest;
         Ok(s)
     }
 
+    #[inline(always)]
     fn arr<const N: usize>(&mut self) -> Result<[u8; N], MpError> {
-        let at = self.pos;
-        self.take(N)?.try_into().map_err(|_| MpError::Truncated(at))
+        let (a, rest) = self
+            .rest
+            .split_first_chunk::<N>()
+            .ok_or(MpError::Truncated {
+                left: self.rest.len(),
+            })?;
+        self.rest = rest;
+        Ok(*a)
+    }
+
+    /// What was read since the reader was at `start`.
+    fn since(&self, start: Rd<'a>) -> &'a [u8] {
+        let read = start.rest.len().saturating_sub(self.rest.len());
+        start.rest.get(..read).unwrap_or_default()
     }
 
     fn len8(&mut self) -> Result<usize, MpError> {
@@ -224,7 +236,7 @@ impl<'a> Rd<'a> {
     // Inlined: returned through memory, the value's copy stalled on store forwarding.
     #[inline(always)]
     fn head(&mut self) -> Result<V<'a>, MpError> {
-        let at = self.pos;
+        let left = self.rest.len();
         let seq = |len: usize| V::Array(Seq { len, body: &[] });
         let map = |len: usize| V::Map(Seq { len, body: &[] });
         let byte = self.arr::<1>()?[0];
@@ -242,7 +254,7 @@ impl<'a> Rd<'a> {
             Marker::FixArray(n) => seq(usize::from(n)),
             Marker::FixStr(n) => V::Str(self.take(usize::from(n))?),
             Marker::Null => V::Nil,
-            Marker::Reserved => return Err(MpError::ReservedMarker(at)),
+            Marker::Reserved => return Err(MpError::ReservedMarker { left }),
             Marker::False => V::Bool(false),
             Marker::True => V::Bool(true),
             Marker::Bin8 => {
@@ -306,18 +318,51 @@ impl<'a> Rd<'a> {
         })
     }
 
-    /// Skips `n` whole values without recursion: a counter of values still owed. Every value
-    /// takes at least one byte, so a lying length prefix ends in `Truncated`, not a long loop.
-    fn skip(&mut self, mut n: u64) -> Result<(), MpError> {
+    /// Skips `n` whole values.
+    // The walk goes by value and answers with an `Option` (two words, in registers): a
+    // reader whose address is passed to a call lives in memory, and each read then waits on
+    // the store of the one before.
+    #[inline(always)]
+    fn skip(&mut self, n: u64) -> Result<(), MpError> {
+        match Self::skipped(*self, n) {
+            Some(rd) => {
+                *self = rd;
+                Ok(())
+            }
+            None => Err(self.skip_error(n)),
+        }
+    }
+
+    /// `rd` after `n` whole values, or `None` when they are not all there or not valid. No
+    /// recursion: a counter of values still owed. Every value takes at least one byte, so a
+    /// lying length prefix ends early, not in a long loop.
+    fn skipped(mut rd: Rd<'a>, mut n: u64) -> Option<Rd<'a>> {
         while n > 0 {
             n -= 1;
-            match self.head()? {
+            match rd.head().ok()? {
                 V::Array(s) => n += s.len as u64,
                 V::Map(s) => n += 2 * s.len as u64,
                 _ => {}
             }
         }
-        Ok(())
+        Some(rd)
+    }
+
+    /// Why [`skipped`](Self::skipped) failed: the same walk, keeping the error.
+    #[cold]
+    fn skip_error(mut self, mut n: u64) -> MpError {
+        while n > 0 {
+            n -= 1;
+            match self.head() {
+                Ok(V::Array(s)) => n += s.len as u64,
+                Ok(V::Map(s)) => n += 2 * s.len as u64,
+                Ok(_) => {}
+                Err(e) => return e,
+            }
+        }
+        MpError::Truncated {
+            left: self.rest.len(),
+        }
     }
 
     /// Reads one complete value; containers get their body and are skipped over.
@@ -330,11 +375,11 @@ impl<'a> Rd<'a> {
             V::Map(s) => (s, 2 * s.len as u64),
             scalar => return Ok(scalar),
         };
-        let start = self.pos;
+        let start = *self;
         self.skip(owed)?;
         let seq = Seq {
             len: seq.len,
-            body: self.buf.get(start..self.pos).unwrap_or_default(),
+            body: self.since(start),
         };
         Ok(match v {
             V::Array(_) => V::Array(seq),
@@ -346,6 +391,7 @@ impl<'a> Rd<'a> {
 impl<'a> Rd<'a> {
     /// Enters a map: its entry count, with the reader on its first key. Any other value is
     /// skipped whole and `None` returned.
+    #[inline(always)]
     fn enter_map(&mut self) -> Result<Option<usize>, MpError> {
         match self.head()? {
             V::Map(s) => Ok(Some(s.len)),
@@ -356,6 +402,7 @@ impl<'a> Rd<'a> {
 
     /// Reads `len` map entries, calling `f` with each key and the reader on its value; `f`
     /// returns whether it consumed the value (otherwise it is skipped).
+    #[inline(always)]
     fn entries(
         &mut self,
         len: usize,
@@ -466,9 +513,9 @@ fn flag(v: Option<V<'_>>) -> Option<bool> {
     match v? {
         V::Bool(b) => Some(b),
         V::Int(n) => Some(n != 0),
-        V::Str(s) | V::Bin(s) => match std::str::from_utf8(s).ok()?.trim() {
-            t if t.eq_ignore_ascii_case("true") || t == "1" => Some(true),
-            t if t.eq_ignore_ascii_case("false") || t == "0" => Some(false),
+        V::Str(s) | V::Bin(s) => match s.trim_ascii() {
+            t if t.eq_ignore_ascii_case(b"true") || t == b"1" => Some(true),
+            t if t.eq_ignore_ascii_case(b"false") || t == b"0" => Some(false),
             _ => None,
         },
         _ => None,
@@ -541,21 +588,23 @@ impl<'a> ExtSlots<'a> {
         let mut slots = Self::default();
         if let Some(m) = map {
             // The body was validated when skipped; a failure here cannot happen.
-            let _ = slots.fill(&mut Rd::new(m.body), m.len);
+            let _ = slots.fill(Rd::new(m.body), m.len);
         }
         (0..EXT_KEYS.len()).for_each(|i| slots.load(i));
         slots
     }
 
-    /// Reads a map's `len` entries from `rd`, keeping the known keys.
-    fn fill(&mut self, rd: &mut Rd<'a>, len: usize) -> Result<(), MpError> {
+    /// Reads a map's `len` entries from `rd`, keeping the known keys; returns the reader
+    /// after the map. By value, like [`Rd::skip`].
+    fn fill(&mut self, mut rd: Rd<'a>, len: usize) -> Result<Rd<'a>, MpError> {
         rd.entries(len, |rd, k| {
             let Some(i) = key_bytes(k).and_then(ext_index) else {
                 return Ok(false);
             };
             self.raw[i] = Some(rd.value()?);
             Ok(true)
-        })
+        })?;
+        Ok(rd)
     }
 
     fn load(&mut self, i: usize) {
@@ -635,8 +684,8 @@ fn decode_item_with(data: &str, biz: Option<i64>, self_uid: &Uid, buf: &mut Vec<
         Ok(t) => t,
         Err(e) => {
             let reason = match json_err {
-                Some(j) => format!("neither JSON ({j}) nor msgpack ({e})"),
-                None => format!("bad msgpack: {e}"),
+                Some(j) => format!("neither JSON ({j}) nor msgpack ({})", e.at(bytes.len())),
+                None => format!("bad msgpack: {}", e.at(bytes.len())),
             };
             return undecodable(reason, data);
         }
@@ -716,20 +765,20 @@ fn read_top<'a>(bytes: &'a [u8], top: &mut Top<'a>) -> Result<Option<V<'a>>, MpE
             return Ok(false);
         };
         if i == 1 {
-            let at = rd.pos;
+            let at = *rd;
             if let V::Map(s) = rd.head()? {
-                let start = rd.pos;
+                let start = *rd;
                 if top.is_msg {
                     // A repeated field 1: the last one wins, as in a JSON object.
                     top.msg = MsgParts::default();
                 }
-                top.msg.read(rd, s.len)?;
+                *rd = top.msg.read(*rd, s.len)?;
                 top.is_msg = true;
-                let body = rd.buf.get(start..rd.pos).unwrap_or_default();
+                let body = rd.since(start);
                 top.f[1] = Some(V::Map(Seq { len: s.len, body }));
                 return Ok(true);
             }
-            rd.pos = at;
+            *rd = at;
         }
         top.f[i] = Some(rd.value()?);
         Ok(true)
@@ -751,7 +800,9 @@ struct MsgParts<'a> {
 }
 
 impl<'a> MsgParts<'a> {
-    fn read(&mut self, rd: &mut Rd<'a>, len: usize) -> Result<(), MpError> {
+    /// Reads the message map's `len` entries; returns the reader after the map. By value,
+    /// like [`Rd::skip`].
+    fn read(&mut self, mut rd: Rd<'a>, len: usize) -> Result<Rd<'a>, MpError> {
         let p = self;
         rd.entries(len, |rd, k| {
             match key_num(k) {
@@ -781,13 +832,14 @@ impl<'a> MsgParts<'a> {
                 }
                 Some(10) => {
                     if let Some(n) = rd.enter_map()? {
-                        p.ext.fill(rd, n)?;
+                        *rd = p.ext.fill(*rd, n)?;
                     }
                 }
                 _ => return Ok(false),
             }
             Ok(true)
-        })
+        })?;
+        Ok(rd)
     }
 }
 
@@ -858,8 +910,7 @@ fn message(
         p.ext.load(EXT_REMINDER_URL);
         p.ext.load(EXT_BIZ_TAG);
         p.ext.load(EXT_JSON);
-    } else if matches!(p.ext.raw[EXT_JSON], Some(V::Str(b) | V::Bin(b)) if mentions_uuid(b))
-    {
+    } else if matches!(p.ext.raw[EXT_JSON], Some(V::Str(b) | V::Bin(b)) if mentions_uuid(b)) {
         p.ext.load(EXT_JSON);
     }
     if plain.is_none() && summary.is_none() {
@@ -868,7 +919,10 @@ fn message(
     }
     let ext = p.ext.view();
 
-    let sender = match ext.sender_user_id.filter(|s| !s.trim().is_empty()) {
+    let sender = match ext
+        .sender_user_id
+        .filter(|s| s.chars().any(|c| !c.is_whitespace()))
+    {
         Some(s) => Uid::new(s),
         // Some echoes of own messages omit senderUserId (§7.4).
         None => match p.f[1] {
@@ -1217,7 +1271,7 @@ pub fn item_to_json(data: &str) -> Result<Value, DecodeError> {
     match (top, json_err) {
         (Ok(v), _) => to_json(v, 0),
         (Err(_), Some(j)) => Err(DecodeError::Json(j.to_string())),
-        (Err(e), None) => Err(e.into()),
+        (Err(e), None) => Err(e.at(bytes.len())),
     }
 }
 
@@ -1322,6 +1376,21 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_byte_where_reading_stopped() {
+        // {"a": "x…"} with a str3 of one byte: the string's body starts at byte 4.
+        let cut = [0x82, 0xa1, b'a', 0xa3, b'x'];
+        let err = Rd::new(&cut).value().err().map(|e| e.at(cut.len()));
+        assert_eq!(err, Some(DecodeError::Truncated(4)));
+        // {1: [0xc1]}: the reserved marker is found while skipping the array, at byte 3.
+        let reserved = [0x81, 0x01, 0x91, 0xc1];
+        let err = Rd::new(&reserved)
+            .value()
+            .err()
+            .map(|e| e.at(reserved.len()));
+        assert_eq!(err, Some(DecodeError::ReservedMarker(3)));
+    }
+
+    #[test]
     fn lying_lengths_fail_fast() {
         // array32 claiming 4 billion elements, map32 likewise, str32 of 4 GB.
         for bytes in [
@@ -1329,11 +1398,14 @@ mod tests {
             &[0xdf, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02],
             &[0xdb, 0xff, 0xff, 0xff, 0xff, b'a'],
         ] {
-            assert!(matches!(Rd::new(bytes).value(), Err(MpError::Truncated(_))));
+            assert!(matches!(
+                Rd::new(bytes).value(),
+                Err(MpError::Truncated { .. })
+            ));
         }
         assert_eq!(
-            Rd::new(&[0xc1]).value().err(),
-            Some(MpError::ReservedMarker(0))
+            Rd::new(&[0xc1]).value().err().map(|e| e.at(1)),
+            Some(DecodeError::ReservedMarker(0))
         );
     }
 
