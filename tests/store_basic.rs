@@ -197,10 +197,14 @@ fn search_finds_chinese_emoji_and_mixed_text() {
     let hits = s.search("能便宜", 1).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].message.id.as_str(), "5.PNM");
-    assert_eq!(hits[0].peer_nick, None, "conversation 11 is not stored");
+    assert_eq!(hits[0].conversation, None, "conversation 11 is not stored");
     let hit = &s.search("能便宜点", 5).unwrap()[0];
-    assert_eq!(hit.peer_nick.as_deref(), Some("买家小王"));
-    assert_eq!(hit.item_title.as_deref(), Some("iPhone 13 国行"));
+    assert_eq!(hit.peer_nick(), Some("买家小王"));
+    assert_eq!(hit.item_title(), Some("iPhone 13 国行"));
+    assert_eq!(
+        hit.conversation.as_ref().map(|c| c.cid.as_str()),
+        Some(hit.message.cid.as_str())
+    );
     assert_eq!(&hit.snippet[hit.highlight.clone().unwrap()], "能便宜点");
 }
 

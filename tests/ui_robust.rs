@@ -6,7 +6,7 @@ mod ui_support;
 
 use goofish_tui::app::{Input, StoreReply, UiOptions};
 use goofish_tui::im::api::{ConnState, ImEvent, SendFailure};
-use goofish_tui::protocol::{Cid, ClientId, Content, MessageId, Uid};
+use goofish_tui::protocol::{Cid, ClientId, Content, Conversation, MessageId, Uid};
 use goofish_tui::store::SearchHit;
 use goofish_tui::ui::{self, i18n::Lang};
 use ratatui::Terminal;
@@ -194,8 +194,11 @@ fn random_store_reply(r: &mut Rng, cid: &Cid) -> StoreReply {
                     SearchHit {
                         snippet: message.content.summary(),
                         highlight: Some(0..r.below(8) as usize),
-                        peer_nick: None,
-                        item_title: Some("物品\n".into()),
+                        conversation: Some(Conversation {
+                            cid: message.cid.clone(),
+                            item_title: Some("物品\n".into()),
+                            ..Default::default()
+                        }),
                         message,
                     }
                 })

@@ -5,19 +5,13 @@ mod ui_support;
 
 use goofish_tui::app::{AppState, Input, StoreReply};
 use goofish_tui::im::api::{ConnState, ImEvent, SendFailure};
-use goofish_tui::protocol::{Cid, ClientId, Content, ItemInfo};
+use goofish_tui::protocol::{Cid, ClientId, Content, Conversation, ItemInfo};
 use goofish_tui::store::SearchHit;
 use goofish_tui::ui::{self, i18n::Lang};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use ui_support::*;
-
-fn render(s: &AppState, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::draw(f, s)).unwrap();
-    format!("{}", t.backend())
-}
 
 /// The conversation with 张三 open, with every kind of message in it.
 fn busy_screen(lang: Lang, w: u16, h: u16) -> AppState {
@@ -198,8 +192,12 @@ fn search_popup_with_chinese_results_80x24() {
         let start = snippet.find("便宜").unwrap();
         SearchHit {
             message: msg(id, cid, from, t, text(body)),
-            peer_nick: Some(nick.into()),
-            item_title: Some("九成新 iPhone 13 128G".into()),
+            conversation: Some(Conversation {
+                cid: Cid::new(cid),
+                peer_nick: Some(nick.into()),
+                item_title: Some("九成新 iPhone 13 128G".into()),
+                ..Default::default()
+            }),
             highlight: Some(start..start + "便宜".len()),
             snippet,
         }

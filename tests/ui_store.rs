@@ -8,7 +8,7 @@ use goofish_tui::app::{
     AppState, DRAFT_SAVE_MS, Effect, Focus, Input, STORE_PAGE, StoreReply, StoreRequest,
 };
 use goofish_tui::im::api::{ConnState, ImCommand, ImEvent};
-use goofish_tui::protocol::{Cid, Message, MessageId, Uid};
+use goofish_tui::protocol::{Cid, Conversation, Message, MessageId, Uid};
 use goofish_tui::store::{SearchHit, Store, StoreHandle};
 use goofish_tui::tui::Runtime;
 use goofish_tui::ui::i18n::Lang;
@@ -344,8 +344,11 @@ fn hit(m: Message) -> SearchHit {
     SearchHit {
         snippet: m.content.summary(),
         highlight: None,
-        peer_nick: Some("张三😀".into()),
-        item_title: None,
+        conversation: Some(Conversation {
+            cid: m.cid.clone(),
+            peer_nick: Some("张三😀".into()),
+            ..Default::default()
+        }),
         message: m,
     }
 }
@@ -426,6 +429,65 @@ fn search_asks_once_at_a_time_and_jumps_to_the_message() {
     // Any key ends the highlight.
     key(&mut s, KeyCode::Char('j'));
     assert_eq!(s.jumped_to, None);
+}
+
+#[test]
+fn a_result_from_a_conversation_the_list_no_longer_has_opens_with_its_names() {
+    let mut s = with_store();
+    send(
+        &mut s,
+        Input::Resize {
+            width: 100,
+            height: 30,
+        },
+    );
+    ctrl(&mut s, 'f');
+    key(&mut s, KeyCode::Char('镜'));
+    let old = msg(
+        "77.PNM",
+        "900",
+        "3900",
+        now() - 90 * 24 * 60 * MIN,
+        text("镜头还在吗"),
+    );
+    let mut stored = conv(
+        "900",
+        "3900",
+        "老客户王五",
+        "富士 XF 35mm 镜头",
+        old.time,
+        3,
+    );
+    stored.last_message = Some(old.clone());
+    let mut found = hit(old);
+    found.conversation = Some(stored);
+    reply(
+        &mut s,
+        StoreReply::Search {
+            query: "镜".into(),
+            result: Ok(vec![found]),
+        },
+    );
+    assert!(s.conversation(&cid("900")).is_none());
+    let fx = key(&mut s, KeyCode::Enter);
+    assert_eq!(s.open, Some(cid("900")));
+    assert_eq!(s.selected, Some(cid("900")));
+    assert!(s.visible().contains(&cid("900")), "listed while open");
+    // Its stored badge is not counted again: opening reads it.
+    assert_eq!(s.conversation(&cid("900")).map(|c| c.unread), Some(0));
+    assert!(has_im(&fx, |c| matches!(
+        c,
+        ImCommand::LoadHistory { cid: c, .. } if *c == cid("900")
+    )));
+    // The message pane's head (right of the list) names the item and the buyer.
+    let screen = render(&s, 100, 30);
+    let pane: Vec<&str> = screen
+        .lines()
+        .filter_map(|l| l.split_once('│').map(|(_, right)| right))
+        .take(3)
+        .collect();
+    assert!(pane[0].contains("富士 XF 35mm 镜头"), "{screen}");
+    assert!(pane[1].contains("老客户王五"), "{screen}");
 }
 
 #[test]

@@ -5,6 +5,7 @@ use super::keymap::Action;
 use super::state::{AppState, Focus};
 use super::store_io::StoreRequest;
 use super::{Effect, update};
+use crate::protocol::{Conversation, Uid};
 use crate::store::SearchHit;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -157,6 +158,32 @@ fn jump(state: &mut AppState, fx: &mut Vec<Effect>) {
     };
     let m = &hit.message;
     let cid = m.cid.clone();
+    if !state.convs.contains_key(&cid) {
+        // Older than the pages of the list the service gave: back from the store (or made of
+        // what the message tells), so the header names the peer and a reply knows where to go.
+        let mut conv = hit
+            .conversation
+            .clone()
+            .filter(|c| c.cid == cid)
+            .unwrap_or_else(|| Conversation {
+                cid: cid.clone(),
+                peer: if m.is_self {
+                    Uid::default()
+                } else {
+                    m.sender.clone()
+                },
+                peer_nick: (!m.is_self)
+                    .then(|| m.sender_nick.as_deref().map(str::to_string))
+                    .flatten(),
+                item_id: m.item_id.as_deref().map(str::to_string),
+                modify_time: m.time,
+                ..Default::default()
+            });
+        conv.unread = 0;
+        state.convs.insert(cid.clone(), Box::new(conv));
+        state.recount_unread();
+        update::reposition(state, &cid);
+    }
     if state.filter.is_some() && !state.visible().contains(&cid) {
         state.filter = None;
         update::refilter(state);

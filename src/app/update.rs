@@ -119,7 +119,7 @@ fn resort(state: &mut AppState) {
 }
 
 /// Moves one conversation to its place after its activity or badge changed.
-fn reposition(state: &mut AppState, cid: &Cid) {
+pub(crate) fn reposition(state: &mut AppState, cid: &Cid) {
     reposition_from(state, cid, None);
 }
 

@@ -110,10 +110,9 @@ fn local_time(ms: i64) -> String {
 
 fn conversation_label(hit: &SearchHit) -> String {
     let who = hit
-        .peer_nick
-        .clone()
-        .unwrap_or_else(|| hit.message.cid.to_string());
-    match &hit.item_title {
+        .peer_nick()
+        .map_or_else(|| hit.message.cid.to_string(), str::to_string);
+    match hit.item_title() {
         Some(title) => format!("{who} ({title})"),
         None => who,
     }
@@ -154,8 +153,8 @@ fn hit_json(hit: &SearchHit) -> serde_json::Value {
     let m = &hit.message;
     serde_json::json!({
         "cid": m.cid.as_str(),
-        "peer_nick": hit.peer_nick,
-        "item_title": hit.item_title,
+        "peer_nick": hit.peer_nick(),
+        "item_title": hit.item_title(),
         "id": m.id.as_str(),
         "time": m.time,
         "local_time": local_time(m.time),
@@ -196,7 +195,7 @@ pub fn clear_cache(cli: &Cli) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Cid, Content, Message, MessageId};
+    use crate::protocol::{Cid, Content, Conversation, Message, MessageId};
 
     fn hit() -> SearchHit {
         SearchHit {
@@ -216,8 +215,11 @@ mod tests {
                 red_reminder: None,
                 client_id: None,
             },
-            peer_nick: None,
-            item_title: Some("相机".into()),
+            conversation: Some(Conversation {
+                cid: Cid::new("55"),
+                item_title: Some("相机".into()),
+                ..Default::default()
+            }),
             snippet: "能便宜吗".into(),
             highlight: Some(0..9),
         }

@@ -3,7 +3,7 @@
 //! cannot form a trigram and scan the text with `LIKE`, newest first, stopping at the limit.
 
 use super::{StoreError, parse_messages};
-use crate::protocol::Message;
+use crate::protocol::{Conversation, Message};
 use rusqlite::{Connection, params};
 use std::ops::Range;
 
@@ -16,13 +16,23 @@ const TRIGRAM: usize = 3;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchHit {
     pub message: Message,
-    /// The conversation's peer nickname and item title, when the conversation is stored.
-    pub peer_nick: Option<String>,
-    pub item_title: Option<String>,
+    /// The message's conversation, when it is stored: names for the result list, and what
+    /// opening the result shows when the conversation is no longer in the list.
+    pub conversation: Option<Conversation>,
     /// The message text around the first match, on one line, `…` where cut.
     pub snippet: String,
     /// Byte range of the match inside `snippet` (for highlighting).
     pub highlight: Option<Range<usize>>,
+}
+
+impl SearchHit {
+    pub fn peer_nick(&self) -> Option<&str> {
+        self.conversation.as_ref()?.peer_nick.as_deref()
+    }
+
+    pub fn item_title(&self) -> Option<&str> {
+        self.conversation.as_ref()?.item_title.as_deref()
+    }
 }
 
 /// Escapes `\`, `%` and `_` for `LIKE … ESCAPE '\'`.
@@ -45,7 +55,7 @@ macro_rules! read_hits {
             "WITH hits AS (",
             $hits,
             ")
-             SELECT m.json, c.peer_nick, c.item_title, m.body
+             SELECT m.json, c.json, m.body
              FROM hits
              JOIN messages m ON m.seq = hits.seq
              LEFT JOIN conversations c ON c.cid = m.cid
@@ -64,10 +74,9 @@ pub(super) fn run(
         return Ok(Vec::new());
     }
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    type Row = (String, Option<String>, Option<String>, String);
-    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    };
+    type Row = (String, Option<String>, String);
+    let map =
+        |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> { Ok((r.get(0)?, r.get(1)?, r.get(2)?)) };
     let rows: Vec<Row> = if query.chars().count() >= TRIGRAM {
         // One quoted phrase: the user's text is matched literally, operators and all.
         let phrase = format!("\"{}\"", query.replace('"', "\"\""));
@@ -93,15 +102,21 @@ pub(super) fn run(
             .collect::<Result<_, _>>()?
     };
     let mut hits = Vec::with_capacity(rows.len());
-    for (json, peer_nick, item_title, body) in rows {
+    for (json, conv_json, body) in rows {
         let Some(message) = parse_messages(vec![json]).pop() else {
             continue;
         };
+        let conversation = conv_json.and_then(|j| match serde_json::from_str(&j) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "stored conversation not readable");
+                None
+            }
+        });
         let (snippet, highlight) = snippet(&body, query);
         hits.push(SearchHit {
             message,
-            peer_nick,
-            item_title,
+            conversation,
             snippet,
             highlight,
         });

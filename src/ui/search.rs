@@ -91,16 +91,14 @@ fn hit_lines(state: &AppState, hit: &SearchHit, w: usize) -> (Line<'static>, Lin
         m.sender_nick
             .as_deref()
             .map(str::to_string)
-            .or_else(|| hit.peer_nick.clone())
+            .or_else(|| hit.peer_nick().map(str::to_string))
             .unwrap_or_else(|| m.sender.as_str().to_string())
     };
     let peer = hit
-        .peer_nick
-        .clone()
-        .unwrap_or_else(|| m.cid.as_str().to_string());
+        .peer_nick()
+        .map_or_else(|| m.cid.as_str().to_string(), str::to_string);
     let item = hit
-        .item_title
-        .as_deref()
+        .item_title()
         .map(|t| format!(" · {}", text::one_line(t)))
         .unwrap_or_default();
     let when = format!(

@@ -160,6 +160,13 @@ fn s_ref(s: &mut AppState) -> &mut AppState {
     s
 }
 
+/// The state drawn on a `w`×`h` test terminal, as the snapshots show it.
+pub fn render(s: &AppState, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| goofish_tui::ui::draw(f, s)).unwrap();
+    format!("{}", t.backend())
+}
+
 /// The text on a test terminal, one line per row, as a person would read it.
 pub fn screen(rt: &goofish_tui::tui::Runtime<ratatui::backend::TestBackend>) -> String {
     let buf = rt.terminal().backend().buffer();
