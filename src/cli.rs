@@ -70,6 +70,18 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Search the local history (no network): conversation, time, sender and text of each match.
     Search(crate::store::cmd::SearchArgs),
+    /// Log in by scanning a QR code with the Xianyu app; the login is saved for later runs.
+    Login(LoginArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub timeout: f64,
+    /// Draw the QR code for a terminal with a light background (dark text).
+    #[arg(long)]
+    pub light_terminal: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 /// What to tell a user who has no working cookie.
 pub const COOKIE_HELP: &str = "\
-Log in to https://www.goofish.com/im in a browser, open the developer tools (Network tab),
+Log in with the Xianyu (闲鱼) app: run `goofish-tui login` and scan the QR code it shows.
+Or log in to https://www.goofish.com/im in a browser, open the developer tools (Network tab),
 copy the Cookie header of any request to goofish.com, and give it to goofish-tui in one of
 these ways:
   - export GOOFISH_COOKIE='unb=...; cookie2=...; ...'

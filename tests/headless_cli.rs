@@ -728,3 +728,137 @@ fn session_cookie(sim: &goofish_tui::sim::SimHandle) -> &str {
         .and_then(|rest| rest.split(';').next())
         .unwrap()
 }
+
+/// `login` against `sim`, with no cookie anywhere: only the data dir it saves into.
+fn login_cmd(sim: &SimHandle, data: &Path) -> Command {
+    let mut c = cmd(Some(sim), None, data);
+    c.env_remove("GOOFISH_COOKIE")
+        .args(["login", "--timeout", "60"]);
+    c
+}
+
+/// Sets the status of the simulator's QR code once the login has asked for one.
+async fn set_qr(sim: &SimHandle, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = control(sim, "qr", json!({ "status": status })).await;
+        if r["ok"] == true {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no QR code was generated: {r}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for a stdout line of a running command that contains `what`.
+async fn line_with(w: &mut Watch, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(25);
+    loop {
+        match w.lines.try_recv() {
+            Ok(l) => {
+                let found = l.contains(what);
+                w.seen.push(l);
+                if found {
+                    return;
+                }
+            }
+            Err(mpsc::TryRecvError::Empty) => {
+                assert!(Instant::now() < deadline, "no {what:?} in {:#?}", w.seen);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(mpsc::TryRecvError::Disconnected) => {
+                panic!("ended before {what:?}: {:#?}", w.seen)
+            }
+        }
+    }
+}
+
+/// Waits for a command to end by itself: its exit code, stderr and stdout lines.
+async fn finished(mut w: Watch) -> (Option<i32>, String, Vec<String>) {
+    let (status, mut w) = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = w.child.try_wait().unwrap() {
+                break (s, w);
+            }
+            if Instant::now() > deadline {
+                let _ = w.child.kill();
+                panic!("the command did not end: {:#?}", w.seen);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .unwrap();
+    // The reader thread ends with the pipe; collect what it still holds.
+    while let Ok(l) = w.lines.recv_timeout(Duration::from_secs(2)) {
+        w.seen.push(l);
+    }
+    (status.code(), w.stderr.join().unwrap(), w.seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_by_qr_code_saves_a_login_the_other_commands_use() {
+    let sim = quiet().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut login = Watch::start(login_cmd(&sim, dir.path()));
+    line_with(&mut login, "Scan this code").await;
+    // The code is drawn with block characters, two rows per line.
+    assert!(login.seen.iter().filter(|l| l.contains('█')).count() >= 10);
+    set_qr(&sim, "SCANED").await;
+    line_with(&mut login, "Confirm the login on the phone").await;
+    set_qr(&sim, "CONFIRMED").await;
+    let (code, err, out) = finished(login).await;
+    assert_eq!(code, Some(0), "{err}\n{out:#?}");
+    let said = out.join("\n");
+    assert!(
+        said.contains(&format!("Logged in as {}", sim.self_uid)),
+        "{said}"
+    );
+    let jar = dir.path().join("cookies.json");
+    assert!(said.contains(&jar.display().to_string()), "{said}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&jar).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Neither the session cookie nor the code's login link reach the output.
+    let jar_text = std::fs::read_to_string(&jar).unwrap();
+    let session: Value = serde_json::from_str(&jar_text).unwrap();
+    let cookie2 = session["cookie2"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{jar_text}"));
+    assert!(!said.contains(cookie2) && !err.contains(cookie2));
+    assert!(!said.contains("lgToken") && !err.contains("lgToken"));
+
+    // The saved login is what `send` uses when no cookie is given; the simulator's old
+    // session was replaced by the new login.
+    let cid = control(&sim, "incoming", json!({"text": "在吗"})).await["cid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.env_remove("GOOFISH_COOKIE")
+        .args(["send", "--to", &cid, "--text", "在的"]);
+    let out = output(c, None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(sim_received(&sim).await.iter().any(|r| r["text"] == "在的"));
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.args(["send", "--to", &cid, "--text", "旧的"]);
+    let out = output(c, None).await;
+    assert_eq!(out.status.code(), Some(2), "the old session is gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_code_is_replaced_and_a_cancel_ends_the_login() {
+    let sim = quiet().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut login = Watch::start(login_cmd(&sim, dir.path()));
+    line_with(&mut login, "Scan this code").await;
+    set_qr(&sim, "EXPIRED").await;
+    line_with(&mut login, "The code expired. A new one:").await;
+    line_with(&mut login, "Scan this code").await;
+    set_qr(&sim, "CANCELED").await;
+    let (code, err, out) = finished(login).await;
+    assert_eq!(code, Some(2), "{err}\n{out:#?}");
+    assert!(err.contains("cancelled on the phone"), "{err}");
+    assert!(!dir.path().join("cookies.json").exists());
+}

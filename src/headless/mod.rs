@@ -1,4 +1,5 @@
-//! Headless commands for SSH sessions and scripts: `watch`, `send`, `decode`, `doctor`.
+//! Headless commands for SSH sessions and scripts: `watch`, `send`, `decode`, `doctor`, and
+//! `login`.
 //!
 //! They connect exactly like the terminal UI (same flags, cookie sources, config file and
 //! `--demo`), print results on stdout and everything else (logs, warnings, errors) on
@@ -36,6 +37,7 @@
 pub mod decode;
 pub mod doctor;
 mod exec;
+pub mod login;
 pub mod send;
 pub mod watch;
 

@@ -5,6 +5,7 @@ pub mod conn;
 pub mod cookies;
 pub mod device;
 pub mod mtop;
+pub mod passport;
 pub mod session;
 
 pub use api::{ConnState, ImCommand, ImEvent, SendFailure, SendStage};

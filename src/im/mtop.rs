@@ -25,6 +25,8 @@ const USER_AGENT: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleW
      (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36";
 const ORIGIN: &str = "https://www.goofish.com";
 const REFERER: &str = "https://www.goofish.com/";
+const PASSPORT_ORIGIN: &str = "https://passport.goofish.com";
+const PASSPORT_REFERER: &str = "https://passport.goofish.com/mini_login.htm";
 /// GO sends the IM page as referer for the token call [L]; the service does not seem to care.
 const REFERER_IM: &str = "https://www.goofish.com/im";
 
@@ -56,11 +58,11 @@ impl Endpoints {
 #[derive(Debug, thiserror::Error)]
 pub enum MtopError {
     #[error(
-        "no login cookie (`unb`): log in with a QR code or paste the Cookie header of a logged-in goofish.com tab"
+        "no login cookie (`unb`): run `goofish-tui login` (QR code) or paste the Cookie header of a logged-in goofish.com tab"
     )]
     NoCookie,
     #[error(
-        "the login cookie has expired: log in again in a browser and export a fresh cookie (or log in with a QR code)"
+        "the login cookie has expired: run `goofish-tui login` (QR code), or log in again in a browser and export a fresh cookie"
     )]
     SessionExpired,
     #[error(
@@ -123,6 +125,15 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+/// `base` with a path ending in `/`, so that joining keeps its last segment.
+fn with_slash(mut base: Url) -> Url {
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    base
 }
 
 /// The mtop client. One per account; calls take `&mut self` because each may rotate cookies.
@@ -296,16 +307,7 @@ impl MtopClient {
         }
         let resp = req.send().await.map_err(http_error)?;
         let status = resp.status();
-        let set_cookies: Vec<String> = resp
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok().map(str::to_string))
-            .collect();
-        if self
-            .jar
-            .absorb_set_cookies(set_cookies.iter().map(String::as_str))
-        {
+        if self.absorb_cookies(resp.headers()) {
             self.persist().await;
         }
         let body = resp.bytes().await.map_err(http_error)?;
@@ -318,14 +320,58 @@ impl MtopClient {
         }
     }
 
+    /// One passport request (§5): `GET <passport>/<path>?<query>`, or a form `POST` when
+    /// `form` is given, with the jar's cookies and a browser's headers. Absorbs and saves the
+    /// answer's cookies; returns the HTTP status and the body.
+    pub async fn passport(
+        &mut self,
+        path: &str,
+        query: &[(&str, &str)],
+        form: Option<&[(&str, &str)]>,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), MtopError> {
+        let mut url = with_slash(self.endpoints.passport.clone())
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| MtopError::BadResponse(format!("bad passport path {path}: {e}")))?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut req = match form {
+            Some(form) => self.http.post(url).form(form),
+            None => self.http.get(url),
+        };
+        req = req
+            .header(header::ORIGIN, HeaderValue::from_static(PASSPORT_ORIGIN))
+            .header(header::REFERER, HeaderValue::from_static(PASSPORT_REFERER))
+            .header(header::ACCEPT, HeaderValue::from_static("*/*"));
+        if !self.jar.is_empty() {
+            let mut cookie = HeaderValue::from_bytes(self.jar.header().expose().as_bytes())
+                .map_err(|_| MtopError::BadResponse("a cookie value cannot be sent".into()))?;
+            cookie.set_sensitive(true);
+            req = req.header(header::COOKIE, cookie);
+        }
+        let resp = req.send().await.map_err(http_error)?;
+        let status = resp.status();
+        if self.absorb_cookies(resp.headers()) {
+            self.persist().await;
+        }
+        let body = resp.bytes().await.map_err(http_error)?;
+        Ok((status, body.to_vec()))
+    }
+
+    /// Takes every `Set-Cookie` of an answer into the jar; whether anything changed.
+    fn absorb_cookies(&mut self, headers: &HeaderMap) -> bool {
+        let set_cookies: Vec<&str> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .collect();
+        self.jar.absorb_set_cookies(set_cookies)
+    }
+
     /// `<mtop base>/h5/<api>/<version>/`.
     fn api_url(&self, api: &str, version: &str) -> Result<Url, MtopError> {
-        let mut base = self.endpoints.mtop.clone();
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        base.join(&format!("h5/{api}/{version}/"))
+        with_slash(self.endpoints.mtop.clone())
+            .join(&format!("h5/{api}/{version}/"))
             .map_err(|e| MtopError::BadResponse(format!("bad API name {api}: {e}")))
     }
 

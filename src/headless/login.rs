@@ -1,0 +1,213 @@
+//! `goofish-tui login`: log in by scanning a QR code with the Xianyu app (§5.1), and keep the
+//! login cookies in the data directory, where the messenger and the other commands find them.
+
+use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK, init_logging, secs};
+use crate::cli::{Cli, LoginArgs};
+use crate::config::Resolved;
+use crate::im::cookies::CookieJar;
+use crate::im::mtop::{Endpoints, MtopClient, MtopError};
+use crate::im::passport::{PassportError, QrCode, QrLogin, QrState};
+use crate::protocol::Uid;
+use qrcode::render::unicode::Dense1x2;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Pause between status queries (§5.1: 0.8–3 s).
+const POLL_EVERY: Duration = Duration::from_millis(1500);
+/// Transient service errors in a row before giving up (as GO does).
+const MAX_TRANSIENT: u32 = 5;
+/// Codes shown before giving up when each one expires unscanned.
+const MAX_CODES: u32 = 3;
+
+/// Why a login did not happen, and the exit code that says so.
+#[derive(Debug, thiserror::Error)]
+enum LoginError {
+    #[error("{0}")]
+    Login(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl LoginError {
+    fn code(&self) -> i32 {
+        match self {
+            LoginError::Login(_) => EXIT_LOGIN,
+            LoginError::Failed(_) => EXIT_FAILED,
+        }
+    }
+}
+
+impl From<PassportError> for LoginError {
+    fn from(e: PassportError) -> Self {
+        LoginError::Failed(e.to_string())
+    }
+}
+
+pub async fn run(cli: &Cli, args: &LoginArgs) -> i32 {
+    init_logging(cli);
+    match login(cli, args).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("goofish-tui: {e}");
+            e.code()
+        }
+    }
+}
+
+async fn login(cli: &Cli, args: &LoginArgs) -> Result<(), LoginError> {
+    if cli.demo {
+        return Err(LoginError::Failed(
+            "--demo needs no login: run `goofish-tui --demo` to try the messenger".into(),
+        ));
+    }
+    let settings = crate::run::load_settings(cli).map_err(|e| LoginError::Failed(e.to_string()));
+    let (paths, file) = settings?;
+    let resolved = Resolved::new(&file, &crate::run::overrides(cli))
+        .map_err(|e| LoginError::Failed(e.to_string()))?;
+    let url = |s: &str, what: &str| {
+        url::Url::parse(s).map_err(|e| LoginError::Failed(format!("invalid {what} URL: {e}")))
+    };
+    let endpoints = Endpoints {
+        mtop: url(&resolved.endpoints.mtop, "mtop")?,
+        passport: url(&resolved.endpoints.passport, "passport")?,
+    };
+    // A fresh jar: cookies of an older login must not mix with the new one.
+    let mut mtop = MtopClient::new(endpoints, CookieJar::new(), None)
+        .map_err(|e| LoginError::Failed(e.to_string()))?;
+    let uid = scan(&mut mtop, args).await?;
+
+    let path = paths.cookie_jar();
+    std::fs::create_dir_all(&paths.data_dir).map_err(|e| {
+        LoginError::Failed(format!(
+            "cannot create the data directory {}: {e}",
+            paths.data_dir.display()
+        ))
+    })?;
+    mtop.jar().save(&path).map_err(|e| {
+        LoginError::Failed(format!("cannot save the login in {}: {e}", path.display()))
+    })?;
+    println!(
+        "Logged in as {uid}. The login is saved in {}.",
+        path.display()
+    );
+    if let Some(source) = &resolved.cookie_source {
+        println!(
+            "Note: a cookie is also given by {source}, and it is used instead of this login \
+             until it is removed."
+        );
+    }
+    Ok(())
+}
+
+/// Shows codes until one is confirmed; returns the logged-in uid.
+async fn scan(mtop: &mut MtopClient, args: &LoginArgs) -> Result<Uid, LoginError> {
+    let deadline = Instant::now() + secs(args.timeout);
+    let mut login = QrLogin::start(mtop).await?;
+    let mut confirmed = None;
+    'codes: for shown in 1..=MAX_CODES {
+        let code = login.new_code().await?;
+        if shown > 1 {
+            println!("The code expired. A new one:");
+        }
+        println!("{}", render(&code, args.light_terminal)?);
+        println!("Scan this code with the Xianyu (闲鱼) app and confirm the login on the phone.");
+        let mut last = QrState::Waiting;
+        let mut transient = 0;
+        loop {
+            if Instant::now() >= deadline {
+                return Err(LoginError::Login(
+                    "no login within the time allowed (--timeout)".into(),
+                ));
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+            let state = login.poll(&code).await?;
+            if let QrState::Transient(why) = &state {
+                transient += 1;
+                tracing::warn!(%why, transient, "login status query failed");
+                if transient >= MAX_TRANSIENT {
+                    return Err(LoginError::Failed(format!(
+                        "the login service keeps failing ({why}); try again later"
+                    )));
+                }
+                continue;
+            }
+            transient = 0;
+            if state == last {
+                continue;
+            }
+            match &state {
+                QrState::Waiting | QrState::Transient(_) => {}
+                QrState::Scanned => println!("Scanned. Confirm the login on the phone…"),
+                QrState::Confirmed { token } => {
+                    confirmed = Some(token.clone());
+                    break 'codes;
+                }
+                QrState::Expired => continue 'codes,
+                QrState::FaceCheck => {
+                    return Err(LoginError::Login(
+                        "Goofish wants a face check for this account, which only the browser \
+                         can do: log in at https://www.goofish.com/im, then give goofish-tui \
+                         the browser's cookie (see `goofish-tui --help`)"
+                            .into(),
+                    ));
+                }
+                QrState::Canceled => {
+                    return Err(LoginError::Login(
+                        "the login was cancelled on the phone".into(),
+                    ));
+                }
+                QrState::Failed(status) => {
+                    return Err(LoginError::Login(format!(
+                        "the login service reports the code as {status}"
+                    )));
+                }
+            }
+            last = state;
+        }
+    }
+    let Some(token) = confirmed else {
+        return Err(LoginError::Login(
+            "every code expired without being scanned".into(),
+        ));
+    };
+    if let Some(token) = &token {
+        login.redeem(token).await?;
+    }
+    let Some(uid) = mtop.uid() else {
+        return Err(LoginError::Login(
+            "the confirmation brought no login cookie (`unb`)".into(),
+        ));
+    };
+    // Asks the gateway once as the new session: it proves the cookies and issues the signing
+    // token for them (§5.1 step 5).
+    match mtop.login_user().await {
+        Ok(_) => Ok(uid),
+        Err(e @ (MtopError::SessionExpired | MtopError::NoCookie)) => Err(LoginError::Login(
+            format!("the new login does not work: {e}"),
+        )),
+        Err(MtopError::RiskControl { url }) => Err(LoginError::Login(format!(
+            "Goofish wants a slider check before this login can be used: open {} in a \
+             browser logged into the account",
+            url.unwrap_or_else(|| "https://www.goofish.com/im".into())
+        ))),
+        Err(e) => {
+            // The cookies are there; the check can wait for the next start.
+            tracing::warn!("could not check the new login: {e}");
+            Ok(uid)
+        }
+    }
+}
+
+/// The code as text, two modules per character cell. Light modules are drawn (the usual
+/// light-on-dark terminal) unless `light_terminal`, so that the code reads dark on light to
+/// the phone's camera either way.
+fn render(code: &QrCode, light_terminal: bool) -> Result<String, LoginError> {
+    let qr = qrcode::QrCode::new(code.content().expose().as_bytes())
+        .map_err(|e| LoginError::Failed(format!("cannot draw the QR code: {e}")))?;
+    let mut r = qr.render::<Dense1x2>();
+    r.quiet_zone(true);
+    if !light_terminal {
+        r.dark_color(Dense1x2::Light).light_color(Dense1x2::Dark);
+    }
+    Ok(r.build())
+}
