@@ -84,6 +84,15 @@ pub struct LoginArgs {
     pub light_terminal: bool,
 }
 
+impl Default for LoginArgs {
+    fn default() -> Self {
+        LoginArgs {
+            timeout: 300.0,
+            light_terminal: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ScenarioArg {
     /// Buyers write, bargain, order and pay now and then, and answer what you send.

@@ -15,6 +15,7 @@ use crate::sim::{self, Scenario, SimHandle, SimOptions};
 use crate::store::{Store, StoreHandle};
 use crate::ui::i18n::Lang;
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 /// What to tell a user who has no working cookie.
@@ -233,6 +234,17 @@ fn trim_later(store: StoreHandle, keep: usize) {
     });
 }
 
+/// Neither a cookie given by the user nor a saved login with a user id.
+fn has_no_login(cli: &Cli, paths: &Paths, file: &FileConfig) -> bool {
+    let given = Resolved::new(file, &overrides(cli)).map(|r| r.cookie.is_some());
+    // A broken cookie setting is for `connect` to report, not a reason to log in.
+    !given.unwrap_or(true)
+        && CookieJar::load(&paths.cookie_jar())
+            .ok()
+            .and_then(|j| j.uid())
+            .is_none()
+}
+
 fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
     let mut opts: UiOptions = match &file.ui {
         Some(table) => toml::Value::Table(table.clone())
@@ -256,6 +268,15 @@ pub async fn tui(cli: &Cli) -> Result<()> {
     let (paths, file) = load_settings(cli)?;
     let _log = start_file_logging(cli, &paths, &file);
     let options = ui_options(cli, &file)?;
+    if !cli.demo && has_no_login(cli, &paths, &file) && std::io::stdout().is_terminal() {
+        println!(
+            "No Goofish login yet. Scan the code below with the Xianyu (闲鱼) app to log in \
+             (Ctrl-C to stop; `goofish-tui --demo` tries the program without an account)."
+        );
+        crate::headless::login::login(cli, &crate::cli::LoginArgs::default())
+            .await
+            .map_err(|e| eyre!("{e}\n\n{COOKIE_HELP}"))?;
+    }
     let mut conn = connect(cli, paths, file).await?;
     let commands = conn.session.commands.clone();
     commands

@@ -530,3 +530,44 @@ async fn a_burst_of_10000_arrives_complete_and_in_order() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_saved_while_parked_brings_the_session_back() {
+    use goofish_tui::im::cookies::CookieJar;
+    use goofish_tui::im::mtop::{Endpoints, MtopClient};
+    use goofish_tui::im::passport::{QrLogin, QrState};
+    let sim = quiet(3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let jar_path = dir.path().join("cookies.json");
+    let base = url::Url::parse(sim.http_url()).unwrap();
+    let jar = CookieJar::parse_header(sim.cookie());
+    let mtop = MtopClient::new(Endpoints::at(base.clone()), jar, Some(jar_path.clone())).unwrap();
+    let mut c = Client {
+        session: session::spawn(test_config(&sim), mtop),
+        messages: vec![],
+        states: vec![],
+    };
+    c.live().await;
+    control(&sim, "fault", json!({"kind": "expire-session"})).await;
+    c.until("needs login", |e| {
+        matches!(e, ImEvent::Connection(ConnState::NeedsLogin { .. }))
+    })
+    .await;
+
+    // A QR login elsewhere (as `goofish-tui login` does it), saved where the session keeps
+    // its cookie jar.
+    let mut fresh = MtopClient::new(Endpoints::at(base), CookieJar::new(), None).unwrap();
+    let mut login = QrLogin::start(&mut fresh).await.unwrap();
+    let code = login.new_code().await.unwrap();
+    control(&sim, "qr", json!({"status": "CONFIRMED"})).await;
+    let state = login.poll(&code).await.unwrap();
+    assert!(matches!(state, QrState::Confirmed { .. }), "{state:?}");
+    fresh.jar().save(&jar_path).unwrap();
+
+    c.until("live with the new login", |e| {
+        matches!(e, ImEvent::Connection(ConnState::Live))
+    })
+    .await;
+    assert!(!c.list().await.is_empty());
+    sim.shutdown().await;
+}

@@ -273,6 +273,22 @@ fn risk_control_status_shows_the_url() {
 }
 
 #[test]
+fn needs_login_status_says_how_to_log_in_again() {
+    for lang in [Lang::En, Lang::Zh] {
+        let mut s = populated(lang);
+        im(
+            &mut s,
+            ImEvent::Connection(ConnState::NeedsLogin {
+                reason: "the login cookie has expired".into(),
+            }),
+        );
+        let screen = render(&s, 120, 40);
+        let status = screen.lines().last().unwrap_or_default();
+        assert!(status.contains("goofish-tui login"), "{screen}");
+    }
+}
+
+#[test]
 fn scrolled_up_loading_older_with_new_below_80x24() {
     let mut s = populated(Lang::Zh);
     key(&mut s, KeyCode::Char('j'));

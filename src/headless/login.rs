@@ -21,7 +21,7 @@ const MAX_CODES: u32 = 3;
 
 /// Why a login did not happen, and the exit code that says so.
 #[derive(Debug, thiserror::Error)]
-enum LoginError {
+pub enum LoginError {
     #[error("{0}")]
     Login(String),
     #[error("{0}")]
@@ -54,7 +54,9 @@ pub async fn run(cli: &Cli, args: &LoginArgs) -> i32 {
     }
 }
 
-async fn login(cli: &Cli, args: &LoginArgs) -> Result<(), LoginError> {
+/// The whole login: codes until one is confirmed, then the cookies saved where the other
+/// commands look for them. Also run by the messenger when it starts without any login.
+pub async fn login(cli: &Cli, args: &LoginArgs) -> Result<(), LoginError> {
     if cli.demo {
         return Err(LoginError::Failed(
             "--demo needs no login: run `goofish-tui --demo` to try the messenger".into(),

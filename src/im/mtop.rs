@@ -208,6 +208,30 @@ impl MtopClient {
         &self.endpoints
     }
 
+    /// Takes the jar saved in this client's file when it holds a different login of `uid` (as
+    /// `goofish-tui login` leaves it). Whether it did.
+    pub async fn adopt_saved_login(&mut self, uid: Option<&Uid>) -> bool {
+        let Some(path) = self.jar_path.clone() else {
+            return false;
+        };
+        let loaded = tokio::task::spawn_blocking(move || CookieJar::load(&path)).await;
+        let Ok(Ok(saved)) = loaded else {
+            return false;
+        };
+        let Some(saved_uid) = saved.uid() else {
+            return false;
+        };
+        if saved == self.jar {
+            return false;
+        }
+        if uid.is_some_and(|u| *u != saved_uid) {
+            tracing::warn!(%saved_uid, "the saved login is of another account; not taking it");
+            return false;
+        }
+        self.jar = saved;
+        true
+    }
+
     /// Replaces the whole jar (e.g. after a QR login) and saves it.
     pub async fn set_jar(&mut self, jar: CookieJar) {
         self.jar = jar;

@@ -125,6 +125,9 @@ const KICKOUT_WARN_AFTER: u32 = 3;
 /// Local and server clocks may disagree; backfill looks this much further back (dedupe
 /// drops what was already seen).
 const CLOCK_SLACK_MS: i64 = 5 * 60 * 1000;
+/// While a login is needed, how often the saved cookie jar is read for a new login (a
+/// `goofish-tui login` in another terminal), so the running program resumes by itself.
+const LOGIN_RECHECK: Duration = Duration::from_secs(3);
 
 /// Starts the actor. Endpoints come from `cfg.conn.ws_url` and the mtop client's own
 /// configuration, so tests can point both at loopback.
@@ -594,9 +597,11 @@ enum Link {
         rotate_at: Option<Instant>,
     },
     /// Not retrying on its own (login needed, risk control, session removed) until
-    /// `retry_at` or a `ListConversations` command.
+    /// `retry_at` or a `ListConversations` command. While a login is needed, the saved
+    /// cookie jar is looked at every `LOGIN_RECHECK` (at `recheck_at`) for a new login.
     Parked {
         retry_at: Option<Instant>,
+        recheck_at: Option<Instant>,
     },
     Stopped,
 }
@@ -717,7 +722,10 @@ impl Actor {
     fn next_deadline(&self) -> Option<Instant> {
         let link = match &self.link {
             Link::Waiting { at } => Some(*at),
-            Link::Parked { retry_at } => *retry_at,
+            Link::Parked {
+                retry_at,
+                recheck_at,
+            } => [*retry_at, *recheck_at].into_iter().flatten().min(),
             Link::Live { rotate_at, .. } => *rotate_at,
             Link::Connecting { .. } | Link::Stopped => None,
         };
@@ -864,7 +872,12 @@ impl Actor {
         } else {
             None
         };
-        self.link = Link::Parked { retry_at };
+        let recheck_at =
+            matches!(state, ConnState::NeedsLogin { .. }).then(|| Instant::now() + LOGIN_RECHECK);
+        self.link = Link::Parked {
+            retry_at,
+            recheck_at,
+        };
         // Requests that wait for a connection would wait indefinitely: answer them now.
         for (cid, requested) in std::mem::take(&mut self.deferred.history) {
             self.emit(ImEvent::HistoryFailed {
@@ -949,7 +962,25 @@ impl Actor {
         let now = Instant::now();
         match &self.link {
             Link::Waiting { at } if *at <= now => self.start_connect().await,
-            Link::Parked { retry_at: Some(at) } if *at <= now => self.start_connect().await,
+            Link::Parked {
+                retry_at: Some(at), ..
+            } if *at <= now => self.start_connect().await,
+            Link::Parked {
+                recheck_at: Some(at),
+                retry_at,
+            } if *at <= now => {
+                let retry_at = *retry_at;
+                let uid = self.uid.clone();
+                if self.mtop.lock().await.adopt_saved_login(uid.as_ref()).await {
+                    tracing::info!("a new login was saved; connecting with it");
+                    self.start_connect().await;
+                } else {
+                    self.link = Link::Parked {
+                        retry_at,
+                        recheck_at: Some(now + LOGIN_RECHECK),
+                    };
+                }
+            }
             Link::Live {
                 rotate_at: Some(at),
                 ..

@@ -36,8 +36,14 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             ),
             Color::Yellow,
         ),
+        // What to do comes first: the reason (in the log too) is cut when the bar is short.
         ConnState::NeedsLogin { reason } => (
-            format!("✗ {}: {}", s.conn_needs_login, text::one_line(reason)),
+            format!(
+                "✗ {}: {} ({})",
+                s.conn_needs_login,
+                s.login_hint,
+                text::one_line(reason)
+            ),
             Color::Red,
         ),
         ConnState::RiskControl { url } => (
