@@ -68,7 +68,7 @@ fn unread_first_option_lifts_unread_conversations() {
     let opts = UiOptions {
         lang: Lang::En,
         unread_first: true,
-        keymap: BTreeMap::new(),
+        ..UiOptions::default()
     };
     let mut s = goofish_tui::app::AppState::new(&opts, tz(), now()).0;
     let mut old = conv("1", "11", "a", "", now() - 100 * MIN, 3);
@@ -488,8 +488,8 @@ fn keymap_override_applies() {
     keymap.insert("next_unread".to_string(), "ctrl-n".to_string());
     let opts = UiOptions {
         lang: Lang::En,
-        unread_first: false,
         keymap,
+        ..UiOptions::default()
     };
     let mut s = goofish_tui::app::AppState::new(&opts, tz(), now()).0;
     im(
@@ -812,4 +812,81 @@ fn a_message_taller_than_the_pane_is_read_by_scrolling_through_it() {
     }
     assert!(screen(&s).contains("第60行"));
     assert_eq!(s.thread(&cid("101")).unwrap().anchor, None);
+}
+
+fn rang(fx: &[Effect]) -> bool {
+    fx.contains(&Effect::Bell)
+}
+
+#[test]
+fn a_buyer_message_out_of_view_rings_the_bell_once_per_burst() {
+    let mut s = populated(Lang::En);
+    let from = |id: &str, cid: &str, sender: &str, t: i64, c: Content| {
+        ImEvent::Message(msg(id, cid, sender, t, c))
+    };
+    let t0 = now() + MIN;
+    let fx = at(
+        &mut s,
+        t0,
+        Input::Im(from("b1.PNM", "101", "3001", t0, text("在吗"))),
+    );
+    assert!(rang(&fx), "a buyer wrote, nothing open");
+    // The rest of a burst is quiet; the next message after the gap rings again.
+    let fx = at(
+        &mut s,
+        t0 + 1_000,
+        Input::Im(from("b2.PNM", "101", "3001", t0 + 1_000, text("?"))),
+    );
+    assert!(!rang(&fx));
+    let t1 = t0 + 10_000;
+    let fx = at(
+        &mut s,
+        t1,
+        Input::Im(from("b3.PNM", "102", "3002", t1, text("自行车还在吗"))),
+    );
+    assert!(rang(&fx));
+    // Muted conversations, platform notices and the assistant stay quiet.
+    let t2 = t1 + 10_000;
+    let fx = at(
+        &mut s,
+        t2,
+        Input::Im(from("b4.PNM", "103", "3003", t2, text("hi"))),
+    );
+    assert!(!rang(&fx), "muted");
+    let notice = Content::Notice {
+        text: "你的宝贝已被擦亮".into(),
+    };
+    let fx = at(
+        &mut s,
+        t2 + 1,
+        Input::Im(from("n1.PNM", "101", "1400", t2 + 1, notice)),
+    );
+    assert!(!rang(&fx), "platform");
+    // Own messages (sent from another device) never ring.
+    let mut own = msg("s1.PNM", "101", SELF_UID, t2 + 2, text("好的"));
+    own.is_self = true;
+    assert!(!rang(&at(&mut s, t2 + 2, Input::Im(ImEvent::Message(own)))));
+}
+
+#[test]
+fn the_bell_keeps_quiet_for_the_conversation_in_view_and_when_turned_off() {
+    let mut s = populated(Lang::En);
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.open, Some(cid("101")));
+    let t0 = now() + MIN;
+    let m = |id: &str, t: i64| Input::Im(ImEvent::Message(msg(id, "101", "3001", t, text("在吗"))));
+    assert!(!rang(&at(&mut s, t0, m("v1.PNM", t0))), "in view");
+    // The terminal lost focus (another tmux window): the open conversation is not seen.
+    at(&mut s, t0 + 1, Input::Focus(false));
+    assert!(rang(&at(&mut s, t0 + 2, m("v2.PNM", t0 + 2))));
+
+    let opts = UiOptions {
+        lang: Lang::En,
+        bell: false,
+        ..UiOptions::default()
+    };
+    let mut quiet = goofish_tui::app::AppState::new(&opts, tz(), now()).0;
+    im(&mut quiet, ImEvent::Connection(ConnState::Live));
+    assert!(!rang(&at(&mut quiet, t0, m("q1.PNM", t0))));
 }

@@ -66,5 +66,7 @@ pub enum Effect {
     Im(ImCommand),
     Store(StoreRequest),
     SetTitle(String),
+    /// The terminal bell: a buyer wrote where the user is not looking.
+    Bell,
     Quit,
 }

@@ -12,16 +12,33 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// UI settings (the `[ui]` table of the config file).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct UiOptions {
     /// `auto` (locale), `zh` or `en`.
     pub lang: Lang,
     /// Conversations with unread messages above the others (after pinned ones).
     pub unread_first: bool,
+    /// Ring the terminal bell when a buyer writes and the conversation is not in view (tmux
+    /// and most terminals mark the window; an SSH session in the background is noticed).
+    pub bell: bool,
     /// Action name → key spec(s), e.g. `next_unread = "ctrl-n"`; see `Action::as_str`.
     pub keymap: BTreeMap<String, String>,
 }
+
+impl Default for UiOptions {
+    fn default() -> Self {
+        UiOptions {
+            lang: Lang::default(),
+            unread_first: false,
+            bell: true,
+            keymap: BTreeMap::new(),
+        }
+    }
+}
+
+/// Shortest time between two bells: a burst (a backfill after a reconnect) rings once.
+pub const BELL_GAP_MS: i64 = 3_000;
 
 /// How long typed text waits before it is saved as a draft (so a dropped SSH session keeps
 /// it), without a write per key.
@@ -47,6 +64,9 @@ pub struct AppState {
     pub lang: Lang,
     pub tz: FixedOffset,
     pub unread_first: bool,
+    pub bell: bool,
+    /// When the bell last rang.
+    pub(crate) last_bell_ms: i64,
     pub keymap: Keymap,
     /// Time of the latest `Msg`.
     pub now_ms: i64,
@@ -116,6 +136,8 @@ impl AppState {
             lang,
             tz,
             unread_first: options.unread_first,
+            bell: options.bell,
+            last_bell_ms: i64::MIN,
             keymap,
             now_ms,
             size: (80, 24),

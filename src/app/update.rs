@@ -815,6 +815,9 @@ fn on_message(state: &mut AppState, m: Message, fx: &mut Vec<Effect>) {
     }
     let incoming = !m.is_self;
     touch_conv(state, &m);
+    if incoming && !viewing {
+        ring_for(state, &m, fx);
+    }
     if incoming {
         if viewing {
             mark_open_read(state, fx);
@@ -828,6 +831,24 @@ fn on_message(state: &mut AppState, m: Message, fx: &mut Vec<Effect>) {
             }
         }
     }
+}
+
+/// Rings the bell for a new message from a buyer (a text, a picture, an order card) in a
+/// conversation that is not muted, at most once per `BELL_GAP_MS`. Platform notices and the
+/// assistant stay quiet.
+fn ring_for(state: &mut AppState, m: &Message, fx: &mut Vec<Effect>) {
+    let muted = state.convs.get(&m.cid).is_some_and(|c| c.muted);
+    let platform = matches!(m.content, Content::Notice { .. })
+        || m.sender.as_str() == crate::protocol::model::SYSTEM_SENDER
+        || m.session_type.is_some_and(|t| t != 1);
+    if !state.bell || muted || platform {
+        return;
+    }
+    if state.now_ms.saturating_sub(state.last_bell_ms) < super::state::BELL_GAP_MS {
+        return;
+    }
+    state.last_bell_ms = state.now_ms;
+    fx.push(Effect::Bell);
 }
 
 // ---------------------------------------------------------------- keyboard

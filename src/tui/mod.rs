@@ -23,7 +23,7 @@ use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, SetTitle, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::crossterm::{cursor::Show, execute};
-use std::io::{self, Stdout};
+use std::io::{self, Stdout, Write};
 use std::time::Duration;
 use store_worker::StoreWorker;
 use tokio::sync::mpsc;
@@ -45,8 +45,8 @@ pub struct Runtime<B: Backend> {
     clock: fn() -> i64,
     draws: u64,
     title: Option<String>,
-    /// Write title changes to the real terminal (not in tests).
-    write_title: bool,
+    /// Title changes and bells go to the real terminal (not in tests).
+    real_terminal: bool,
     /// Runs the reducer's store requests; `None` until a store is attached.
     store: Option<StoreWorker>,
     /// End on SIGHUP / SIGTERM / SIGINT as on a quit key (the real terminal only).
@@ -67,7 +67,7 @@ impl<B: Backend> Runtime<B> {
             clock: crate::time::now_ms,
             draws: 0,
             title: None,
-            write_title: false,
+            real_terminal: false,
             store: None,
             listen_signals: false,
         })
@@ -145,7 +145,7 @@ impl<B: Backend> Runtime<B> {
                 let _ = self.commands.send(cmd).await;
             }
             Effect::SetTitle(t) => {
-                if self.write_title {
+                if self.real_terminal {
                     let _ = execute!(io::stdout(), SetTitle(&t));
                 }
                 self.title = Some(t);
@@ -157,6 +157,12 @@ impl<B: Backend> Runtime<B> {
                     "no local history attached; request dropped"
                 ),
             },
+            Effect::Bell => {
+                if self.real_terminal {
+                    let mut out = io::stdout();
+                    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+                }
+            }
             Effect::Quit => {}
         }
     }
@@ -379,7 +385,7 @@ pub async fn run(
     let backend = setup_terminal()?;
     let _guard = RestoreGuard;
     let mut rt = Runtime::new(backend, state, commands)?;
-    rt.write_title = true;
+    rt.real_terminal = true;
     rt.listen_signals = true;
     rt.attach_store(store, store_problem).await;
     let backend_size = rt
@@ -395,7 +401,7 @@ pub async fn run(
     if !rt.state.should_quit() {
         // The terminal went away (input closed or failed): end as on a hang-up, which saves
         // the draft being typed.
-        rt.write_title = false;
+        rt.real_terminal = false;
         rt.dispatch(Input::Terminate).await;
     }
     // Let the draft saved at the end reach the disk.
