@@ -72,6 +72,24 @@ pub enum Command {
     Search(crate::store::cmd::SearchArgs),
     /// Log in by scanning a QR code with the Xianyu app; the login is saved for later runs.
     Login(LoginArgs),
+    /// Read the history of every conversation into the local history, so search finds it all.
+    FetchHistory(FetchHistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchHistoryArgs {
+    /// At most this many pages per conversation.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub max_pages: u32,
+    /// Seconds between two requests (the service has risk control; do not hurry it).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub pause: f64,
+    /// Only this conversation.
+    #[arg(long, value_name = "CID")]
+    pub cid: Option<String>,
+    /// Go on past pages that are stored already (to finish a run cut short by --max-pages).
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Args)]

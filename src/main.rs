@@ -25,6 +25,9 @@ fn main() -> Result<()> {
                 headless::exit(headless::doctor::run(&cli, args).await)
             }
             Some(Command::Search(ref args)) => goofish_tui::store::cmd::search(&cli, args),
+            Some(Command::FetchHistory(ref args)) => {
+                headless::exit(headless::history::run(&cli, args).await)
+            }
             Some(Command::Login(ref args)) => {
                 headless::exit(headless::login::run(&cli, args).await)
             }

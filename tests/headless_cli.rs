@@ -862,3 +862,48 @@ async fn an_expired_code_is_replaced_and_a_cancel_ends_the_login() {
     assert!(err.contains("cancelled on the phone"), "{err}");
     assert!(!dir.path().join("cookies.json").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_history_fills_the_local_history_and_a_rerun_stops_at_what_is_stored() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 3,
+        history: 45,
+        ..SimOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        let mut c = cmd(Some(&sim), None, dir.path());
+        c.args(["fetch-history", "--pause", "0"]);
+        output(c, None)
+    };
+    let out = run().await;
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}\n{said}", text(&out.stderr));
+    assert!(
+        said.contains("135 new messages from 3 conversations"),
+        "{said}"
+    );
+    assert_eq!(
+        said.lines().filter(|l| l.contains("pages, 45 new")).count(),
+        3,
+        "{said}"
+    );
+    let store = goofish_tui::store::Store::open(dir.path(), &sim.self_uid).unwrap();
+    assert_eq!(store.message_count().unwrap(), 135);
+    drop(store);
+
+    let out = run().await;
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        said.contains("0 new messages from 3 conversations"),
+        "{said}"
+    );
+    assert_eq!(
+        said.lines().filter(|l| l.contains("1 page, 0 new")).count(),
+        3,
+        "{said}"
+    );
+}

@@ -37,6 +37,7 @@
 pub mod decode;
 pub mod doctor;
 mod exec;
+pub mod history;
 pub mod login;
 pub mod send;
 pub mod watch;

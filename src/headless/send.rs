@@ -56,7 +56,7 @@ pub fn find_conversation<'a>(
 }
 
 /// A login problem the session reports, as a message.
-fn login_problem(state: &ConnState) -> Option<String> {
+pub(super) fn login_problem(state: &ConnState) -> Option<String> {
     match state {
         ConnState::NeedsLogin { reason } => Some(format!(
             "the login is not valid: {reason}\n\n{}",
@@ -72,7 +72,7 @@ fn login_problem(state: &ConnState) -> Option<String> {
     }
 }
 
-enum Failure {
+pub(super) enum Failure {
     Login(String),
     Failed(String),
 }
@@ -229,7 +229,9 @@ async fn deliver(
     }
 }
 
-async fn next(events: &mut tokio::sync::mpsc::Receiver<ImEvent>) -> Result<ImEvent, Failure> {
+pub(super) async fn next(
+    events: &mut tokio::sync::mpsc::Receiver<ImEvent>,
+) -> Result<ImEvent, Failure> {
     events
         .recv()
         .await

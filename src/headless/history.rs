@@ -1,0 +1,177 @@
+//! `goofish-tui fetch-history`: reads the history of every conversation, page by page and
+//! paced, into the local store, so that search (`goofish-tui search`, Ctrl-F) finds messages
+//! this machine was never shown. Opt-in: it costs many requests to a service with risk
+//! control, so it never runs by itself.
+
+use super::send::{Failure, login_problem, next};
+use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
+use crate::cli::{Cli, FetchHistoryArgs};
+use crate::im::api::{ImCommand, ImEvent};
+use crate::protocol::{Cid, Conversation};
+use crate::run::Connection;
+use crate::store::StoreHandle;
+
+pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
+    super::init_logging(cli);
+    let connected = match crate::run::load_settings(cli) {
+        Ok((paths, file)) => crate::run::connect(cli, paths, file).await,
+        Err(e) => {
+            eprintln!("goofish-tui fetch-history: {e:#}");
+            return EXIT_FAILED;
+        }
+    };
+    let mut conn = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("goofish-tui fetch-history: {e:#}");
+            return EXIT_LOGIN;
+        }
+    };
+    let mut signals = super::Signals::new();
+    let result = tokio::select! {
+        r = fetch(&mut conn, args) => r,
+        () = signals.recv() => Err(Failure::Failed("interrupted; what was read so far is kept".into())),
+    };
+    conn.shutdown().await;
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(Failure::Login(msg)) => {
+            eprintln!("goofish-tui fetch-history: {msg}");
+            EXIT_LOGIN
+        }
+        Err(Failure::Failed(msg)) => {
+            eprintln!("goofish-tui fetch-history: {msg}");
+            EXIT_FAILED
+        }
+    }
+}
+
+async fn stored(store: &StoreHandle) -> Result<u64, Failure> {
+    store
+        .call(|s| s.message_count())
+        .await
+        .map_err(|e| Failure::Failed(format!("the local history cannot be read: {e}")))
+}
+
+fn name(c: &Conversation) -> String {
+    let who = c
+        .peer_nick
+        .clone()
+        .unwrap_or_else(|| c.peer.as_str().to_string());
+    match &c.item_title {
+        Some(t) => format!("{who} · {}", crate::ui::text::one_line(t)),
+        None => who,
+    }
+}
+
+async fn fetch(conn: &mut Connection, args: &FetchHistoryArgs) -> Result<(), Failure> {
+    let Some(store) = conn.store.clone() else {
+        return Err(Failure::Failed(format!(
+            "there is no local history to fill: {}",
+            conn.store_problem
+                .as_deref()
+                .unwrap_or("it cannot be opened")
+        )));
+    };
+    let commands = conn.session.commands.clone();
+    let events = &mut conn.session.events;
+    let ask = |cmd: ImCommand| {
+        let commands = commands.clone();
+        async move {
+            commands
+                .send(cmd)
+                .await
+                .map_err(|_| Failure::Failed("the IM session stopped".into()))
+        }
+    };
+    ask(ImCommand::ListConversations).await?;
+    let list = loop {
+        match next(events).await? {
+            ImEvent::Conversations(list) => break list,
+            ImEvent::Connection(s) => {
+                if let Some(msg) = login_problem(&s) {
+                    return Err(Failure::Login(msg));
+                }
+            }
+            ImEvent::Error(e) => tracing::warn!("{e}"),
+            _ => {}
+        }
+    };
+    let only = args.cid.as_deref().map(Cid::new);
+    let list: Vec<Conversation> = list
+        .into_iter()
+        .filter(|c| only.as_ref().is_none_or(|o| *o == c.cid))
+        .collect();
+    if list.is_empty() {
+        return Err(Failure::Failed(match only {
+            Some(cid) => format!("no conversation {cid} in the list"),
+            None => "the conversation list is empty".into(),
+        }));
+    }
+    let pause = super::secs(args.pause.max(0.0));
+    let before_all = stored(&store).await?;
+    let total = list.len();
+    for (i, conv) in list.iter().enumerate() {
+        let before = stored(&store).await?;
+        let mut cursor = None;
+        let mut pages = 0;
+        let mut failed = None;
+        while pages < args.max_pages.max(1) {
+            if pages > 0 || i > 0 {
+                tokio::time::sleep(pause).await;
+            }
+            let known = stored(&store).await?;
+            ask(ImCommand::LoadHistory {
+                cid: conv.cid.clone(),
+                cursor,
+            })
+            .await?;
+            let page = loop {
+                match next(events).await? {
+                    ImEvent::History { page, .. } if page.cid == conv.cid => break Ok(page),
+                    ImEvent::HistoryFailed { cid, reason, .. } if cid == conv.cid => {
+                        break Err(reason);
+                    }
+                    ImEvent::Connection(s) => {
+                        if let Some(msg) = login_problem(&s) {
+                            return Err(Failure::Login(msg));
+                        }
+                    }
+                    _ => {}
+                }
+            };
+            let page = match page {
+                Ok(p) => p,
+                Err(reason) => {
+                    failed = Some(reason);
+                    break;
+                }
+            };
+            pages += 1;
+            let fresh = stored(&store).await?.saturating_sub(known);
+            // A page that is all stored already means a run before got this far.
+            let caught_up = fresh == 0 && !args.full;
+            if page.entries.is_empty() || !page.has_more || page.next_cursor.is_none() || caught_up
+            {
+                break;
+            }
+            cursor = page.next_cursor;
+        }
+        let added = stored(&store).await?.saturating_sub(before);
+        let what = match failed {
+            Some(reason) => format!("stopped: {reason}"),
+            None => format!("{added} new"),
+        };
+        let pages = match pages {
+            1 => "1 page".to_string(),
+            n => format!("{n} pages"),
+        };
+        println!("[{}/{total}] {}: {pages}, {what}", i + 1, name(conv));
+    }
+    let added = stored(&store).await?.saturating_sub(before_all);
+    println!(
+        "{added} new messages from {total} conversations are in the local history; \
+         `goofish-tui search` and Ctrl-F find them."
+    );
+    Ok(())
+}
