@@ -45,6 +45,9 @@ pub struct ConnArgs {
     /// Passport base URL (default: https://passport.goofish.com/).
     #[arg(long, global = true, env = "GOOFISH_PASSPORT_URL")]
     pub passport_url: Option<String>,
+    /// Picture upload base URL (default: https://stream-upload.goofish.com/).
+    #[arg(long, global = true, env = "GOOFISH_UPLOAD_URL")]
+    pub upload_url: Option<String>,
     /// LWP WebSocket URL (default: wss://wss-goofish.dingtalk.com/).
     #[arg(long, global = true, env = "GOOFISH_WS_URL")]
     pub ws_url: Option<String>,

@@ -12,6 +12,8 @@ use std::time::Duration;
 pub const REAL_MTOP_URL: &str = "https://h5api.m.goofish.com/";
 pub const REAL_PASSPORT_URL: &str = "https://passport.goofish.com/";
 pub const REAL_WS_URL: &str = "wss://wss-goofish.dingtalk.com/";
+/// Picture uploads (§3.5).
+pub const REAL_UPLOAD_URL: &str = "https://stream-upload.goofish.com/";
 
 /// The config file as written by the user; every field optional.
 #[derive(Debug, Default, Deserialize)]
@@ -24,6 +26,7 @@ pub struct FileConfig {
     pub mtop_url: Option<String>,
     pub passport_url: Option<String>,
     pub ws_url: Option<String>,
+    pub upload_url: Option<String>,
     /// Seconds between heartbeats (default 15).
     pub heartbeat_secs: Option<u64>,
     /// `error`, `warn`, `info`, `debug` or `trace` (default `info`).
@@ -130,6 +133,7 @@ pub struct EndpointUrls {
     pub mtop: String,
     pub passport: String,
     pub ws: String,
+    pub upload: String,
 }
 
 /// Flags and environment that override the file.
@@ -138,6 +142,7 @@ pub struct Overrides {
     pub mtop_url: Option<String>,
     pub passport_url: Option<String>,
     pub ws_url: Option<String>,
+    pub upload_url: Option<String>,
     pub cookie_file: Option<PathBuf>,
     /// `GOOFISH_COOKIE`.
     pub cookie: Option<Secret>,
@@ -166,6 +171,7 @@ impl Resolved {
             mtop: pick(&over.mtop_url, &file.mtop_url, REAL_MTOP_URL),
             passport: pick(&over.passport_url, &file.passport_url, REAL_PASSPORT_URL),
             ws: pick(&over.ws_url, &file.ws_url, REAL_WS_URL),
+            upload: pick(&over.upload_url, &file.upload_url, REAL_UPLOAD_URL),
         };
         let (cookie, cookie_source) = if let Some(path) = &over.cookie_file {
             (

@@ -86,6 +86,7 @@ pub fn overrides(cli: &Cli) -> Overrides {
     Overrides {
         mtop_url: cli.conn.mtop_url.clone(),
         passport_url: cli.conn.passport_url.clone(),
+        upload_url: cli.conn.upload_url.clone(),
         ws_url: cli.conn.ws_url.clone(),
         cookie_file: cli.conn.cookie_file.clone(),
         cookie: std::env::var("GOOFISH_COOKIE")
@@ -149,10 +150,7 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
             "The cookie from {source} has no `unb` (user id): it does not come from a logged-in tab.\n\n{COOKIE_HELP}"
         );
     };
-    let endpoints = Endpoints {
-        mtop: url::Url::parse(&resolved.endpoints.mtop).wrap_err("invalid mtop URL")?,
-        passport: url::Url::parse(&resolved.endpoints.passport).wrap_err("invalid passport URL")?,
-    };
+    let endpoints = Endpoints::from_urls(&resolved.endpoints).map_err(|e| eyre!(e))?;
     std::fs::create_dir_all(&paths.data_dir).wrap_err_with(|| {
         format!(
             "cannot create the data directory {}",

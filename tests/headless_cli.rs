@@ -33,6 +33,7 @@ fn cmd(sim: Option<&SimHandle>, cookie: Option<&str>, data: &Path) -> Command {
     c.env_remove("GOOFISH_MTOP_URL")
         .env_remove("GOOFISH_PASSPORT_URL")
         .env_remove("GOOFISH_WS_URL")
+        .env_remove("GOOFISH_UPLOAD_URL")
         .env_remove("RUST_LOG")
         .env("GOOFISH_CONFIG", data.join("absent-config.toml"))
         .env("GOOFISH_DATA_DIR", data)
@@ -51,6 +52,8 @@ fn cmd(sim: Option<&SimHandle>, cookie: Option<&str>, data: &Path) -> Command {
             sim.http_url(),
             "--ws-url",
             sim.ws_url(),
+            "--upload-url",
+            sim.http_url(),
         ]);
     }
     c

@@ -433,10 +433,7 @@ mod session {
 
     fn session_with(sim: &SimHandle, tweak: impl FnOnce(&mut SessionConfig)) -> SessionHandle {
         let base = Url::parse(sim.http_url()).unwrap();
-        let endpoints = Endpoints {
-            mtop: base.clone(),
-            passport: base,
-        };
+        let endpoints = Endpoints::at(base);
         let mtop = MtopClient::new(endpoints, CookieJar::parse_header(sim.cookie()), None).unwrap();
         let conn = ConnConfig {
             ws_url: sim.ws_url().to_string(),

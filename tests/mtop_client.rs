@@ -223,10 +223,7 @@ impl Harness {
         let base = url::Url::parse(&format!("http://{addr}/")).unwrap();
         Harness {
             gw,
-            endpoints: Endpoints {
-                mtop: base.clone(),
-                passport: base,
-            },
+            endpoints: Endpoints::at(base),
             _server: server,
         }
     }

@@ -571,3 +571,82 @@ async fn a_login_saved_while_parked_brings_the_session_back() {
     assert!(!c.list().await.is_empty());
     sim.shutdown().await;
 }
+
+/// Waits for the one `SendResult` of `client_id`.
+async fn result_of(c: &mut Client, client_id: &ClientId) -> Result<Message, String> {
+    let ev = c
+        .until(
+            "send result",
+            |e| matches!(e, ImEvent::SendResult { client_id: id, .. } if id == client_id),
+        )
+        .await;
+    let ImEvent::SendResult { result, .. } = ev else {
+        unreachable!()
+    };
+    result.map_err(|f| f.reason)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_is_uploaded_then_sent_once() {
+    let sim = quiet(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("相机正面.png");
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(std::iter::repeat_n(7u8, 3000));
+    std::fs::write(&photo, &png).unwrap();
+    let text_file = dir.path().join("notes.txt");
+    std::fs::write(&text_file, "not a picture").unwrap();
+
+    let mut c = Client::start(&sim);
+    c.live().await;
+    let cid = c.list().await[0].cid.clone();
+    let id = ClientId::new("-1700000000000201");
+    c.send(ImCommand::SendImage {
+        cid: cid.clone(),
+        client_id: id.clone(),
+        path: photo,
+    })
+    .await;
+    let sent = result_of(&mut c, &id).await.unwrap();
+    let Content::Image { urls } = &sent.content else {
+        panic!("sent {:?}", sent.content)
+    };
+    assert!(urls[0].starts_with("https://img.alicdn.com/"), "{urls:?}");
+    assert_eq!(sim_state(&sim).await["uploads"], 1);
+    let got: Vec<_> = received(&sim)
+        .await
+        .into_iter()
+        .filter(|r| r["text"].as_str().is_some_and(|t| t.contains(&urls[0])))
+        .collect();
+    assert_eq!(got.len(), 1, "sent once, as a picture");
+    assert!(
+        got[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("\"contentType\":2")
+    );
+    // The echo of the picture is not a second message.
+    c.drain_for(Duration::from_millis(500)).await;
+    assert!(!c.messages.iter().any(|m| m.id == sent.id));
+
+    let bad = ClientId::new("-1700000000000202");
+    c.send(ImCommand::SendImage {
+        cid: cid.clone(),
+        client_id: bad.clone(),
+        path: text_file,
+    })
+    .await;
+    let err = result_of(&mut c, &bad).await.unwrap_err();
+    assert!(err.contains("not a JPEG, PNG, GIF or WebP"), "{err}");
+    let missing = ClientId::new("-1700000000000203");
+    c.send(ImCommand::SendImage {
+        cid,
+        client_id: missing.clone(),
+        path: dir.path().join("gone.jpg"),
+    })
+    .await;
+    let err = result_of(&mut c, &missing).await.unwrap_err();
+    assert!(err.contains("gone.jpg"), "{err}");
+    assert_eq!(sim_state(&sim).await["uploads"], 1);
+    sim.shutdown().await;
+}

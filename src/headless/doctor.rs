@@ -317,17 +317,12 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
                     "cookie",
                     format!("from {source}, {} entries, has `unb`", jar.len()),
                 ));
-                match (
-                    url::Url::parse(&r.endpoints.mtop),
-                    url::Url::parse(&r.endpoints.passport),
-                ) {
-                    (Ok(mtop), Ok(passport)) => {
-                        network = Some((jar, Endpoints { mtop, passport }, r.endpoints.ws.clone()))
-                    }
-                    _ => p.print(Check::fail(
+                match Endpoints::from_urls(&r.endpoints) {
+                    Ok(endpoints) => network = Some((jar, endpoints, r.endpoints.ws.clone())),
+                    Err(e) => p.print(Check::fail(
                         "endpoints",
-                        "the mtop or passport URL is not a valid URL",
-                        "fix --mtop-url / --passport-url or the config file",
+                        e,
+                        "fix --mtop-url / --passport-url / --upload-url or the config file",
                     )),
                 }
             }

@@ -66,13 +66,7 @@ pub async fn login(cli: &Cli, args: &LoginArgs) -> Result<(), LoginError> {
     let (paths, file) = settings?;
     let resolved = Resolved::new(&file, &crate::run::overrides(cli))
         .map_err(|e| LoginError::Failed(e.to_string()))?;
-    let url = |s: &str, what: &str| {
-        url::Url::parse(s).map_err(|e| LoginError::Failed(format!("invalid {what} URL: {e}")))
-    };
-    let endpoints = Endpoints {
-        mtop: url(&resolved.endpoints.mtop, "mtop")?,
-        passport: url(&resolved.endpoints.passport, "passport")?,
-    };
+    let endpoints = Endpoints::from_urls(&resolved.endpoints).map_err(LoginError::Failed)?;
     // A fresh jar: cookies of an older login must not mix with the new one.
     let mut mtop = MtopClient::new(endpoints, CookieJar::new(), None)
         .map_err(|e| LoginError::Failed(e.to_string()))?;

@@ -20,6 +20,14 @@ pub enum ImCommand {
         client_id: ClientId,
         text: String,
     },
+    /// Send a picture file: uploaded first (§3.5), then sent like a text. Only while
+    /// connected: offline, the `SendResult` says so at once (a picture is not kept for later).
+    /// Exactly one `SendResult` follows for `client_id`.
+    SendImage {
+        cid: Cid,
+        client_id: ClientId,
+        path: std::path::PathBuf,
+    },
     /// Mark incoming messages read and clear the conversation's badge.
     MarkRead { cid: Cid, ids: Vec<MessageId> },
     /// Look up a peer's nickname and avatar.
@@ -127,7 +135,7 @@ pub enum ImEvent {
         client_id: ClientId,
         stage: SendStage,
     },
-    /// Exactly one per `SendText`.
+    /// Exactly one per `SendText` and `SendImage`.
     SendResult {
         client_id: ClientId,
         cid: Cid,

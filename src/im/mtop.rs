@@ -35,6 +35,8 @@ const REFERER_IM: &str = "https://www.goofish.com/im";
 pub struct Endpoints {
     pub mtop: Url,
     pub passport: Url,
+    /// Picture uploads (§3.5).
+    pub upload: Url,
 }
 
 impl Endpoints {
@@ -42,14 +44,29 @@ impl Endpoints {
         Self {
             mtop: Url::parse("https://h5api.m.goofish.com/").expect("constant URL is valid"),
             passport: Url::parse("https://passport.goofish.com/").expect("constant URL is valid"),
+            upload: Url::parse("https://stream-upload.goofish.com/")
+                .expect("constant URL is valid"),
         }
     }
 
-    /// Both services under one base URL, as the simulator serves them.
+    /// The HTTP endpoints of resolved settings; the error names the one that is not a URL.
+    pub fn from_urls(urls: &crate::config::EndpointUrls) -> Result<Self, String> {
+        let parse = |s: &str, what: &str| {
+            Url::parse(s).map_err(|e| format!("the {what} URL {s:?} is not valid: {e}"))
+        };
+        Ok(Self {
+            mtop: parse(&urls.mtop, "mtop")?,
+            passport: parse(&urls.passport, "passport")?,
+            upload: parse(&urls.upload, "upload")?,
+        })
+    }
+
+    /// Every service under one base URL, as the simulator serves them.
     pub fn at(base: Url) -> Self {
         Self {
             mtop: base.clone(),
-            passport: base,
+            passport: base.clone(),
+            upload: base,
         }
     }
 }
@@ -125,6 +142,41 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+/// The MIME type of a picture, from its file name.
+fn image_mime(name: &str) -> &'static str {
+    let ext = name
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        _ => "image/jpeg",
+    }
+}
+
+/// The CDN URL of an upload answer: `object.url`, or `data.url` in some variants (§3.5).
+pub fn parse_upload(body: &[u8]) -> Result<String, MtopError> {
+    let text = String::from_utf8_lossy(body);
+    if text.trim_start().starts_with('<') {
+        return Err(MtopError::SessionExpired);
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| MtopError::BadResponse(format!("the upload answer is not JSON ({e})")))?;
+    ["/object/url", "/data/url"]
+        .iter()
+        .find_map(|p| {
+            v.pointer(p)
+                .and_then(Value::as_str)
+                .filter(|u| !u.is_empty())
+        })
+        .map(str::to_string)
+        .ok_or_else(|| MtopError::BadResponse("the upload answer has no picture URL".into()))
 }
 
 /// `base` with a path ending in `/`, so that joining keeps its last segment.
@@ -380,6 +432,48 @@ impl MtopClient {
         }
         let body = resp.bytes().await.map_err(http_error)?;
         Ok((status, body.to_vec()))
+    }
+
+    /// Uploads a picture (§3.5) and returns its CDN URL. `name` is the file name sent with it.
+    /// An HTML answer means the login cookies are dead.
+    pub async fn upload_image(&mut self, name: &str, bytes: Vec<u8>) -> Result<String, MtopError> {
+        self.require_login()?;
+        let mut url = with_slash(self.endpoints.upload.clone())
+            .join("api/upload.api")
+            .map_err(|e| MtopError::BadResponse(format!("bad upload URL: {e}")))?;
+        url.query_pairs_mut().extend_pairs([
+            ("floderId", "0"),
+            ("appkey", "xy_chat"),
+            ("_input_charset", "utf-8"),
+        ]);
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_string())
+            .mime_str(image_mime(name))
+            .map_err(|e| MtopError::BadResponse(format!("cannot describe the picture: {e}")))?;
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let mut cookie = HeaderValue::from_bytes(self.jar.header().expose().as_bytes())
+            .map_err(|_| MtopError::BadResponse("a cookie value cannot be sent".into()))?;
+        cookie.set_sensitive(true);
+        let resp = self
+            .http
+            .post(url)
+            .header(header::REFERER, HeaderValue::from_static(REFERER))
+            .header(header::COOKIE, cookie)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(http_error)?;
+        let status = resp.status();
+        if self.absorb_cookies(resp.headers()) {
+            self.persist().await;
+        }
+        let body = resp.bytes().await.map_err(http_error)?;
+        parse_upload(&body).map_err(|e| match e {
+            MtopError::BadResponse(why) if !status.is_success() => {
+                MtopError::Http(format!("the upload answered HTTP {status} ({why})"))
+            }
+            other => other,
+        })
     }
 
     /// Takes every `Set-Cookie` of an answer into the jar; whether anything changed.

@@ -245,7 +245,8 @@ pub enum OutState {
 pub struct Outgoing {
     pub cid: Cid,
     pub client_id: ClientId,
-    pub text: String,
+    /// A text, or a picture already uploaded.
+    pub content: Content,
     pub state: OutState,
     /// Retries so far (flow control, transient errors, timeouts).
     pub retries: u32,
@@ -292,14 +293,14 @@ pub struct Outbox {
 
 impl Outbox {
     /// Adds a send; false when the client id is already in the outbox.
-    pub fn push(&mut self, cid: Cid, client_id: ClientId, text: String) -> bool {
+    pub fn push(&mut self, cid: Cid, client_id: ClientId, content: Content) -> bool {
         if self.items.iter().any(|i| i.client_id == client_id) {
             return false;
         }
         self.items.push(Outgoing {
             cid,
             client_id,
-            text,
+            content,
             state: OutState::Queued,
             retries: 0,
         });
@@ -428,11 +429,8 @@ impl Outbox {
             .as_deref()
             .and_then(|u| self.items.iter().position(|i| i.client_id.as_str() == u));
         let pos = by_uuid.or_else(|| {
-            let Content::Text { text } = &msg.content else {
-                return None;
-            };
             self.items.iter().position(|i| {
-                i.cid == msg.cid && i.text == *text && !matches!(i.state, OutState::Queued)
+                i.cid == msg.cid && i.content == msg.content && !matches!(i.state, OutState::Queued)
             })
         })?;
         Some(self.items.remove(pos))
@@ -564,6 +562,12 @@ enum Internal {
         client_id: ClientId,
         result: Result<SendAck, SendError>,
         peer: Option<Uid>,
+    },
+    /// A picture of `SendImage` is uploaded (the CDN URL), or could not be.
+    Uploaded {
+        cid: Cid,
+        client_id: ClientId,
+        result: Result<String, String>,
     },
     OwnNick(String),
     Profile {
@@ -1052,10 +1056,10 @@ impl Actor {
                 client_id,
                 text,
             } => {
-                if !self
-                    .outbox
-                    .push(cid.clone(), client_id.clone(), text.clone())
-                {
+                let content = Content::Text {
+                    text: text.as_str().into(),
+                };
+                if !self.outbox.push(cid.clone(), client_id.clone(), content) {
                     tracing::warn!(%client_id, "duplicate send ignored");
                     return;
                 }
@@ -1074,6 +1078,32 @@ impl Actor {
                     })
                     .await;
                 }
+            }
+            ImCommand::SendImage {
+                cid,
+                client_id,
+                path,
+            } => {
+                if !self.is_live() {
+                    let reason = "not connected: a picture goes out only while connected".into();
+                    self.image_failed(cid, client_id, reason).await;
+                    return;
+                }
+                self.emit(ImEvent::SendProgress {
+                    client_id: client_id.clone(),
+                    stage: SendStage::Sending,
+                })
+                .await;
+                let mtop = self.mtop.clone();
+                let tx = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    let result = upload_image(&mtop, &path).await;
+                    let _ = tx.send(Internal::Uploaded {
+                        cid,
+                        client_id,
+                        result,
+                    });
+                });
             }
             ImCommand::MarkRead { cid, ids } => match self.live_conn() {
                 Some((conn, _)) => spawn_mark_read(conn, cid, ids),
@@ -1375,6 +1405,29 @@ impl Actor {
                 }
                 self.emit(ImEvent::Backfill { done, total }).await;
             }
+            Internal::Uploaded {
+                cid,
+                client_id,
+                result,
+            } => match result {
+                Err(reason) => self.image_failed(cid, client_id, reason).await,
+                Ok(url) => {
+                    let content = Content::Image { urls: vec![url] };
+                    if !self.outbox.push(cid.clone(), client_id.clone(), content) {
+                        tracing::warn!(%client_id, "duplicate send ignored");
+                    } else if self.is_live() {
+                        self.flush_outbox().await;
+                    } else {
+                        // Lost the connection during the upload: it goes out after the next
+                        // registration, like a text (but not after a restart).
+                        self.emit(ImEvent::SendProgress {
+                            client_id,
+                            stage: SendStage::Queued,
+                        })
+                        .await;
+                    }
+                }
+            },
             Internal::Sent {
                 client_id,
                 result,
@@ -1533,7 +1586,10 @@ impl Actor {
         };
         for item in pending {
             tracing::info!(client_id = %item.client_id, "resending a text from the last run");
-            self.outbox.push(item.cid, item.client_id, item.text);
+            let content = Content::Text {
+                text: item.text.into(),
+            };
+            self.outbox.push(item.cid, item.client_id, content);
         }
     }
 
@@ -1641,6 +1697,19 @@ impl Actor {
         }
     }
 
+    /// The one `SendResult` of a picture that never reached the outbox.
+    async fn image_failed(&mut self, cid: Cid, client_id: ClientId, reason: String) {
+        self.emit(ImEvent::SendResult {
+            client_id,
+            cid,
+            result: Err(SendFailure {
+                reason,
+                retryable: true,
+            }),
+        })
+        .await;
+    }
+
     /// Our own message as the send answer describes it.
     fn own_message(&self, item: &Outgoing, id: MessageId, time: Option<i64>) -> Message {
         let item_id = self
@@ -1653,9 +1722,7 @@ impl Actor {
             sender: self.uid.clone().unwrap_or_default(),
             is_self: true,
             time: time.unwrap_or_else(crate::time::now_ms),
-            content: Content::Text {
-                text: item.text.as_str().into(),
-            },
+            content: item.content.clone(),
             item_id,
             sender_nick: None,
             session_type: Some(1),
@@ -1719,6 +1786,54 @@ impl Actor {
 }
 
 // ---- network steps (run in tasks) ----------------------------------------------------------
+
+/// Largest picture sent. Clients recompress to ≤ 5 MB (§3.5); this one sends the file as it is
+/// and refuses a larger one with a clear reason rather than risk a silent rejection.
+pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
+
+/// Reads a picture file and uploads it; the CDN URL, or why not (worded for the user).
+async fn upload_image(mtop: &Mutex<MtopClient>, path: &std::path::Path) -> Result<String, String> {
+    let shown = path.display().to_string();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image.jpg".into());
+    let owned = path.to_path_buf();
+    let bytes = tokio::task::spawn_blocking(move || read_image(&owned))
+        .await
+        .map_err(|e| format!("cannot read {shown}: {e}"))?
+        .map_err(|e| format!("{shown}: {e}"))?;
+    mtop.lock()
+        .await
+        .upload_image(&name, bytes)
+        .await
+        .map_err(|e| format!("upload failed: {e}"))
+}
+
+/// The bytes of a picture file: at most [`MAX_IMAGE_BYTES`], and a JPEG, PNG, GIF or WebP by
+/// its first bytes.
+fn read_image(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_IMAGE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_IMAGE_BYTES {
+        return Err(format!(
+            "larger than {} MB; make it smaller first",
+            MAX_IMAGE_BYTES / (1024 * 1024)
+        ));
+    }
+    let picture = bytes.starts_with(&[0xff, 0xd8, 0xff])
+        || bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+        || bytes.starts_with(b"GIF8")
+        || (bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP"));
+    if !picture {
+        return Err("not a JPEG, PNG, GIF or WebP picture".into());
+    }
+    Ok(bytes)
+}
 
 struct ConnectCtx {
     mtop: Arc<Mutex<MtopClient>>,
@@ -2016,10 +2131,7 @@ async fn send_one(
             Err(e) => return (Err(SendError::Request(e)), None),
         },
     };
-    let content = Content::Text {
-        text: item.text.as_str().into(),
-    };
-    let body = wire::send_body(&item.cid, &item.client_id, &content, &peer, uid);
+    let body = wire::send_body(&item.cid, &item.client_id, &item.content, &peer, uid);
     let result = conn
         .request(path::SEND, Some(body))
         .await
@@ -2094,11 +2206,12 @@ mod tests {
     const STEP: Duration = Duration::from_secs(2);
     const WAIT: Duration = Duration::from_secs(10);
 
-    fn outbox_with(text: &str) -> (Outbox, ClientId, Instant) {
+    fn outbox_with(body: &str) -> (Outbox, ClientId, Instant) {
         let mut o = Outbox::default();
         let id = ClientId::new("-17000000000001");
-        assert!(o.push(Cid::new("1@goofish"), id.clone(), text.into()));
-        assert!(!o.push(Cid::new("1"), id.clone(), "again".into()));
+        let text = |t: &str| Content::Text { text: t.into() };
+        assert!(o.push(Cid::new("1@goofish"), id.clone(), text(body)));
+        assert!(!o.push(Cid::new("1"), id.clone(), text("again")));
         (o, id, Instant::now())
     }
 

@@ -262,6 +262,7 @@ async fn state(AxState(sim): AxState<Arc<Sim>>) -> Response {
         "duplicate_sends": get(&c.duplicate_sends),
         "malformed_from_clients": get(&c.malformed_from_clients),
         "messages_received": st.received,
+        "uploads": get(&c.uploads),
         "faults": st.faults,
     });
     Json(body).into_response()

@@ -11,6 +11,7 @@ mod mtop_gateway;
 mod passport;
 pub mod scenario;
 mod state;
+mod upload;
 pub mod world;
 
 use crate::protocol::Uid;
@@ -119,6 +120,7 @@ pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
     let app = axum::Router::new()
         .merge(mtop_gateway::routes())
         .merge(passport::routes())
+        .merge(upload::routes())
         .merge(control::routes())
         .merge(lwp_server::routes())
         .with_state(sim);

@@ -102,10 +102,7 @@ async fn handle(
 
     // 2. The login session.
     let self_uid = sim.self_uid();
-    let logged_in = !st.faults.session_expired
-        && cookies.get("unb").map(String::as_str) == Some(self_uid.as_str())
-        && cookies.get("cookie2") == Some(&st.session);
-    if !logged_in {
+    if !st.logged_in(&self_uid, &cookies) {
         return json_response(
             envelope("FAIL_SYS_SESSION_EXPIRED::Session过期", json!({})),
             &[],

@@ -104,6 +104,13 @@ pub struct State {
 }
 
 impl State {
+    /// Whether request cookies carry the live login session of `uid`.
+    pub fn logged_in(&self, uid: &Uid, cookies: &HashMap<String, String>) -> bool {
+        !self.faults.session_expired
+            && cookies.get("unb").map(String::as_str) == Some(uid.as_str())
+            && cookies.get("cookie2") == Some(&self.session)
+    }
+
     /// Queues items for every registered connection of the account (twice each while the
     /// `duplicate` fault is on). For callers that already hold the lock.
     pub fn queue_items(&self, items: &[PushItem]) {
@@ -140,6 +147,7 @@ pub struct Counters {
     pub duplicate_sends: AtomicU64,
     pub malformed_from_clients: AtomicU64,
     pub packages: AtomicU64,
+    pub uploads: AtomicU64,
 }
 
 pub struct Sim {

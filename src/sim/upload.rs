@@ -1,0 +1,62 @@
+//! Picture uploads (§3.5): `POST /api/upload.api`, multipart field `file`, answered with a CDN
+//! URL; an HTML page when the login cookies are dead, as the real service does.
+
+use super::mtop_gateway::{json_response, request_cookies};
+use super::state::{Sim, random_hex};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, State as AxState};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Largest upload accepted (the service's own limit is not documented; clients send ≤ 5 MB).
+const MAX_UPLOAD: usize = 10 * 1024 * 1024;
+
+pub fn routes() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/api/upload.api", post(upload))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD))
+}
+
+async fn upload(
+    AxState(sim): AxState<Arc<Sim>>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    let cookies = request_cookies(&headers);
+    if !sim.state().logged_in(&sim.self_uid(), &cookies) {
+        return Html("<!DOCTYPE html><html><body>请登录</body></html>").into_response();
+    }
+    let mut size = 0;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("file") => match field.bytes().await {
+                Ok(b) => size = b.len(),
+                Err(e) => return refused(&format!("unreadable file: {e}")),
+            },
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => return refused(&format!("unreadable form: {e}")),
+        }
+    }
+    if size == 0 {
+        return refused("no file");
+    }
+    sim.counters.uploads.fetch_add(1, Ordering::Relaxed);
+    let uid = sim.self_uid();
+    let url = format!(
+        "https://img.alicdn.com/imgextra/i4/{uid}/O1CN01{}_!!{uid}-0-fleamarket.jpg",
+        random_hex(16)
+    );
+    json_response(
+        json!({"success": true, "object": {"url": url, "pix": "800x600", "size": size}}),
+        &[],
+    )
+}
+
+fn refused(why: &str) -> Response {
+    json_response(json!({"success": false, "message": why}), &[])
+}
