@@ -180,6 +180,9 @@ pub struct SendArgs {
     /// The text (default: read from stdin).
     #[arg(long)]
     pub text: Option<String>,
+    /// Send this picture file (JPEG, PNG, GIF or WebP, at most 5 MB) instead of a text.
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub image: Option<std::path::PathBuf>,
     /// Give up after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub timeout: f64,

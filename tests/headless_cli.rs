@@ -910,3 +910,36 @@ async fn fetch_history_fills_the_local_history_and_a_rerun_stops_at_what_is_stor
         "{said}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_image_uploads_and_sends_a_picture() {
+    let sim = quiet().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cid = control(&sim, "incoming", json!({"text": "有实拍图吗"})).await["cid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let photo = dir.path().join("photo.jpg");
+    let mut jpeg = vec![0xff, 0xd8, 0xff, 0xe0];
+    jpeg.extend(std::iter::repeat_n(1u8, 2048));
+    std::fs::write(&photo, jpeg).unwrap();
+
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.args(["send", "--to", &cid, "--image"]).arg(&photo);
+    let out = output(c, None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    assert!(id.ends_with(".PNM"), "{id}");
+    let all = sim_received(&sim).await;
+    let sent: Vec<&Value> = all.iter().filter(|r| r["message_id"] == id.as_str()).collect();
+    assert_eq!(sent.len(), 1, "{all:#?}");
+    assert!(sent[0]["text"].as_str().unwrap().contains("\"contentType\":2"));
+
+    // A file that is not a picture is refused before anything is uploaded.
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.args(["send", "--to", &cid, "--image", "Cargo.toml"]);
+    let out = output(c, None).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not a JPEG"), "{}", text(&out.stderr));
+    assert_eq!(common::sim_state(&sim).await["uploads"], 1);
+}

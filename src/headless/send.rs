@@ -80,12 +80,15 @@ pub(super) enum Failure {
 /// Runs `send`; returns the exit code.
 pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
     super::init_logging(cli);
-    let text = match message_text(args.text.as_deref(), &mut std::io::stdin()) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("goofish-tui send: {e}");
-            return EXIT_FAILED;
-        }
+    let payload = match &args.image {
+        Some(path) => Payload::Image(path.clone()),
+        None => match message_text(args.text.as_deref(), &mut std::io::stdin()) {
+            Ok(t) => Payload::Text(t),
+            Err(e) => {
+                eprintln!("goofish-tui send: {e}");
+                return EXIT_FAILED;
+            }
+        },
     };
     let deadline = Instant::now() + super::secs(args.timeout);
     let (paths, file) = match crate::run::load_settings(cli) {
@@ -107,7 +110,7 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
                 return EXIT_FAILED;
             }
         };
-    let result = tokio::time::timeout_at(deadline, deliver(&mut conn, args, text)).await;
+    let result = tokio::time::timeout_at(deadline, deliver(&mut conn, args, payload)).await;
     conn.shutdown().await;
     match result {
         Ok(Ok(id)) => {
@@ -132,11 +135,17 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
     }
 }
 
+/// What `send` sends.
+enum Payload {
+    Text(String),
+    Image(std::path::PathBuf),
+}
+
 /// Finds the conversation, sends, and waits for the result: the message id.
 async fn deliver(
     conn: &mut crate::run::Connection,
     args: &SendArgs,
-    text: String,
+    payload: Payload,
 ) -> Result<String, Failure> {
     let commands = conn.session.commands.clone();
     let events = &mut conn.session.events;
@@ -149,6 +158,8 @@ async fn deliver(
                 .map_err(|_| Failure::Failed("the IM session stopped".into()))
         }
     };
+    // A conversation list only comes while connected.
+    let mut live = false;
     let cid = match (&args.to, &args.peer) {
         (Some(to), _) => Cid::new(to),
         (None, Some(peer)) => {
@@ -159,6 +170,7 @@ async fn deliver(
             loop {
                 match next(events).await? {
                     ImEvent::Conversations(list) => {
+                        live = true;
                         if let Some(c) = find_conversation(&list, &peer, item) {
                             break c.cid.clone();
                         }
@@ -201,10 +213,31 @@ async fn deliver(
         (None, None) => return Err(Failure::Failed("give --to CID or --peer UID".into())),
     };
     let client_id = ClientId::generate(crate::time::now_ms());
-    ask(ImCommand::SendText {
-        cid,
-        client_id: client_id.clone(),
-        text,
+    if matches!(payload, Payload::Image(_)) && !live {
+        // A picture is only sent while connected: wait for the connection first.
+        loop {
+            match next(events).await? {
+                ImEvent::Connection(ConnState::Live) => break,
+                ImEvent::Connection(s) => {
+                    if let Some(msg) = login_problem(&s) {
+                        return Err(Failure::Login(msg));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    ask(match payload {
+        Payload::Text(text) => ImCommand::SendText {
+            cid,
+            client_id: client_id.clone(),
+            text,
+        },
+        Payload::Image(path) => ImCommand::SendImage {
+            cid,
+            client_id: client_id.clone(),
+            path,
+        },
     })
     .await?;
     loop {
