@@ -931,15 +931,27 @@ async fn send_image_uploads_and_sends_a_picture() {
     let id = text(&out.stdout).trim().to_string();
     assert!(id.ends_with(".PNM"), "{id}");
     let all = sim_received(&sim).await;
-    let sent: Vec<&Value> = all.iter().filter(|r| r["message_id"] == id.as_str()).collect();
+    let sent: Vec<&Value> = all
+        .iter()
+        .filter(|r| r["message_id"] == id.as_str())
+        .collect();
     assert_eq!(sent.len(), 1, "{all:#?}");
-    assert!(sent[0]["text"].as_str().unwrap().contains("\"contentType\":2"));
+    assert!(
+        sent[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("\"contentType\":2")
+    );
 
     // A file that is not a picture is refused before anything is uploaded.
     let mut c = cmd(Some(&sim), None, dir.path());
     c.args(["send", "--to", &cid, "--image", "Cargo.toml"]);
     let out = output(c, None).await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("not a JPEG"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not a JPEG"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(common::sim_state(&sim).await["uploads"], 1);
 }

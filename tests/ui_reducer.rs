@@ -890,3 +890,91 @@ fn the_bell_keeps_quiet_for_the_conversation_in_view_and_when_turned_off() {
     im(&mut quiet, ImEvent::Connection(ConnState::Live));
     assert!(!rang(&at(&mut quiet, t0, m("q1.PNM", t0))));
 }
+
+/// The `SendImage` among effects: conversation, client id, path.
+fn sent_image(fx: &[Effect]) -> Option<(Cid, ClientId, String)> {
+    fx.iter().find_map(|e| match e {
+        Effect::Im(ImCommand::SendImage {
+            cid,
+            client_id,
+            path,
+        }) => Some((cid.clone(), client_id.clone(), path.display().to_string())),
+        _ => None,
+    })
+}
+
+#[test]
+fn ctrl_o_sends_a_dropped_picture_and_r_retries_it() {
+    let ctrl_o =
+        |s: &mut goofish_tui::app::AppState| key_mod(s, KeyCode::Char('o'), KeyModifiers::CONTROL);
+    // Nothing open: a notice, no popup.
+    let mut s = populated(Lang::En);
+    ctrl_o(&mut s);
+    assert!(s.attach.is_none());
+    assert!(
+        s.notice
+            .as_deref()
+            .unwrap_or_default()
+            .contains("open a conversation")
+    );
+
+    let mut s = opened();
+    ctrl_o(&mut s);
+    assert!(s.attach.is_some());
+    // Esc closes it without sending.
+    assert!(sent_image(&key(&mut s, KeyCode::Esc)).is_none());
+    assert!(s.attach.is_none());
+
+    ctrl_o(&mut s);
+    // A file dropped on the terminal arrives as a quoted path.
+    send(&mut s, Input::Paste("'/tmp/my photo.jpg'".into()));
+    let screen = render(&s, 100, 30);
+    assert!(
+        screen.contains("发送图片") && screen.contains("/tmp/my photo.jpg"),
+        "{screen}"
+    );
+    let fx = key(&mut s, KeyCode::Enter);
+    let (to, first, path) = sent_image(&fx).unwrap();
+    assert_eq!((to, path.as_str()), (cid("101"), "/tmp/my photo.jpg"));
+    assert!(s.attach.is_none());
+    let last = s
+        .thread(&cid("101"))
+        .unwrap()
+        .entries()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last.content,
+        Content::Image {
+            urls: vec!["/tmp/my photo.jpg".into()]
+        }
+    );
+    assert_eq!(last.delivery, Delivery::Sending);
+
+    im(
+        &mut s,
+        ImEvent::SendResult {
+            client_id: first.clone(),
+            cid: cid("101"),
+            result: Err(SendFailure {
+                reason: "not connected".into(),
+                retryable: true,
+            }),
+        },
+    );
+    s.focus = Focus::Messages;
+    let fx = at(
+        &mut s,
+        now() + 5_000,
+        Input::Key(ratatui::crossterm::event::KeyEvent::new(
+            KeyCode::Char('r'),
+            KeyModifiers::NONE,
+        )),
+    );
+    let (_, second, path) = sent_image(&fx).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(path, "/tmp/my photo.jpg");
+    let t = s.thread(&cid("101")).unwrap();
+    assert_eq!(t.entries().last().unwrap().delivery, Delivery::Sending);
+}

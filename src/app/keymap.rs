@@ -21,6 +21,7 @@ pub enum Action {
     NextUnread,
     Filter,
     Search,
+    Attach,
     Help,
     Retry,
     Send,
@@ -28,7 +29,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -41,6 +42,7 @@ impl Action {
         Action::NextUnread,
         Action::Filter,
         Action::Search,
+        Action::Attach,
         Action::Send,
         Action::Newline,
         Action::Retry,
@@ -65,6 +67,7 @@ impl Action {
             Action::NextUnread => "next_unread",
             Action::Filter => "filter",
             Action::Search => "search",
+            Action::Attach => "attach",
             Action::Help => "help",
             Action::Retry => "retry",
             Action::Send => "send",
@@ -87,6 +90,7 @@ impl Action {
                 | Action::Newline
                 | Action::Retry
                 | Action::Search
+                | Action::Attach
         )
     }
 }
@@ -272,6 +276,7 @@ fn defaults(action: Action) -> &'static [&'static str] {
         Action::NextUnread => &["n"],
         Action::Filter => &["/"],
         Action::Search => &["ctrl-f"],
+        Action::Attach => &["ctrl-o"],
         Action::Help => &["?"],
         Action::Retry => &["r", "ctrl-r"],
         Action::Send => &["enter"],

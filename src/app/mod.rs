@@ -3,6 +3,7 @@
 //! `update` is pure: it reads the time from the `Msg`, never from a clock, and asks for
 //! everything it wants done (network commands, the terminal title, quitting) as `Effect`s.
 
+mod attach;
 mod keymap;
 pub mod layout;
 mod search;
@@ -11,6 +12,7 @@ mod store_io;
 mod thread;
 mod update;
 
+pub use attach::AttachView;
 pub use keymap::{Action, KeySpec, Keymap, KeymapError};
 pub use search::SearchView;
 pub use state::{AppState, ConnView, DRAFT_SAVE_MS, Focus, UiOptions};

@@ -112,6 +112,8 @@ pub struct AppState {
     pub(crate) synced: bool,
     /// The search popup, while open.
     pub search: Option<SearchView>,
+    /// The picture popup, while open.
+    pub attach: Option<super::AttachView>,
     /// The message a search jumped to, highlighted until the next key.
     pub jumped_to: Option<MessageId>,
     /// Typing indicator: cid → shown until (ms).
@@ -170,6 +172,7 @@ impl AppState {
             cached: false,
             synced: false,
             search: None,
+            attach: None,
             jumped_to: None,
             typing: HashMap::new(),
             title: None,

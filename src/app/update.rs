@@ -2,11 +2,11 @@
 
 use super::keymap::Action;
 use super::layout::{CONV_ROWS, Pane, layout};
-use super::search;
 use super::state::{AppState, DRAFT_SAVE_MS, Focus, new_compose};
 use super::store_io::{self, StoreRequest};
 use super::thread::{Delivery, Thread};
 use super::{Effect, Input, Msg};
+use super::{attach, search};
 use crate::im::api::{ImCommand, ImEvent, SendStage};
 use crate::protocol::{Cid, ClientId, Content, Conversation, Message, MessageId};
 use ratatui::crossterm::event::{
@@ -443,7 +443,10 @@ fn send(state: &mut AppState, fx: &mut Vec<Effect>) {
     }
     let text = text.to_string();
     let client_id = ClientId::generate(state.now_ms);
-    let mut message = local_message(state, &cid, &client_id, text.clone());
+    let content = Content::Text {
+        text: text.as_str().into(),
+    };
+    let mut message = local_message(state, &cid, &client_id, content);
     message.time = local_time(state, &cid);
     let delivery = if state.is_live() {
         Delivery::Sending
@@ -482,14 +485,19 @@ fn local_time(state: &AppState, cid: &Cid) -> i64 {
     state.now_ms.max(last)
 }
 
-fn local_message(state: &AppState, cid: &Cid, client_id: &ClientId, text: String) -> Message {
+pub(crate) fn local_message(
+    state: &AppState,
+    cid: &Cid,
+    client_id: &ClientId,
+    content: Content,
+) -> Message {
     Message {
         id: MessageId::default(),
         cid: cid.clone(),
         sender: state.self_uid.clone().unwrap_or_default(),
         is_self: true,
         time: state.now_ms,
-        content: Content::Text { text: text.into() },
+        content,
         item_id: state
             .convs
             .get(cid)
@@ -522,10 +530,17 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
     let super::EntryKey::Local(old_id) = target.key.clone() else {
         return;
     };
-    let Some(mut entry) = thread.take_local(&old_id) else {
-        return;
+    // A text goes again as it is; a picture from its file (a local entry keeps the path).
+    enum Again {
+        Text(String),
+        Picture(String),
+    }
+    let again = match &target.content {
+        Content::Text { text } => Again::Text(text.to_string()),
+        Content::Image { urls } if urls.len() == 1 => Again::Picture(urls[0].clone()),
+        _ => return,
     };
-    let Content::Text { text } = entry.content.clone() else {
+    let Some(mut entry) = thread.take_local(&old_id) else {
         return;
     };
     let client_id = ClientId::generate(now);
@@ -537,16 +552,23 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
     };
     thread.readd_local(entry, client_id.clone(), time);
     thread.follow_newest();
-    fx.push(Effect::Im(ImCommand::SendText {
-        cid,
-        client_id,
-        text: text.into_string(),
+    fx.push(Effect::Im(match again {
+        Again::Text(text) => ImCommand::SendText {
+            cid,
+            client_id,
+            text,
+        },
+        Again::Picture(path) => ImCommand::SendImage {
+            cid,
+            client_id,
+            path: path.into(),
+        },
     }));
     state.dirty = true;
 }
 
 /// A conversation saw `m`: newer activity moves it up.
-fn touch_conv(state: &mut AppState, m: &Message) {
+pub(crate) fn touch_conv(state: &mut AppState, m: &Message) {
     let old_key = state
         .convs
         .get(&m.cid)
@@ -877,12 +899,20 @@ fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
         search::on_key(state, key, &actions, fx);
         return;
     }
+    if state.attach.is_some() {
+        attach::on_key(state, key, &actions, fx);
+        return;
+    }
     if actions.contains(&Action::ForceQuit) {
         quit(state, fx);
         return;
     }
     if actions.contains(&Action::Search) {
         search::open(state);
+        return;
+    }
+    if actions.contains(&Action::Attach) {
+        attach::open(state);
         return;
     }
     if state.filter_editing {
@@ -1052,6 +1082,8 @@ fn on_paste(state: &mut AppState, text: &str, fx: &mut Vec<Effect>) {
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     if state.search.is_some() {
         search::on_paste(state, &text, fx);
+    } else if state.attach.is_some() {
+        attach::on_paste(state, &text);
     } else if state.filter_editing {
         if let Some(f) = state.filter.as_mut() {
             f.push_str(&crate::ui::text::one_line(&text));

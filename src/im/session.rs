@@ -1793,6 +1793,13 @@ pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
 
 /// Reads a picture file and uploads it; the CDN URL, or why not (worded for the user).
 async fn upload_image(mtop: &Mutex<MtopClient>, path: &std::path::Path) -> Result<String, String> {
+    // `~/` as a shell would read it: paths are typed by hand in the TUI.
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let expanded = match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path.to_path_buf(),
+    };
+    let path = expanded.as_path();
     let shown = path.display().to_string();
     let name = path
         .file_name()

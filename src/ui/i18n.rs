@@ -88,6 +88,9 @@ pub struct Strings {
     pub search_hint: &'static str,
     pub search_title: &'static str,
     pub search_unavailable: &'static str,
+    pub attach_title: &'static str,
+    pub attach_hint: &'static str,
+    pub attach_needs_chat: &'static str,
 }
 
 pub static ZH: Strings = Strings {
@@ -137,6 +140,9 @@ pub static ZH: Strings = Strings {
     search_hint: "输入关键词 · ↑↓ 选择 · Enter 跳转 · Esc 关闭",
     search_title: "搜索",
     search_unavailable: "没有本地记录，无法搜索",
+    attach_title: "发送图片",
+    attach_hint: "输入或拖入图片文件路径 · JPEG/PNG/GIF/WebP，最大 5 MB · Enter 发送 · Esc 取消",
+    attach_needs_chat: "先打开一个会话，再发送图片",
 };
 
 pub static EN: Strings = Strings {
@@ -186,6 +192,9 @@ pub static EN: Strings = Strings {
     search_hint: "type to search · ↑↓ select · Enter jumps · Esc closes",
     search_title: "Search",
     search_unavailable: "search needs the local history, which is not available",
+    attach_title: "Send a picture",
+    attach_hint: "type or drop a file path · JPEG/PNG/GIF/WebP up to 5 MB · Enter sends · Esc cancels",
+    attach_needs_chat: "open a conversation first to send a picture",
 };
 
 /// The strings of `lang` (`Auto` resolves to English; resolve it first).
@@ -321,6 +330,13 @@ pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
                 "搜索全部消息"
             } else {
                 "search all messages"
+            }
+        }
+        A::Attach => {
+            if zh {
+                "发送图片（输入文件路径）"
+            } else {
+                "send a picture (by its file path)"
             }
         }
         A::Help => {

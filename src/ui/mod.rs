@@ -3,6 +3,7 @@
 //! Layout (see `app::layout`): conversation list on the left, the open conversation on the
 //! right (item and peer at its head, messages, compose box), the status bar on the last line.
 
+mod attach;
 pub mod i18n;
 mod list;
 mod messages;
@@ -34,6 +35,9 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     status::draw(frame, state, a.status);
     if let Some(view) = &state.search {
         search::draw(frame, state, view, area);
+    }
+    if let Some(view) = &state.attach {
+        attach::draw(frame, state, view, area);
     }
     if state.help_open {
         draw_help(frame, state, area);
