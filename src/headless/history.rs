@@ -3,7 +3,7 @@
 //! this machine was never shown. Opt-in: it costs many requests to a service with risk
 //! control, so it never runs by itself.
 
-use super::send::{Failure, login_problem, next};
+use super::send::{Failure, ask, login_problem, next};
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
 use crate::cli::{Cli, FetchHistoryArgs};
 use crate::im::api::{ImCommand, ImEvent};
@@ -75,15 +75,7 @@ async fn fetch(conn: &mut Connection, args: &FetchHistoryArgs) -> Result<(), Fai
     };
     let commands = conn.session.commands.clone();
     let events = &mut conn.session.events;
-    let ask = |cmd: ImCommand| {
-        let commands = commands.clone();
-        async move {
-            commands
-                .send(cmd)
-                .await
-                .map_err(|_| Failure::Failed("the IM session stopped".into()))
-        }
-    };
+    let ask = |cmd: ImCommand| ask(&commands, cmd);
     ask(ImCommand::ListConversations).await?;
     let list = loop {
         match next(events).await? {

@@ -149,15 +149,7 @@ async fn deliver(
 ) -> Result<String, Failure> {
     let commands = conn.session.commands.clone();
     let events = &mut conn.session.events;
-    let ask = |cmd: ImCommand| {
-        let commands = commands.clone();
-        async move {
-            commands
-                .send(cmd)
-                .await
-                .map_err(|_| Failure::Failed("the IM session stopped".into()))
-        }
-    };
+    let ask = |cmd: ImCommand| ask(&commands, cmd);
     // A conversation list only comes while connected.
     let mut live = false;
     let cid = match (&args.to, &args.peer) {
@@ -260,6 +252,17 @@ async fn deliver(
             _ => {}
         }
     }
+}
+
+/// Hands `cmd` to the session.
+pub(super) async fn ask(
+    commands: &tokio::sync::mpsc::Sender<ImCommand>,
+    cmd: ImCommand,
+) -> Result<(), Failure> {
+    commands
+        .send(cmd)
+        .await
+        .map_err(|_| Failure::Failed("the IM session stopped".into()))
 }
 
 pub(super) async fn next(

@@ -369,24 +369,12 @@ impl MtopClient {
         url.query_pairs_mut()
             .extend_pairs(mtop::query_params(api, version, &t, &sign));
 
-        let mut req = self
+        let req = self
             .http
             .post(url)
             .header(header::REFERER, HeaderValue::from_static(referer))
             .form(&[("data", data)]);
-        if !self.jar.is_empty() {
-            // `from_bytes` also takes non-ASCII bytes, which some pasted cookies hold.
-            let mut cookie = HeaderValue::from_bytes(self.jar.header().expose().as_bytes())
-                .map_err(|_| MtopError::BadResponse("a cookie value cannot be sent".into()))?;
-            cookie.set_sensitive(true);
-            req = req.header(header::COOKIE, cookie);
-        }
-        let resp = req.send().await.map_err(http_error)?;
-        let status = resp.status();
-        if self.absorb_cookies(resp.headers()) {
-            self.persist().await;
-        }
-        let body = resp.bytes().await.map_err(http_error)?;
+        let (status, body) = self.exchange(req).await?;
         match parse_envelope(&body) {
             Ok(env) => Ok(env),
             Err(e) if !status.is_success() => Err(MtopError::Http(format!(
@@ -419,7 +407,17 @@ impl MtopClient {
             .header(header::ORIGIN, HeaderValue::from_static(PASSPORT_ORIGIN))
             .header(header::REFERER, HeaderValue::from_static(PASSPORT_REFERER))
             .header(header::ACCEPT, HeaderValue::from_static("*/*"));
+        self.exchange(req).await
+    }
+
+    /// Sends `req` with the jar's cookies; absorbs and saves the answer's cookies; returns the
+    /// HTTP status and the body.
+    async fn exchange(
+        &mut self,
+        mut req: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), MtopError> {
         if !self.jar.is_empty() {
+            // `from_bytes` also takes non-ASCII bytes, which some pasted cookies hold.
             let mut cookie = HeaderValue::from_bytes(self.jar.header().expose().as_bytes())
                 .map_err(|_| MtopError::BadResponse("a cookie value cannot be sent".into()))?;
             cookie.set_sensitive(true);
@@ -451,23 +449,12 @@ impl MtopClient {
             .mime_str(image_mime(name))
             .map_err(|e| MtopError::BadResponse(format!("cannot describe the picture: {e}")))?;
         let form = reqwest::multipart::Form::new().part("file", part);
-        let mut cookie = HeaderValue::from_bytes(self.jar.header().expose().as_bytes())
-            .map_err(|_| MtopError::BadResponse("a cookie value cannot be sent".into()))?;
-        cookie.set_sensitive(true);
-        let resp = self
+        let req = self
             .http
             .post(url)
             .header(header::REFERER, HeaderValue::from_static(REFERER))
-            .header(header::COOKIE, cookie)
-            .multipart(form)
-            .send()
-            .await
-            .map_err(http_error)?;
-        let status = resp.status();
-        if self.absorb_cookies(resp.headers()) {
-            self.persist().await;
-        }
-        let body = resp.bytes().await.map_err(http_error)?;
+            .multipart(form);
+        let (status, body) = self.exchange(req).await?;
         parse_upload(&body).map_err(|e| match e {
             MtopError::BadResponse(why) if !status.is_success() => {
                 MtopError::Http(format!("the upload answered HTTP {status} ({why})"))

@@ -1069,15 +1069,7 @@ impl Actor {
                     s.outbox_add(&cid, &id, &text, crate::time::now_ms())
                 })
                 .await;
-                if self.is_live() {
-                    self.flush_outbox().await;
-                } else {
-                    self.emit(ImEvent::SendProgress {
-                        client_id,
-                        stage: SendStage::Queued,
-                    })
-                    .await;
-                }
+                self.flush_or_queue(client_id).await;
             }
             ImCommand::SendImage {
                 cid,
@@ -1413,18 +1405,12 @@ impl Actor {
                 Err(reason) => self.image_failed(cid, client_id, reason).await,
                 Ok(url) => {
                     let content = Content::Image { urls: vec![url] };
-                    if !self.outbox.push(cid.clone(), client_id.clone(), content) {
-                        tracing::warn!(%client_id, "duplicate send ignored");
-                    } else if self.is_live() {
-                        self.flush_outbox().await;
-                    } else {
-                        // Lost the connection during the upload: it goes out after the next
+                    if self.outbox.push(cid.clone(), client_id.clone(), content) {
+                        // Connection lost during the upload: it goes out after the next
                         // registration, like a text (but not after a restart).
-                        self.emit(ImEvent::SendProgress {
-                            client_id,
-                            stage: SendStage::Queued,
-                        })
-                        .await;
+                        self.flush_or_queue(client_id).await;
+                    } else {
+                        tracing::warn!(%client_id, "duplicate send ignored");
                     }
                 }
             },
@@ -1682,18 +1668,25 @@ impl Actor {
             SendStep::Requeued => {
                 if token_rejected && self.is_live() {
                     self.on_disconnect("IM token rejected".into(), true).await;
-                } else if self.is_live() {
-                    // Lost with an older connection; this one is up.
-                    self.flush_outbox().await;
                 } else {
-                    self.emit(ImEvent::SendProgress {
-                        client_id,
-                        stage: SendStage::Queued,
-                    })
-                    .await;
+                    // Lost with an older connection; this one may be up.
+                    self.flush_or_queue(client_id).await;
                 }
             }
             SendStep::Retry { .. } | SendStep::AwaitEcho | SendStep::Unknown => {}
+        }
+    }
+
+    /// Sends what the outbox holds when connected; otherwise says that `client_id` waits.
+    async fn flush_or_queue(&mut self, client_id: ClientId) {
+        if self.is_live() {
+            self.flush_outbox().await;
+        } else {
+            self.emit(ImEvent::SendProgress {
+                client_id,
+                stage: SendStage::Queued,
+            })
+            .await;
         }
     }
 

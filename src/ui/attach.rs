@@ -1,34 +1,19 @@
 //! The picture popup: the path being typed, and what the popup takes.
 
-use super::{clear_wide_left_edge, dim, i18n, text};
+use super::{dim, i18n, text};
 use crate::app::{AppState, AttachView};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 pub fn draw(frame: &mut Frame, state: &AppState, view: &AttachView, area: Rect) {
     let s = i18n::strings(state.lang);
-    let w = area.width.saturating_sub(4).clamp(10, 80).min(area.width);
-    let h = 6.min(area.height);
-    if w < 10 || h < 4 {
+    let size = (area.width.saturating_sub(4).clamp(10, 80), 6);
+    let Some(inner) = super::popup(frame, area, size, (10, 4), s.attach_title) else {
         return;
-    }
-    let popup = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
-    clear_wide_left_edge(frame, popup);
-    frame.render_widget(Clear, popup);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(Style::default().fg(Color::Cyan))
-        .title(format!(" {} ", s.attach_title));
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
+    };
     let iw = usize::from(inner.width);
     let prompt = "🖼 ";
     let path = text::one_line(&view.path);

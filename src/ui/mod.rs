@@ -101,6 +101,37 @@ fn draw_compose(frame: &mut Frame, state: &AppState, area: Rect) {
     }
 }
 
+/// A bordered popup of at most `w`×`h` centred in `area`, drawn over what is there; its inner
+/// area, or `None` when `area` is smaller than `min_w`×`min_h`.
+pub(crate) fn popup(
+    frame: &mut Frame,
+    area: Rect,
+    (w, h): (u16, u16),
+    (min_w, min_h): (u16, u16),
+    title: &str,
+) -> Option<Rect> {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    if w < min_w || h < min_h {
+        return None;
+    }
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    clear_wide_left_edge(frame, rect);
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(Color::Cyan))
+        .title(format!(" {title} "));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    Some(inner)
+}
+
 /// A wide character just left of `area` would spill one cell into it and hide its border:
 /// blank such characters before drawing over the area.
 pub(crate) fn clear_wide_left_edge(frame: &mut Frame, area: Rect) {

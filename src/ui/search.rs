@@ -1,39 +1,27 @@
 //! The search popup: the query, then one two-row entry per result (who, item, when; the
 //! text around the match with the match highlighted).
 
-use super::{clear_wide_left_edge, dim, i18n, text, timefmt};
+use super::{dim, i18n, text, timefmt};
 use crate::app::{AppState, SearchView};
 use crate::store::SearchHit;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 
 /// Rows per result.
 const HIT_ROWS: usize = 2;
 
 pub fn draw(frame: &mut Frame, state: &AppState, view: &SearchView, area: Rect) {
     let s = i18n::strings(state.lang);
-    let w = area.width.saturating_sub(4).clamp(10, 100).min(area.width);
-    let h = area.height.saturating_sub(2).clamp(5, 24).min(area.height);
-    if w < 10 || h < 5 {
-        return;
-    }
-    let popup = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
+    let size = (
+        area.width.saturating_sub(4).clamp(10, 100),
+        area.height.saturating_sub(2).clamp(5, 24),
     );
-    clear_wide_left_edge(frame, popup);
-    frame.render_widget(Clear, popup);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(Style::default().fg(Color::Cyan))
-        .title(format!(" {} ", s.search_title));
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
+    let Some(inner) = super::popup(frame, area, size, (10, 5), s.search_title) else {
+        return;
+    };
     let iw = usize::from(inner.width);
 
     let prompt = "🔍 ";
