@@ -373,22 +373,33 @@ fn offline_send_is_queued_then_progresses() {
     assert_eq!(d(&s), Delivery::Sending);
 }
 
+/// The service's answer to a send of conversation 101: it failed, retryably.
+fn fail_send(s: &mut goofish_tui::app::AppState, client_id: &ClientId, reason: &str) {
+    im(
+        s,
+        ImEvent::SendResult {
+            client_id: client_id.clone(),
+            cid: cid("101"),
+            result: Err(SendFailure {
+                reason: reason.into(),
+                retryable: true,
+            }),
+        },
+    );
+}
+
+/// `r` (with `m`), five seconds later.
+fn retry_key(s: &mut goofish_tui::app::AppState, m: KeyModifiers) -> Vec<Effect> {
+    let key = ratatui::crossterm::event::KeyEvent::new(KeyCode::Char('r'), m);
+    at(s, now() + 5_000, Input::Key(key))
+}
+
 #[test]
 fn failed_send_shows_reason_and_retry_resends_with_new_client_id() {
     let mut s = opened();
     typed(&mut s, "重试我");
     let (_, first, _) = sent_text(&key(&mut s, KeyCode::Enter)).unwrap();
-    im(
-        &mut s,
-        ImEvent::SendResult {
-            client_id: first.clone(),
-            cid: cid("101"),
-            result: Err(SendFailure {
-                reason: "超时".into(),
-                retryable: true,
-            }),
-        },
-    );
+    fail_send(&mut s, &first, "超时");
     let last = s
         .thread(&cid("101"))
         .unwrap()
@@ -398,15 +409,7 @@ fn failed_send_shows_reason_and_retry_resends_with_new_client_id() {
         .clone();
     assert!(matches!(&last.delivery, Delivery::Failed(f) if f.reason == "超时"));
     // Ctrl-R from the compose box.
-    let later = now() + 5_000;
-    let fx = at(
-        &mut s,
-        later,
-        Input::Key(ratatui::crossterm::event::KeyEvent::new(
-            KeyCode::Char('r'),
-            KeyModifiers::CONTROL,
-        )),
-    );
+    let fx = retry_key(&mut s, KeyModifiers::CONTROL);
     let (_, second, text) = sent_text(&fx).unwrap();
     assert_ne!(first, second);
     assert_eq!(text, "重试我");
@@ -952,26 +955,9 @@ fn ctrl_o_sends_a_dropped_picture_and_r_retries_it() {
     );
     assert_eq!(last.delivery, Delivery::Sending);
 
-    im(
-        &mut s,
-        ImEvent::SendResult {
-            client_id: first.clone(),
-            cid: cid("101"),
-            result: Err(SendFailure {
-                reason: "not connected".into(),
-                retryable: true,
-            }),
-        },
-    );
+    fail_send(&mut s, &first, "not connected");
     s.focus = Focus::Messages;
-    let fx = at(
-        &mut s,
-        now() + 5_000,
-        Input::Key(ratatui::crossterm::event::KeyEvent::new(
-            KeyCode::Char('r'),
-            KeyModifiers::NONE,
-        )),
-    );
+    let fx = retry_key(&mut s, KeyModifiers::NONE);
     let (_, second, path) = sent_image(&fx).unwrap();
     assert_ne!(first, second);
     assert_eq!(path, "/tmp/my photo.jpg");
