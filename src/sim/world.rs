@@ -815,6 +815,11 @@ impl<'c> Generator<'c> {
         }
         self.assign_ids();
         self.w.clock = self.w.clock.max(times.first().copied().unwrap_or(i64::MIN));
+        // Messages made from now on take ids from the clock, as the real ones grow with time:
+        // a world made again (each `--demo` run) must not hand out an id it gave a message
+        // of an earlier run, which a kept local history would then take for a duplicate.
+        let from_clock = 3_450_000_000_000 + (self.cfg.now_ms.max(0) as u64 / 10) % 500_000_000_000;
+        self.w.next_pnm = self.w.next_pnm.max(from_clock);
         self.w
     }
 
@@ -1444,6 +1449,17 @@ mod tests {
         }
         msgs.sort_by_key(|m| (m.time, m.id.number()));
         assert!(msgs.windows(2).all(|p| p[0].id.number() < p[1].id.number()));
+    }
+
+    #[test]
+    fn a_world_made_again_later_hands_out_new_ids() {
+        let mut first = World::generate(&WorldConfig::new(7, NOW));
+        let last_of_first = (0..50).map(|_| first.next_message_id()).last().unwrap();
+        let mut again = World::generate(&WorldConfig::new(7, NOW + 60_000));
+        assert!(again.next_message_id().number() > last_of_first.number());
+        // Still after every message of its own history.
+        let newest = all_messages(&again).iter().map(|m| m.id.number()).max().unwrap();
+        assert!(again.next_message_id().number() > newest);
     }
 
     #[test]
