@@ -1458,7 +1458,11 @@ mod tests {
         let mut again = World::generate(&WorldConfig::new(7, NOW + 60_000));
         assert!(again.next_message_id().number() > last_of_first.number());
         // Still after every message of its own history.
-        let newest = all_messages(&again).iter().map(|m| m.id.number()).max().unwrap();
+        let newest = all_messages(&again)
+            .iter()
+            .map(|m| m.id.number())
+            .max()
+            .unwrap();
         assert!(again.next_message_id().number() > newest);
     }
 
