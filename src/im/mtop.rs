@@ -665,6 +665,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn upload_answers_are_read_as_documented() {
+        let url = "https://img.alicdn.com/imgextra/i4/1/O1CN01x.jpg";
+        let object = json!({"object": {"url": url, "pix": "800x600"}}).to_string();
+        assert_eq!(parse_upload(object.as_bytes()).unwrap(), url);
+        let data = json!({"data": {"url": url}}).to_string();
+        assert_eq!(parse_upload(data.as_bytes()).unwrap(), url);
+        // An HTML page means the login cookies are dead.
+        assert!(matches!(
+            parse_upload(b"  <!DOCTYPE html><html>login</html>"),
+            Err(MtopError::SessionExpired)
+        ));
+        for bad in [&b"{}"[..], b"{\"object\":{\"url\":\"\"}}", b"\xff\xfe", b""] {
+            assert!(matches!(parse_upload(bad), Err(MtopError::BadResponse(_))));
+        }
+        assert_eq!(image_mime("照片.PNG"), "image/png");
+        assert_eq!(image_mime("a.webp"), "image/webp");
+        assert_eq!(image_mime("no-extension"), "image/jpeg");
+    }
+
+    #[test]
     fn token_answer_is_read_defensively() {
         let t = parse_im_token(
             &json!({"accessToken": "tok%3D", "accessTokenExpiredTime": "86400000", "refreshToken": ""}),

@@ -2160,6 +2160,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_pictures_up_to_the_limit_are_read_for_sending() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let gif = write("a.gif", b"GIF89a....");
+        assert_eq!(read_image(&gif).unwrap(), b"GIF89a....");
+        let webp = write("a.webp", b"RIFF\0\0\0\0WEBPVP8 ");
+        assert!(read_image(&webp).is_ok());
+        let text = write("a.jpg", b"just text");
+        assert!(read_image(&text).unwrap_err().contains("not a JPEG"));
+        let mut big = vec![0xff, 0xd8, 0xff];
+        big.resize(MAX_IMAGE_BYTES as usize + 1, 0);
+        let big = write("big.jpg", &big);
+        assert!(read_image(&big).unwrap_err().contains("larger than 5 MB"));
+        assert!(read_image(&dir.path().join("absent.png")).is_err());
+    }
+
+    #[test]
     fn backoff_doubles_to_the_cap_with_jitter_in_the_upper_half() {
         let b = Backoff {
             min: Duration::from_secs(1),
