@@ -16,7 +16,7 @@ pub const REAL_WS_URL: &str = "wss://wss-goofish.dingtalk.com/";
 pub const REAL_UPLOAD_URL: &str = "https://stream-upload.goofish.com/";
 
 /// The config file as written by the user; every field optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
     /// A `Cookie:` header value copied from a logged-in browser tab. Prefer `cookie_file`.

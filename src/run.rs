@@ -140,9 +140,12 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
     let jar_path = paths.cookie_jar();
     let (jar, source) = match resolved.cookie {
         Some(jar) => (jar, resolved.cookie_source.clone().unwrap_or_default()),
+        // A saved jar without a user id is no login either.
         None => match CookieJar::load(&jar_path) {
-            Ok(jar) => (jar, format!("the saved cookie jar {}", jar_path.display())),
-            Err(_) => bail!("No Goofish login cookie was found.\n\n{COOKIE_HELP}"),
+            Ok(jar) if jar.uid().is_some() => {
+                (jar, format!("the saved cookie jar {}", jar_path.display()))
+            }
+            _ => return Err(NoLogin.into()),
         },
     };
     let Some(uid) = jar.uid() else {
@@ -232,16 +235,10 @@ fn trim_later(store: StoreHandle, keep: usize) {
     });
 }
 
-/// Neither a cookie given by the user nor a saved login with a user id.
-fn has_no_login(cli: &Cli, paths: &Paths, file: &FileConfig) -> bool {
-    let given = Resolved::new(file, &overrides(cli)).map(|r| r.cookie.is_some());
-    // A broken cookie setting is for `connect` to report, not a reason to log in.
-    !given.unwrap_or(true)
-        && CookieJar::load(&paths.cookie_jar())
-            .ok()
-            .and_then(|j| j.uid())
-            .is_none()
-}
+/// Neither a cookie given by the user nor a saved login: nobody has logged in here yet.
+#[derive(Debug, thiserror::Error)]
+#[error("No Goofish login cookie was found.\n\n{COOKIE_HELP}")]
+pub struct NoLogin;
 
 fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
     let mut opts: UiOptions = match &file.ui {
@@ -266,16 +263,19 @@ pub async fn tui(cli: &Cli) -> Result<()> {
     let (paths, file) = load_settings(cli)?;
     let _log = start_file_logging(cli, &paths, &file);
     let options = ui_options(cli, &file)?;
-    if !cli.demo && has_no_login(cli, &paths, &file) && std::io::stdout().is_terminal() {
-        println!(
-            "No Goofish login yet. Scan the code below with the Xianyu (闲鱼) app to log in \
-             (Ctrl-C to stop; `goofish-tui --demo` tries the program without an account)."
-        );
-        crate::headless::login::login(cli, &crate::cli::LoginArgs::default())
-            .await
-            .map_err(|e| eyre!("{e}\n\n{COOKIE_HELP}"))?;
-    }
-    let mut conn = connect(cli, paths, file).await?;
+    let mut conn = match connect(cli, paths.clone(), file.clone()).await {
+        Err(e) if e.is::<NoLogin>() && std::io::stdout().is_terminal() => {
+            println!(
+                "No Goofish login yet. Scan the code below with the Xianyu (闲鱼) app to log in \
+                 (Ctrl-C to stop; `goofish-tui --demo` tries the program without an account)."
+            );
+            crate::headless::login::login(cli, &crate::cli::LoginArgs::default())
+                .await
+                .map_err(|e| eyre!("{e}\n\n{COOKIE_HELP}"))?;
+            connect(cli, paths, file).await?
+        }
+        other => other?,
+    };
     let commands = conn.session.commands.clone();
     commands
         .send(ImCommand::ListConversations)

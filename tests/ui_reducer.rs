@@ -373,6 +373,16 @@ fn offline_send_is_queued_then_progresses() {
     assert_eq!(d(&s), Delivery::Sending);
 }
 
+/// The newest entry of conversation 101.
+fn last_entry(s: &goofish_tui::app::AppState) -> goofish_tui::app::Entry {
+    s.thread(&cid("101"))
+        .unwrap()
+        .entries()
+        .last()
+        .unwrap()
+        .clone()
+}
+
 /// The service's answer to a send of conversation 101: it failed, retryably.
 fn fail_send(s: &mut goofish_tui::app::AppState, client_id: &ClientId, reason: &str) {
     im(
@@ -400,13 +410,7 @@ fn failed_send_shows_reason_and_retry_resends_with_new_client_id() {
     typed(&mut s, "重试我");
     let (_, first, _) = sent_text(&key(&mut s, KeyCode::Enter)).unwrap();
     fail_send(&mut s, &first, "超时");
-    let last = s
-        .thread(&cid("101"))
-        .unwrap()
-        .entries()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_entry(&s);
     assert!(matches!(&last.delivery, Delivery::Failed(f) if f.reason == "超时"));
     // Ctrl-R from the compose box.
     let fx = retry_key(&mut s, KeyModifiers::CONTROL);
@@ -940,13 +944,7 @@ fn ctrl_o_sends_a_dropped_picture_and_r_retries_it() {
     let (to, first, path) = sent_image(&fx).unwrap();
     assert_eq!((to, path.as_str()), (cid("101"), "/tmp/my photo.jpg"));
     assert!(s.attach.is_none());
-    let last = s
-        .thread(&cid("101"))
-        .unwrap()
-        .entries()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_entry(&s);
     assert_eq!(
         last.content,
         Content::Image {

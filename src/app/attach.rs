@@ -3,10 +3,8 @@
 
 use super::keymap::Action;
 use super::state::{AppState, Focus};
-use super::thread::Delivery;
 use super::{Effect, update};
-use crate::im::ImCommand;
-use crate::protocol::{ClientId, Content};
+use crate::protocol::Content;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// The popup's state.
@@ -72,7 +70,8 @@ fn clean(path: &str) -> &str {
         .unwrap_or(p)
 }
 
-/// Sends the picture: shown at once as a local entry, uploaded and sent by the session.
+/// Sends the picture: shown at once as a local entry (keeping its path), uploaded and sent
+/// by the session.
 fn send(state: &mut AppState, fx: &mut Vec<Effect>) {
     let Some(view) = state.attach.take() else {
         return;
@@ -84,21 +83,8 @@ fn send(state: &mut AppState, fx: &mut Vec<Effect>) {
     if path.is_empty() {
         return;
     }
-    let client_id = ClientId::generate(state.now_ms);
-    let content = Content::Image {
-        urls: vec![path.clone()],
-    };
-    let message = update::local_message(state, &cid, &client_id, content);
-    let thread = state.threads.entry(cid.clone()).or_default();
-    thread.add_local(message.clone(), client_id.clone(), Delivery::Sending);
-    thread.follow_newest();
     state.focus = Focus::Messages;
-    update::touch_conv(state, &message);
-    fx.push(Effect::Im(ImCommand::SendImage {
-        cid,
-        client_id,
-        path: path.into(),
-    }));
+    update::send_local(state, cid, Content::Image { urls: vec![path] }, fx);
 }
 
 #[cfg(test)]

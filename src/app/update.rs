@@ -441,21 +441,7 @@ fn send(state: &mut AppState, fx: &mut Vec<Effect>) {
     if text.is_empty() {
         return;
     }
-    let text = text.to_string();
-    let client_id = ClientId::generate(state.now_ms);
-    let content = Content::Text {
-        text: text.as_str().into(),
-    };
-    let mut message = local_message(state, &cid, &client_id, content);
-    message.time = local_time(state, &cid);
-    let delivery = if state.is_live() {
-        Delivery::Sending
-    } else {
-        Delivery::Queued
-    };
-    let thread = state.threads.entry(cid.clone()).or_default();
-    thread.add_local(message.clone(), client_id.clone(), delivery);
-    thread.follow_newest();
+    let content = Content::Text { text: text.into() };
     state.compose = new_compose("");
     state.drafts.remove(&cid);
     state.draft_changed_at = None;
@@ -465,12 +451,45 @@ fn send(state: &mut AppState, fx: &mut Vec<Effect>) {
             text: String::new(),
         }));
     }
+    send_local(state, cid, content, fx);
+}
+
+/// The command that sends `content`: a text, or a picture by the path a local entry keeps.
+fn send_command(cid: Cid, client_id: ClientId, content: &Content) -> Option<ImCommand> {
+    match content {
+        Content::Text { text } => Some(ImCommand::SendText {
+            cid,
+            client_id,
+            text: text.to_string(),
+        }),
+        Content::Image { urls } if urls.len() == 1 => Some(ImCommand::SendImage {
+            cid,
+            client_id,
+            path: urls[0].clone().into(),
+        }),
+        _ => None,
+    }
+}
+
+/// Shows `content` at once as a local entry of `cid` (after everything already there) and
+/// asks the session to send it.
+pub(crate) fn send_local(state: &mut AppState, cid: Cid, content: Content, fx: &mut Vec<Effect>) {
+    let client_id = ClientId::generate(state.now_ms);
+    let Some(command) = send_command(cid.clone(), client_id.clone(), &content) else {
+        return;
+    };
+    let mut message = local_message(state, &cid, &client_id, content);
+    message.time = local_time(state, &cid);
+    let delivery = if state.is_live() {
+        Delivery::Sending
+    } else {
+        Delivery::Queued
+    };
+    let thread = state.threads.entry(cid).or_default();
+    thread.add_local(message.clone(), client_id, delivery);
+    thread.follow_newest();
     touch_conv(state, &message);
-    fx.push(Effect::Im(ImCommand::SendText {
-        cid,
-        client_id,
-        text,
-    }));
+    fx.push(Effect::Im(command));
     state.dirty = true;
 }
 
@@ -485,12 +504,7 @@ fn local_time(state: &AppState, cid: &Cid) -> i64 {
     state.now_ms.max(last)
 }
 
-pub(crate) fn local_message(
-    state: &AppState,
-    cid: &Cid,
-    client_id: &ClientId,
-    content: Content,
-) -> Message {
+fn local_message(state: &AppState, cid: &Cid, client_id: &ClientId, content: Content) -> Message {
     Message {
         id: MessageId::default(),
         cid: cid.clone(),
@@ -530,20 +544,13 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
     let super::EntryKey::Local(old_id) = target.key.clone() else {
         return;
     };
-    // A text goes again as it is; a picture from its file (a local entry keeps the path).
-    enum Again {
-        Text(String),
-        Picture(String),
-    }
-    let again = match &target.content {
-        Content::Text { text } => Again::Text(text.to_string()),
-        Content::Image { urls } if urls.len() == 1 => Again::Picture(urls[0].clone()),
-        _ => return,
+    let client_id = ClientId::generate(now);
+    let Some(command) = send_command(cid, client_id.clone(), &target.content) else {
+        return;
     };
     let Some(mut entry) = thread.take_local(&old_id) else {
         return;
     };
-    let client_id = ClientId::generate(now);
     let time = now.max(thread.entries().last().map_or(now, |e| e.time + 1));
     entry.delivery = if live {
         Delivery::Sending
@@ -552,23 +559,12 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
     };
     thread.readd_local(entry, client_id.clone(), time);
     thread.follow_newest();
-    fx.push(Effect::Im(match again {
-        Again::Text(text) => ImCommand::SendText {
-            cid,
-            client_id,
-            text,
-        },
-        Again::Picture(path) => ImCommand::SendImage {
-            cid,
-            client_id,
-            path: path.into(),
-        },
-    }));
+    fx.push(Effect::Im(command));
     state.dirty = true;
 }
 
 /// A conversation saw `m`: newer activity moves it up.
-pub(crate) fn touch_conv(state: &mut AppState, m: &Message) {
+fn touch_conv(state: &mut AppState, m: &Message) {
     let old_key = state
         .convs
         .get(&m.cid)

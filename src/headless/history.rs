@@ -101,10 +101,12 @@ async fn fetch(conn: &mut Connection, args: &FetchHistoryArgs) -> Result<(), Fai
         }));
     }
     let pause = super::secs(args.pause.max(0.0));
-    let before_all = stored(&store).await?;
+    // Counted once per page: what a page added is the difference to the count before it.
+    let mut count = stored(&store).await?;
+    let first_count = count;
     let total = list.len();
     for (i, conv) in list.iter().enumerate() {
-        let before = stored(&store).await?;
+        let before = count;
         let mut cursor = None;
         let mut pages = 0;
         let mut failed = None;
@@ -112,7 +114,6 @@ async fn fetch(conn: &mut Connection, args: &FetchHistoryArgs) -> Result<(), Fai
             if pages > 0 || i > 0 {
                 tokio::time::sleep(pause).await;
             }
-            let known = stored(&store).await?;
             ask(ImCommand::LoadHistory {
                 cid: conv.cid.clone(),
                 cursor,
@@ -140,7 +141,9 @@ async fn fetch(conn: &mut Connection, args: &FetchHistoryArgs) -> Result<(), Fai
                 }
             };
             pages += 1;
-            let fresh = stored(&store).await?.saturating_sub(known);
+            let now = stored(&store).await?;
+            let fresh = now.saturating_sub(count);
+            count = now;
             // A page that is all stored already means a run before got this far.
             let caught_up = fresh == 0 && !args.full;
             if page.entries.is_empty() || !page.has_more || page.next_cursor.is_none() || caught_up
@@ -149,7 +152,7 @@ async fn fetch(conn: &mut Connection, args: &FetchHistoryArgs) -> Result<(), Fai
             }
             cursor = page.next_cursor;
         }
-        let added = stored(&store).await?.saturating_sub(before);
+        let added = count.saturating_sub(before);
         let what = match failed {
             Some(reason) => format!("stopped: {reason}"),
             None => format!("{added} new"),
@@ -160,7 +163,7 @@ async fn fetch(conn: &mut Connection, args: &FetchHistoryArgs) -> Result<(), Fai
         };
         println!("[{}/{total}] {}: {pages}, {what}", i + 1, name(conv));
     }
-    let added = stored(&store).await?.saturating_sub(before_all);
+    let added = count.saturating_sub(first_count);
     println!(
         "{added} new messages from {total} conversations are in the local history; \
          `goofish-tui search` and Ctrl-F find them."

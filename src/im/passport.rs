@@ -253,19 +253,16 @@ impl<'a> QrLogin<'a> {
         Ok(QrLogin { mtop, form })
     }
 
-    fn fields(&self) -> Vec<(&str, &str)> {
-        self.form
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
+    /// The login form's fields, borrowed apart from the client that sends them.
+    fn parts(&mut self) -> (&mut MtopClient, Vec<(&str, &str)>) {
+        let fields = self.form.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        (self.mtop, fields.collect())
     }
 
     /// A new code to scan.
     pub async fn new_code(&mut self) -> Result<QrCode, PassportError> {
-        let form = self.form.clone();
-        let query: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let (status, body) = self
-            .mtop
+        let (mtop, query) = self.parts();
+        let (status, body) = mtop
             .passport("newlogin/qrcode/generate.do", &query, None)
             .await?;
         if !status.is_success() {
@@ -276,17 +273,11 @@ impl<'a> QrLogin<'a> {
 
     /// Where `code` stands now.
     pub async fn poll(&mut self, code: &QrCode) -> Result<QrState, PassportError> {
-        let mut form = self.fields();
+        let (mtop, mut form) = self.parts();
         form.push(("t", &code.t));
         form.push(("ck", code.ck.expose()));
         form.extend(QUERY_EXTRA);
-        let form: Vec<(String, String)> = form
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let (status, body) = self
-            .mtop
+        let (status, body) = mtop
             .passport(
                 "newlogin/qrcode/query.do",
                 &[("appName", "xianyu"), ("fromSite", "77")],

@@ -132,6 +132,27 @@ pub(crate) fn popup(
     Some(inner)
 }
 
+/// A one-line text field on the first row of `inner`: `prompt`, then what was typed (its end,
+/// when it is too long: the end is what was just typed), with the terminal cursor after it.
+pub(crate) fn input_line(
+    frame: &mut Frame,
+    inner: Rect,
+    prompt: &'static str,
+    typed: &str,
+) -> Line<'static> {
+    let room = usize::from(inner.width).saturating_sub(text::width(prompt) + 1);
+    let shown = text::truncate_left(&text::one_line(typed), room);
+    let x = inner.x + (text::width(prompt) + text::width(&shown)) as u16;
+    frame.set_cursor_position(Position::new(
+        x.min(inner.right().saturating_sub(1)),
+        inner.y,
+    ));
+    Line::from(vec![
+        Span::raw(prompt),
+        Span::styled(shown, Style::default().add_modifier(Modifier::BOLD)),
+    ])
+}
+
 /// A wide character just left of `area` would spill one cell into it and hide its border:
 /// blank such characters before drawing over the area.
 pub(crate) fn clear_wide_left_edge(frame: &mut Frame, area: Rect) {

@@ -5,7 +5,7 @@ use super::{dim, i18n, text, timefmt};
 use crate::app::{AppState, SearchView};
 use crate::store::SearchHit;
 use ratatui::Frame;
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -24,13 +24,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, view: &SearchView, area: Rect) 
     };
     let iw = usize::from(inner.width);
 
-    let prompt = "🔍 ";
-    let query = text::one_line(&view.query);
-    let shown = text::truncate_left(&query, iw.saturating_sub(text::width(prompt) + 1));
-    let query_line = Line::from(vec![
-        Span::raw(prompt),
-        Span::styled(shown.clone(), Style::default().add_modifier(Modifier::BOLD)),
-    ]);
+    let query_line = super::input_line(frame, inner, "🔍 ", &view.query);
     let status = if let Some(e) = &view.error {
         Line::styled(
             text::truncate(&text::one_line(e), iw),
@@ -63,11 +57,6 @@ pub fn draw(frame: &mut Frame, state: &AppState, view: &SearchView, area: Rect) 
         lines.push(l2.style(style));
     }
     frame.render_widget(Paragraph::new(lines), inner);
-    let x = inner.x + (text::width(prompt) + text::width(&shown)) as u16;
-    frame.set_cursor_position(Position::new(
-        x.min(inner.right().saturating_sub(1)),
-        inner.y,
-    ));
 }
 
 fn hit_lines(state: &AppState, hit: &SearchHit, w: usize) -> (Line<'static>, Line<'static>) {
