@@ -650,3 +650,212 @@ async fn a_picture_is_uploaded_then_sent_once() {
     assert_eq!(sim_state(&sim).await["uploads"], 1);
     sim.shutdown().await;
 }
+
+async fn inject_into(sim: &SimHandle, cid: &Cid, text: &str) -> String {
+    control(sim, "incoming", json!({"cid": cid.as_str(), "text": text})).await["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Drops the connection and waits until the client says it is offline.
+async fn drop_connection(c: &mut Client, sim: &SimHandle) {
+    control(sim, "fault", json!({"kind": "drop"})).await;
+    c.until("offline", |e| {
+        matches!(e, ImEvent::Connection(ConnState::Reconnecting { .. }))
+    })
+    .await;
+}
+
+/// A client whose backfill starts a while after it is live again, so that live messages can
+/// arrive before, during and after it.
+fn slow_backfill_client(sim: &SimHandle) -> Client {
+    let mut cfg = test_config(sim);
+    cfg.backoff_min = Duration::from_millis(600);
+    cfg.backoff_max = Duration::from_millis(600);
+    cfg.settle_delay = Duration::from_millis(700);
+    Client::start_with(sim, cfg)
+}
+
+#[tokio::test]
+async fn a_live_message_after_reconnect_does_not_hide_the_gap() {
+    let sim = quiet(4).await;
+    let mut c = slow_backfill_client(&sim);
+    c.live().await;
+    let convs = c.list().await;
+    let (x, y) = (convs[0].cid.clone(), convs[1].cid.clone());
+    drop_connection(&mut c, &sim).await;
+    let gap_x = inject_into(&sim, &x, "断线时 A").await;
+    let gap_y = inject_into(&sim, &y, "断线时 C").await;
+    c.live().await;
+    // Before the backfill runs, both conversations move on live.
+    let live_x = inject_into(&sim, &x, "重连后 B").await;
+    let live_y = inject_into(&sim, &y, "重连后 D").await;
+    for id in [&gap_x, &gap_y, &live_x, &live_y] {
+        c.message(id).await;
+    }
+    // During and after the backfill: still nothing lost or doubled.
+    let during = inject_into(&sim, &x, "补齐时 E").await;
+    c.message(&during).await;
+    c.drain_for(Duration::from_millis(900)).await;
+    let after = inject_into(&sim, &x, "补齐后 F").await;
+    c.message(&after).await;
+    c.drain_for(Duration::from_millis(300)).await;
+    c.assert_no_duplicates();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn gaps_of_several_drops_in_a_row_are_all_backfilled() {
+    let sim = quiet(3).await;
+    let mut c = slow_backfill_client(&sim);
+    c.live().await;
+    let convs = c.list().await;
+    let x = convs[0].cid.clone();
+    let mut expected = vec![];
+    for round in 0..3 {
+        drop_connection(&mut c, &sim).await;
+        expected.push(inject_into(&sim, &x, &format!("第{round}次断线时")).await);
+        c.live().await;
+        // Live again, and the conversation moves on before the backfill of this gap.
+        expected.push(inject_into(&sim, &x, &format!("第{round}次重连后")).await);
+    }
+    for id in &expected {
+        c.message(id).await;
+    }
+    c.drain_for(Duration::from_millis(300)).await;
+    c.assert_no_duplicates();
+    sim.shutdown().await;
+}
+
+// Several worker threads, as in the program: concurrent sends would race there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn texts_written_offline_go_out_in_the_order_they_were_written() {
+    let sim = quiet(3).await;
+    let mut cfg = test_config(&sim);
+    cfg.backoff_min = Duration::from_millis(800);
+    cfg.backoff_max = Duration::from_millis(800);
+    let mut c = Client::start_with(&sim, cfg);
+    c.live().await;
+    let convs = c.list().await;
+    drop_connection(&mut c, &sim).await;
+    let (a, b) = (convs[0].cid.clone(), convs[1].cid.clone());
+    let mut ids = vec![];
+    for i in 1..=24 {
+        // Two conversations interleaved: the order holds within each.
+        let cid = if i % 3 == 0 { &b } else { &a };
+        let client_id = ClientId::new(format!("-17000000001{i:02}"));
+        c.send(ImCommand::SendText {
+            cid: cid.clone(),
+            client_id: client_id.clone(),
+            text: format!("{i:02}"),
+        })
+        .await;
+        ids.push(client_id);
+    }
+    let mut left: HashSet<ClientId> = ids.iter().cloned().collect();
+    while !left.is_empty() {
+        if let ImEvent::SendResult {
+            client_id, result, ..
+        } = c
+            .until("send results", |e| matches!(e, ImEvent::SendResult { .. }))
+            .await
+        {
+            assert!(result.is_ok(), "{result:?}");
+            left.remove(&client_id);
+        }
+    }
+    let got = received(&sim).await;
+    let order = |cid: &Cid| -> Vec<String> {
+        got.iter()
+            .filter(|m| m["cid"] == cid.as_str())
+            .map(|m| m["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let written = |in_b: bool| -> Vec<String> {
+        (1..=24)
+            .filter(|i| (i % 3 == 0) == in_b)
+            .map(|i| format!("{i:02}"))
+            .collect()
+    };
+    assert_eq!(order(&a), written(false));
+    assert_eq!(order(&b), written(true));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_is_lost_is_delivered_once() {
+    let sim = quiet(3).await;
+    let mut cfg = test_config(&sim);
+    cfg.conn.request_timeout = Duration::from_millis(800);
+    let mut c = Client::start_with(&sim, cfg);
+    c.live().await;
+    let convs = c.list().await;
+    control(&sim, "fault", json!({"kind": "lose-send-answer"})).await;
+    let client_id = ClientId::new("-1700000000000901");
+    c.send(ImCommand::SendText {
+        cid: convs[0].cid.clone(),
+        client_id: client_id.clone(),
+        text: "回答丢了也只发一次".into(),
+    })
+    .await;
+    let ev = c
+        .until("send result", |e| matches!(e, ImEvent::SendResult { .. }))
+        .await;
+    let ImEvent::SendResult { result, .. } = ev else {
+        unreachable!()
+    };
+    let sent = result.unwrap();
+    assert!(
+        sent.id.as_str().ends_with(".PNM"),
+        "its real id: {}",
+        sent.id
+    );
+    c.drain_for(Duration::from_millis(1500)).await;
+    let st = sim_state(&sim).await;
+    assert_eq!(st["messages_received"].as_array().unwrap().len(), 1);
+    assert_eq!(st["duplicate_sends"], 0, "not sent a second time: {st}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_send_gets_exactly_one_result_even_under_a_repeated_client_id() {
+    let sim = quiet(3).await;
+    let mut c = Client::start(&sim);
+    c.live().await;
+    let convs = c.list().await;
+    control(&sim, "fault", json!({"kind": "stall", "secs": 1.5})).await;
+    let client_id = ClientId::new("-1700000000000902");
+    let text = |t: &str| ImCommand::SendText {
+        cid: convs[0].cid.clone(),
+        client_id: client_id.clone(),
+        text: t.into(),
+    };
+    // The same send asked for twice, and another text under the same id.
+    c.send(text("同一条")).await;
+    c.send(text("同一条")).await;
+    c.send(text("别的内容")).await;
+    let mut results = vec![];
+    while results.len() < 3 {
+        if let ImEvent::SendResult { result, .. } = c
+            .until("send results", |e| matches!(e, ImEvent::SendResult { .. }))
+            .await
+        {
+            results.push(result.map(|m| m.content));
+        }
+    }
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 2, "{results:?}");
+    assert!(results.iter().all(|r| match r {
+        Ok(content) =>
+            *content
+                == Content::Text {
+                    text: "同一条".into()
+                },
+        Err(f) => f.reason.contains("same client id"),
+    }));
+    c.drain_for(Duration::from_millis(500)).await;
+    let got = received(&sim).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    sim.shutdown().await;
+}

@@ -235,3 +235,93 @@ async fn a_broken_store_is_reported_once_and_the_session_goes_on() {
     let _ = s.commands.send(ImCommand::Shutdown).await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn texts_left_by_an_earlier_run_go_out_in_their_order() {
+    let sim = quiet_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Learn a conversation, then leave twelve texts in the outbox as a killed run would.
+    let mut first = start(&sim, None);
+    let cid = first_conversation(&mut first).await;
+    let _ = first.commands.send(ImCommand::Shutdown).await;
+    {
+        let mut store = Store::open(dir.path(), &sim.self_uid).unwrap();
+        for i in 1..=12 {
+            let id = ClientId::new(format!("-17900000002{i:02}"));
+            store
+                .outbox_add(&cid, &id, &format!("{i:02}"), 1_790_000_000_000 + i)
+                .unwrap();
+        }
+    }
+    let mut second = start(&sim, Some(open(dir.path(), &sim.self_uid)));
+    let mut results = 0;
+    while results < 12 {
+        if let ImEvent::SendResult { result, .. } = until(&mut second, "results", |e| {
+            matches!(e, ImEvent::SendResult { .. })
+        })
+        .await
+        {
+            assert!(result.is_ok(), "{result:?}");
+            results += 1;
+        }
+    }
+    let texts: Vec<String> = common::sim_received(&sim)
+        .await
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect();
+    let written: Vec<String> = (1..=12).map(|i| format!("{i:02}")).collect();
+    assert_eq!(texts, written);
+    let _ = second.commands.send(ImCommand::Shutdown).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_the_outbox_cannot_keep_is_flagged_and_still_sent_once() {
+    let sim = quiet_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &sim.self_uid);
+    let mut s = start(&sim, Some(store));
+    let cid = first_conversation(&mut s).await;
+    // The outbox breaks under the running session.
+    let raw =
+        rusqlite::Connection::open(goofish_tui::store::db_path(dir.path(), &sim.self_uid).unwrap())
+            .unwrap();
+    raw.execute_batch("DROP TABLE outbox;").unwrap();
+    drop(raw);
+    let client_id = ClientId::new("-1790000000000777");
+    s.commands
+        .send(ImCommand::SendText {
+            cid,
+            client_id: client_id.clone(),
+            text: "发件箱坏了也要发出去".into(),
+        })
+        .await
+        .unwrap();
+    let mut flagged = false;
+    let result = loop {
+        match until(&mut s, "the send", |e| {
+            matches!(e, ImEvent::SendNotSaved { .. } | ImEvent::SendResult { .. })
+        })
+        .await
+        {
+            ImEvent::SendNotSaved {
+                client_id: c,
+                reason,
+            } => {
+                assert_eq!(c, client_id);
+                assert!(reason.contains("outbox"), "{reason}");
+                flagged = true;
+            }
+            ImEvent::SendResult { result, .. } => break result,
+            _ => unreachable!(),
+        }
+    };
+    assert!(flagged, "told before the result that it is not crash-safe");
+    assert!(result.is_ok(), "{result:?}");
+    let got = common::sim_received(&sim).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["text"], "发件箱坏了也要发出去");
+    let _ = s.commands.send(ImCommand::Shutdown).await;
+    sim.shutdown().await;
+}

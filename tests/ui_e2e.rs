@@ -148,3 +148,120 @@ async fn open_receive_reply() {
     assert!(rt.state().draft(&cid).trim().is_empty());
     sim.shutdown().await;
 }
+
+/// Scripted terminal input for `Runtime::run`: keys sent on a channel.
+fn key_stream(
+    rx: tokio::sync::mpsc::UnboundedReceiver<ratatui::crossterm::event::Event>,
+) -> impl futures_util::Stream<Item = std::io::Result<ratatui::crossterm::event::Event>> + Unpin {
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|ev| (Ok(ev), rx))
+    }))
+}
+
+fn press(code: KeyCode) -> ratatui::crossterm::event::Event {
+    ratatui::crossterm::event::Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+#[tokio::test]
+async fn a_burst_into_the_open_conversation_never_stops_the_ui() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 10,
+        history: 3,
+        ..SimOptions::default()
+    })
+    .await;
+    let mut cfg = common::session_config(&sim);
+    // A debug build under a burst can be slow to answer: keep the heartbeat patient.
+    cfg.conn.heartbeat_every = Duration::from_secs(2);
+    cfg.conn.heartbeat_timeout = Duration::from_secs(20);
+    let mut session = session::spawn(cfg, common::sim_mtop(&sim));
+    let opts = UiOptions {
+        lang: Lang::En,
+        ..UiOptions::default()
+    };
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let (state, _) = AppState::new(&opts, tz, goofish_tui::time::now_ms());
+    let mut rt = Runtime::new(TestBackend::new(80, 24), state, session.commands.clone()).unwrap();
+    rt.dispatch(Input::Resize {
+        width: 80,
+        height: 24,
+    })
+    .await;
+    session
+        .commands
+        .send(ImCommand::ListConversations)
+        .await
+        .unwrap();
+    pump(&mut rt, &mut session, "the list", |rt| {
+        rt.state().visible().len() == 10 && screen(rt).contains("live")
+    })
+    .await;
+    key(&mut rt, KeyCode::Enter).await;
+    let cid = rt.state().selected.clone().unwrap();
+
+    let (keys, input) = tokio::sync::mpsc::unbounded_channel();
+    let burst_url = format!("{}/burst", sim.control_url());
+    let script = async {
+        let burst = tokio::spawn(
+            reqwest::Client::new()
+                .post(burst_url)
+                .json(&json!({"count": 12000, "conversations": 10}))
+                .send(),
+        );
+        // Keys typed while the burst comes in are read, and quitting works.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for c in "在的".chars() {
+            keys.send(press(KeyCode::Char(c))).unwrap();
+        }
+        let answer: serde_json::Value = burst.await.unwrap().unwrap().json().await.unwrap();
+        assert_eq!(answer["count"], 12000);
+        // The end of the input ends `run` without quitting.
+        drop(keys);
+        std::future::pending::<()>().await
+    };
+    let run = rt.run(key_stream(input), &mut session.events);
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::select! {
+            r = run => r,
+            () = script => unreachable!(),
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the UI stopped answering during the burst:\n{}",
+        screen(&rt)
+    );
+    ended.unwrap().unwrap();
+    assert_eq!(
+        rt.state().draft(&cid),
+        "在的",
+        "keys typed during the burst"
+    );
+    // Nothing was lost on the way: the open conversation gets at least its tenth of the
+    // burst, after the three messages of history it had.
+    let expected = 12000 / 10 + 3;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while rt.state().thread(&cid).map_or(0, |t| t.len()) < expected {
+        match tokio::time::timeout_at(deadline, session.events.recv()).await {
+            Ok(Some(ev)) => rt.dispatch(Input::Im(ev)).await,
+            other => panic!(
+                "the burst stopped at {} of {expected} in the open conversation ({other:?})",
+                rt.state().thread(&cid).map_or(0, |t| t.len())
+            ),
+        }
+    }
+    // And the keys still work: back to the list, quit.
+    let (keys, input) = tokio::sync::mpsc::unbounded_channel();
+    keys.send(press(KeyCode::Esc)).unwrap();
+    keys.send(press(KeyCode::Char('q'))).unwrap();
+    let quit = tokio::time::timeout(
+        Duration::from_secs(20),
+        rt.run(key_stream(input), &mut session.events),
+    )
+    .await;
+    assert!(quit.is_ok(), "q did not quit:\n{}", screen(&rt));
+    assert!(rt.state().should_quit());
+    sim.shutdown().await;
+}

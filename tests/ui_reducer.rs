@@ -962,3 +962,45 @@ fn ctrl_o_sends_a_dropped_picture_and_r_retries_it() {
     let t = s.thread(&cid("101")).unwrap();
     assert_eq!(t.entries().last().unwrap().delivery, Delivery::Sending);
 }
+
+#[test]
+fn a_send_the_outbox_could_not_keep_says_so_on_the_message_until_it_is_sent() {
+    let mut s = opened();
+    typed(&mut s, "存不下的消息");
+    let (_, client_id, _) = sent_text(&key(&mut s, KeyCode::Enter)).unwrap();
+    im(
+        &mut s,
+        ImEvent::SendProgress {
+            client_id: client_id.clone(),
+            stage: SendStage::Queued,
+        },
+    );
+    im(
+        &mut s,
+        ImEvent::SendNotSaved {
+            client_id: client_id.clone(),
+            reason: "database disk image is malformed".into(),
+        },
+    );
+    assert!(last_entry(&s).unsaved);
+    let shown = ui_support::render(&s, 80, 24);
+    assert!(shown.contains("未能存入本地发件箱"), "{shown}");
+    // Sent after all: the warning is gone with the pending entry.
+    let mut sent = ui_support::msg(
+        "88.PNM",
+        "101",
+        ui_support::SELF_UID,
+        now(),
+        text("存不下的消息"),
+    );
+    sent.client_id = Some(client_id.as_str().into());
+    im(
+        &mut s,
+        ImEvent::SendResult {
+            client_id,
+            cid: cid("101"),
+            result: Ok(sent),
+        },
+    );
+    assert!(!ui_support::render(&s, 80, 24).contains("未能存入本地发件箱"));
+}

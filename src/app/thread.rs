@@ -73,6 +73,8 @@ pub struct Entry {
     pub recalled: bool,
     /// A `MarkRead` went out for it (incoming only).
     pub read_sent: bool,
+    /// A pending send that the stored outbox could not take: lost if the program ends first.
+    pub unsaved: bool,
 }
 
 impl Entry {
@@ -281,6 +283,7 @@ impl Thread {
             delivery,
             recalled: false,
             read_sent,
+            unsaved: false,
         }
     }
 

@@ -742,6 +742,17 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
                 }
             }
         }
+        ImEvent::SendNotSaved { client_id, reason } => {
+            tracing::warn!(%client_id, %reason, "a pending send is not in the stored outbox");
+            if let Some(e) = state
+                .threads
+                .values_mut()
+                .find_map(|t| t.local_mut(&client_id))
+            {
+                e.unsaved = true;
+                state.dirty = true;
+            }
+        }
         ImEvent::SendResult {
             client_id,
             cid,

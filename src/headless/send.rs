@@ -249,6 +249,15 @@ async fn deliver(
                     return Err(Failure::Login(msg));
                 }
             }
+            ImEvent::SendNotSaved {
+                client_id: c,
+                reason,
+            } if c == client_id => {
+                eprintln!(
+                    "warning: the local outbox could not keep the message ({reason}); \
+                     it is sent only if this command runs until it is"
+                );
+            }
             _ => {}
         }
     }

@@ -198,6 +198,7 @@ impl Watcher {
                 }
             }
             ImEvent::SendProgress { .. }
+            | ImEvent::SendNotSaved { .. }
             | ImEvent::History { .. }
             | ImEvent::HistoryFailed { .. }
             | ImEvent::Backfill { .. } => {}

@@ -135,6 +135,12 @@ pub enum ImEvent {
         client_id: ClientId,
         stage: SendStage,
     },
+    /// The text could not be written to the stored outbox: it stays in memory and is sent,
+    /// but a crash or quit before that loses it.
+    SendNotSaved {
+        client_id: ClientId,
+        reason: String,
+    },
     /// Exactly one per `SendText` and `SendImage`.
     SendResult {
         client_id: ClientId,

@@ -63,6 +63,9 @@ pub struct SessionConfig {
     pub max_conversation_pages: u32,
     /// At most this many history pages per conversation when backfilling.
     pub backfill_max_pages: u32,
+    /// A backfill that could not finish (list or history failed) is tried again this long
+    /// later, for as long as the connection is live.
+    pub backfill_retry: Duration,
     /// Retries of a send (and of bulk RPCs) on flow control or transient errors, spaced
     /// `retry_step`, 2×, 3× … apart (PY-B: 2/4/6 s).
     pub retry_limit: u32,
@@ -95,7 +98,8 @@ impl SessionConfig {
             history_page: 20,
             conversation_page: 50,
             max_conversation_pages: 20,
-            backfill_max_pages: 5,
+            backfill_max_pages: 25,
+            backfill_retry: Duration::from_secs(30),
             retry_limit: 3,
             retry_step: Duration::from_secs(2),
             echo_wait: Duration::from_secs(10),
@@ -250,6 +254,13 @@ pub struct Outgoing {
     pub state: OutState,
     /// Retries so far (flow control, transient errors, timeouts).
     pub retries: u32,
+    /// It may have reached the service already (a timeout, a connection lost while it was
+    /// on the wire, a crash while sending): the next attempt looks for it in the
+    /// conversation's newest history first and sends only when it is not there. Whether the
+    /// service drops a repeated uuid is unknown (§12), so a buyer could get it twice.
+    pub maybe_delivered: bool,
+    /// Asked for again with the same client id and content: that many more `SendResult`s.
+    pub repeats: u32,
 }
 
 /// What became of a send after its answer.
@@ -303,8 +314,29 @@ impl Outbox {
             content,
             state: OutState::Queued,
             retries: 0,
+            maybe_delivered: false,
+            repeats: 0,
         });
         true
+    }
+
+    /// The same send asked for again: true when `client_id` waits with this content (its
+    /// result will be given once more).
+    pub fn repeat(&mut self, cid: &Cid, client_id: &ClientId, content: &Content) -> bool {
+        match self.items.iter_mut().find(|i| &i.client_id == client_id) {
+            Some(item) if &item.cid == cid && &item.content == content => {
+                item.repeats += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Marks `client_id` as possibly delivered already (see `Outgoing::maybe_delivered`).
+    pub fn mark_maybe_delivered(&mut self, client_id: &ClientId) {
+        if let Some(item) = self.items.iter_mut().find(|i| &i.client_id == client_id) {
+            item.maybe_delivered = true;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -319,29 +351,39 @@ impl Outbox {
         self.items.iter().find(|i| &i.client_id == client_id)
     }
 
-    /// Entries to put on the wire now (queued ones, and retries that are due); they become
-    /// `Sending`.
+    /// Entries to put on the wire now; they become `Sending`. Per conversation one at a
+    /// time, in the order they were written: the oldest not yet accepted goes when it is
+    /// queued or its retry is due, and the ones behind it wait for its answer.
     pub fn take_sendable(&mut self, now: Instant) -> Vec<Outgoing> {
+        let mut waiting: Vec<&Cid> = Vec::new();
         let mut out = Vec::new();
         for item in &mut self.items {
+            if waiting.contains(&&item.cid) {
+                continue;
+            }
             let due = match item.state {
+                // Accepted by the service: what follows may go.
+                OutState::AwaitingEcho { .. } => continue,
                 OutState::Queued => true,
                 OutState::RetryAt(at) => at <= now,
-                OutState::Sending | OutState::AwaitingEcho { .. } => false,
+                OutState::Sending => false,
             };
             if due {
                 item.state = OutState::Sending;
                 out.push(item.clone());
             }
+            waiting.push(&item.cid);
         }
         out
     }
 
-    /// The connection is gone: whatever was on the wire goes back to the queue.
+    /// The connection is gone: whatever was on the wire goes back to the queue, as possibly
+    /// delivered.
     pub fn requeue_in_flight(&mut self) {
         for item in &mut self.items {
             if item.state == OutState::Sending {
                 item.state = OutState::Queued;
+                item.maybe_delivered = true;
             }
         }
     }
@@ -395,17 +437,21 @@ impl Outbox {
             }
             // The connection dropped, or the token died with it: resend after the next /reg.
             Err(SendError::Request(
-                RequestError::Closed | RequestError::Rpc(RpcError::InvalidToken { .. }),
+                e @ (RequestError::Closed | RequestError::Rpc(RpcError::InvalidToken { .. })),
             )) => {
-                self.items[pos].state = OutState::Queued;
+                let item = &mut self.items[pos];
+                item.state = OutState::Queued;
+                // Lost with the connection, the request may have arrived; a rejected token
+                // means it did not.
+                item.maybe_delivered |= matches!(e, RequestError::Closed);
                 SendStep::Requeued
             }
             Err(SendError::Request(e)) => {
-                // A timed-out send may have been delivered; resending with the same uuid
-                // risks a duplicate, which the echo dedupe cannot undo on the server.
+                // A timed-out send may have been delivered: the retry looks first.
                 let retryable = matches!(e, RequestError::Timeout)
                     || matches!(&e, RequestError::Rpc(r) if r.is_retryable());
                 let item = &mut self.items[pos];
+                item.maybe_delivered |= matches!(e, RequestError::Timeout);
                 if retryable && item.retries < retry_limit {
                     item.retries += 1;
                     let at = now + retry_step * item.retries;
@@ -416,6 +462,28 @@ impl Outbox {
                 }
             }
         }
+    }
+
+    /// The look for a possibly delivered entry found nothing: it goes out (now, if it is
+    /// still the one waiting).
+    pub fn not_delivered(&mut self, client_id: &ClientId) {
+        if let Some(item) = self
+            .items
+            .iter_mut()
+            .find(|i| &i.client_id == client_id && i.state == OutState::Sending)
+        {
+            item.maybe_delivered = false;
+            item.state = OutState::Queued;
+        }
+    }
+
+    /// Takes out an entry that turned out to be delivered already.
+    pub fn take_delivered(&mut self, client_id: &ClientId) -> Option<Outgoing> {
+        let pos = self
+            .items
+            .iter()
+            .position(|i| &i.client_id == client_id && i.state == OutState::Sending)?;
+        Some(self.items.remove(pos))
     }
 
     /// An own message seen as a push or in history: the outbox entry it confirms, if any.
@@ -463,6 +531,23 @@ impl Outbox {
     }
 }
 
+/// The message of `page` (a conversation's newest history) that is `item`, delivered
+/// already: the own message that carries its uuid. Whether history carries uuids is not
+/// known (§12); when no own message of the page has one, the first own message with the
+/// same content that this session has not seen stands for it (one seen was an earlier
+/// message of the same words).
+pub fn find_delivered<'a>(
+    item: &Outgoing,
+    page: &'a [Message],
+    seen: &SeenIds,
+) -> Option<&'a Message> {
+    let own = || page.iter().filter(|m| m.is_self);
+    if own().any(|m| m.client_id.is_some()) {
+        return own().find(|m| m.client_id.as_deref() == Some(item.client_id.as_str()));
+    }
+    own().find(|m| m.cid == item.cid && m.content == item.content && !seen.contains(&m.id))
+}
+
 /// Whether a token can still be used at `now_ms` (unknown expiry: yes).
 fn token_usable(token: &ImToken, now_ms: i64, margin: Duration) -> bool {
     token
@@ -483,25 +568,72 @@ fn rotation_delay(left_ms: i64, margin: Duration) -> Option<Duration> {
     Some(wait.max(Duration::from_secs(30)))
 }
 
-/// Conversations whose history must be fetched after a gap, each with the time up to
-/// which its messages are already known: the later of its `modifyTime` in the previous
-/// list and its newest message seen since; for a conversation not in the previous list,
-/// `gap_start_ms` (local clock, so the caller subtracts some slack for clock skew).
-fn backfill_targets(
-    list: &[Conversation],
-    previous: &HashMap<Cid, i64>,
-    latest_known: &HashMap<Cid, i64>,
-    gap_start_ms: i64,
-) -> Vec<(Cid, i64)> {
-    list.iter()
-        .filter_map(|c| {
-            let floor = previous.get(&c.cid).copied().unwrap_or(gap_start_ms);
-            let since = latest_known
-                .get(&c.cid)
-                .map_or(floor, |&newest| newest.max(floor));
-            (c.modify_time > since).then(|| (c.cid.clone(), since))
+/// What was known when the connection was lost, kept until a backfill has covered it. Live
+/// messages that arrive after the reconnect never move these marks: the backfill fetches
+/// each conversation down to what was received *before* the drop, or a message that came in
+/// while offline would be hidden behind the first live one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Gap {
+    /// Wall-clock ms of the first drop not yet covered (local clock: callers allow slack).
+    pub start_ms: i64,
+    /// Per conversation, the newest time known before that drop: its newest message seen,
+    /// or its `modifyTime` in the list, whichever is later.
+    pub known: HashMap<Cid, i64>,
+}
+
+impl Gap {
+    /// The gap that opens now, from what the session knows.
+    pub fn open(
+        start_ms: i64,
+        latest_known: &HashMap<Cid, i64>,
+        conversations: &HashMap<Cid, Conversation>,
+    ) -> Gap {
+        let mut known = latest_known.clone();
+        for (cid, c) in conversations {
+            let mark = known.entry(cid.clone()).or_insert(c.modify_time);
+            *mark = (*mark).max(c.modify_time);
+        }
+        Gap { start_ms, known }
+    }
+
+    /// Conversations of `list` whose history must be fetched, each with the time down to
+    /// which it is known. A conversation not known before the drop is fetched down to the
+    /// gap's start less `slack_ms` (clocks may disagree; dedupe drops what was seen).
+    pub fn targets(&self, list: &[Conversation], slack_ms: i64) -> Vec<(Cid, i64)> {
+        list.iter()
+            .filter_map(|c| {
+                let since = self
+                    .known
+                    .get(&c.cid)
+                    .copied()
+                    .unwrap_or(self.start_ms - slack_ms);
+                (c.modify_time > since).then(|| (c.cid.clone(), since))
+            })
+            .collect()
+    }
+
+    /// After a backfill of `list` in which `failed` could not be fetched: what is still
+    /// open (None when everything is covered). Covered conversations are known up to their
+    /// listed time; failed ones keep their marks for the next try.
+    pub fn after_backfill(&self, list: &[Conversation], failed: &[Cid]) -> Option<Gap> {
+        if failed.is_empty() {
+            return None;
+        }
+        let mut known: HashMap<Cid, i64> = list
+            .iter()
+            .map(|c| (c.cid.clone(), c.modify_time))
+            .collect();
+        for cid in failed {
+            match self.known.get(cid) {
+                Some(&mark) => known.insert(cid.clone(), mark),
+                None => known.remove(cid),
+            };
+        }
+        Some(Gap {
+            start_ms: self.start_ms,
+            known,
         })
-        .collect()
+    }
 }
 
 // ---- the actor -----------------------------------------------------------------------------
@@ -558,10 +690,23 @@ enum Internal {
         done: usize,
         total: usize,
     },
+    /// A backfill run ended; `failed` could not be fetched (tried again later).
+    BackfillDone {
+        run: u64,
+        list: Vec<Conversation>,
+        failed: Vec<Cid>,
+        /// Stopped at the page limit: the user is told where to look.
+        cut: Vec<Cid>,
+    },
     Sent {
         client_id: ClientId,
         result: Result<SendAck, SendError>,
         peer: Option<Uid>,
+    },
+    /// The newest history of a send's conversation, looked at before sending it again.
+    Checked {
+        client_id: ClientId,
+        result: Result<Vec<Message>, String>,
     },
     /// A picture of `SendImage` is uploaded (the CDN URL), or could not be.
     Uploaded {
@@ -640,8 +785,12 @@ struct Actor {
     backoff: Backoff,
     failures: u32,
     ever_live: bool,
-    /// Wall-clock ms when the last live connection ended (start of the gap to backfill).
-    gap_start_ms: i64,
+    /// Messages may be missing since this drop; cleared once a backfill covered it.
+    gap: Option<Gap>,
+    /// The backfill run whose end counts (earlier runs died with their connection).
+    backfill_run: u64,
+    /// A backfill that failed is tried again at this time while live.
+    backfill_retry_at: Option<Instant>,
     conversations: HashMap<Cid, Conversation>,
     latest_known: HashMap<Cid, i64>,
     seen: SeenIds,
@@ -687,7 +836,9 @@ impl Actor {
             backoff,
             failures: 0,
             ever_live: false,
-            gap_start_ms: crate::time::now_ms(),
+            gap: None,
+            backfill_run: 0,
+            backfill_retry_at: None,
             conversations: HashMap::new(),
             latest_known: HashMap::new(),
             seen,
@@ -730,7 +881,10 @@ impl Actor {
                 retry_at,
                 recheck_at,
             } => [*retry_at, *recheck_at].into_iter().flatten().min(),
-            Link::Live { rotate_at, .. } => *rotate_at,
+            Link::Live { rotate_at, .. } => [*rotate_at, self.backfill_retry_at]
+                .into_iter()
+                .flatten()
+                .min(),
             Link::Connecting { .. } | Link::Stopped => None,
         };
         let outbox = self.outbox.next_due(self.is_live());
@@ -832,6 +986,19 @@ impl Actor {
         }
     }
 
+    /// The live connection is gone: from here on messages may be missed until a backfill.
+    /// A gap not yet covered keeps its older marks.
+    fn open_gap(&mut self) {
+        self.backfill_retry_at = None;
+        if self.gap.is_none() {
+            self.gap = Some(Gap::open(
+                crate::time::now_ms(),
+                &self.latest_known,
+                &self.conversations,
+            ));
+        }
+    }
+
     async fn schedule_reconnect(&mut self, last_error: String) {
         self.failures = self.failures.saturating_add(1);
         let delay = self
@@ -853,7 +1020,7 @@ impl Actor {
     async fn on_disconnect(&mut self, reason: String, discard_token: bool) {
         let since = self.drop_link();
         if let Some(since) = since {
-            self.gap_start_ms = crate::time::now_ms();
+            self.open_gap();
             if since.elapsed() >= self.cfg.healthy_after {
                 self.failures = 0;
                 self.kickouts = 0;
@@ -985,6 +1152,14 @@ impl Actor {
                     };
                 }
             }
+            Link::Live { conn, since, .. }
+                if self.backfill_retry_at.is_some_and(|at| at <= now) =>
+            {
+                self.backfill_retry_at = None;
+                let (conn, since) = (conn.clone(), *since);
+                tracing::info!("trying the backfill again");
+                self.spawn_list(ListPurpose::Backfill, conn, since);
+            }
             Link::Live {
                 rotate_at: Some(at),
                 ..
@@ -993,7 +1168,7 @@ impl Actor {
                 self.drop_link();
                 self.token = None;
                 self.outbox.requeue_in_flight();
-                self.gap_start_ms = crate::time::now_ms();
+                self.open_gap();
                 self.start_connect().await;
             }
             _ => {}
@@ -1009,12 +1184,7 @@ impl Actor {
             self.remember_uuid(item.client_id.as_str());
             self.outbox_done(&item.client_id).await;
             let msg = self.own_message(&item, id, time);
-            self.emit(ImEvent::SendResult {
-                client_id: item.client_id,
-                cid: item.cid,
-                result: Ok(msg),
-            })
-            .await;
+            self.finish(item, Ok(msg)).await;
         }
         if self.is_live() {
             self.flush_outbox().await;
@@ -1059,16 +1229,26 @@ impl Actor {
                 let content = Content::Text {
                     text: text.as_str().into(),
                 };
-                if !self.outbox.push(cid.clone(), client_id.clone(), content) {
-                    tracing::warn!(%client_id, "duplicate send ignored");
-                    return;
+                if !self
+                    .outbox
+                    .push(cid.clone(), client_id.clone(), content.clone())
+                {
+                    return self.duplicate_send(cid, client_id, &content).await;
                 }
                 // On disk before it reaches the network: a crash now resends it at start-up.
                 let id = client_id.clone();
-                self.with_store("outbox", move |s| {
-                    s.outbox_add(&cid, &id, &text, crate::time::now_ms())
-                })
-                .await;
+                let saved = self
+                    .store_call("outbox", move |s| {
+                        s.outbox_add(&cid, &id, &text, crate::time::now_ms())
+                    })
+                    .await;
+                if let Some(Err(e)) = saved {
+                    self.emit(ImEvent::SendNotSaved {
+                        client_id: client_id.clone(),
+                        reason: e.to_string(),
+                    })
+                    .await;
+                }
                 self.flush_or_queue(client_id).await;
             }
             ImCommand::SendImage {
@@ -1161,15 +1341,11 @@ impl Actor {
     async fn stop(&mut self) {
         self.drop_link();
         for item in self.outbox.drain() {
-            self.emit(ImEvent::SendResult {
-                client_id: item.client_id,
-                cid: item.cid,
-                result: Err(SendFailure {
-                    reason: "the IM session stopped before the message was sent".into(),
-                    retryable: true,
-                }),
-            })
-            .await;
+            let failure = SendFailure {
+                reason: "the IM session stopped before the message was sent".into(),
+                retryable: true,
+            };
+            self.finish(item, Err(failure)).await;
         }
         self.emit(ImEvent::Connection(ConnState::Stopped)).await;
         self.link = Link::Stopped;
@@ -1281,12 +1457,10 @@ impl Actor {
         if m.is_self {
             if let Some(item) = self.outbox.match_echo(&m) {
                 self.outbox_done(&item.client_id).await;
-                self.emit(ImEvent::SendResult {
-                    client_id: item.client_id,
-                    cid: item.cid,
-                    result: Ok(m),
-                })
-                .await;
+                self.finish(item, Ok(m)).await;
+                if self.is_live() {
+                    self.flush_outbox().await;
+                }
                 return;
             }
             if m.client_id
@@ -1397,6 +1571,36 @@ impl Actor {
                 }
                 self.emit(ImEvent::Backfill { done, total }).await;
             }
+            Internal::BackfillDone {
+                run,
+                list,
+                failed,
+                cut,
+            } => {
+                if run != self.backfill_run {
+                    return;
+                }
+                if !cut.is_empty() {
+                    let pages = self.cfg.backfill_max_pages * self.cfg.history_page;
+                    self.emit(ImEvent::Error(format!(
+                        "more than {pages} messages arrived while offline in {} conversation(s); \
+                         the older ones are in their history",
+                        cut.len()
+                    )))
+                    .await;
+                }
+                self.gap = self
+                    .gap
+                    .as_ref()
+                    .and_then(|g| g.after_backfill(&list, &failed));
+                if self.gap.is_some() {
+                    tracing::info!(
+                        failed = failed.len(),
+                        "backfill incomplete; trying again later"
+                    );
+                    self.schedule_backfill_retry();
+                }
+            }
             Internal::Uploaded {
                 cid,
                 client_id,
@@ -1405,12 +1609,15 @@ impl Actor {
                 Err(reason) => self.image_failed(cid, client_id, reason).await,
                 Ok(url) => {
                     let content = Content::Image { urls: vec![url] };
-                    if self.outbox.push(cid.clone(), client_id.clone(), content) {
+                    if self
+                        .outbox
+                        .push(cid.clone(), client_id.clone(), content.clone())
+                    {
                         // Connection lost during the upload: it goes out after the next
                         // registration, like a text (but not after a restart).
                         self.flush_or_queue(client_id).await;
                     } else {
-                        tracing::warn!(%client_id, "duplicate send ignored");
+                        self.duplicate_send(cid, client_id, &content).await;
                     }
                 }
             },
@@ -1419,6 +1626,7 @@ impl Actor {
                 result,
                 peer,
             } => self.on_sent(client_id, result, peer).await,
+            Internal::Checked { client_id, result } => self.on_checked(client_id, result).await,
             Internal::Profile { asked, result } => match result {
                 Ok(p) => {
                     self.profiles.insert(asked, p.clone());
@@ -1483,36 +1691,42 @@ impl Actor {
                 .await;
                 if purpose == ListPurpose::Backfill {
                     self.emit(ImEvent::Backfill { done: 0, total: 0 }).await;
+                    self.schedule_backfill_retry();
                 }
                 return;
             }
         };
-        let previous: HashMap<Cid, i64> = self
-            .conversations
-            .iter()
-            .map(|(cid, c)| (cid.clone(), c.modify_time))
-            .collect();
         self.conversations = list.iter().map(|c| (c.cid.clone(), c.clone())).collect();
         let stored = list.clone();
         self.with_store("conversations", move |s| s.save_conversations(&stored))
             .await;
-        let gap_start = self.gap_start_ms - CLOCK_SLACK_MS;
-        let targets = backfill_targets(&list, &previous, &self.latest_known, gap_start);
-        self.emit(ImEvent::Conversations(list)).await;
+        self.emit(ImEvent::Conversations(list.clone())).await;
         if purpose != ListPurpose::Backfill {
             return;
         }
+        let targets = match &self.gap {
+            Some(gap) => gap.targets(&list, CLOCK_SLACK_MS),
+            None => Vec::new(),
+        };
         let total = targets.len();
         self.emit(ImEvent::Backfill { done: 0, total }).await;
         let (Some((conn, since)), Some(uid)) = (self.live_conn(), self.uid.clone()) else {
             return;
         };
+        self.backfill_run += 1;
+        let run = self.backfill_run;
         let tx = self.internal_tx.clone();
         let cfg = self.cfg.clone();
         tokio::spawn(async move {
             tokio::time::sleep_until(since + cfg.settle_delay).await;
+            let (mut failed, mut cut) = (Vec::new(), Vec::new());
             for (i, (cid, known_until)) in targets.into_iter().enumerate() {
-                let messages = backfill_one(&conn, &cfg, &uid, &cid, known_until).await;
+                let (messages, reach) = backfill_one(&conn, &cfg, &uid, &cid, known_until).await;
+                match reach {
+                    Reach::Known => {}
+                    Reach::PageLimit => cut.push(cid),
+                    Reach::Failed => failed.push(cid),
+                }
                 let step = Internal::BackfillStep {
                     messages,
                     done: i + 1,
@@ -1522,7 +1736,19 @@ impl Actor {
                     return;
                 }
             }
+            let _ = tx.send(Internal::BackfillDone {
+                run,
+                list,
+                failed,
+                cut,
+            });
         });
+    }
+
+    fn schedule_backfill_retry(&mut self) {
+        if self.gap.is_some() && self.is_live() {
+            self.backfill_retry_at = Some(Instant::now() + self.cfg.backfill_retry);
+        }
     }
 
     // ---- local history ----
@@ -1534,9 +1760,18 @@ impl Actor {
         R: Send + 'static,
         F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
     {
+        self.store_call(what, f).await?.ok()
+    }
+
+    /// As `with_store`, keeping the error for a caller that must say more (None: no store).
+    async fn store_call<R, F>(&mut self, what: &'static str, f: F) -> Option<Result<R, StoreError>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+    {
         let store = self.cfg.store.clone()?;
-        match store.call(f).await {
-            Ok(r) => Some(r),
+        Some(match store.call(f).await {
+            Ok(r) => Ok(r),
             Err(e) => {
                 tracing::warn!(error = %e, what, "local history call failed");
                 if !self.store_reported {
@@ -1546,9 +1781,9 @@ impl Actor {
                     )))
                     .await;
                 }
-                None
+                Err(e)
             }
-        }
+        })
     }
 
     async fn store_messages(&mut self, messages: Vec<Message>) {
@@ -1575,7 +1810,12 @@ impl Actor {
             let content = Content::Text {
                 text: item.text.into(),
             };
+            let id = item.client_id.clone();
             self.outbox.push(item.cid, item.client_id, content);
+            // It was on the wire when the last run ended: it may be there already.
+            if item.state == OutboxState::Sending {
+                self.outbox.mark_maybe_delivered(&id);
+            }
         }
     }
 
@@ -1597,10 +1837,20 @@ impl Actor {
                 stage: SendStage::Sending,
             })
             .await;
-            let peer = self.conversations.get(&item.cid).map(|c| c.peer.clone());
             let tx = self.internal_tx.clone();
             let conn = conn.clone();
             let uid = uid.clone();
+            if item.maybe_delivered {
+                tokio::spawn(async move {
+                    let result = newest_history(&conn, &uid, &item.cid).await;
+                    let _ = tx.send(Internal::Checked {
+                        client_id: item.client_id,
+                        result,
+                    });
+                });
+                continue;
+            }
+            let peer = self.conversations.get(&item.cid).map(|c| c.peer.clone());
             tokio::spawn(async move {
                 let (result, peer) = send_one(&conn, &uid, &item, peer).await;
                 let _ = tx.send(Internal::Sent {
@@ -1638,6 +1888,7 @@ impl Actor {
             self.cfg.echo_wait,
         );
         match step {
+            SendStep::AwaitEcho => {}
             SendStep::Sent { item, ack, id } => {
                 self.seen.insert(&id);
                 let msg = self.own_message(&item, id, ack.time);
@@ -1645,12 +1896,7 @@ impl Actor {
                 self.outbox_done(&item.client_id).await;
                 let newest = self.latest_known.entry(msg.cid.clone()).or_insert(msg.time);
                 *newest = (*newest).max(msg.time);
-                self.emit(ImEvent::SendResult {
-                    client_id: item.client_id,
-                    cid: item.cid,
-                    result: Ok(msg),
-                })
-                .await;
+                self.finish(item, Ok(msg)).await;
             }
             SendStep::Failed { item, failure } => {
                 // A retryable failure stays in the stored outbox and goes out again at the
@@ -1658,12 +1904,7 @@ impl Actor {
                 if !failure.retryable {
                     self.outbox_done(&item.client_id).await;
                 }
-                self.emit(ImEvent::SendResult {
-                    client_id: item.client_id,
-                    cid: item.cid,
-                    result: Err(failure),
-                })
-                .await;
+                self.finish(item, Err(failure)).await;
             }
             SendStep::Requeued => {
                 if token_rejected && self.is_live() {
@@ -1673,7 +1914,49 @@ impl Actor {
                     self.flush_or_queue(client_id).await;
                 }
             }
-            SendStep::Retry { .. } | SendStep::AwaitEcho | SendStep::Unknown => {}
+            SendStep::Retry { .. } | SendStep::Unknown => {}
+        }
+        // The next text of the conversation may go now.
+        if self.is_live() {
+            self.flush_outbox().await;
+        }
+    }
+
+    /// The look before a resend: delivered already, or it goes out now.
+    async fn on_checked(&mut self, client_id: ClientId, result: Result<Vec<Message>, String>) {
+        let page = match result {
+            Ok(page) => page,
+            Err(e) => {
+                // Not knowing is not sending: retried like a failed send.
+                tracing::info!(%client_id, error = %e, "could not look for a possibly delivered send");
+                return self
+                    .on_sent(
+                        client_id,
+                        Err(SendError::Request(RequestError::Timeout)),
+                        None,
+                    )
+                    .await;
+            }
+        };
+        let found = self
+            .outbox
+            .get(&client_id)
+            .and_then(|item| find_delivered(item, &page, &self.seen))
+            .cloned();
+        match found.and_then(|m| Some((self.outbox.take_delivered(&client_id)?, m))) {
+            Some((item, m)) => {
+                tracing::info!(%client_id, id = %m.id, "a send thought lost was delivered; not sent again");
+                self.seen.insert(&m.id);
+                self.store_messages(vec![m.clone()]).await;
+                self.outbox_done(&item.client_id).await;
+                let newest = self.latest_known.entry(m.cid.clone()).or_insert(m.time);
+                *newest = (*newest).max(m.time);
+                self.finish(item, Ok(m)).await;
+            }
+            None => self.outbox.not_delivered(&client_id),
+        }
+        if self.is_live() {
+            self.flush_outbox().await;
         }
     }
 
@@ -1688,6 +1971,44 @@ impl Actor {
             })
             .await;
         }
+    }
+
+    /// The `SendResult` of an outbox entry: one for each time it was asked for.
+    async fn finish(&mut self, item: Outgoing, result: Result<Message, SendFailure>) {
+        for _ in 0..item.repeats {
+            self.emit(ImEvent::SendResult {
+                client_id: item.client_id.clone(),
+                cid: item.cid.clone(),
+                result: result.clone(),
+            })
+            .await;
+        }
+        self.emit(ImEvent::SendResult {
+            client_id: item.client_id,
+            cid: item.cid,
+            result,
+        })
+        .await;
+    }
+
+    /// A send asked for with a client id already in the outbox: the same text again (a
+    /// repeated command) is answered with that entry's result; other content under the same
+    /// id is refused, never sent in its place.
+    async fn duplicate_send(&mut self, cid: Cid, client_id: ClientId, content: &Content) {
+        if self.outbox.repeat(&cid, &client_id, content) {
+            tracing::info!(%client_id, "a send asked for twice; one result for each");
+            return;
+        }
+        tracing::warn!(%client_id, "another message under a client id that is being sent");
+        self.emit(ImEvent::SendResult {
+            client_id,
+            cid,
+            result: Err(SendFailure {
+                reason: "another message with the same client id is being sent".into(),
+                retryable: true,
+            }),
+        })
+        .await;
     }
 
     /// The one `SendResult` of a picture that never reached the outbox.
@@ -2067,14 +2388,15 @@ async fn history_page(
     parse_history_page(&resp, cid, uid).map_err(|e| e.to_string())
 }
 
-/// Newest history pages of `cid` until a message from before `known_until` shows up.
+/// Newest history pages of `cid` until a message from before `known_until` shows up: the
+/// messages after it (dedupe drops those seen live), and how far it got.
 async fn backfill_one(
     conn: &Conn,
     cfg: &SessionConfig,
     uid: &Uid,
     cid: &Cid,
     known_until: i64,
-) -> Vec<Message> {
+) -> (Vec<Message>, Reach) {
     let mut out = Vec::new();
     let mut cursor = FIRST_PAGE_CURSOR;
     for _ in 0..cfg.backfill_max_pages.max(1) {
@@ -2082,12 +2404,13 @@ async fn backfill_one(
             Ok(p) => p,
             Err(e) => {
                 tracing::info!(%cid, error = %e, "backfill page failed");
-                break;
+                return (out, Reach::Failed);
             }
         };
         let mut reached_known = false;
         for e in page.entries {
-            if e.message.time <= known_until {
+            // Equal times are kept: two messages can share a millisecond.
+            if e.message.time < known_until {
                 reached_known = true;
             } else {
                 out.push(e.message);
@@ -2095,10 +2418,33 @@ async fn backfill_one(
         }
         match page.next_cursor {
             Some(next) if page.has_more && !reached_known && next != cursor => cursor = next,
-            _ => break,
+            _ => return (out, Reach::Known),
         }
     }
-    out
+    tracing::warn!(%cid, pages = cfg.backfill_max_pages, "backfill stopped at its page limit");
+    (out, Reach::PageLimit)
+}
+
+/// How far a backfill of one conversation got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// Down to what was known before the gap.
+    Known,
+    /// Stopped at `backfill_max_pages`: older messages of the gap are only in its history.
+    PageLimit,
+    /// A page could not be fetched: tried again later.
+    Failed,
+}
+
+/// The newest history page of `cid`, for a look before a resend.
+async fn newest_history(conn: &Conn, uid: &Uid, cid: &Cid) -> Result<Vec<Message>, String> {
+    let body = wire::list_user_messages_body(cid, FIRST_PAGE_CURSOR, 20);
+    let resp = conn
+        .request(path::LIST_USER_MESSAGES, Some(body))
+        .await
+        .map_err(|e| e.to_string())?;
+    let page = parse_history_page(&resp, cid, uid).map_err(|e| e.to_string())?;
+    Ok(page.entries.into_iter().map(|e| e.message).collect())
 }
 
 /// Resolves the peer when needed (getByCids), then sends.
@@ -2251,6 +2597,57 @@ mod tests {
     }
 
     #[test]
+    fn outbox_sends_one_at_a_time_per_conversation_in_writing_order() {
+        let mut o = Outbox::default();
+        let text = |t: &str| Content::Text { text: t.into() };
+        let id = |n: u32| ClientId::new(format!("-1700000000000{n}"));
+        for n in 1..=3 {
+            assert!(o.push(Cid::new("a"), id(n), text(&format!("a{n}"))));
+        }
+        assert!(o.push(Cid::new("b"), id(9), text("b1")));
+        let now = Instant::now();
+        let first: Vec<_> = o
+            .take_sendable(now)
+            .into_iter()
+            .map(|i| i.client_id)
+            .collect();
+        assert_eq!(first, vec![id(1), id(9)], "the oldest of each conversation");
+        assert!(
+            o.take_sendable(now).is_empty(),
+            "the rest wait for an answer"
+        );
+        // Flow control on the first: the second still waits behind it until its retry.
+        let flow = Err(SendError::Request(RequestError::Rpc(RpcError::FlowControl)));
+        let step = o.on_result(&id(1), flow, now, 3, STEP, WAIT);
+        assert_eq!(step, SendStep::Retry { at: now + STEP });
+        assert!(o.take_sendable(now).is_empty());
+        let again: Vec<_> = o
+            .take_sendable(now + STEP)
+            .into_iter()
+            .map(|i| i.client_id)
+            .collect();
+        assert_eq!(again, vec![id(1)]);
+        // Accepted without an id (waiting for its echo): the next one goes.
+        assert_eq!(
+            o.on_result(&id(1), Ok(ack(None)), now, 3, STEP, WAIT),
+            SendStep::AwaitEcho
+        );
+        let next: Vec<_> = o
+            .take_sendable(now)
+            .into_iter()
+            .map(|i| i.client_id)
+            .collect();
+        assert_eq!(next, vec![id(2)]);
+        o.on_result(&id(2), Ok(ack(Some("7.PNM"))), now, 3, STEP, WAIT);
+        let last: Vec<_> = o
+            .take_sendable(now)
+            .into_iter()
+            .map(|i| i.client_id)
+            .collect();
+        assert_eq!(last, vec![id(3)]);
+    }
+
+    #[test]
     fn outbox_retries_flow_control_with_growing_pauses_then_fails() {
         let (mut o, id, now) = outbox_with("hi");
         let flow = || Err(SendError::Request(RequestError::Rpc(RpcError::FlowControl)));
@@ -2372,6 +2769,39 @@ mod tests {
         assert!(o.is_empty());
     }
 
+    #[test]
+    fn a_possibly_delivered_send_is_found_by_uuid_or_else_by_unseen_words() {
+        let (mut o, id, now) = outbox_with("hi");
+        o.take_sendable(now);
+        let item = o.get(&id).unwrap().clone();
+        let mut mine = echo("hi", Some(id.as_str()));
+        mine.cid = item.cid.clone();
+        let mut older = echo("hi", Some("-1600000000000"));
+        older.id = MessageId::new("8.PNM");
+        older.cid = item.cid.clone();
+        let seen = SeenIds::new(8);
+        let page = [older.clone(), mine.clone()];
+        assert_eq!(
+            find_delivered(&item, &page, &seen).map(|m| &m.id),
+            Some(&mine.id)
+        );
+        assert!(
+            find_delivered(&item, &[older.clone()], &seen).is_none(),
+            "another uuid"
+        );
+        // A history without uuids: the same words, unless seen before (an earlier "hi").
+        let (mut a, mut b) = (older, mine);
+        a.client_id = None;
+        b.client_id = None;
+        let mut seen = SeenIds::new(8);
+        seen.insert(&a.id);
+        assert_eq!(
+            find_delivered(&item, &[a.clone(), b.clone()], &seen).map(|m| &m.id),
+            Some(&b.id)
+        );
+        assert!(find_delivered(&item, &[a], &seen).is_none());
+    }
+
     fn conv(cid: &str, modify: i64) -> Conversation {
         Conversation {
             cid: Cid::new(cid),
@@ -2382,7 +2812,14 @@ mod tests {
     }
 
     #[test]
-    fn backfill_targets_only_conversations_that_moved() {
+    fn backfill_targets_only_conversations_that_moved_since_the_drop() {
+        let before = HashMap::from([
+            (Cid::new("1"), conv("1", 400)),
+            (Cid::new("2"), conv("2", 300)),
+            (Cid::new("5"), conv("5", 400)),
+        ]);
+        let latest = HashMap::from([(Cid::new("1"), 350), (Cid::new("5"), 700)]);
+        let gap = Gap::open(800, &latest, &before);
         let list = [
             conv("1", 500),
             conv("2", 300),
@@ -2390,16 +2827,46 @@ mod tests {
             conv("4", 100),
             conv("5", 700),
         ];
-        let previous = HashMap::from([
-            (Cid::new("1"), 400),
-            (Cid::new("2"), 300),
-            (Cid::new("5"), 400),
-        ]);
-        let latest = HashMap::from([(Cid::new("1"), 350), (Cid::new("5"), 700)]);
-        let t = backfill_targets(&list, &previous, &latest, 800);
         // 1 moved since the last list; 2 did not; 3 is new since the gap; 4 is older than
         // the gap; 5 moved but its newest message was already pushed to us.
-        assert_eq!(t, vec![(Cid::new("1"), 400), (Cid::new("3"), 800)]);
+        assert_eq!(
+            gap.targets(&list, 0),
+            vec![(Cid::new("1"), 400), (Cid::new("3"), 800)]
+        );
+    }
+
+    #[test]
+    fn a_live_message_after_the_drop_does_not_move_the_gap() {
+        let before = HashMap::from([(Cid::new("1"), conv("1", 400))]);
+        let mut latest = HashMap::from([(Cid::new("1"), 400)]);
+        let gap = Gap::open(1_000, &latest, &before);
+        // Offline: A at 600. Live again: B at 900 is pushed, the list says 900.
+        latest.insert(Cid::new("1"), 900);
+        assert_eq!(
+            gap.targets(&[conv("1", 900)], 0),
+            vec![(Cid::new("1"), 400)],
+            "fetched down to what was known before the drop, so A is found"
+        );
+    }
+
+    #[test]
+    fn a_backfill_keeps_only_what_failed() {
+        let gap = Gap::open(
+            1_000,
+            &HashMap::from([(Cid::new("1"), 400), (Cid::new("2"), 300)]),
+            &HashMap::new(),
+        );
+        let list = [conv("1", 900), conv("2", 800), conv("3", 1_100)];
+        assert_eq!(gap.after_backfill(&list, &[]), None);
+        let left = gap
+            .after_backfill(&list, &[Cid::new("2"), Cid::new("3")])
+            .unwrap();
+        assert_eq!(left.start_ms, 1_000);
+        assert_eq!(
+            left.targets(&list, 0),
+            vec![(Cid::new("2"), 300), (Cid::new("3"), 1_000)],
+            "covered ones are not fetched again; failed ones from their old marks"
+        );
     }
 
     #[test]

@@ -188,6 +188,7 @@ async fn fault(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<FaultRequest>) -
         }
         FaultKind::FlowControl => sim.state().faults.flow_control_left = count,
         FaultKind::CsiForbid => sim.state().faults.csi_forbid_left = count,
+        FaultKind::LoseSendAnswer => sim.state().faults.lose_send_answer_left = count,
         FaultKind::Duplicate => sim.state().faults.duplicate = true,
         FaultKind::Malformed => {
             let st = sim.state();

@@ -27,6 +27,10 @@ pub enum FaultKind {
     Duplicate,
     /// `/s/session/remove` to every connection, then close it.
     SessionRemove,
+    /// The next `count` sends are kept, but neither their answer nor their echo reaches the
+    /// connection that sent them: as when it fails silently right after the service stored
+    /// the message. Other connections of the account get the echo.
+    LoseSendAnswer,
     /// Switch every fault off.
     Clear,
 }
@@ -49,6 +53,7 @@ pub struct Faults {
     pub flow_control_left: u32,
     pub csi_forbid_left: u32,
     pub duplicate: bool,
+    pub lose_send_answer_left: u32,
 }
 
 impl Faults {
@@ -58,6 +63,9 @@ impl Faults {
     }
     pub fn take_csi_forbid(&mut self) -> bool {
         take(&mut self.csi_forbid_left)
+    }
+    pub fn take_lose_send_answer(&mut self) -> bool {
+        take(&mut self.lose_send_answer_left)
     }
 }
 

@@ -230,8 +230,13 @@ fn handle_text(sim: &Arc<Sim>, shared: &Arc<ConnShared>, text: &str) -> bool {
         }
         Kind::Push => {
             let is_heartbeat = frame.lwp.as_deref() == Some(path::HEARTBEAT);
-            let (response, after) = handle_request(sim, shared, &frame);
-            let _ = shared.tx.send(Out::Text(response.to_text()));
+            let mut lost = false;
+            let (response, after) = handle_request(sim, shared, &frame, &mut lost);
+            if lost {
+                tracing::info!("simulator: a send's answer is lost");
+            } else {
+                let _ = shared.tx.send(Out::Text(response.to_text()));
+            }
             for out in after {
                 let _ = shared.tx.send(out);
             }
@@ -256,7 +261,13 @@ fn ok(req: &Frame, body: Value) -> Frame {
 
 type Handled = (Frame, Vec<Out>);
 
-fn handle_request(sim: &Arc<Sim>, shared: &Arc<ConnShared>, req: &Frame) -> Handled {
+/// The answer to `req`, and what follows it; `lost` is set when the answer must not be sent.
+fn handle_request(
+    sim: &Arc<Sim>,
+    shared: &Arc<ConnShared>,
+    req: &Frame,
+    lost: &mut bool,
+) -> Handled {
     let lwp = req.lwp.as_deref().unwrap_or("");
     if lwp == path::HEARTBEAT {
         let mut resp = Frame::response_to(req, 200, None);
@@ -378,7 +389,11 @@ fn handle_request(sim: &Arc<Sim>, shared: &Arc<ConnShared>, req: &Frame) -> Hand
             }
             Err(e) => (error(req, 400, json!({"reason": e.to_string()})), vec![]),
         },
-        path::SEND => send(sim, &mut st, req, &body, now),
+        path::SEND => {
+            *lost = st.faults.take_lose_send_answer();
+            let echo_except = lost.then_some(shared.id);
+            send(sim, &mut st, req, &body, now, echo_except)
+        }
         path::READ => {
             let (ids, cid) = parse_read_body(&body);
             let cids: HashSet<Cid> = ids
@@ -447,7 +462,14 @@ fn blocked_by_content_security(content: &Content) -> bool {
     }
 }
 
-fn send(sim: &Arc<Sim>, st: &mut State, req: &Frame, body: &Value, now: i64) -> Handled {
+fn send(
+    sim: &Arc<Sim>,
+    st: &mut State,
+    req: &Frame,
+    body: &Value,
+    now: i64,
+    echo_except: Option<u64>,
+) -> Handled {
     let sreq = match parse_send_request(body) {
         Ok(r) => r,
         Err(e) => return (error(req, 400, json!({"reason": e.to_string()})), vec![]),
@@ -501,7 +523,7 @@ fn send(sim: &Arc<Sim>, st: &mut State, req: &Frame, body: &Value, now: i64) -> 
     });
     let answers = st.director.answer(&st.world, &sreq.cid, &text);
     // The echo goes to every connection of the account, the sender's included (§6.8).
-    st.queue_items(&[chat_push(&msg, &peer)]);
+    st.queue_items_except(&[chat_push(&msg, &peer)], echo_except);
     super::driver::schedule(sim.clone(), answers);
     (
         ok(req, send_response_json(&msg.id, &sreq.uuid, msg.time)),

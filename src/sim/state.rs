@@ -114,8 +114,17 @@ impl State {
     /// Queues items for every registered connection of the account (twice each while the
     /// `duplicate` fault is on). For callers that already hold the lock.
     pub fn queue_items(&self, items: &[PushItem]) {
+        self.queue_items_except(items, None);
+    }
+
+    /// As `queue_items`, leaving out connection `except`.
+    pub fn queue_items_except(&self, items: &[PushItem], except: Option<u64>) {
         let copies = if self.faults.duplicate { 2 } else { 1 };
-        for rec in self.conns.values().filter(|c| c.uid.is_some()) {
+        for (_, rec) in self
+            .conns
+            .iter()
+            .filter(|(id, c)| c.uid.is_some() && Some(**id) != except)
+        {
             for it in items {
                 for _ in 0..copies {
                     let _ = rec.shared.tx.send(Out::Item(it.clone()));

@@ -4,6 +4,7 @@
 //! each as a `Msg` to `app::update`, executes the effects, drains whatever else is already
 //! waiting, and then draws once if anything visible changed. Idle, it neither draws nor wakes.
 
+mod outgoing;
 mod store_worker;
 
 pub use crate::app::UiOptions;
@@ -13,6 +14,7 @@ use crate::app::{self, AppState, Effect, Input, Msg, StoreReply};
 use crate::im::api::{ConnState, ImCommand, ImEvent};
 use crate::store::StoreHandle;
 use futures_util::{Stream, StreamExt};
+use outgoing::Outgoing;
 use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::crossterm::event::{
@@ -42,6 +44,9 @@ pub struct Runtime<B: Backend> {
     terminal: Terminal<B>,
     state: AppState,
     commands: mpsc::Sender<ImCommand>,
+    /// Commands for the session not yet taken by its channel. The UI never waits for the
+    /// session (which may itself be waiting for the UI to read its events).
+    outgoing: Outgoing,
     clock: fn() -> i64,
     draws: u64,
     title: Option<String>,
@@ -64,6 +69,7 @@ impl<B: Backend> Runtime<B> {
             terminal,
             state,
             commands,
+            outgoing: Outgoing::default(),
             clock: crate::time::now_ms,
             draws: 0,
             title: None,
@@ -139,11 +145,8 @@ impl<B: Backend> Runtime<B> {
 
     async fn execute(&mut self, effect: Effect) {
         match effect {
-            // Waits when the session is busy rather than dropping a command; a closed channel
-            // means the session is gone, which the connection state already shows.
-            Effect::Im(cmd) => {
-                let _ = self.commands.send(cmd).await;
-            }
+            // Queued, never awaited: they go out when the frame ends.
+            Effect::Im(cmd) => self.outgoing.push(cmd),
             Effect::SetTitle(t) => {
                 if self.real_terminal {
                     let _ = execute!(io::stdout(), SetTitle(&t));
@@ -167,8 +170,11 @@ impl<B: Backend> Runtime<B> {
         }
     }
 
-    /// Draws when something changed since the last frame. Returns whether it drew.
+    /// Ends a frame: the commands it produced go to the session as far as its channel takes
+    /// them now (mark-reads folded into one per conversation), then it is drawn if
+    /// something changed since the last frame. Returns whether it drew.
     pub fn draw_if_dirty(&mut self) -> Result<bool, TuiError> {
+        self.outgoing.flush(&self.commands);
         if !self.state.take_dirty() {
             return Ok(false);
         }
@@ -193,6 +199,7 @@ impl<B: Backend> Runtime<B> {
         let mut signals = Signals::new(self.listen_signals);
         loop {
             if self.state.should_quit() {
+                self.hand_over(events, QUIT_HAND_OVER).await;
                 return Ok(());
             }
             self.draw_if_dirty()?;
@@ -203,6 +210,7 @@ impl<B: Backend> Runtime<B> {
                     None => std::future::pending().await,
                 }
             };
+            let commands = self.commands.clone();
             tokio::select! {
                 ev = input.next() => match ev {
                     Some(ev) => self.on_terminal(ev?).await,
@@ -216,6 +224,14 @@ impl<B: Backend> Runtime<B> {
                     }
                 },
                 () = timer => self.dispatch(Input::Tick).await,
+                // The session's channel has room again for what waits.
+                permit = commands.reserve(), if !self.outgoing.is_empty() => {
+                    if let Ok(permit) = permit {
+                        self.outgoing.send_one(permit);
+                    } else {
+                        self.outgoing.clear();
+                    }
+                }
                 replies = next_replies(&mut self.store) => self.apply_store(replies).await,
                 () = signals.next() => {
                     tracing::info!("asked to end by a signal");
@@ -246,6 +262,32 @@ impl<B: Backend> Runtime<B> {
         }
     }
 
+    /// Gives the session what is still queued for it (a shutdown at the end), reading and
+    /// dropping its events meanwhile so that it can take them; at most `within`.
+    pub async fn hand_over(&mut self, events: &mut mpsc::Receiver<ImEvent>, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            self.outgoing.flush(&self.commands);
+            if self.outgoing.is_empty() {
+                return;
+            }
+            let commands = self.commands.clone();
+            tokio::select! {
+                permit = commands.reserve() => match permit {
+                    Ok(permit) => self.outgoing.send_one(permit),
+                    Err(_) => self.outgoing.clear(),
+                },
+                ev = events.recv() => if ev.is_none() {
+                    self.outgoing.clear();
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!("the IM session did not take the last commands in time");
+                    return;
+                }
+            }
+        }
+    }
+
     async fn on_terminal(&mut self, ev: Event) {
         let input = match ev {
             Event::Key(k) => Input::Key(k),
@@ -258,6 +300,9 @@ impl<B: Backend> Runtime<B> {
         self.dispatch(input).await;
     }
 }
+
+/// How long a quit waits for the session to take the last commands.
+const QUIT_HAND_OVER: Duration = Duration::from_secs(2);
 
 /// The next store replies, or never when there is no store.
 async fn next_replies(store: &mut Option<StoreWorker>) -> Vec<StoreReply> {
@@ -403,6 +448,7 @@ pub async fn run(
         // the draft being typed.
         rt.real_terminal = false;
         rt.dispatch(Input::Terminate).await;
+        rt.hand_over(events, QUIT_HAND_OVER).await;
     }
     // Let the draft saved at the end reach the disk.
     if tokio::time::timeout(Duration::from_secs(2), rt.settle())

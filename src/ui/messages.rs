@@ -326,6 +326,11 @@ fn entry_lines(
     for l in text::wrap(&body, body_w) {
         out.push(Line::styled(format!("{indent}{l}"), style).alignment(align));
     }
+    if e.unsaved && matches!(e.delivery, Delivery::Queued | Delivery::Sending) {
+        for l in text::wrap(&format!("⚠ {}", s.not_saved), body_w) {
+            out.push(Line::styled(l, Style::default().fg(Color::Yellow)).alignment(align));
+        }
+    }
     if let Delivery::Failed(f) = &e.delivery {
         // A rejected content would only be rejected again: no retry offered for it.
         let why = if f.retryable {
