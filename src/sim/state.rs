@@ -165,7 +165,7 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub fn random_hex(len: usize) -> String {
-    use rand::RngExt;
+    use rand::Rng;
     let mut rng = rand::rng();
     (0..len)
         .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))

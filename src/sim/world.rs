@@ -14,7 +14,7 @@ use crate::protocol::model::SYSTEM_SENDER;
 use crate::protocol::{Cid, Content, Conversation, Message, MessageId, Uid};
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
-use rand::{RngExt, SeedableRng};
+use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
