@@ -13,7 +13,6 @@ use crate::protocol::Uid;
 use crate::secret::Secret;
 use crate::sim::{self, Scenario, SimHandle, SimOptions};
 use crate::store::{Store, StoreHandle};
-use crate::ui::i18n::Lang;
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -247,13 +246,8 @@ fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
             .map_err(|e| eyre!("the [ui] section of the config file is not valid: {e}"))?,
         None => UiOptions::default(),
     };
-    if let Some(lang) = &cli.lang {
-        opts.lang = match lang.to_lowercase().as_str() {
-            "zh" | "zh_cn" | "cn" => Lang::Zh,
-            "en" => Lang::En,
-            "auto" => Lang::Auto,
-            other => bail!("unknown language {other:?}: use zh, en or auto"),
-        };
+    if let Some(lang) = cli.lang {
+        opts.lang = lang.into();
     }
     Ok(opts)
 }
