@@ -52,8 +52,9 @@ impl Connection {
 }
 
 pub fn load_settings(cli: &Cli) -> Result<(Paths, FileConfig)> {
-    let paths = Paths::resolve(cli.config.as_deref(), cli.data_dir.as_deref())?;
-    let file = FileConfig::load(&paths.config_file)?;
+    let config_file = Paths::config_file(cli.config.as_deref())?;
+    let file = FileConfig::load(&config_file)?;
+    let paths = Paths::resolve(config_file, cli.data_dir.as_deref(), &file)?;
     Ok((paths, file))
 }
 
