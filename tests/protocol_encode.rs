@@ -17,14 +17,11 @@ const SELF: &str = "2200000000401";
 const PEER: &str = "1000000101";
 const CID: &str = "40000000201";
 
+#[path = "common/samples.rs"]
+mod shared_samples;
+
 fn samples() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/protocol/samples");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} is absent", dir.display());
-        None
-    }
+    shared_samples::dir()
 }
 
 fn read(dir: &std::path::Path, rel: &str) -> String {
