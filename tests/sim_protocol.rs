@@ -19,7 +19,9 @@ const DID: &str = "ED4CBA2C-5DA0-4154-A902-BF5CB52409E2-2200000000401";
 async fn mtop_gateway_signs_like_the_real_one() {
     let sim = quiet_sim().await;
     let mut mtop = RawMtop::new(sim.http_url(), sim.cookie());
-    // No signing token yet: TOKEN_EMPTY and a fresh _m_h5_tk / _m_h5_tk_enc.
+    mtop.cookies.remove("_m_h5_tk");
+    mtop.cookies.remove("_m_h5_tk_enc");
+    // No signing token: TOKEN_EMPTY and a fresh _m_h5_tk / _m_h5_tk_enc.
     let r = mtop
         .call("mtop.taobao.idlemessage.pc.loginuser.get", "{}")
         .await;
@@ -61,6 +63,40 @@ async fn mtop_gateway_signs_like_the_real_one() {
         .await;
     assert_eq!(r.json["ret"][0], "FAIL_SYS_TOKEN_EXOIRED::令牌过期");
     assert!(!r.set_cookies.is_empty());
+    sim.shutdown().await;
+}
+
+/// The cookie handed out is a browser tab's: it holds a signing pair the gateway takes on the
+/// very first call, however long after the simulator started the client comes (a client that
+/// never retries on TOKEN_EXOIRED must work); from then on it ages like any token.
+#[tokio::test]
+async fn the_browser_cookie_signs_the_first_call() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        m_h5_tk_lifetime: Duration::from_millis(400),
+        ..SimOptions::default()
+    })
+    .await;
+    let mut mtop = RawMtop::new(sim.http_url(), sim.cookie());
+    let tk = mtop.cookies["_m_h5_tk"].clone();
+    let (token, expiry) = tk.split_once('_').unwrap();
+    assert!(token.len() == 32 && token.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(expiry.parse::<i64>().is_ok());
+    let enc = &mtop.cookies["_m_h5_tk_enc"];
+    assert!(enc.len() == 32 && enc.chars().all(|c| c.is_ascii_hexdigit()));
+    // Pasted a while after the simulator started: still good.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = mtop
+        .call("mtop.taobao.idlemessage.pc.loginuser.get", "{}")
+        .await;
+    assert_eq!(r.json["ret"][0], "SUCCESS::调用成功");
+    assert!(r.set_cookies.is_empty(), "rotated: {:?}", r.set_cookies);
+    assert_eq!(mtop.cookies["_m_h5_tk"], tk);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = mtop
+        .call("mtop.taobao.idlemessage.pc.loginuser.get", "{}")
+        .await;
+    assert_eq!(r.json["ret"][0], "FAIL_SYS_TOKEN_EXOIRED::令牌过期");
     sim.shutdown().await;
 }
 
@@ -535,6 +571,17 @@ async fn sim_command_prints_one_json_line() {
         .await
         .unwrap();
     assert_eq!(st["self_uid"], info["self_uid"]);
+    // The printed cookie signs a first call that succeeds, with no token rotation.
+    let mut mtop = RawMtop::new(
+        info["http"].as_str().unwrap(),
+        info["cookie"].as_str().unwrap(),
+    );
+    let r = mtop
+        .call("mtop.taobao.idlemessage.pc.loginuser.get", "{}")
+        .await;
+    assert_eq!(r.json["ret"][0], "SUCCESS::调用成功", "{}", r.json);
+    assert_eq!(r.json["data"]["userId"], info["self_uid"]);
+    assert!(r.set_cookies.is_empty(), "rotated: {:?}", r.set_cookies);
     child.kill().unwrap();
     let _ = child.wait();
 }
