@@ -511,6 +511,137 @@ async fn incoming_message_is_pushed_in_the_real_layout() {
     sim.shutdown().await;
 }
 
+/// The words between backticks in `s`.
+fn backticked(s: &str) -> Vec<String> {
+    s.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// What §7.4 of the protocol document records of the real capture of a text sent from the
+/// Android app (a capture kept by another client, not a sample file): the keys of block `10`,
+/// the keys of its `extJson`, and the `reminderNotice` phrase.
+fn captured_app_text(spec: &str) -> (Vec<String>, Vec<String>, String) {
+    let row = spec
+        .lines()
+        .find(|l| l.contains("its `10` block is exactly:"))
+        .expect("§7.4 no longer lists the captured text's block 10: update this test");
+    let list = row.split_once("exactly:").unwrap().1;
+    let list = list.split_once("; and").map_or(list, |(l, _)| l);
+    let ext = list.split_once("`extJson` (").unwrap().1;
+    let ext = backticked(ext.split_once(')').unwrap().0);
+    let notice = list.split_once("`reminderNotice` = `").unwrap().1;
+    let notice = notice.split_once('`').unwrap().0.to_string();
+    // One key per comma-separated entry, once the remarks in parentheses are gone.
+    let mut bare = String::new();
+    let mut depth = 0;
+    for c in list.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => bare.push(c),
+            _ => {}
+        }
+    }
+    let keys = bare
+        .split(',')
+        .filter_map(|entry| backticked(entry).into_iter().next())
+        .collect();
+    (keys, ext, notice)
+}
+
+/// A buyer's text as the simulator pushes it has block `10` of the real capture of a text from
+/// the app: the same keys (no `closePushReceiver`, `closeUnreadNumber`, `receiver`,
+/// `updateHead`), the same `extJson` keys, the fixed `reminderNotice`, the mention list first
+/// in the content, and strings only, sorted by key, like the real order card.
+#[tokio::test]
+async fn buyer_text_push_has_the_key_set_of_the_real_capture() {
+    let Some(spec) = common::samples::spec() else {
+        return;
+    };
+    let Some(card) = common::samples::text("real/order-card-item.b64") else {
+        return;
+    };
+    let (keys, ext_keys, notice) = captured_app_text(&spec);
+    assert!(
+        keys.len() >= 10 && keys.contains(&"senderUserId".to_string()),
+        "{keys:?}"
+    );
+    assert_eq!(notice, "发来一条新消息");
+
+    let sim = quiet_sim().await;
+    let (mut ws, _) = RawWs::register(&sim, DID).await;
+    ws.push("/s/vulcan", Duration::from_secs(5)).await.unwrap();
+    control(&sim, "incoming", json!({"text": "还在吗？包邮吗"})).await;
+    let push = ws.push("/s/sync", Duration::from_secs(5)).await.unwrap();
+    let data = push.body.as_ref().unwrap()["syncPushPackage"]["data"][0]["data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let item = goofish_tui::protocol::sync::item_to_json(&data).unwrap();
+    let block = item["1"]["10"].as_object().unwrap();
+    let mut ours: Vec<String> = block.keys().cloned().collect();
+    let mut want = keys.clone();
+    ours.sort();
+    want.sort();
+    assert_eq!(ours, want);
+    assert!(block.values().all(Value::is_string), "{block:?}");
+    assert_eq!(block["reminderNotice"], notice.as_str());
+    assert_eq!(block["reminderContent"], "还在吗？包邮吗");
+    assert_eq!(block["detailNotice"], "还在吗？包邮吗");
+    let ext: Value = serde_json::from_str(block["extJson"].as_str().unwrap()).unwrap();
+    let mut ours_ext: Vec<String> = ext.as_object().unwrap().keys().cloned().collect();
+    let mut want_ext = ext_keys.clone();
+    ours_ext.sort();
+    want_ext.sort();
+    assert_eq!(ours_ext, want_ext);
+    let content = item["1"]["6"]["3"]["5"].as_str().unwrap();
+    assert!(
+        content.starts_with(r#"{"atUsers":[],"contentType":1,"#),
+        "{content}"
+    );
+
+    // The wire order of the keys is sorted, as in the real capture's block.
+    let wire_keys = |b64: &str| -> Vec<String> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .unwrap();
+        let v = rmpv::decode::read_value(&mut bytes.as_slice()).unwrap();
+        let msg = &v.as_map().unwrap()[0].1;
+        let block = msg
+            .as_map()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.as_i64() == Some(10))
+            .unwrap()
+            .1
+            .clone();
+        block
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.as_str().unwrap().to_string())
+            .collect()
+    };
+    let real_order = wire_keys(&card);
+    assert!(real_order.is_sorted(), "{real_order:?}");
+    assert!(wire_keys(&data).is_sorted());
+    // …and it still decodes to the buyer's message, with nickname and item.
+    let msgs = sync_messages(&[push], &sim.self_uid);
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(
+        msgs[0].content,
+        Content::Text {
+            text: "还在吗？包邮吗".into()
+        }
+    );
+    assert!(msgs[0].sender_nick.is_some() && msgs[0].item_id.is_some());
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn silent_connection_is_kicked_out() {
     let sim = sim_with(SimOptions {

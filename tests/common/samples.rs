@@ -44,6 +44,15 @@ pub fn text(rel: &str) -> Option<String> {
     Some(text.trim_end().to_string())
 }
 
+/// The protocol document the samples belong to (`../shared/protocol/GOOFISH_PROTOCOL.md`): for
+/// the facts it records of captures that are not kept as sample files.
+pub fn spec() -> Option<String> {
+    let p = root().join("../GOOFISH_PROTOCOL.md");
+    present_or_skip(in_ci(), p.is_file(), &p).then(|| {
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+    })
+}
+
 /// A sample's bytes, as they are.
 pub fn bytes(rel: &str) -> Option<Vec<u8>> {
     let p = path(rel)?;
