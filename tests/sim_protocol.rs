@@ -642,6 +642,69 @@ async fn buyer_text_push_has_the_key_set_of_the_real_capture() {
     sim.shutdown().await;
 }
 
+/// A burst over more conversations than the world has brings in new buyers, so the answer's
+/// `conversations` is what was really used and the conversation list then holds them all.
+#[tokio::test]
+async fn burst_over_more_conversations_than_the_world_has_brings_in_new_buyers() {
+    use goofish_tui::protocol::history::parse_conversation_page;
+    let sim = quiet_sim().await; // 12 conversations: 11 buyers and 闲小蜜
+    let (mut ws, _) = RawWs::register(&sim, DID).await;
+    let r = control(&sim, "burst", json!({"count": 100, "conversations": 50})).await;
+    assert_eq!(r["count"], 100, "{r}");
+    assert_eq!(r["conversations"], 50, "{r}");
+    assert_eq!(r["created_conversations"], 39, "{r}");
+    // Fewer messages than conversations asked for: one conversation per message, no more.
+    let r = control(&sim, "burst", json!({"count": 7, "conversations": 50})).await;
+    assert_eq!(
+        (r["count"].clone(), r["conversations"].clone()),
+        (json!(7), json!(7))
+    );
+    assert_eq!(r["created_conversations"], 0, "{r}");
+
+    let mut pushes = vec![];
+    let mut convs = vec![];
+    let mut cursor = 9007199254740991i64;
+    for _ in 0..20 {
+        let r = ws
+            .rpc(
+                "/r/Conversation/listNewestPagination",
+                Some(json!([cursor, 20])),
+                &mut pushes,
+            )
+            .await;
+        let page = parse_conversation_page(r.body.as_ref().unwrap(), &sim.self_uid).unwrap();
+        convs.extend(page.conversations);
+        match page.next_cursor {
+            Some(c) if page.has_more => cursor = c,
+            _ => break,
+        }
+    }
+    assert_eq!(convs.len(), 12 + 39);
+    // The 50 latest are the burst's, each with a buyer who has a name and an item.
+    for c in &convs[..50] {
+        let last = c.last_message.as_ref().unwrap();
+        assert!(last.content.summary().ends_with("还在吗？"), "{last:?}");
+        assert!(!last.is_self);
+        assert!(
+            c.peer_nick.as_deref().is_some_and(|n| !n.is_empty()),
+            "{c:?}"
+        );
+        assert!(c.item_id.is_some(), "{c:?}");
+    }
+    let peers: HashSet<_> = convs.iter().map(|c| c.peer.clone()).collect();
+    assert!(peers.len() >= 50);
+    // A bad request names the limit instead of building a world without end.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/burst", sim.control_url()))
+        .json(&json!({"count": 1_000_000, "conversations": 1_000_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("100000"));
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn silent_connection_is_kicked_out() {
     let sim = sim_with(SimOptions {
