@@ -48,25 +48,23 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A config file for `sim` with the given `data_dir` line.
-fn write_config(path: &Path, sim: &SimHandle, data_dir: &str) {
+/// A config file for `sim` with the given extra lines.
+fn write_config(path: &Path, sim: &SimHandle, extra: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let url = sim.http_url();
     std::fs::write(
         path,
         format!(
-            "cookie = \"{}\"\nmtop_url = \"{url}\"\npassport_url = \"{url}\"\nupload_url = \"{url}\"\nws_url = \"{}\"\n{data_dir}\n",
-            sim.cookie(),
+            "mtop_url = \"{url}\"\npassport_url = \"{url}\"\nupload_url = \"{url}\"\nws_url = \"{}\"\n{extra}\n",
             sim.ws_url()
         ),
     )
     .unwrap();
 }
 
-/// The files of the data dir a login and a send leave: cookie jar, device id, local history.
+/// The files of the data dir a send leaves: the device id and the local history.
 fn data_files(dir: &Path, uid: &str) -> Vec<PathBuf> {
     vec![
-        dir.join("cookies.json"),
         dir.join("device_id"),
         dir.join(format!("store-{uid}.sqlite3")),
     ]
@@ -78,6 +76,7 @@ async fn the_config_files_data_dir_holds_jar_device_id_and_history() {
         scenario: Scenario::Quiet,
         conversations: 2,
         history: 1,
+        qr_auto_confirm: Some(std::time::Duration::from_millis(300)),
         ..SimOptions::default()
     })
     .await;
@@ -95,25 +94,11 @@ async fn the_config_files_data_dir_holds_jar_device_id_and_history() {
         c
     };
 
-    // An absolute data_dir.
-    let absolute = tmp.path().join("goofish data");
-    write_config(
-        &config,
-        &sim,
-        &format!("data_dir = {:?}", absolute.to_str().unwrap()),
-    );
-    let out = output(send("一", &[])).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    for f in data_files(&absolute, &uid) {
-        assert!(f.is_file(), "{} is missing", f.display());
-    }
-    // Nothing went to the default place in the home directory.
-    assert!(!home.join(".local/share/goofish-tui").exists());
-
     // A relative one is next to the config file, wherever the program is started from.
-    write_config(&config, &sim, "data_dir = \"state\"");
+    let cookie = format!("cookie = {:?}", sim.cookie());
+    write_config(&config, &sim, &format!("{cookie}\ndata_dir = \"state\""));
     std::fs::create_dir_all(&home).unwrap();
-    let mut c = send("二", &[]);
+    let mut c = send("一", &[]);
     c.current_dir(&home);
     let out = output(c).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -124,11 +109,32 @@ async fn the_config_files_data_dir_holds_jar_device_id_and_history() {
 
     // `--data-dir` overrides the file.
     let flag = tmp.path().join("from-flag");
-    let out = output(send("三", &["--data-dir", flag.to_str().unwrap()])).await;
+    let out = output(send("二", &["--data-dir", flag.to_str().unwrap()])).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     for f in data_files(&flag, &uid) {
         assert!(f.is_file(), "{} is missing", f.display());
     }
+    assert!(!home.join(".local/share/goofish-tui").exists());
+
+    // An absolute data_dir: the login (a QR code the simulator confirms; it starts a new
+    // session, so this comes last) is saved there, and a send with no cookie given finds it.
+    let absolute = tmp.path().join("goofish data");
+    write_config(
+        &config,
+        &sim,
+        &format!("data_dir = {:?}", absolute.to_str().unwrap()),
+    );
+    let mut login = cmd(&home, &config);
+    login.args(["login", "--timeout", "30"]);
+    let out = output(login).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(absolute.join("cookies.json").is_file());
+    let out = output(send("三", &[])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for f in data_files(&absolute, &uid) {
+        assert!(f.is_file(), "{} is missing", f.display());
+    }
+    // Nothing went to the default place in the home directory.
     assert!(!home.join(".local/share/goofish-tui").exists());
     let got = sim_received(&sim).await;
     assert_eq!(got.len(), 3, "{got:#?}");
