@@ -11,12 +11,12 @@ use goofish_tui::protocol::sync::{decode_item, decode_sync_body};
 use goofish_tui::protocol::{SyncEvent, Uid};
 use serde_json::{Value, json};
 
+#[path = "../tests/common/samples.rs"]
+mod samples;
+
 /// A shared sample, when `../shared` is there.
 fn shared(sample: &str) -> Option<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/protocol/samples")
-        .join(sample);
-    Some(std::fs::read_to_string(path).ok()?.trim().to_string())
+    samples::text(sample)
 }
 
 fn fixture(name: &str) -> String {

@@ -25,15 +25,37 @@ pub struct Cli {
     /// Log level for the log file: error, warn, info, debug, trace (RUST_LOG also works).
     #[arg(long, global = true)]
     pub log_level: Option<String>,
-    /// UI language: zh or en (default: from the locale).
-    #[arg(long, global = true)]
-    pub lang: Option<String>,
+    /// UI language (default: from the locale).
+    #[arg(long, global = true, value_enum, ignore_case = true)]
+    pub lang: Option<LangArg>,
     /// Delete the account's local history (the message cache and unsent texts), say what
     /// was deleted, and exit.
     #[arg(long, global = true)]
     pub clear_cache: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The languages of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    /// Chinese.
+    #[value(alias = "zh_cn", alias = "cn")]
+    Zh,
+    /// English.
+    En,
+    /// From LC_ALL, LC_MESSAGES or LANG.
+    Auto,
+}
+
+impl From<LangArg> for crate::ui::i18n::Lang {
+    fn from(l: LangArg) -> Self {
+        match l {
+            LangArg::Zh => crate::ui::i18n::Lang::Zh,
+            LangArg::En => crate::ui::i18n::Lang::En,
+            LangArg::Auto => crate::ui::i18n::Lang::Auto,
+        }
+    }
 }
 
 /// Where to connect and who to be; shared by every command that talks to the service.
@@ -203,4 +225,29 @@ pub struct DoctorArgs {
     /// Seconds to wait for each network check.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub timeout: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn lang_takes_the_known_languages_and_refuses_others_with_the_list() {
+        for (arg, want) in [
+            ("zh", LangArg::Zh),
+            ("ZH_CN", LangArg::Zh),
+            ("cn", LangArg::Zh),
+            ("En", LangArg::En),
+            ("auto", LangArg::Auto),
+        ] {
+            let cli = Cli::try_parse_from(["goofish-tui", "--lang", arg]).unwrap();
+            assert_eq!(cli.lang, Some(want), "{arg}");
+        }
+        let err = Cli::try_parse_from(["goofish-tui", "decode", "--lang", "fr"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'fr'"), "{err}");
+        assert!(err.contains("[possible values: zh, en, auto]"), "{err}");
+    }
 }

@@ -31,7 +31,8 @@ pub struct FileConfig {
     pub heartbeat_secs: Option<u64>,
     /// `error`, `warn`, `info`, `debug` or `trace` (default `info`).
     pub log_level: Option<String>,
-    /// Overrides the data directory (cookie jar, device id).
+    /// Overrides the data directory (cookie jar, device id, local history); `--data-dir` and
+    /// `GOOFISH_DATA_DIR` override it in turn.
     pub data_dir: Option<PathBuf>,
     /// Local history keeps at most this many messages per conversation, newest first
     /// (default: everything).
@@ -64,28 +65,43 @@ pub struct Paths {
 }
 
 impl Paths {
-    /// XDG defaults, overridable by `GOOFISH_DATA_DIR` / `GOOFISH_CONFIG`.
+    /// The config file: `config_override` (`--config`), else `GOOFISH_CONFIG`, else the XDG
+    /// config dir.
+    pub fn config_file(config_override: Option<&Path>) -> Result<PathBuf, ConfigError> {
+        match (config_override, env_path("GOOFISH_CONFIG")) {
+            (Some(p), _) => Ok(p.to_path_buf()),
+            (None, Some(p)) => Ok(p),
+            (None, None) => project_dirs()
+                .map(|d| d.config_dir().join("config.toml"))
+                .ok_or(ConfigError::NoHome),
+        }
+    }
+
+    /// Where things live. The data dir is `data_override` (`--data-dir`), else
+    /// `GOOFISH_DATA_DIR`, else the config file's `data_dir` (relative to the config file's
+    /// folder, `~/` for the home directory), else the XDG data dir.
     pub fn resolve(
-        config_override: Option<&Path>,
+        config_file: PathBuf,
         data_override: Option<&Path>,
+        file: &FileConfig,
     ) -> Result<Paths, ConfigError> {
-        let dirs = directories::ProjectDirs::from("", "", "goofish-tui");
-        let env_path = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let config_file = match (config_override, env_path("GOOFISH_CONFIG"), &dirs) {
-            (Some(p), _, _) => p.to_path_buf(),
-            (None, Some(p), _) => p,
-            (None, None, Some(d)) => d.config_dir().join("config.toml"),
-            (None, None, None) => return Err(ConfigError::NoHome),
-        };
-        let data_dir = match (data_override, env_path("GOOFISH_DATA_DIR"), &dirs) {
-            (Some(p), _, _) => p.to_path_buf(),
-            (None, Some(p), _) => p,
-            (None, None, Some(d)) => d.data_dir().to_path_buf(),
-            (None, None, None) => return Err(ConfigError::NoHome),
+        let dirs = project_dirs();
+        let from_file = file
+            .data_dir
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| beside(&config_file, p));
+        let data_dir = match (
+            data_override,
+            env_path("GOOFISH_DATA_DIR"),
+            from_file,
+            &dirs,
+        ) {
+            (Some(p), _, _, _) => p.to_path_buf(),
+            (None, Some(p), _, _) => p,
+            (None, None, Some(p), _) => p,
+            (None, None, None, Some(d)) => d.data_dir().to_path_buf(),
+            (None, None, None, None) => return Err(ConfigError::NoHome),
         };
         let log_dir = dirs
             .as_ref()
@@ -104,6 +120,30 @@ impl Paths {
 
     pub fn device_id(&self) -> PathBuf {
         self.data_dir.join("device_id")
+    }
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "goofish-tui")
+}
+
+fn env_path(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// A path written in the config file: `~/…` is in the home directory, a relative path is
+/// next to the config file (not in whatever directory the program was started from).
+fn beside(config_file: &Path, p: &Path) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~")
+        && let Some(home) = directories::BaseDirs::new()
+    {
+        return home.home_dir().join(rest);
+    }
+    match config_file.parent() {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p.to_path_buf(),
     }
 }
 
@@ -245,6 +285,24 @@ mod tests {
         let err = FileConfig::load(&p).unwrap_err().to_string();
         assert!(err.contains("mtop_ur"), "{err}");
         assert!(FileConfig::load(&dir.path().join("missing.toml")).is_ok());
+    }
+
+    #[test]
+    fn a_data_dir_in_the_file_is_next_to_it_or_in_the_home_dir() {
+        let cfg = Path::new("/etc/goofish/config.toml");
+        assert_eq!(
+            beside(cfg, Path::new("state")),
+            PathBuf::from("/etc/goofish/state")
+        );
+        assert_eq!(beside(cfg, Path::new("/var/x")), PathBuf::from("/var/x"));
+        if let Some(home) = directories::BaseDirs::new() {
+            assert_eq!(beside(cfg, Path::new("~/gt")), home.home_dir().join("gt"));
+        }
+        // `~user` is not expanded; it is a relative name like any other.
+        assert_eq!(
+            beside(cfg, Path::new("~bob/gt")),
+            PathBuf::from("/etc/goofish/~bob/gt")
+        );
     }
 
     #[test]

@@ -15,3 +15,8 @@ pub mod store;
 pub mod time;
 pub mod tui;
 pub mod ui;
+
+/// The shared protocol samples, for the unit tests (one helper with the integration tests).
+#[cfg(test)]
+#[path = "../tests/common/samples.rs"]
+mod test_samples;

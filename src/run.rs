@@ -13,7 +13,6 @@ use crate::protocol::Uid;
 use crate::secret::Secret;
 use crate::sim::{self, Scenario, SimHandle, SimOptions};
 use crate::store::{Store, StoreHandle};
-use crate::ui::i18n::Lang;
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -53,8 +52,9 @@ impl Connection {
 }
 
 pub fn load_settings(cli: &Cli) -> Result<(Paths, FileConfig)> {
-    let paths = Paths::resolve(cli.config.as_deref(), cli.data_dir.as_deref())?;
-    let file = FileConfig::load(&paths.config_file)?;
+    let config_file = Paths::config_file(cli.config.as_deref())?;
+    let file = FileConfig::load(&config_file)?;
+    let paths = Paths::resolve(config_file, cli.data_dir.as_deref(), &file)?;
     Ok((paths, file))
 }
 
@@ -247,13 +247,8 @@ fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
             .map_err(|e| eyre!("the [ui] section of the config file is not valid: {e}"))?,
         None => UiOptions::default(),
     };
-    if let Some(lang) = &cli.lang {
-        opts.lang = match lang.to_lowercase().as_str() {
-            "zh" | "zh_cn" | "cn" => Lang::Zh,
-            "en" => Lang::En,
-            "auto" => Lang::Auto,
-            other => bail!("unknown language {other:?}: use zh, en or auto"),
-        };
+    if let Some(lang) = cli.lang {
+        opts.lang = lang.into();
     }
     Ok(opts)
 }

@@ -520,11 +520,9 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn decode_every_protocol_sample() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/protocol/samples");
-    if !dir.is_dir() {
-        eprintln!("skipping: {} is absent", dir.display());
+    let Some(dir) = common::samples::dir() else {
         return;
-    }
+    };
     let mut decoded_items = 0;
     for path in files(&dir) {
         let name = path.file_name().unwrap().to_string_lossy().to_string();

@@ -18,14 +18,11 @@ const SELF: &str = "2200000000401";
 const PEER: &str = "1000000101";
 const CID: &str = "40000000201";
 
+#[path = "common/samples.rs"]
+mod shared_samples;
+
 fn sample(rel: &str) -> Option<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/protocol/samples");
-    if !dir.is_dir() {
-        eprintln!("skipping: {} is absent", dir.display());
-        return None;
-    }
-    let text = std::fs::read_to_string(dir.join(rel)).unwrap();
-    Some(serde_json::from_str(&text).unwrap())
+    shared_samples::json(rel)
 }
 
 fn fixture(name: &str) -> Value {

@@ -12,14 +12,11 @@ use serde_json::{Value, json};
 
 const SELF_UID: &str = "2200000000401";
 
+#[path = "common/samples.rs"]
+mod shared_samples;
+
 fn samples_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/protocol/samples");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: protocol samples not found at {}", dir.display());
-        None
-    }
+    shared_samples::dir()
 }
 
 fn sample(dir: &Path, name: &str) -> String {

@@ -19,7 +19,9 @@ const DID: &str = "ED4CBA2C-5DA0-4154-A902-BF5CB52409E2-2200000000401";
 async fn mtop_gateway_signs_like_the_real_one() {
     let sim = quiet_sim().await;
     let mut mtop = RawMtop::new(sim.http_url(), sim.cookie());
-    // No signing token yet: TOKEN_EMPTY and a fresh _m_h5_tk / _m_h5_tk_enc.
+    mtop.cookies.remove("_m_h5_tk");
+    mtop.cookies.remove("_m_h5_tk_enc");
+    // No signing token: TOKEN_EMPTY and a fresh _m_h5_tk / _m_h5_tk_enc.
     let r = mtop
         .call("mtop.taobao.idlemessage.pc.loginuser.get", "{}")
         .await;
@@ -61,6 +63,40 @@ async fn mtop_gateway_signs_like_the_real_one() {
         .await;
     assert_eq!(r.json["ret"][0], "FAIL_SYS_TOKEN_EXOIRED::令牌过期");
     assert!(!r.set_cookies.is_empty());
+    sim.shutdown().await;
+}
+
+/// The cookie handed out is a browser tab's: it holds a signing pair the gateway takes on the
+/// very first call, however long after the simulator started the client comes (a client that
+/// never retries on TOKEN_EXOIRED must work); from then on it ages like any token.
+#[tokio::test]
+async fn the_browser_cookie_signs_the_first_call() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        m_h5_tk_lifetime: Duration::from_millis(400),
+        ..SimOptions::default()
+    })
+    .await;
+    let mut mtop = RawMtop::new(sim.http_url(), sim.cookie());
+    let tk = mtop.cookies["_m_h5_tk"].clone();
+    let (token, expiry) = tk.split_once('_').unwrap();
+    assert!(token.len() == 32 && token.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(expiry.parse::<i64>().is_ok());
+    let enc = &mtop.cookies["_m_h5_tk_enc"];
+    assert!(enc.len() == 32 && enc.chars().all(|c| c.is_ascii_hexdigit()));
+    // Pasted a while after the simulator started: still good.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = mtop
+        .call("mtop.taobao.idlemessage.pc.loginuser.get", "{}")
+        .await;
+    assert_eq!(r.json["ret"][0], "SUCCESS::调用成功");
+    assert!(r.set_cookies.is_empty(), "rotated: {:?}", r.set_cookies);
+    assert_eq!(mtop.cookies["_m_h5_tk"], tk);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = mtop
+        .call("mtop.taobao.idlemessage.pc.loginuser.get", "{}")
+        .await;
+    assert_eq!(r.json["ret"][0], "FAIL_SYS_TOKEN_EXOIRED::令牌过期");
     sim.shutdown().await;
 }
 
@@ -475,6 +511,200 @@ async fn incoming_message_is_pushed_in_the_real_layout() {
     sim.shutdown().await;
 }
 
+/// The words between backticks in `s`.
+fn backticked(s: &str) -> Vec<String> {
+    s.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// What §7.4 of the protocol document records of the real capture of a text sent from the
+/// Android app (a capture kept by another client, not a sample file): the keys of block `10`,
+/// the keys of its `extJson`, and the `reminderNotice` phrase.
+fn captured_app_text(spec: &str) -> (Vec<String>, Vec<String>, String) {
+    let row = spec
+        .lines()
+        .find(|l| l.contains("its `10` block is exactly:"))
+        .expect("§7.4 no longer lists the captured text's block 10: update this test");
+    let list = row.split_once("exactly:").unwrap().1;
+    let list = list.split_once("; and").map_or(list, |(l, _)| l);
+    let ext = list.split_once("`extJson` (").unwrap().1;
+    let ext = backticked(ext.split_once(')').unwrap().0);
+    let notice = list.split_once("`reminderNotice` = `").unwrap().1;
+    let notice = notice.split_once('`').unwrap().0.to_string();
+    // One key per comma-separated entry, once the remarks in parentheses are gone.
+    let mut bare = String::new();
+    let mut depth = 0;
+    for c in list.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => bare.push(c),
+            _ => {}
+        }
+    }
+    let keys = bare
+        .split(',')
+        .filter_map(|entry| backticked(entry).into_iter().next())
+        .collect();
+    (keys, ext, notice)
+}
+
+/// A buyer's text as the simulator pushes it has block `10` of the real capture of a text from
+/// the app: the same keys (no `closePushReceiver`, `closeUnreadNumber`, `receiver`,
+/// `updateHead`), the same `extJson` keys, the fixed `reminderNotice`, the mention list first
+/// in the content, and strings only, sorted by key, like the real order card.
+#[tokio::test]
+async fn buyer_text_push_has_the_key_set_of_the_real_capture() {
+    let Some(spec) = common::samples::spec() else {
+        return;
+    };
+    let Some(card) = common::samples::text("real/order-card-item.b64") else {
+        return;
+    };
+    let (keys, ext_keys, notice) = captured_app_text(&spec);
+    assert!(
+        keys.len() >= 10 && keys.contains(&"senderUserId".to_string()),
+        "{keys:?}"
+    );
+    assert_eq!(notice, "发来一条新消息");
+
+    let sim = quiet_sim().await;
+    let (mut ws, _) = RawWs::register(&sim, DID).await;
+    ws.push("/s/vulcan", Duration::from_secs(5)).await.unwrap();
+    control(&sim, "incoming", json!({"text": "还在吗？包邮吗"})).await;
+    let push = ws.push("/s/sync", Duration::from_secs(5)).await.unwrap();
+    let data = push.body.as_ref().unwrap()["syncPushPackage"]["data"][0]["data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let item = goofish_tui::protocol::sync::item_to_json(&data).unwrap();
+    let block = item["1"]["10"].as_object().unwrap();
+    let mut ours: Vec<String> = block.keys().cloned().collect();
+    let mut want = keys.clone();
+    ours.sort();
+    want.sort();
+    assert_eq!(ours, want);
+    assert!(block.values().all(Value::is_string), "{block:?}");
+    assert_eq!(block["reminderNotice"], notice.as_str());
+    assert_eq!(block["reminderContent"], "还在吗？包邮吗");
+    assert_eq!(block["detailNotice"], "还在吗？包邮吗");
+    let ext: Value = serde_json::from_str(block["extJson"].as_str().unwrap()).unwrap();
+    let mut ours_ext: Vec<String> = ext.as_object().unwrap().keys().cloned().collect();
+    let mut want_ext = ext_keys.clone();
+    ours_ext.sort();
+    want_ext.sort();
+    assert_eq!(ours_ext, want_ext);
+    let content = item["1"]["6"]["3"]["5"].as_str().unwrap();
+    assert!(
+        content.starts_with(r#"{"atUsers":[],"contentType":1,"#),
+        "{content}"
+    );
+
+    // The wire order of the keys is sorted, as in the real capture's block.
+    let wire_keys = |b64: &str| -> Vec<String> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .unwrap();
+        let v = rmpv::decode::read_value(&mut bytes.as_slice()).unwrap();
+        let msg = &v.as_map().unwrap()[0].1;
+        let block = msg
+            .as_map()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.as_i64() == Some(10))
+            .unwrap()
+            .1
+            .clone();
+        block
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.as_str().unwrap().to_string())
+            .collect()
+    };
+    let real_order = wire_keys(&card);
+    assert!(real_order.is_sorted(), "{real_order:?}");
+    assert!(wire_keys(&data).is_sorted());
+    // …and it still decodes to the buyer's message, with nickname and item.
+    let msgs = sync_messages(&[push], &sim.self_uid);
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(
+        msgs[0].content,
+        Content::Text {
+            text: "还在吗？包邮吗".into()
+        }
+    );
+    assert!(msgs[0].sender_nick.is_some() && msgs[0].item_id.is_some());
+    sim.shutdown().await;
+}
+
+/// A burst over more conversations than the world has brings in new buyers, so the answer's
+/// `conversations` is what was really used and the conversation list then holds them all.
+#[tokio::test]
+async fn burst_over_more_conversations_than_the_world_has_brings_in_new_buyers() {
+    use goofish_tui::protocol::history::parse_conversation_page;
+    let sim = quiet_sim().await; // 12 conversations: 11 buyers and 闲小蜜
+    let (mut ws, _) = RawWs::register(&sim, DID).await;
+    let r = control(&sim, "burst", json!({"count": 100, "conversations": 50})).await;
+    assert_eq!(r["count"], 100, "{r}");
+    assert_eq!(r["conversations"], 50, "{r}");
+    assert_eq!(r["created_conversations"], 39, "{r}");
+    // Fewer messages than conversations asked for: one conversation per message, no more.
+    let r = control(&sim, "burst", json!({"count": 7, "conversations": 50})).await;
+    assert_eq!(
+        (r["count"].clone(), r["conversations"].clone()),
+        (json!(7), json!(7))
+    );
+    assert_eq!(r["created_conversations"], 0, "{r}");
+
+    let mut pushes = vec![];
+    let mut convs = vec![];
+    let mut cursor = 9007199254740991i64;
+    for _ in 0..20 {
+        let r = ws
+            .rpc(
+                "/r/Conversation/listNewestPagination",
+                Some(json!([cursor, 20])),
+                &mut pushes,
+            )
+            .await;
+        let page = parse_conversation_page(r.body.as_ref().unwrap(), &sim.self_uid).unwrap();
+        convs.extend(page.conversations);
+        match page.next_cursor {
+            Some(c) if page.has_more => cursor = c,
+            _ => break,
+        }
+    }
+    assert_eq!(convs.len(), 12 + 39);
+    // The 50 latest are the burst's, each with a buyer who has a name and an item.
+    for c in &convs[..50] {
+        let last = c.last_message.as_ref().unwrap();
+        assert!(last.content.summary().ends_with("还在吗？"), "{last:?}");
+        assert!(!last.is_self);
+        assert!(
+            c.peer_nick.as_deref().is_some_and(|n| !n.is_empty()),
+            "{c:?}"
+        );
+        assert!(c.item_id.is_some(), "{c:?}");
+    }
+    let peers: HashSet<_> = convs.iter().map(|c| c.peer.clone()).collect();
+    assert!(peers.len() >= 50);
+    // A bad request names the limit instead of building a world without end.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/burst", sim.control_url()))
+        .json(&json!({"count": 1_000_000, "conversations": 1_000_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("100000"));
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn silent_connection_is_kicked_out() {
     let sim = sim_with(SimOptions {
@@ -535,6 +765,17 @@ async fn sim_command_prints_one_json_line() {
         .await
         .unwrap();
     assert_eq!(st["self_uid"], info["self_uid"]);
+    // The printed cookie signs a first call that succeeds, with no token rotation.
+    let mut mtop = RawMtop::new(
+        info["http"].as_str().unwrap(),
+        info["cookie"].as_str().unwrap(),
+    );
+    let r = mtop
+        .call("mtop.taobao.idlemessage.pc.loginuser.get", "{}")
+        .await;
+    assert_eq!(r.json["ret"][0], "SUCCESS::调用成功", "{}", r.json);
+    assert_eq!(r.json["data"]["userId"], info["self_uid"]);
+    assert!(r.set_cookies.is_empty(), "rotated: {:?}", r.set_cookies);
     child.kill().unwrap();
     let _ = child.wait();
 }

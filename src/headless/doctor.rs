@@ -220,23 +220,24 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
     super::init_logging(cli);
     let wait = super::secs(args.timeout);
     let mut p = Printer { failed: false };
-    let paths = match Paths::resolve(cli.config.as_deref(), cli.data_dir.as_deref()) {
-        Ok(p) => p,
-        Err(e) => {
-            p.print(Check::fail(
-                "config",
-                e.to_string(),
-                "set GOOFISH_DATA_DIR or HOME",
-            ));
-            return EXIT_FAILED;
-        }
+    let no_home = |p: &mut Printer, e: crate::config::ConfigError| {
+        p.print(Check::fail(
+            "config",
+            e.to_string(),
+            "set GOOFISH_DATA_DIR or HOME",
+        ));
+        EXIT_FAILED
     };
-    let file = if paths.config_file.exists() {
-        match FileConfig::load(&paths.config_file) {
+    let config_file = match Paths::config_file(cli.config.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return no_home(&mut p, e),
+    };
+    let file = if config_file.exists() {
+        match FileConfig::load(&config_file) {
             Ok(f) => {
                 p.print(Check::pass(
                     "config",
-                    format!("{} parses", paths.config_file.display()),
+                    format!("{} parses", config_file.display()),
                 ));
                 f
             }
@@ -252,9 +253,13 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
     } else {
         p.print(Check::pass(
             "config",
-            format!("none at {} (defaults)", paths.config_file.display()),
+            format!("none at {} (defaults)", config_file.display()),
         ));
         FileConfig::default()
+    };
+    let paths = match Paths::resolve(config_file, cli.data_dir.as_deref(), &file) {
+        Ok(p) => p,
+        Err(e) => return no_home(&mut p, e),
     };
 
     // In demo mode every network check runs against the embedded simulator.

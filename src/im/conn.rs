@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -269,7 +270,15 @@ pub async fn connect(cfg: &ConnConfig) -> Result<(Conn, mpsc::Receiver<ConnEvent
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    // `wss://` trusts what HTTPS trusts (`tls`); `ws://` (the simulator) needs no TLS at all.
+    let connector = if request.uri().scheme_str() == Some("wss") {
+        let tls = super::tls::client_config().map_err(|e| ConnError::Connect(e.to_string()))?;
+        Some(Connector::Rustls(tls))
+    } else {
+        None
+    };
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config), true, connector);
     let (ws, _response) = tokio::time::timeout(cfg.request_timeout, connecting)
         .await
         .map_err(|_| ConnError::Timeout)?

@@ -1,4 +1,4 @@
-//! The device id (`did`, §0.3): a UUID-like string plus `-<uid>`. The service binds each IM
+//! The device id (`did`, §0.3): an upper-case UUID plus `-<uid>`. The service binds each IM
 //! token to the did it was requested with (§4.3), so one installation keeps one did per
 //! account and reuses it.
 
@@ -6,42 +6,37 @@ use crate::im::cookies::write_private_atomic;
 use crate::protocol::Uid;
 use std::io;
 use std::path::Path;
+use uuid::fmt::Hyphenated;
+use uuid::{Builder, Uuid, Variant, Version};
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
-
-/// A fresh did: 36 chars with `-` at 8, 13, 18 and 23, `4` at 14, one of `89AB` at 19, other
-/// chars from `0-9A-F`; then `-<uid>`.
+/// A fresh did: a random (version 4, RFC 4122 variant) UUID in upper-case hyphenated form,
+/// which is exactly the §0.3 shape (`-` at 8, 13, 18, 23; `4` at 14; one of `89AB` at 19;
+/// `0-9A-F` elsewhere); then `-<uid>`.
 pub fn generate_device_id(uid: &Uid) -> String {
-    let mut id = String::with_capacity(37 + uid.as_str().len());
-    for i in 0..36 {
-        let c = match i {
-            8 | 13 | 18 | 23 => '-',
-            14 => '4',
-            19 => char::from(b"89AB"[rand::random_range(0..4)]),
-            _ => char::from(HEX[rand::random_range(0..16)]),
-        };
-        id.push(c);
-    }
-    id.push('-');
-    id.push_str(uid.as_str());
-    id
+    let uuid = Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut buf = Uuid::encode_buffer();
+    format!("{}-{uid}", uuid.hyphenated().encode_upper(&mut buf))
 }
 
 /// Whether `did` has the §0.3 shape and belongs to `uid`.
 pub fn is_device_id_of(did: &str, uid: &Uid) -> bool {
-    let b = did.as_bytes();
-    if uid.is_empty() || b.len() != 37 + uid.as_str().len() || b[36] != b'-' {
+    if uid.is_empty() {
         return false;
     }
-    if &did[37..] != uid.as_str() {
+    let Some((head, tail)) = did.split_at_checked(Hyphenated::LENGTH) else {
+        return false;
+    };
+    if tail.strip_prefix('-') != Some(uid.as_str()) {
         return false;
     }
-    b[..36].iter().enumerate().all(|(i, &c)| match i {
-        8 | 13 | 18 | 23 => c == b'-',
-        14 => c == b'4',
-        19 => b"89AB".contains(&c),
-        _ => HEX.contains(&c),
-    })
+    let Ok(uuid) = Uuid::try_parse(head) else {
+        return false;
+    };
+    let mut buf = Uuid::encode_buffer();
+    // `try_parse` also takes lower case and other layouts; the did is upper-case hyphenated.
+    uuid.get_version() == Some(Version::Random)
+        && uuid.get_variant() == Variant::RFC4122
+        && uuid.hyphenated().encode_upper(&mut buf) == head
 }
 
 /// The did of `uid` for this installation, kept in `path` (mode 0600).
@@ -123,6 +118,16 @@ mod tests {
             "ED4CBA2C-5DA0-3154-A902-BF5CB52409E2-1000000101",
             &Uid::new("1000000101")
         ));
+        // The RFC 4122 variant only (`89AB` at 19), and nothing but the hyphenated layout.
+        for bad in [
+            "ED4CBA2C-5DA0-4154-C902-BF5CB52409E2-1000000101",
+            "ED4CBA2C5DA04154A902BF5CB52409E2XXXX-1000000101",
+            "ED4CBA2C-5DA0-4154-A902-BF5CB52409E21000000101",
+            "名字名字名字名字名字名字-1000000101",
+            "",
+        ] {
+            assert!(!is_device_id_of(bad, &Uid::new("1000000101")), "{bad}");
+        }
     }
 
     #[test]

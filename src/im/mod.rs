@@ -7,5 +7,6 @@ pub mod device;
 pub mod mtop;
 pub mod passport;
 pub mod session;
+pub mod tls;
 
 pub use api::{ConnState, ImCommand, ImEvent, SendFailure, SendStage};

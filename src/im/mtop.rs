@@ -9,6 +9,7 @@ use crate::protocol::mtop::{
 use crate::protocol::{Cid, ItemInfo, Profile, Uid};
 use crate::secret::Secret;
 use reqwest::header::{self, HeaderMap, HeaderValue};
+use rustls::ClientConfig;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -233,7 +234,11 @@ impl MtopClient {
         headers.insert(header::ORIGIN, HeaderValue::from_static(ORIGIN));
         headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        // The WebSocket trusts the same roots (`tls`), so a proxy either works for both or
+        // for neither.
+        let tls = super::tls::client_config().map_err(|e| MtopError::Http(e.to_string()))?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(ClientConfig::clone(&tls))
             .default_headers(headers)
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(10))

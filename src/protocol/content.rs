@@ -126,12 +126,14 @@ pub fn parse_content(json: Option<&str>, type_hint: Option<i64>, summary: &str) 
     }
 }
 
-/// The text of `{"contentType":1,"text":{"text":"…"}}` when it is written exactly so and
-/// has nothing to unescape: most chat messages, read without a JSON parser. Anything else
-/// (escapes, other keys or order, spaces) goes through serde.
+/// The text of `{"contentType":1,"text":{"text":"…"}}` (or the app's form with an empty
+/// `"atUsers":[]` first, §7.4) when it is written exactly so and has nothing to unescape:
+/// most chat messages, read without a JSON parser. Anything else (escapes, other keys or
+/// order, spaces) goes through serde.
 pub(crate) fn plain_text(json: &str) -> Option<&str> {
     let inner = json
-        .strip_prefix(r#"{"contentType":1,"text":{"text":""#)?
+        .strip_prefix(r#"{"atUsers":[],"contentType":1,"text":{"text":""#)
+        .or_else(|| json.strip_prefix(r#"{"contentType":1,"text":{"text":""#))?
         .strip_suffix(r#""}}"#)?;
     // Quotes and backslashes need unescaping; raw control characters are not valid JSON.
     inner
@@ -367,6 +369,14 @@ mod tests {
             ),
             (r#"{"contentType":1,"text":{"text":""}}"#, ""),
             (r#"{"contentType": 1,"text":{"text":"x"}}"#, "x"),
+            (
+                r#"{"atUsers":[],"contentType":1,"text":{"text":"在吗"}}"#,
+                "在吗",
+            ),
+            (
+                r#"{"atUsers":["1000000101"],"contentType":1,"text":{"text":"@你"}}"#,
+                "@你",
+            ),
         ] {
             assert_eq!(
                 parse_content(Some(json), None, "summary"),
@@ -374,6 +384,15 @@ mod tests {
                 "{json}"
             );
         }
+        // The app's form takes the fast path too; a mention list does not.
+        assert_eq!(
+            plain_text(r#"{"atUsers":[],"contentType":1,"text":{"text":"在吗"}}"#),
+            Some("在吗")
+        );
+        assert_eq!(
+            plain_text(r#"{"atUsers":["1"],"contentType":1,"text":{"text":"在吗"}}"#),
+            None
+        );
         // A raw control character is not JSON: the summary stands in.
         assert_eq!(
             parse_content(

@@ -211,13 +211,76 @@ fn card_state(red_reminder: Option<&str>) -> &'static str {
     }
 }
 
+/// The notification phrase of a chat message (`10.reminderNotice`): the same words whatever
+/// the text says (§7.4, the real text capture).
+pub const NEW_MESSAGE_NOTICE: &str = "发来一条新消息";
+
+/// Whether `msg` is a plain chat message from a buyer, who writes from the Xianyu app: its
+/// block `10` then has exactly the key set of the real capture of such a message (§7.4).
+fn from_app_sender(msg: &Message) -> bool {
+    // A client uuid marks a message sent by a web client like this one.
+    !msg.is_self
+        && msg.client_id.is_none()
+        && matches!(msg.content, Content::Text { .. } | Content::Image { .. })
+        && msg.red_reminder.as_deref().is_none_or(str::is_empty)
+}
+
+/// Block `10` of a buyer's text (or picture) as the real capture of a message from an Android
+/// sender has it: no `closePushReceiver` / `closeUnreadNumber` / `receiver` / `updateHead`,
+/// `_platform` instead. [U] for pictures: only a text was captured; its key set is reused.
+fn app_extension_block(msg: &Message, hex: String) -> BTreeMap<&'static str, String> {
+    let summary = msg.content.summary();
+    let mut b = BTreeMap::new();
+    // [U] the value: the capture names the key and an Android sender, not what it held.
+    b.insert("_platform", "android".to_string());
+    b.insert(
+        "bizTag",
+        serde_json::json!({"sourceId": "S:1", "messageId": hex}).to_string(),
+    );
+    b.insert("detailNotice", summary.clone());
+    // The capture's extJson keys; the `tag` value is the constructed sample's [U].
+    let mut ext_json = serde_json::Map::new();
+    ext_json.insert("quickReply".into(), "1".into());
+    ext_json.insert("messageId".into(), hex.clone().into());
+    ext_json.insert("tag".into(), "u".into());
+    b.insert("extJson", serde_json::Value::Object(ext_json).to_string());
+    b.insert("reminderContent", summary);
+    b.insert("reminderNotice", NEW_MESSAGE_NOTICE.to_string());
+    b.insert(
+        "reminderTitle",
+        msg.sender_nick.as_deref().unwrap_or_default().to_string(),
+    );
+    b.insert("reminderUrl", reminder_url(msg, &hex));
+    b.insert("senderUserId", msg.sender.as_str().to_string());
+    b.insert("senderUserType", "0".to_string());
+    if let Some(t) = msg.session_type {
+        b.insert("sessionType", t.to_string());
+    }
+    b
+}
+
+fn reminder_url(msg: &Message, hex: &str) -> String {
+    format!(
+        "fleamarket://message_chat?itemId={}&peerUserId={}&peerUserNick={}&sid={}&messageId={}&adv=no",
+        msg.item_id.as_deref().unwrap_or(""),
+        msg.sender,
+        masked_nick(msg.sender_nick.as_deref(), &msg.sender),
+        msg.cid,
+        hex
+    )
+}
+
 /// The string-keyed extension block of a message: field `10` of a push, `extension` of a
 /// history message. Sorted by key like the real capture. `receiver` is left out when unknown
 /// (history answers have no single receiver).
 pub fn extension_block(msg: &Message, receiver: Option<&Uid>) -> BTreeMap<&'static str, String> {
     let hex = notification_id(&msg.id);
+    if from_app_sender(msg) {
+        return app_extension_block(msg, hex);
+    }
     let summary = msg.content.summary();
     let is_card = matches!(msg.content, Content::TradeCard(_));
+    let is_text = matches!(msg.content, Content::Text { .. });
     let plain = matches!(msg.content, Content::Text { .. } | Content::Image { .. });
     let red = msg.red_reminder.as_deref().filter(|r| !r.is_empty());
 
@@ -278,19 +341,16 @@ pub fn extension_block(msg: &Message, receiver: Option<&Uid>) -> BTreeMap<&'stat
         b.insert("redReminderStyle", "1".to_string());
     }
     b.insert("reminderContent", summary.clone());
-    b.insert("reminderNotice", if plain { summary } else { prompt });
+    let notice = if is_text {
+        NEW_MESSAGE_NOTICE.to_string()
+    } else if plain {
+        summary
+    } else {
+        prompt
+    };
+    b.insert("reminderNotice", notice);
     b.insert("reminderTitle", title);
-    b.insert(
-        "reminderUrl",
-        format!(
-            "fleamarket://message_chat?itemId={}&peerUserId={}&peerUserNick={}&sid={}&messageId={}&adv=no",
-            msg.item_id.as_deref().unwrap_or(""),
-            msg.sender,
-            masked_nick(msg.sender_nick.as_deref(), &msg.sender),
-            msg.cid,
-            hex
-        ),
-    );
+    b.insert("reminderUrl", reminder_url(msg, &hex));
     // `reminderTitle` only names the sender for plain chat; otherwise the nickname needs its
     // own key (`senderNick`, seen occasionally on the real service).
     if msg.sender_nick.is_some() && !(plain && red.is_none()) {
@@ -317,12 +377,20 @@ pub fn chat_message_item(msg: &Message, receiver: &Uid) -> String {
 /// The msgpack value behind [`chat_message_item`].
 pub fn chat_message_value(msg: &Message, receiver: &Uid) -> Value {
     let ext = extension_block(msg, Some(receiver));
+    let content = match &msg.content {
+        // The app writes an empty mention list first (§7.4, the real text capture).
+        Content::Text { text } if from_app_sender(msg) => {
+            serde_json::json!({"atUsers": [], "contentType": content_type::TEXT, "text": {"text": text}})
+                .to_string()
+        }
+        other => content_to_json(other),
+    };
     let inner = imap(vec![
         (1, s("")),
         (2, s(msg.content.summary())),
         (3, s("")),
         (4, int(content_type_of(&msg.content))),
-        (5, s(content_to_json(&msg.content))),
+        (5, s(content)),
     ]);
     let body = imap(vec![
         (1, imap(vec![(1, s(msg.sender.im()))])),

@@ -519,13 +519,7 @@ mod tests {
     }
 
     fn samples() -> Option<PathBuf> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/protocol/samples");
-        if dir.is_dir() {
-            Some(dir)
-        } else {
-            eprintln!("skipping: {} is absent", dir.display());
-            None
-        }
+        crate::test_samples::dir()
     }
 
     #[test]

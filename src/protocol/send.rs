@@ -397,7 +397,6 @@ fn arg(body: &Value, i: usize) -> Option<&Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     const SELF: &str = "2200000000401";
     const PEER: &str = "1000000101";
@@ -405,13 +404,7 @@ mod tests {
 
     /// A constructed sample frame; `None` (with a notice) without samples.
     fn sample_frame(name: &str) -> Option<Value> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/protocol/samples");
-        if !dir.is_dir() {
-            eprintln!("skipping: {} is absent", dir.display());
-            return None;
-        }
-        let text = std::fs::read_to_string(dir.join("constructed").join(name)).unwrap();
-        Some(serde_json::from_str(&text).unwrap())
+        crate::test_samples::json(&format!("constructed/{name}"))
     }
 
     /// The `body` of a constructed sample.

@@ -102,6 +102,9 @@ fn one() -> usize {
     1
 }
 
+/// At most this many buyers a burst brings in besides those of the world.
+const MAX_NEW_CONVERSATIONS: usize = 100_000;
+
 async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Response {
     if req.count == 0 || req.conversations == 0 {
         return bad_request("count and conversations must be positive");
@@ -109,14 +112,25 @@ async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Respo
     let started = Instant::now();
     let self_uid = sim.self_uid();
     let now = crate::time::now_ms();
-    let messages = {
+    // A message needs a conversation, and a conversation used needs a message.
+    let wanted = req.conversations.min(req.count);
+    let (messages, created) = {
         let mut st = sim.state();
         let mut cids = st.buyer_cids();
-        cids.truncate(req.conversations);
-        if cids.is_empty() {
-            return bad_request("the world has no conversation");
+        cids.truncate(wanted);
+        // More conversations than the world has: new buyers write, as in a busy hour.
+        let created = wanted - cids.len();
+        if created > MAX_NEW_CONVERSATIONS {
+            return bad_request(format!(
+                "a burst brings in at most {MAX_NEW_CONVERSATIONS} new conversations; the world has {}",
+                cids.len()
+            ));
         }
-        (0..req.count)
+        for _ in 0..created {
+            let cid = st.world.new_buyer_conversation(now);
+            cids.push(cid);
+        }
+        let messages = (0..req.count)
             .filter_map(|i| {
                 let cid = &cids[i % cids.len()];
                 // Distinct, increasing times keep the order inside each conversation clear.
@@ -124,9 +138,14 @@ async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Respo
                 st.world
                     .buyer_says(cid, Content::Text { text: text.into() }, now + i as i64)
             })
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        (messages, created)
     };
-    let conversations = req.conversations.min(messages.len());
+    let conversations = messages
+        .iter()
+        .map(|m| &m.cid)
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let items: Vec<PushItem> = messages.iter().map(|m| chat_push(m, &self_uid)).collect();
     sim.push_items(items);
     sim.flush_all().await;
@@ -134,6 +153,7 @@ async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Respo
     Json(json!({
         "count": messages.len(),
         "conversations": conversations,
+        "created_conversations": created,
         "connections": sim.registered_connections(),
         "elapsed_ms": (secs * 1000.0).round(),
         "per_second": if secs > 0.0 { (messages.len() as f64 / secs).round() } else { 0.0 },

@@ -46,7 +46,7 @@ pub fn json_response(body: Value, set_cookies: &[String]) -> Response {
 fn fresh_signing_cookies(sim: &Sim, st: &mut State) -> Vec<String> {
     let token = random_hex(32);
     let expiry = crate::time::now_ms() + sim.opts.m_h5_tk_lifetime.as_millis() as i64;
-    st.mtop_tokens.insert(token.clone(), expiry);
+    st.mtop_tokens.insert(token.clone(), Some(expiry));
     // Host-only cookies, so that any client on loopback keeps them.
     vec![
         format!("_m_h5_tk={token}_{expiry}; Path=/; Max-Age=86400"),
@@ -78,7 +78,11 @@ async fn handle(
     };
     let token = tk.split('_').next().unwrap_or("");
     let now = crate::time::now_ms();
-    let known = st.mtop_tokens.get(token).copied();
+    let lifetime = sim.opts.m_h5_tk_lifetime.as_millis() as i64;
+    let known = st
+        .mtop_tokens
+        .get_mut(token)
+        .map(|exp| *exp.get_or_insert(now + lifetime));
     if known.is_none_or(|exp| exp <= now) {
         let set = fresh_signing_cookies(&sim, &mut st);
         return json_response(

@@ -12,7 +12,7 @@ use crate::protocol::model::SYSTEM_SENDER;
 use crate::protocol::{Cid, Content, Message, Uid};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
-use rand::{RngExt, SeedableRng};
+use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 

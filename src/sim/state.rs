@@ -93,7 +93,12 @@ pub struct State {
     /// The `cookie2` value of the live login session; changes on `expire-session` + login.
     pub session: String,
     pub tb_token: String,
-    pub mtop_tokens: HashMap<String, i64>,
+    /// Signing tokens the gateway issued → their expiry (ms). `None`: the lifetime starts
+    /// at the first call that presents the token, as for the pair in the browser cookie,
+    /// which may be pasted into a client long after the simulator started.
+    pub mtop_tokens: HashMap<String, Option<i64>>,
+    /// The `_m_h5_tk` and `_m_h5_tk_enc` values of the browser cookie.
+    pub browser_tk: (String, String),
     pub im_tokens: HashMap<String, ImToken>,
     pub conns: HashMap<u64, ConnRec>,
     pub faults: Faults,
@@ -174,7 +179,7 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub fn random_hex(len: usize) -> String {
-    use rand::RngExt;
+    use rand::Rng;
     let mut rng = rand::rng();
     (0..len)
         .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
@@ -192,12 +197,18 @@ impl Sim {
         });
         let self_uid = world.self_uid.clone();
         let director = Director::new(opts.seed, opts.scenario);
+        // A browser tab always holds a signing pair (§11): the cookie handed out carries one
+        // the gateway accepts on the first call.
+        let token = random_hex(32);
+        let shown_expiry = now + opts.m_h5_tk_lifetime.as_millis() as i64;
+        let browser_tk = (format!("{token}_{shown_expiry}"), random_hex(32));
         let state = State {
             world,
             director,
             session: random_hex(32),
             tb_token: random_hex(13),
-            mtop_tokens: HashMap::new(),
+            mtop_tokens: HashMap::from([(token, None)]),
+            browser_tk,
             im_tokens: HashMap::new(),
             conns: HashMap::new(),
             faults: Faults::default(),
@@ -223,11 +234,14 @@ impl Sim {
         self.self_uid.clone()
     }
 
-    /// The login cookies of the account, as a `Cookie:` header value.
+    /// The cookie of a logged-in browser tab, as a `Cookie:` header value: the login
+    /// cookies and a valid `_m_h5_tk` / `_m_h5_tk_enc` pair.
     pub fn login_cookie(&self) -> String {
         let st = self.state();
+        let (tk, enc) = st.browser_tk.clone();
         login_cookie_pairs(&self.self_uid, &st)
             .into_iter()
+            .chain([("_m_h5_tk", tk), ("_m_h5_tk_enc", enc)])
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ")

@@ -14,7 +14,7 @@ use crate::protocol::model::SYSTEM_SENDER;
 use crate::protocol::{Cid, Content, Conversation, Message, MessageId, Uid};
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
-use rand::{RngExt, SeedableRng};
+use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
@@ -392,6 +392,27 @@ impl World {
             order_id: None,
         });
         cid
+    }
+
+    /// A conversation with a buyer who never wrote before (a new uid and nickname), about one
+    /// of the seller's items when there are any.
+    pub fn new_buyer_conversation(&mut self, now_ms: i64) -> Cid {
+        let uid = loop {
+            let u = Uid::new(
+                self.rng
+                    .random_range(1_000_000_000u64..4_300_000_000)
+                    .to_string(),
+            );
+            if self.buyer(&u).is_none() && u.as_str() != SYSTEM_SENDER {
+                break u;
+            }
+        };
+        let item = (!self.items.is_empty()).then(|| {
+            self.items[self.rng.random_range(0..self.items.len())]
+                .id
+                .clone()
+        });
+        self.open_conversation(&uid, item.as_deref(), now_ms)
     }
 
     /// Some conversation, chosen by the caller's random number (modulo the count).
@@ -1645,6 +1666,23 @@ mod tests {
         let same = w.open_conversation(&known.peer, known.item_id.as_deref(), NOW + 7);
         assert_eq!(same, known.cid);
         assert_eq!(w.buyer(&known.peer).expect("buyer").nick, before);
+    }
+
+    #[test]
+    fn new_buyer_conversations_are_new_people_about_the_sellers_items() {
+        let mut w = world(12, 3, 5);
+        let (buyers, threads) = (w.buyers.len(), w.thread_count());
+        let cids: Vec<Cid> = (0..40).map(|i| w.new_buyer_conversation(NOW + i)).collect();
+        assert_eq!(w.thread_count(), threads + 40);
+        assert_eq!(w.buyers.len(), buyers + 40);
+        assert_eq!(cids.iter().collect::<HashSet<_>>().len(), 40);
+        for cid in &cids {
+            let t = w.thread(cid).expect("thread");
+            assert!(t.messages.is_empty());
+            assert!(t.conv.peer_nick.as_deref().is_some_and(|n| !n.is_empty()));
+            let item = t.conv.item_id.as_deref().expect("item");
+            assert!(w.item(item).is_some());
+        }
     }
 
     #[test]
