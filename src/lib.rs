@@ -9,6 +9,7 @@ pub mod im;
 pub mod logging;
 pub mod protocol;
 pub mod run;
+pub mod safe_text;
 pub mod secret;
 pub mod sim;
 pub mod store;

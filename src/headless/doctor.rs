@@ -210,8 +210,10 @@ impl Printer {
         if c.status == Status::Fail {
             self.failed = true;
         }
+        // Details quote the service (error texts, a risk-control URL): cleaned for the terminal.
+        let text = crate::safe_text::clean(&c.render()).into_owned();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", c.render()).and_then(|_| out.flush());
+        let _ = writeln!(out, "{text}").and_then(|_| out.flush());
     }
 }
 

@@ -48,7 +48,7 @@ pub async fn run(cli: &Cli, args: &LoginArgs) -> i32 {
     match login(cli, args).await {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("goofish-tui: {e}");
+            eprintln!("goofish-tui: {}", crate::safe_text::clean(&e.to_string()));
             e.code()
         }
     }
