@@ -49,7 +49,8 @@ fn report(result: Result<()>) -> Result<()> {
 
 async fn run_sim(cli: &Cli, args: &SimArgs) -> Result<()> {
     // The simulator logs to stderr: stdout carries exactly one JSON line.
-    goofish_tui::logging::to_stderr(cli.log_level.as_deref().unwrap_or("warn"));
+    let level = cli.log_level.as_deref().unwrap_or("warn");
+    goofish_tui::logging::to_stderr(&goofish_tui::logging::spec(level));
     let opts = SimOptions {
         listen: args.listen,
         seed: args.seed,

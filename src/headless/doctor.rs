@@ -155,7 +155,7 @@ pub fn terminal_checks(env: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
 /// Can files be created in `dir`? Creates it when missing, like the TUI does.
 pub fn data_dir_check(dir: &Path) -> Check {
     let probe = dir.join(format!(".doctor-{}", std::process::id()));
-    let result = std::fs::create_dir_all(dir)
+    let result = crate::private_fs::create_dir(dir)
         .and_then(|_| std::fs::write(&probe, b"ok"))
         .and_then(|_| std::fs::remove_file(&probe));
     match result {

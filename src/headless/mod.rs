@@ -61,7 +61,8 @@ pub fn exit(code: i32) -> ! {
 
 /// Logs go to stderr at warn (or `--log-level`), never into stdout.
 fn init_logging(cli: &Cli) {
-    crate::logging::to_stderr(cli.log_level.as_deref().unwrap_or("warn"));
+    let level = cli.log_level.as_deref().unwrap_or("warn");
+    crate::logging::to_stderr(&crate::logging::spec(level));
 }
 
 /// SIGINT and SIGTERM, listened to from creation on (so a signal during start-up counts).

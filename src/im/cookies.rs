@@ -10,8 +10,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Why a cookie file could not be used. Never carries a cookie value.
@@ -342,54 +341,8 @@ impl CookieJar {
         let mut bytes = serde_json::to_vec_pretty(&Value::Object(map))
             .map_err(|e| CookieError::io(path, io::Error::other(e.to_string())))?;
         bytes.push(b'\n');
-        write_private_atomic(path, &bytes).map_err(|e| CookieError::io(path, e))
+        crate::private_fs::write_atomic(path, &bytes).map_err(|e| CookieError::io(path, e))
     }
-}
-
-/// Writes `bytes` to `path` so that a reader sees the old or the new content, never a part:
-/// a temporary file in the same directory, created with mode 0600 (never briefly readable
-/// by others), fsynced, then renamed over `path`. Missing parent directories are created
-/// with mode 0700.
-pub(crate) fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)?;
-    }
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let suffix: u32 = rand::random();
-    let tmp = dir.join(format!(
-        ".{}.{}-{suffix:08x}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-        return result;
-    }
-    // Make the rename itself durable; failure here does not undo the write.
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]
