@@ -88,6 +88,10 @@ fn mtop_fix(e: &MtopError) -> String {
         }
         MtopError::Http(_) => "check the network and the --mtop-url / config endpoints".into(),
         MtopError::Throttled { .. } => "wait a while and try again".into(),
+        MtopError::TooLarge { .. } => {
+            "no real answer is that large: check --mtop-url / --passport-url and any proxy in between"
+                .into()
+        }
         _ => "try again later; run with --log-level debug for details".into(),
     }
 }
