@@ -6,6 +6,7 @@
 mod control;
 mod driver;
 mod faults;
+mod host_check;
 mod lwp_server;
 mod mtop_gateway;
 mod passport;
@@ -140,7 +141,13 @@ pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
         .merge(upload::routes())
         .merge(control::routes())
         .merge(lwp_server::routes())
-        .with_state(sim);
+        .with_state(sim)
+        .layer(axum::middleware::from_fn_with_state(
+            host_check::HostPolicy {
+                any_ip: !addr.ip().is_loopback(),
+            },
+            host_check::only_loopback_names,
+        ));
     let mut stop = stop_rx;
     let task = tokio::spawn(async move {
         let shutdown = async move {
