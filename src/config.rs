@@ -2,6 +2,10 @@
 //! Paths follow XDG: config in `~/.config/goofish-tui`, data (cookie jar, device id) in
 //! `~/.local/share/goofish-tui`, logs in `~/.local/state/goofish-tui`.
 
+// Everything here reads outside input: text is cut with `get`, never by a byte index that
+// may fall inside a character, and nothing is indexed where a bad length would panic.
+#![deny(clippy::string_slice, clippy::indexing_slicing)]
+
 use crate::im::cookies::CookieJar;
 use crate::secret::Secret;
 use serde::Deserialize;

@@ -240,7 +240,8 @@ fn trim_later(store: StoreHandle, keep: usize) {
 #[error("No Goofish login cookie was found.\n\n{COOKIE_HELP}")]
 pub struct NoLogin;
 
-fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
+/// The UI settings: the config file's `[ui]` table, then `--lang`.
+pub fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
     let mut opts: UiOptions = match &file.ui {
         Some(table) => toml::Value::Table(table.clone())
             .try_into()

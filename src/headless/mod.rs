@@ -34,6 +34,10 @@
 //! * `send_result` — `cid`, `client_id`, `ok`, `id`, `error`.
 //! * `error` — `message`.
 
+// Everything here reads outside input: text is cut with `get`, never by a byte index that
+// may fall inside a character, and nothing is indexed where a bad length would panic.
+#![deny(clippy::string_slice, clippy::indexing_slicing)]
+
 pub mod decode;
 pub mod doctor;
 mod exec;

@@ -17,8 +17,8 @@ pub fn generate_device_id(uid: &Uid) -> String {
         let c = match i {
             8 | 13 | 18 | 23 => '-',
             14 => '4',
-            19 => char::from(b"89AB"[rand::random_range(0..4)]),
-            _ => char::from(HEX[rand::random_range(0..16)]),
+            19 => hex_digit(8 + rand::random_range(0..4)),
+            _ => hex_digit(rand::random_range(0..16)),
         };
         id.push(c);
     }
@@ -27,16 +27,20 @@ pub fn generate_device_id(uid: &Uid) -> String {
     id
 }
 
+/// An upper-case hex digit of `n` (below 16).
+fn hex_digit(n: u32) -> char {
+    char::from_digit(n, 16).map_or('0', |c| c.to_ascii_uppercase())
+}
+
 /// Whether `did` has the §0.3 shape and belongs to `uid`.
 pub fn is_device_id_of(did: &str, uid: &Uid) -> bool {
-    let b = did.as_bytes();
-    if uid.is_empty() || b.len() != 37 + uid.as_str().len() || b[36] != b'-' {
+    let Some((head, owner)) = did.split_at_checked(36) else {
+        return false;
+    };
+    if uid.is_empty() || owner.strip_prefix('-') != Some(uid.as_str()) {
         return false;
     }
-    if &did[37..] != uid.as_str() {
-        return false;
-    }
-    b[..36].iter().enumerate().all(|(i, &c)| match i {
+    head.bytes().enumerate().all(|(i, c)| match i {
         8 | 13 | 18 | 23 => c == b'-',
         14 => c == b'4',
         19 => b"89AB".contains(&c),

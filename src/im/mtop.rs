@@ -135,20 +135,19 @@ impl ImToken {
 
 /// `decodeURIComponent` without its exceptions: bad escapes stay as they are.
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| char::from(c).to_digit(16);
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(hi), Some(lo)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
+    let hex = |c: Option<&u8>| c.and_then(|&c| char::from(c).to_digit(16));
+    let mut out = Vec::with_capacity(s.len());
+    let mut rest = s.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        match (b, hex(tail.first()), hex(tail.get(1))) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                rest = tail.get(2..).unwrap_or_default();
+            }
+            _ => {
+                out.push(b);
+                rest = tail;
+            }
         }
     }
     String::from_utf8(out).unwrap_or_else(|_| s.to_string())
@@ -563,7 +562,7 @@ impl MtopClient {
             .await?;
         ["userId", "mainUserId"]
             .iter()
-            .find_map(|k| id_string(&data[*k]))
+            .find_map(|k| data.get(*k).and_then(id_string))
             .map(Uid::new)
             .ok_or_else(|| MtopError::BadResponse("loginuser.get answered without a userId".into()))
     }
@@ -671,14 +670,14 @@ fn parse_item_detail(item_id: &str, data: &Value) -> Result<ItemInfo, MtopError>
     });
     // The picture list's name varies between answers seen by clients; take the first URL.
     let pic = [
-        &item["imageInfos"][0]["url"],
-        &item["picInfo"]["picUrl"],
-        &item["picInfo"][0]["url"],
-        &item["images"][0],
-        &item["mainPic"],
+        "/imageInfos/0/url",
+        "/picInfo/picUrl",
+        "/picInfo/0/url",
+        "/images/0",
+        "/mainPic",
     ]
     .into_iter()
-    .find_map(text)
+    .find_map(|p| item.pointer(p).and_then(text))
     .map(absolute_url);
     Ok(ItemInfo {
         item_id: item_id.to_string(),
@@ -689,14 +688,18 @@ fn parse_item_detail(item_id: &str, data: &Value) -> Result<ItemInfo, MtopError>
 }
 
 fn parse_own_profile(data: &Value, own: Uid) -> Result<Profile, MtopError> {
-    let base = &data["module"]["base"];
+    let base = data.pointer("/module/base").unwrap_or(&Value::Null);
     let nick = text(&base["displayName"]).ok_or_else(|| {
         MtopError::BadResponse("user.page.head answered without a displayName".into())
     })?;
-    let avatar = text(&base["avatar"]["avatar"])
+    let avatar = base
+        .pointer("/avatar/avatar")
+        .and_then(text)
         .or_else(|| text(&base["avatar"]))
         .map(absolute_url);
-    let uid = id_string(&data["baseInfo"]["kcUserId"])
+    let uid = data
+        .pointer("/baseInfo/kcUserId")
+        .and_then(id_string)
         .map(Uid::new)
         .unwrap_or(own);
     Ok(Profile { uid, nick, avatar })

@@ -6,6 +6,10 @@
 //! The API is synchronous; `Store` owns its connection (the one writer). Async code goes
 //! through [`StoreHandle`], which runs calls on the blocking pool.
 
+// Everything here reads outside input: text is cut with `get`, never by a byte index that
+// may fall inside a character, and nothing is indexed where a bad length would panic.
+#![deny(clippy::string_slice, clippy::indexing_slicing)]
+
 pub mod cmd;
 mod handle;
 mod schema;
