@@ -398,7 +398,10 @@ impl CookieJar {
     /// of `{name, value}` objects as browser extensions export it, or a pasted header
     /// `a=b; c=d`.
     pub fn load(path: &Path) -> Result<CookieJar, CookieError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CookieError::io(path, e))?;
+        // A cookie file is a few KiB; the bound keeps `--cookie-file /dev/zero` from reading
+        // forever.
+        let text =
+            crate::config::read_bounded(path, 1 << 20).map_err(|e| CookieError::io(path, e))?;
         let text = text.trim_start_matches('\u{feff}').trim();
         let jar = if text.starts_with('{') || text.starts_with('[') {
             Self::from_json(text).map_err(|reason| CookieError::BadJson {
