@@ -15,7 +15,7 @@ use tracing::{Level, Metadata};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::fmt::format::debug_fn;
 use tracing_subscriber::prelude::*;
 
@@ -83,8 +83,11 @@ where
         .with_writer(writer)
         .with_ansi(ansi)
         .fmt_fields(fields)
-        .with_filter(env_filter(spec))
-        .with_filter(filter_fn(allowed));
+        // One filter with the `EnvFilter`'s level hint: what no directive enables is skipped
+        // at the call site (and `log` records of other crates before they are formatted).
+        .with_filter(
+            env_filter(spec).and(filter_fn(allowed).with_max_level_hint(LevelFilter::TRACE)),
+        );
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
