@@ -2,6 +2,10 @@
 //! Paths follow XDG: config in `~/.config/goofish-tui`, data (cookie jar, device id) in
 //! `~/.local/share/goofish-tui`, logs in `~/.local/state/goofish-tui`.
 
+// Everything here reads outside input: text is cut with `get`, never by a byte index that
+// may fall inside a character, and nothing is indexed where a bad length would panic.
+#![deny(clippy::string_slice, clippy::indexing_slicing)]
+
 use crate::im::cookies::CookieJar;
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -150,7 +154,7 @@ fn beside(config_file: &Path, p: &Path) -> PathBuf {
 impl FileConfig {
     /// Reads the config file; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_bounded(path, MAX_CONFIG_BYTES) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
             Err(source) => {
@@ -165,6 +169,27 @@ impl FileConfig {
             message: e.to_string(),
         })
     }
+}
+
+/// Largest config file read: a real one is a few KiB. Also what keeps `--config /dev/zero`
+/// from reading forever.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The text of `path`, refused (`InvalidData`) past `limit` bytes or when not UTF-8.
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is larger than {} KiB", limit / 1024),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
 /// Endpoints after layering.
@@ -303,6 +328,22 @@ mod tests {
             beside(cfg, Path::new("~bob/gt")),
             PathBuf::from("/etc/goofish/~bob/gt")
         );
+    }
+
+    #[test]
+    fn an_endless_or_huge_file_is_refused_not_read() {
+        let err = FileConfig::load(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("larger than"), "{err}");
+        let over = Overrides {
+            cookie_file: Some("/dev/zero".into()),
+            ..Overrides::default()
+        };
+        let err = Resolved::new(&FileConfig::default(), &over)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("larger than"), "{err}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ fn main() -> Result<()> {
     color_eyre::install()?;
     let cli = Cli::parse();
     if cli.clear_cache {
-        return goofish_tui::store::cmd::clear_cache(&cli);
+        return report(goofish_tui::store::cmd::clear_cache(&cli));
     }
     let runtime = tokio::runtime::Runtime::new().wrap_err("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -24,21 +24,33 @@ fn main() -> Result<()> {
             Some(Command::Doctor(ref args)) => {
                 headless::exit(headless::doctor::run(&cli, args).await)
             }
-            Some(Command::Search(ref args)) => goofish_tui::store::cmd::search(&cli, args),
+            Some(Command::Search(ref args)) => report(goofish_tui::store::cmd::search(&cli, args)),
             Some(Command::FetchHistory(ref args)) => {
                 headless::exit(headless::history::run(&cli, args).await)
             }
             Some(Command::Login(ref args)) => {
                 headless::exit(headless::login::run(&cli, args).await)
             }
-            None => goofish_tui::run::tui(&cli).await,
+            None => report(goofish_tui::run::tui(&cli).await),
         }
     })
 }
 
+/// An error on stderr and exit code 1. It may quote the service (a risk-control URL, an error
+/// text), so it is cleaned for the terminal like every other text.
+fn report(result: Result<()>) -> Result<()> {
+    if let Err(e) = result {
+        let text = goofish_tui::safe_text::clean(&format!("{e:#}")).into_owned();
+        eprintln!("goofish-tui: {text}");
+        headless::exit(1);
+    }
+    Ok(())
+}
+
 async fn run_sim(cli: &Cli, args: &SimArgs) -> Result<()> {
     // The simulator logs to stderr: stdout carries exactly one JSON line.
-    goofish_tui::logging::to_stderr(cli.log_level.as_deref().unwrap_or("warn"));
+    let level = cli.log_level.as_deref().unwrap_or("warn");
+    goofish_tui::logging::to_stderr(&goofish_tui::logging::spec(level));
     let opts = SimOptions {
         listen: args.listen,
         seed: args.seed,

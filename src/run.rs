@@ -69,7 +69,7 @@ pub fn start_file_logging(
         .clone()
         .or_else(|| file.log_level.clone())
         .unwrap_or_else(|| "info".into());
-    match crate::logging::to_file(&paths.log_dir, &level) {
+    match crate::logging::to_file(&paths.log_dir, &crate::logging::spec(&level)) {
         Ok(g) => Some(g),
         Err(e) => {
             eprintln!(
@@ -154,7 +154,7 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
         );
     };
     let endpoints = Endpoints::from_urls(&resolved.endpoints).map_err(|e| eyre!(e))?;
-    std::fs::create_dir_all(&paths.data_dir).wrap_err_with(|| {
+    crate::private_fs::create_dir(&paths.data_dir).wrap_err_with(|| {
         format!(
             "cannot create the data directory {}",
             paths.data_dir.display()
@@ -240,7 +240,8 @@ fn trim_later(store: StoreHandle, keep: usize) {
 #[error("No Goofish login cookie was found.\n\n{COOKIE_HELP}")]
 pub struct NoLogin;
 
-fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
+/// The UI settings: the config file's `[ui]` table, then `--lang`.
+pub fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
     let mut opts: UiOptions = match &file.ui {
         Some(table) => toml::Value::Table(table.clone())
             .try_into()

@@ -6,6 +6,7 @@ use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
 use crate::cli::{Cli, DecodeArgs};
 use crate::protocol::sync::{decode_item, decode_sync_body, item_to_json};
 use crate::protocol::{SyncEvent, Uid};
+use crate::safe_text::{clean, clean_line, escape_json};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 
@@ -100,12 +101,15 @@ impl Decoded {
             out.push_str(&format!("== item {}{biz}\n", i + 1));
             match &it.tree {
                 Ok(v) => {
-                    out.push_str(&serde_json::to_string_pretty(v).unwrap_or_default());
+                    // Escaped rather than dropped: what the item holds is the point here.
+                    out.push_str(&escape_json(
+                        serde_json::to_string_pretty(v).unwrap_or_default(),
+                    ));
                     out.push('\n');
                 }
                 Err(e) => out.push_str(&format!("(cannot read the item: {e})\n")),
             }
-            out.push_str(&format!("-> {}\n", summary(&it.event)));
+            out.push_str(&format!("-> {}\n", clean_line(&summary(&it.event))));
         }
         out
     }
@@ -295,14 +299,16 @@ pub fn run(_cli: &Cli, args: &DecodeArgs) -> i32 {
                 return EXIT_LOGIN;
             }
             Err(e) => {
-                eprintln!("goofish-tui decode: {e}");
+                eprintln!("goofish-tui decode: {}", clean(&e.to_string()));
                 return EXIT_FAILED;
             }
         };
+    // The input is someone else's bytes: its texts are cleaned for the terminal, and the JSON
+    // keeps them exact, escaped.
     let text = if args.json {
-        serde_json::to_string_pretty(&decoded.to_json()).unwrap_or_default()
+        escape_json(serde_json::to_string_pretty(&decoded.to_json()).unwrap_or_default())
     } else {
-        decoded.to_text().trim_end().to_string()
+        clean(decoded.to_text().trim_end()).into_owned()
     };
     {
         let mut out = std::io::stdout().lock();
@@ -313,7 +319,7 @@ pub fn run(_cli: &Cli, args: &DecodeArgs) -> i32 {
         EXIT_OK
     } else {
         for f in failures {
-            eprintln!("goofish-tui decode: {f}");
+            eprintln!("goofish-tui decode: {}", clean_line(&f));
         }
         EXIT_FAILED
     }

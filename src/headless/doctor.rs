@@ -88,6 +88,10 @@ fn mtop_fix(e: &MtopError) -> String {
         }
         MtopError::Http(_) => "check the network and the --mtop-url / config endpoints".into(),
         MtopError::Throttled { .. } => "wait a while and try again".into(),
+        MtopError::TooLarge { .. } => {
+            "no real answer is that large: check --mtop-url / --passport-url and any proxy in between"
+                .into()
+        }
         _ => "try again later; run with --log-level debug for details".into(),
     }
 }
@@ -155,7 +159,7 @@ pub fn terminal_checks(env: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
 /// Can files be created in `dir`? Creates it when missing, like the TUI does.
 pub fn data_dir_check(dir: &Path) -> Check {
     let probe = dir.join(format!(".doctor-{}", std::process::id()));
-    let result = std::fs::create_dir_all(dir)
+    let result = crate::private_fs::create_dir(dir)
         .and_then(|_| std::fs::write(&probe, b"ok"))
         .and_then(|_| std::fs::remove_file(&probe));
     match result {
@@ -210,8 +214,10 @@ impl Printer {
         if c.status == Status::Fail {
             self.failed = true;
         }
+        // Details quote the service (error texts, a risk-control URL): cleaned for the terminal.
+        let text = crate::safe_text::clean(&c.render()).into_owned();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", c.render()).and_then(|_| out.flush());
+        let _ = writeln!(out, "{text}").and_then(|_| out.flush());
     }
 }
 

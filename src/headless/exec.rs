@@ -32,6 +32,7 @@ impl ExecQueue {
         let task = tokio::spawn(async move {
             while let Some(input) = rx.recv().await {
                 if let Err(e) = run_one(&cmd, &input, timeout).await {
+                    let e = crate::safe_text::clean_line(&e.to_string()).into_owned();
                     eprintln!("goofish-tui watch: --exec command {e}");
                 }
             }

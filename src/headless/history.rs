@@ -9,6 +9,7 @@ use crate::cli::{Cli, FetchHistoryArgs};
 use crate::im::api::{ImCommand, ImEvent};
 use crate::protocol::{Cid, Conversation};
 use crate::run::Connection;
+use crate::safe_text::{clean, clean_line};
 use crate::store::StoreHandle;
 
 pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
@@ -16,14 +17,14 @@ pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
     let connected = match crate::run::load_settings(cli) {
         Ok((paths, file)) => crate::run::connect(cli, paths, file).await,
         Err(e) => {
-            eprintln!("goofish-tui fetch-history: {e:#}");
+            eprintln!("goofish-tui fetch-history: {}", clean(&format!("{e:#}")));
             return EXIT_FAILED;
         }
     };
     let mut conn = match connected {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("goofish-tui fetch-history: {e:#}");
+            eprintln!("goofish-tui fetch-history: {}", clean(&format!("{e:#}")));
             return EXIT_LOGIN;
         }
     };
@@ -36,11 +37,11 @@ pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
     match result {
         Ok(()) => EXIT_OK,
         Err(Failure::Login(msg)) => {
-            eprintln!("goofish-tui fetch-history: {msg}");
+            eprintln!("goofish-tui fetch-history: {}", clean(&msg));
             EXIT_LOGIN
         }
         Err(Failure::Failed(msg)) => {
-            eprintln!("goofish-tui fetch-history: {msg}");
+            eprintln!("goofish-tui fetch-history: {}", clean(&msg));
             EXIT_FAILED
         }
     }
@@ -59,7 +60,7 @@ fn name(c: &Conversation) -> String {
         .clone()
         .unwrap_or_else(|| c.peer.as_str().to_string());
     match &c.item_title {
-        Some(t) => format!("{who} · {}", crate::ui::text::one_line(t)),
+        Some(t) => format!("{who} · {t}"),
         None => who,
     }
 }
@@ -161,7 +162,12 @@ async fn fetch(conn: &mut Connection, args: &FetchHistoryArgs) -> Result<(), Fai
             1 => "1 page".to_string(),
             n => format!("{n} pages"),
         };
-        println!("[{}/{total}] {}: {pages}, {what}", i + 1, name(conv));
+        println!(
+            "[{}/{total}] {}: {pages}, {}",
+            i + 1,
+            clean_line(&name(conv)),
+            clean_line(&what)
+        );
     }
     let added = count.saturating_sub(first_count);
     println!(

@@ -48,7 +48,7 @@ pub async fn run(cli: &Cli, args: &LoginArgs) -> i32 {
     match login(cli, args).await {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("goofish-tui: {e}");
+            eprintln!("goofish-tui: {}", crate::safe_text::clean(&e.to_string()));
             e.code()
         }
     }
@@ -73,7 +73,7 @@ pub async fn login(cli: &Cli, args: &LoginArgs) -> Result<(), LoginError> {
     let uid = scan(&mut mtop, args).await?;
 
     let path = paths.cookie_jar();
-    std::fs::create_dir_all(&paths.data_dir).map_err(|e| {
+    crate::private_fs::create_dir(&paths.data_dir).map_err(|e| {
         LoginError::Failed(format!(
             "cannot create the data directory {}: {e}",
             paths.data_dir.display()

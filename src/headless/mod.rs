@@ -34,6 +34,10 @@
 //! * `send_result` — `cid`, `client_id`, `ok`, `id`, `error`.
 //! * `error` — `message`.
 
+// Everything here reads outside input: text is cut with `get`, never by a byte index that
+// may fall inside a character, and nothing is indexed where a bad length would panic.
+#![deny(clippy::string_slice, clippy::indexing_slicing)]
+
 pub mod decode;
 pub mod doctor;
 mod exec;
@@ -61,7 +65,8 @@ pub fn exit(code: i32) -> ! {
 
 /// Logs go to stderr at warn (or `--log-level`), never into stdout.
 fn init_logging(cli: &Cli) {
-    crate::logging::to_stderr(cli.log_level.as_deref().unwrap_or("warn"));
+    let level = cli.log_level.as_deref().unwrap_or("warn");
+    crate::logging::to_stderr(&crate::logging::spec(level));
 }
 
 /// SIGINT and SIGTERM, listened to from creation on (so a signal during start-up counts).

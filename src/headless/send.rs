@@ -4,6 +4,7 @@ use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
 use crate::cli::{Cli, SendArgs};
 use crate::im::api::{ConnState, ImCommand, ImEvent, OPEN_CONVERSATION_FAILED};
 use crate::protocol::{Cid, ClientId, Conversation, Uid};
+use crate::safe_text::{clean, clean_line};
 use std::io::Read;
 use tokio::time::Instant;
 
@@ -85,7 +86,7 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
         None => match message_text(args.text.as_deref(), &mut std::io::stdin()) {
             Ok(t) => Payload::Text(t),
             Err(e) => {
-                eprintln!("goofish-tui send: {e}");
+                eprintln!("goofish-tui send: {}", clean(&e.to_string()));
                 return EXIT_FAILED;
             }
         },
@@ -94,7 +95,7 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
     let (paths, file) = match crate::run::load_settings(cli) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("goofish-tui send: {e:#}");
+            eprintln!("goofish-tui send: {}", clean(&format!("{e:#}")));
             return EXIT_FAILED;
         }
     };
@@ -102,7 +103,7 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
         match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file)).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
-                eprintln!("goofish-tui send: {e:#}");
+                eprintln!("goofish-tui send: {}", clean(&format!("{e:#}")));
                 return EXIT_LOGIN;
             }
             Err(_) => {
@@ -114,15 +115,15 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
     conn.shutdown().await;
     match result {
         Ok(Ok(id)) => {
-            println!("{id}");
+            println!("{}", clean_line(&id));
             EXIT_OK
         }
         Ok(Err(Failure::Login(msg))) => {
-            eprintln!("goofish-tui send: {msg}");
+            eprintln!("goofish-tui send: {}", clean(&msg));
             EXIT_LOGIN
         }
         Ok(Err(Failure::Failed(msg))) => {
-            eprintln!("goofish-tui send: {msg}");
+            eprintln!("goofish-tui send: {}", clean(&msg));
             EXIT_FAILED
         }
         Err(_) => {
@@ -254,8 +255,9 @@ async fn deliver(
                 reason,
             } if c == client_id => {
                 eprintln!(
-                    "warning: the local outbox could not keep the message ({reason}); \
-                     it is sent only if this command runs until it is"
+                    "warning: the local outbox could not keep the message ({}); \
+                     it is sent only if this command runs until it is",
+                    clean_line(&reason)
                 );
             }
             _ => {}

@@ -6,6 +6,7 @@ use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK, Signals};
 use crate::cli::{Cli, WatchArgs};
 use crate::im::api::{ConnState, ImCommand, ImEvent};
 use crate::protocol::{Cid, Conversation, Message, MessageId, Uid};
+use crate::safe_text::{clean, clean_line, escape_json};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{IsTerminal, Write};
@@ -279,7 +280,7 @@ impl Watcher {
             time: m.time,
             time_iso: iso_time(m.time),
         };
-        let json = serde_json::to_string(&line).unwrap_or_default();
+        let json = escape_json(serde_json::to_string(&line).unwrap_or_default());
         if self.style.json {
             out.push(Action::Print(json.clone()));
         } else {
@@ -306,12 +307,12 @@ impl Watcher {
         let who = if m.is_self {
             "me".to_string()
         } else {
-            nick.map(str::to_string)
-                .unwrap_or_else(|| m.sender.to_string())
+            clean_line(nick.unwrap_or(m.sender.as_str())).into_owned()
         };
         let about = title
-            .map(|t| format!(" [{}]", one_line(t)))
+            .map(|t| format!(" [{}]", clean_line(t)))
             .unwrap_or_default();
+        let text = clean_line(text);
         if self.style.color {
             let who_color = if m.is_self { "32" } else { "1;36" };
             format!(
@@ -375,8 +376,10 @@ impl Watcher {
         }
     }
 
-    /// A status line, dimmed on a terminal.
+    /// A status line, dimmed on a terminal. Its parts come from the network: cleaned here,
+    /// before the dimming's own escape sequences are added.
     fn info(&self, text: &str) -> Action {
+        let text = clean_line(text);
         if self.style.color {
             Action::Print(format!("\x1b[2m{text}\x1b[0m"))
         } else {
@@ -392,11 +395,11 @@ fn line(v: Value) -> Action {
     if let Value::Object(o) = v {
         obj.extend(o);
     }
-    Action::Print(Value::Object(obj).to_string())
+    Action::Print(escape_json(Value::Object(obj).to_string()))
 }
 
-/// Newlines and control characters would break the one-line-per-event promise (and
-/// could move the cursor of the reader's terminal).
+/// The `text` of a JSON line: newlines and control characters become spaces, keeping the
+/// one-line summary the schema promises (the human lines clean it further).
 fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -443,7 +446,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
     let (paths, file) = match crate::run::load_settings(cli) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("goofish-tui watch: {e:#}");
+            eprintln!("goofish-tui watch: {}", clean(&format!("{e:#}")));
             return EXIT_FAILED;
         }
     };
@@ -454,7 +457,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
     let mut conn = match connected {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("goofish-tui watch: {e:#}");
+            eprintln!("goofish-tui watch: {}", clean(&format!("{e:#}")));
             return EXIT_LOGIN;
         }
     };
@@ -500,7 +503,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
                     let _ = commands.try_send(cmd);
                 }
                 Action::Fatal(msg) => {
-                    eprintln!("goofish-tui watch: {msg}");
+                    eprintln!("goofish-tui watch: {}", clean(&msg));
                     stop = Some(EXIT_LOGIN);
                 }
             }
@@ -662,9 +665,59 @@ mod tests {
 
     #[test]
     fn control_characters_never_reach_the_terminal() {
-        let mut w = Watcher::new(HUMAN);
-        let acts = w.on_event(ImEvent::Message(msg("6.PNM", "a\x1b[2Jb\r\nc", false)));
+        let nick = "买家\x1b]0;pwned\x07\u{9b}2J\r\n\u{202e}小明";
+        let hostile = Conversation {
+            cid: Cid::new("40000000201"),
+            peer: Uid::new("1000000101"),
+            peer_nick: Some(nick.into()),
+            item_id: Some("900000000601".into()),
+            item_title: Some("相机\u{1b}]52;c;eA==\u{7}".into()),
+            ..Default::default()
+        };
+        for style in [
+            HUMAN,
+            Style {
+                color: true,
+                all: true,
+                ..HUMAN
+            },
+        ] {
+            let mut w = Watcher::new(style);
+            w.on_event(ImEvent::Conversations(vec![hostile.clone()]));
+            let mut acts = w.on_event(ImEvent::Message(msg("6.PNM", "a\x1b[2Jb\r\nc", false)));
+            acts.extend(w.on_event(ImEvent::Error("bad \x1b]0;x\x07 url".into())));
+            acts.extend(w.on_event(ImEvent::Typing {
+                cid: Some(Cid::new("40000000201")),
+                uid: Uid::new("1000000101"),
+            }));
+            for l in prints(&acts) {
+                // The colours are the watcher's own SGR sequences, nothing else.
+                let bare = l
+                    .replace("\x1b[0m", "")
+                    .replace("\x1b[2m", "")
+                    .replace("\x1b[1;36m", "")
+                    .replace("\x1b[33m", "");
+                assert!(
+                    !bare.contains(|c: char| crate::safe_text::is_unsafe(c)),
+                    "{l:?}"
+                );
+            }
+            let line = prints(&acts)[0];
+            assert!(
+                line.contains("买家]0;pwned2J") && line.contains("小明"),
+                "{line:?}"
+            );
+        }
+        // JSON keeps the exact nickname, escaped.
+        let mut w = Watcher::new(JSON);
+        w.on_event(ImEvent::Conversations(vec![hostile]));
+        let acts = w.on_event(ImEvent::Message(msg("7.PNM", "x", false)));
         let l = prints(&acts)[0];
-        assert!(!l.contains('\x1b') && !l.contains('\n'), "{l:?}");
+        assert!(
+            !l.contains(|c: char| crate::safe_text::is_unsafe(c)),
+            "{l:?}"
+        );
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["sender_nick"], nick);
     }
 }

@@ -10,8 +10,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Why a cookie file could not be used. Never carries a cookie value.
@@ -50,7 +49,39 @@ impl CookieError {
     }
 }
 
-/// Cookies by name. Ordered by name so the header and the file are deterministic.
+/// Longest cookie taken, name and value together: what browsers keep at most (RFC 6265 §6.1
+/// asks for at least 4096 bytes). A longer `Set-Cookie` or pasted pair is refused.
+pub const MAX_COOKIE_BYTES: usize = 4096;
+/// Longest `Cookie:` header the jar makes. Web servers answer a header line over 8 KB with
+/// 400 (nginx's and Tengine's default buffer); a browser's goofish.com jar is 2–4 KB. A jar
+/// that would grow past this drops cookies (see [`ESSENTIAL`]) instead of being sent, saved
+/// or loaded: one answer flooding it must not lock the account out, even after a restart.
+pub const MAX_HEADER_BYTES: usize = 6 * 1024;
+/// The cookies a session lives on (§2), most important first. When the jar must shrink, the
+/// others go first, the largest first; these go last, from the end of this list.
+pub const ESSENTIAL: &[&str] = &[
+    "unb",
+    "munb",
+    "cookie2",
+    "_m_h5_tk",
+    "_m_h5_tk_enc",
+    "sgcookie",
+    "t",
+    "_tb_token_",
+    "x5sec",
+    "XSRF-TOKEN",
+    "cna",
+    "csg",
+    "havana_lgc2_77",
+    "tracknick",
+    "last_u_xianyu_web",
+    "tfstk",
+    "mtop_partitioned_detect",
+];
+
+/// Cookies by name. Ordered by name so the header and the file are deterministic. Its
+/// `Cookie:` header never exceeds [`MAX_HEADER_BYTES`] and no cookie exceeds
+/// [`MAX_COOKIE_BYTES`]: every way in (header, file, `Set-Cookie`, `set`) keeps to that.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct CookieJar {
     cookies: BTreeMap<String, Secret>,
@@ -81,11 +112,34 @@ fn valid_value(value: &str) -> bool {
 fn unquote(s: &str) -> &str {
     let s = s.trim();
     for q in ['"', '\''] {
-        if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
-            return &s[1..s.len() - 1];
+        if let Some(inner) = s.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+            return inner;
         }
     }
     s
+}
+
+/// `s` without a leading `Cookie:` (any case), when it has one.
+fn strip_cookie_prefix(s: &str) -> Option<&str> {
+    const PREFIX: &str = "cookie:";
+    let head = s.get(..PREFIX.len())?;
+    head.eq_ignore_ascii_case(PREFIX)
+        .then(|| s.get(PREFIX.len()..))
+        .flatten()
+}
+
+/// Bytes a cookie takes in the header, `name=value`.
+fn pair_len(name: &str, value: &str) -> usize {
+    name.len() + 1 + value.len()
+}
+
+/// Where a cookie stands when the jar must shrink: essential ones last (the most important
+/// last of all), others by size, largest first.
+fn keep_rank(name: &str, value: &str) -> (usize, usize) {
+    match ESSENTIAL.iter().position(|e| *e == name) {
+        Some(i) => (1 + ESSENTIAL.len() - i, 0),
+        None => (0, usize::MAX - pair_len(name, value)),
+    }
 }
 
 /// One parsed `Set-Cookie`.
@@ -168,8 +222,8 @@ impl CookieJar {
     /// browser lists the most specific path first, and §2 prefers the path `/` one.
     pub fn parse_header(s: &str) -> CookieJar {
         let mut s = unquote(s.trim());
-        if s.len() >= 7 && s[..7].eq_ignore_ascii_case("cookie:") {
-            s = unquote(&s[7..]);
+        if let Some(rest) = strip_cookie_prefix(s) {
+            s = unquote(rest);
         }
         let mut jar = CookieJar::new();
         for pair in s.split([';', '\n', '\r']) {
@@ -178,9 +232,10 @@ impl CookieJar {
             };
             let (name, value) = (name.trim(), unquote(value));
             if valid_name(name) && valid_value(value) {
-                jar.set(name, value);
+                jar.insert(name, value);
             }
         }
+        jar.fit();
         jar
     }
 
@@ -189,7 +244,7 @@ impl CookieJar {
     /// changed.
     pub fn absorb_set_cookie(&mut self, header_value: &str) -> bool {
         match parse_set_cookie(header_value, Utc::now()) {
-            Some(c) => self.apply(&c),
+            Some(c) => self.apply(&c) | self.fit(),
             None => false,
         }
     }
@@ -217,23 +272,82 @@ impl CookieJar {
                 changed |= self.apply(c);
             }
         }
-        changed
+        changed | self.fit()
     }
 
     fn apply(&mut self, c: &SetCookie<'_>) -> bool {
         if c.removes {
             self.cookies.remove(c.name).is_some()
         } else {
-            self.set(c.name, c.value)
+            self.insert(c.name, c.value)
         }
     }
 
-    /// Sets one cookie; returns whether the jar changed.
+    /// Sets one cookie (refused when longer than [`MAX_COOKIE_BYTES`]); returns whether the
+    /// jar changed.
     pub fn set(&mut self, name: &str, value: &str) -> bool {
+        self.insert(name, value) | self.fit()
+    }
+
+    /// Sets one cookie without fitting the jar (the caller fits it once at the end).
+    fn insert(&mut self, name: &str, value: &str) -> bool {
+        if pair_len(name, value) > MAX_COOKIE_BYTES {
+            tracing::warn!(
+                name,
+                bytes = pair_len(name, value),
+                "a cookie longer than {MAX_COOKIE_BYTES} bytes was refused"
+            );
+            return false;
+        }
         if self.cookies.get(name).is_some_and(|v| v.expose() == value) {
             return false;
         }
         self.cookies.insert(name.to_string(), Secret::new(value));
+        true
+    }
+
+    /// Bytes of the `Cookie:` header value.
+    pub fn header_len(&self) -> usize {
+        let pairs: usize = self
+            .cookies
+            .iter()
+            .map(|(n, v)| pair_len(n, v.expose()))
+            .sum();
+        pairs + 2 * self.cookies.len().saturating_sub(1)
+    }
+
+    /// Drops cookies until the header fits in [`MAX_HEADER_BYTES`]: the non-essential ones
+    /// first, largest first, then the essential ones from the least important. Whether any
+    /// went.
+    fn fit(&mut self) -> bool {
+        let mut len = self.header_len();
+        if len <= MAX_HEADER_BYTES {
+            return false;
+        }
+        let mut order: Vec<(usize, usize, String)> = self
+            .cookies
+            .iter()
+            .map(|(n, v)| {
+                let (a, b) = keep_rank(n, v.expose());
+                (a, b, n.clone())
+            })
+            .collect();
+        order.sort_unstable();
+        let mut dropped = Vec::new();
+        for (_, _, name) in order {
+            if len <= MAX_HEADER_BYTES {
+                break;
+            }
+            if let Some(v) = self.cookies.remove(&name) {
+                len = len.saturating_sub(pair_len(&name, v.expose()) + 2);
+                dropped.push(name);
+            }
+        }
+        tracing::warn!(
+            dropped = dropped.len(),
+            names = %dropped.join(", "),
+            "the cookie jar outgrew {MAX_HEADER_BYTES} bytes; cookies were dropped"
+        );
         true
     }
 
@@ -284,7 +398,10 @@ impl CookieJar {
     /// of `{name, value}` objects as browser extensions export it, or a pasted header
     /// `a=b; c=d`.
     pub fn load(path: &Path) -> Result<CookieJar, CookieError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CookieError::io(path, e))?;
+        // A cookie file is a few KiB; the bound keeps `--cookie-file /dev/zero` from reading
+        // forever.
+        let text =
+            crate::config::read_bounded(path, 1 << 20).map_err(|e| CookieError::io(path, e))?;
         let text = text.trim_start_matches('\u{feff}').trim();
         let jar = if text.starts_with('{') || text.starts_with('[') {
             Self::from_json(text).map_err(|reason| CookieError::BadJson {
@@ -313,7 +430,7 @@ impl CookieJar {
                 _ => return,
             };
             if valid_name(name) && valid_value(&value) {
-                jar.set(name, &value);
+                jar.insert(name, &value);
             }
         };
         match &value {
@@ -329,6 +446,7 @@ impl CookieJar {
             }
             _ => return Err("neither an object nor a list".to_string()),
         }
+        jar.fit();
         Ok(jar)
     }
 
@@ -342,54 +460,8 @@ impl CookieJar {
         let mut bytes = serde_json::to_vec_pretty(&Value::Object(map))
             .map_err(|e| CookieError::io(path, io::Error::other(e.to_string())))?;
         bytes.push(b'\n');
-        write_private_atomic(path, &bytes).map_err(|e| CookieError::io(path, e))
+        crate::private_fs::write_atomic(path, &bytes).map_err(|e| CookieError::io(path, e))
     }
-}
-
-/// Writes `bytes` to `path` so that a reader sees the old or the new content, never a part:
-/// a temporary file in the same directory, created with mode 0600 (never briefly readable
-/// by others), fsynced, then renamed over `path`. Missing parent directories are created
-/// with mode 0700.
-pub(crate) fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)?;
-    }
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let suffix: u32 = rand::random();
-    let tmp = dir.join(format!(
-        ".{}.{}-{suffix:08x}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-        return result;
-    }
-    // Make the rename itself durable; failure here does not undo the write.
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -484,6 +556,118 @@ mod tests {
         // Without a preferred one, the last wins.
         jar.absorb_set_cookies(["a=1; Path=/x", "a=2; Path=/y"]);
         assert_eq!(jar.get("a").unwrap().expose(), "2");
+    }
+
+    #[test]
+    fn a_cookie_prefix_next_to_wide_characters_does_not_panic() {
+        for s in [
+            "x=名字",
+            "名=字",
+            "cooki名=1",
+            "Cookie:名=1",
+            "c",
+            "",
+            "饼干: a=1",
+            "cookie",
+        ] {
+            let _ = CookieJar::parse_header(s);
+        }
+        assert_eq!(
+            CookieJar::parse_header("x=名字")
+                .get("x")
+                .map(Secret::expose),
+            Some("名字")
+        );
+        assert_eq!(CookieJar::parse_header("COOKIE: a=1").len(), 1);
+    }
+
+    fn junk(n: usize, size: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!("junk{i:03}={}; Path=/", "v".repeat(size)))
+            .collect()
+    }
+
+    const LOGIN: &str =
+        "unb=2200000000401; cookie2=c2; _m_h5_tk=tok_1; _m_h5_tk_enc=enc; sgcookie=sg; t=tt";
+
+    #[test]
+    fn a_flood_of_set_cookies_never_outgrows_the_header_limit() {
+        let mut jar = CookieJar::parse_header(LOGIN);
+        let flood = junk(90, 1000);
+        assert!(jar.absorb_set_cookies(flood.iter().map(String::as_str)));
+        assert!(jar.header_len() <= MAX_HEADER_BYTES, "{}", jar.header_len());
+        assert_eq!(jar.header().expose().len(), jar.header_len());
+        for name in [
+            "unb",
+            "cookie2",
+            "_m_h5_tk",
+            "_m_h5_tk_enc",
+            "sgcookie",
+            "t",
+        ] {
+            assert!(jar.get(name).is_some(), "{name} was dropped");
+        }
+        // One at a time, too.
+        let mut jar = CookieJar::parse_header(LOGIN);
+        for c in &flood {
+            jar.absorb_set_cookie(c);
+        }
+        assert!(jar.header_len() <= MAX_HEADER_BYTES);
+        assert_eq!(jar.uid(), Some(Uid::new("2200000000401")));
+    }
+
+    #[test]
+    fn an_oversized_cookie_is_refused_and_the_largest_other_goes_first() {
+        let mut jar = CookieJar::parse_header(LOGIN);
+        let huge = "x".repeat(MAX_COOKIE_BYTES);
+        assert!(!jar.set("big", &huge));
+        assert!(!jar.absorb_set_cookie(&format!("_m_h5_tk={huge}")));
+        assert_eq!(jar.get("_m_h5_tk").map(Secret::expose), Some("tok_1"));
+        // Two ordinary cookies and one large: the large one goes when space runs out.
+        assert!(jar.set("small", "1"));
+        assert!(jar.set("large", &"l".repeat(3000)));
+        assert!(jar.set("medium", &"m".repeat(2500)));
+        assert!(jar.set("more", &"o".repeat(1000)));
+        assert!(
+            jar.get("large").is_none() && jar.get("small").is_some(),
+            "{jar:?}"
+        );
+        assert!(jar.header_len() <= MAX_HEADER_BYTES);
+        // Essential cookies only go when nothing else is left, the least important first.
+        let mut jar = CookieJar::new();
+        for name in ESSENTIAL {
+            jar.set(name, &"e".repeat(1000));
+        }
+        assert!(jar.header_len() <= MAX_HEADER_BYTES);
+        assert!(jar.get("unb").is_some() && jar.get("cookie2").is_some());
+        assert!(jar.get("mtop_partitioned_detect").is_none());
+    }
+
+    #[test]
+    fn a_saved_jar_over_the_limit_is_trimmed_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cookies.json");
+        let mut map = serde_json::Map::new();
+        for i in 0..90 {
+            map.insert(format!("junk{i:03}"), Value::String("v".repeat(1000)));
+        }
+        for (k, v) in [
+            ("unb", "2200000000401"),
+            ("cookie2", "c2"),
+            ("_m_h5_tk", "t_1"),
+        ] {
+            map.insert(k.into(), Value::String(v.into()));
+        }
+        std::fs::write(&p, Value::Object(map).to_string()).unwrap();
+        let jar = CookieJar::load(&p).unwrap();
+        assert!(jar.header_len() <= MAX_HEADER_BYTES, "{}", jar.header_len());
+        assert_eq!(jar.uid(), Some(Uid::new("2200000000401")));
+        assert!(jar.get("cookie2").is_some() && jar.get("_m_h5_tk").is_some());
+        jar.save(&p).unwrap();
+        assert!(std::fs::metadata(&p).unwrap().len() < 2 * MAX_HEADER_BYTES as u64);
+        // A pasted header over the limit, too.
+        let pasted = format!("{LOGIN}; {}", junk(90, 1000).join("; "));
+        assert!(CookieJar::parse_header(&pasted).header_len() <= MAX_HEADER_BYTES);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! token to the did it was requested with (§4.3), so one installation keeps one did per
 //! account and reuses it.
 
-use crate::im::cookies::write_private_atomic;
+use crate::private_fs::write_atomic;
 use crate::protocol::Uid;
 use std::io;
 use std::path::Path;
@@ -69,7 +69,7 @@ pub fn load_or_create(path: &Path, uid: &Uid) -> io::Result<String> {
         text.push_str(line);
         text.push('\n');
     }
-    write_private_atomic(path, text.as_bytes())?;
+    write_atomic(path, text.as_bytes())?;
     Ok(did)
 }
 

@@ -21,6 +21,11 @@ pub const MAX_ATTEMPTS: u32 = 5;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Pause before a retry when the stale-token answer brought no new token (§9.5 pacing).
 const RETRY_PAUSE: Duration = Duration::from_millis(300);
+/// Largest mtop or passport answer read. Real ones are a few KiB (an item's details some tens
+/// of KiB); anything near this is an attack or a broken proxy, and is refused unread.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+/// Largest answer to a picture upload read: the picture limit.
+pub const MAX_UPLOAD_ANSWER_BYTES: usize = crate::im::session::MAX_IMAGE_BYTES as usize;
 
 const USER_AGENT: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 \
      (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36";
@@ -102,6 +107,11 @@ pub enum MtopError {
     },
     #[error("network error: {0}")]
     Http(String),
+    #[error(
+        "the answer to {what} is larger than {} MB; it was refused unread",
+        limit / (1024 * 1024)
+    )]
+    TooLarge { what: String, limit: usize },
     #[error("unexpected answer from the service: {0}")]
     BadResponse(String),
 }
@@ -126,20 +136,19 @@ impl ImToken {
 
 /// `decodeURIComponent` without its exceptions: bad escapes stay as they are.
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| char::from(c).to_digit(16);
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(hi), Some(lo)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
+    let hex = |c: Option<&u8>| c.and_then(|&c| char::from(c).to_digit(16));
+    let mut out = Vec::with_capacity(s.len());
+    let mut rest = s.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        match (b, hex(tail.first()), hex(tail.get(1))) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                rest = tail.get(2..).unwrap_or_default();
+            }
+            _ => {
+                out.push(b);
+                rest = tail;
+            }
         }
     }
     String::from_utf8(out).unwrap_or_else(|_| s.to_string())
@@ -222,6 +231,33 @@ fn http_error(e: reqwest::Error) -> MtopError {
         cause = c.source();
     }
     MtopError::Http(msg)
+}
+
+/// The body of `resp`, at most `limit` bytes: never buffered whole before the check.
+async fn read_body(
+    mut resp: reqwest::Response,
+    what: &str,
+    limit: usize,
+) -> Result<Vec<u8>, MtopError> {
+    let too_large = || {
+        tracing::warn!(what, limit, "an answer past the size limit was refused");
+        MtopError::TooLarge {
+            what: what.to_string(),
+            limit,
+        }
+    };
+    let announced = resp.content_length().unwrap_or(0);
+    if announced > limit as u64 {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = resp.chunk().await.map_err(http_error)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 impl MtopClient {
@@ -379,7 +415,7 @@ impl MtopClient {
             .post(url)
             .header(header::REFERER, HeaderValue::from_static(referer))
             .form(&[("data", data)]);
-        let (status, body) = self.exchange(req).await?;
+        let (status, body) = self.exchange(req, api, MAX_ANSWER_BYTES).await?;
         match parse_envelope(&body) {
             Ok(env) => Ok(env),
             Err(e) if !status.is_success() => Err(MtopError::Http(format!(
@@ -412,14 +448,17 @@ impl MtopClient {
             .header(header::ORIGIN, HeaderValue::from_static(PASSPORT_ORIGIN))
             .header(header::REFERER, HeaderValue::from_static(PASSPORT_REFERER))
             .header(header::ACCEPT, HeaderValue::from_static("*/*"));
-        self.exchange(req).await
+        self.exchange(req, path, MAX_ANSWER_BYTES).await
     }
 
     /// Sends `req` with the jar's cookies; absorbs and saves the answer's cookies; returns the
-    /// HTTP status and the body.
+    /// HTTP status and the body, read as it comes and refused once past `limit` bytes (an
+    /// announced length past it is refused before reading).
     async fn exchange(
         &mut self,
         mut req: reqwest::RequestBuilder,
+        what: &str,
+        limit: usize,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), MtopError> {
         if !self.jar.is_empty() {
             // `from_bytes` also takes non-ASCII bytes, which some pasted cookies hold.
@@ -433,8 +472,8 @@ impl MtopClient {
         if self.absorb_cookies(resp.headers()) {
             self.persist().await;
         }
-        let body = resp.bytes().await.map_err(http_error)?;
-        Ok((status, body.to_vec()))
+        let body = read_body(resp, what, limit).await?;
+        Ok((status, body))
     }
 
     /// Uploads a picture (§3.5) and returns its CDN URL. `name` is the file name sent with it.
@@ -459,7 +498,9 @@ impl MtopClient {
             .post(url)
             .header(header::REFERER, HeaderValue::from_static(REFERER))
             .multipart(form);
-        let (status, body) = self.exchange(req).await?;
+        let (status, body) = self
+            .exchange(req, "the picture upload", MAX_UPLOAD_ANSWER_BYTES)
+            .await?;
         parse_upload(&body).map_err(|e| match e {
             MtopError::BadResponse(why) if !status.is_success() => {
                 MtopError::Http(format!("the upload answered HTTP {status} ({why})"))
@@ -526,7 +567,7 @@ impl MtopClient {
             .await?;
         ["userId", "mainUserId"]
             .iter()
-            .find_map(|k| id_string(&data[*k]))
+            .find_map(|k| data.get(*k).and_then(id_string))
             .map(Uid::new)
             .ok_or_else(|| MtopError::BadResponse("loginuser.get answered without a userId".into()))
     }
@@ -634,14 +675,14 @@ fn parse_item_detail(item_id: &str, data: &Value) -> Result<ItemInfo, MtopError>
     });
     // The picture list's name varies between answers seen by clients; take the first URL.
     let pic = [
-        &item["imageInfos"][0]["url"],
-        &item["picInfo"]["picUrl"],
-        &item["picInfo"][0]["url"],
-        &item["images"][0],
-        &item["mainPic"],
+        "/imageInfos/0/url",
+        "/picInfo/picUrl",
+        "/picInfo/0/url",
+        "/images/0",
+        "/mainPic",
     ]
     .into_iter()
-    .find_map(text)
+    .find_map(|p| item.pointer(p).and_then(text))
     .map(absolute_url);
     Ok(ItemInfo {
         item_id: item_id.to_string(),
@@ -652,14 +693,18 @@ fn parse_item_detail(item_id: &str, data: &Value) -> Result<ItemInfo, MtopError>
 }
 
 fn parse_own_profile(data: &Value, own: Uid) -> Result<Profile, MtopError> {
-    let base = &data["module"]["base"];
+    let base = data.pointer("/module/base").unwrap_or(&Value::Null);
     let nick = text(&base["displayName"]).ok_or_else(|| {
         MtopError::BadResponse("user.page.head answered without a displayName".into())
     })?;
-    let avatar = text(&base["avatar"]["avatar"])
+    let avatar = base
+        .pointer("/avatar/avatar")
+        .and_then(text)
         .or_else(|| text(&base["avatar"]))
         .map(absolute_url);
-    let uid = id_string(&data["baseInfo"]["kcUserId"])
+    let uid = data
+        .pointer("/baseInfo/kcUserId")
+        .and_then(id_string)
         .map(Uid::new)
         .unwrap_or(own);
     Ok(Profile { uid, nick, avatar })

@@ -84,8 +84,8 @@ pub enum QrState {
 
 /// The `loginFormData` object of the login page's `window.viewData = {…};`, as form fields.
 pub fn login_form(html: &str) -> Option<Vec<(String, String)>> {
-    let at = html.find("window.viewData")?;
-    let rest = html[at..].split_once('=')?.1;
+    let (_, after) = html.split_once("window.viewData")?;
+    let rest = after.split_once('=')?.1;
     let view: Value = serde_json::Deserializer::from_str(rest.trim_start())
         .into_iter::<Value>()
         .next()?

@@ -176,11 +176,10 @@ pub fn notification_id(id: &MessageId) -> String {
 }
 
 fn hex32(seed: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    use std::fmt::Write;
     let mut out = String::with_capacity(32);
     for b in Md5::digest(seed.as_bytes()) {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+        let _ = write!(out, "{b:02x}");
     }
     out
 }

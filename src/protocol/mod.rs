@@ -1,6 +1,10 @@
 //! Pure wire formats shared by the client and the simulator. No sockets, no clocks beyond
 //! id generation.
 
+// Everything here reads outside input: text is cut with `get`, never by a byte index that
+// may fall inside a character, and nothing is indexed where a bad length would panic.
+#![deny(clippy::string_slice, clippy::indexing_slicing)]
+
 pub mod content;
 pub mod encode;
 pub mod event;

@@ -150,27 +150,25 @@ fn unwrap_jsonp(text: &str) -> &str {
     if text.starts_with('{') || text.starts_with('[') {
         return text;
     }
-    let (Some(open), Some(close)) = (text.find('('), text.rfind(')')) else {
+    let Some((name, inner)) = text
+        .split_once('(')
+        .and_then(|(name, rest)| Some((name, rest.rsplit_once(')')?.0)))
+    else {
         return text;
     };
-    let name = &text[..open];
     let is_callback = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '.');
-    if is_callback && open < close {
-        text[open + 1..close].trim()
-    } else {
-        text
-    }
+    if is_callback { inner.trim() } else { text }
 }
 
 /// The `<title>` of an HTML page, shortened, for an error message.
 fn html_title(html: &str) -> Option<String> {
     let lower = html.to_ascii_lowercase();
     let start = lower.find("<title")?;
-    let open_end = start + lower[start..].find('>')? + 1;
-    let close = open_end + lower[open_end..].find("</title")?;
+    let open_end = start + lower.get(start..)?.find('>')? + 1;
+    let close = open_end + lower.get(open_end..)?.find("</title")?;
     let title: String = html.get(open_end..close)?.trim().chars().take(60).collect();
     (!title.is_empty()).then_some(title)
 }

@@ -601,7 +601,10 @@ impl<'a> ExtSlots<'a> {
             let Some(i) = key_bytes(k).and_then(ext_index) else {
                 return Ok(false);
             };
-            self.raw[i] = Some(rd.value()?);
+            let v = rd.value()?;
+            if let Some(slot) = self.raw.get_mut(i) {
+                *slot = Some(v);
+            }
             Ok(true)
         })?;
         Ok(rd)
@@ -614,7 +617,7 @@ impl<'a> ExtSlots<'a> {
     }
 
     fn view(&self) -> Extension<'_> {
-        let t = |i: usize| self.text[i].as_deref();
+        let t = |i: usize| self.text.get(i).and_then(Option::as_deref);
         // By index, in the order of `EXT_KEYS`.
         Extension {
             reminder_title: t(0),
@@ -721,11 +724,8 @@ fn truncate(s: &str) -> String {
     if s.len() <= MAX_RAW_LEN {
         return s.to_string();
     }
-    let mut end = MAX_RAW_LEN;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    let end = s.floor_char_boundary(MAX_RAW_LEN);
+    format!("{}…", s.get(..end).unwrap_or_default())
 }
 
 fn kind_name(v: V<'_>) -> &'static str {
@@ -780,7 +780,10 @@ fn read_top<'a>(bytes: &'a [u8], top: &mut Top<'a>) -> Result<Option<V<'a>>, MpE
             }
             *rd = at;
         }
-        top.f[i] = Some(rd.value()?);
+        let v = rd.value()?;
+        if let Some(slot) = top.f.get_mut(i) {
+            *slot = Some(v);
+        }
         Ok(true)
     })?;
     Ok(None)
@@ -806,7 +809,12 @@ impl<'a> MsgParts<'a> {
         let p = self;
         rd.entries(len, |rd, k| {
             match key_num(k) {
-                Some(i @ 1..=5) => p.f[i] = Some(rd.value()?),
+                Some(i @ 1..=5) => {
+                    let v = rd.value()?;
+                    if let Some(slot) = p.f.get_mut(i) {
+                        *slot = Some(v);
+                    }
+                }
                 Some(6) => {
                     if let Some(n) = rd.enter_map()? {
                         rd.entries(n, |rd, k| match key_num(k) {
@@ -818,7 +826,10 @@ impl<'a> MsgParts<'a> {
                                 if let Some(n) = rd.enter_map()? {
                                     rd.entries(n, |rd, k| match key_num(k) {
                                         Some(i @ 1..=5) => {
-                                            p.body[i] = Some(rd.value()?);
+                                            let v = rd.value()?;
+                                            if let Some(slot) = p.body.get_mut(i) {
+                                                *slot = Some(v);
+                                            }
                                             Ok(true)
                                         }
                                         _ => Ok(false),
@@ -963,7 +974,7 @@ fn message(
 /// `key`'s value in the query of a URL given as bytes, when it is non-empty valid UTF-8.
 fn query_param_bytes(url: &[u8], key: &[u8]) -> Option<CompactString> {
     let q = url.iter().position(|&b| b == b'?')?;
-    url[q + 1..].split(|&b| b == b'&').find_map(|pair| {
+    url.get(q + 1..)?.split(|&b| b == b'&').find_map(|pair| {
         let v = pair.strip_prefix(key)?.strip_prefix(b"=")?;
         let v = std::str::from_utf8(v).ok().filter(|v| !v.is_empty())?;
         Some(v.into())

@@ -38,6 +38,10 @@ struct Incoming {
     from: Option<String>,
     cid: Option<String>,
     text: String,
+    /// The buyer's nickname from now on (in pushes, the conversation list and profiles).
+    nick: Option<String>,
+    /// The title of the item a new conversation (one opened by `from`) is about.
+    item_title: Option<String>,
 }
 
 async fn incoming(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Incoming>) -> Response {
@@ -45,6 +49,7 @@ async fn incoming(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Incoming>) ->
     let self_uid = sim.self_uid();
     let msg = {
         let mut st = sim.state();
+        let mut new_conversation = false;
         let cid = match (req.cid, req.from) {
             (Some(cid), _) => {
                 let cid = Cid::new(cid);
@@ -63,7 +68,11 @@ async fn incoming(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Incoming>) ->
                     .map(|t| t.conv.cid.clone());
                 match existing {
                     Some(cid) => cid,
-                    None => st.world.open_conversation(&from, None, now),
+                    None => {
+                        new_conversation = true;
+                        let item = req.item_title.as_deref().map(|t| st.world.add_item(t));
+                        st.world.open_conversation(&from, item.as_deref(), now)
+                    }
                 }
             }
             (None, None) => {
@@ -75,6 +84,17 @@ async fn incoming(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Incoming>) ->
                 buyers[rand::random_range(0..buyers.len())].clone()
             }
         };
+        if req.item_title.is_some() && !new_conversation {
+            return bad_request(
+                "item_title is only taken for a new conversation (give `from` of a new buyer)",
+            );
+        }
+        if let Some(nick) = &req.nick {
+            let peer = st.world.thread(&cid).map(|t| t.conv.peer.clone());
+            if !peer.is_some_and(|p| st.world.rename_buyer(&p, nick)) {
+                return bad_request(format!("conversation {cid} has no buyer to rename"));
+            }
+        }
         st.world.buyer_says(
             &cid,
             Content::Text {

@@ -6,6 +6,7 @@
 mod control;
 mod driver;
 mod faults;
+mod host_check;
 mod lwp_server;
 mod mtop_gateway;
 mod passport;
@@ -76,6 +77,7 @@ pub struct SimHandle {
     pub addr: SocketAddr,
     pub info: SimInfo,
     pub self_uid: Uid,
+    sim: Arc<state::Sim>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -93,6 +95,21 @@ impl SimHandle {
     /// A login cookie the simulator accepts (a `Cookie:` header value).
     pub fn cookie(&self) -> &str {
         &self.info.cookie
+    }
+
+    /// The secret values handed out so far: live IM access tokens, signing tokens and the
+    /// login cookie's values (for tests that look for them where they must not be).
+    pub fn secrets(&self) -> Vec<String> {
+        let st = self.sim.state();
+        let mut out: Vec<String> = st.im_tokens.keys().cloned().collect();
+        out.extend(st.mtop_tokens.keys().cloned());
+        out.extend(
+            state::login_cookie_pairs(&self.self_uid, &st)
+                .into_iter()
+                .filter(|(name, _)| !matches!(*name, "unb" | "tracknick"))
+                .map(|(_, value)| value),
+        );
+        out
     }
 
     /// Stops serving and closes every connection.
@@ -117,13 +134,20 @@ pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
     };
     let self_uid = sim.self_uid();
     driver::spawn(sim.clone());
+    let handle_sim = sim.clone();
     let app = axum::Router::new()
         .merge(mtop_gateway::routes())
         .merge(passport::routes())
         .merge(upload::routes())
         .merge(control::routes())
         .merge(lwp_server::routes())
-        .with_state(sim);
+        .with_state(sim)
+        .layer(axum::middleware::from_fn_with_state(
+            host_check::HostPolicy {
+                any_ip: !addr.ip().is_loopback(),
+            },
+            host_check::only_loopback_names,
+        ));
     let mut stop = stop_rx;
     let task = tokio::spawn(async move {
         let shutdown = async move {
@@ -145,6 +169,7 @@ pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
         addr,
         info,
         self_uid,
+        sim: handle_sim,
         stop: stop_tx,
         task,
     })

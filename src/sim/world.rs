@@ -415,6 +415,47 @@ impl World {
         self.open_conversation(&uid, item.as_deref(), now_ms)
     }
 
+    /// Gives buyer `peer` a new nickname, in the buyer list and in every conversation with
+    /// them (the control API's `nick`, e.g. to try hostile names). Whether `peer` is a buyer.
+    pub fn rename_buyer(&mut self, peer: &Uid, nick: &str) -> bool {
+        let Some(&i) = self.by_buyer.get(peer) else {
+            return false;
+        };
+        if let Some(b) = self.buyers.get_mut(i) {
+            b.nick = nick.to_string();
+        }
+        for t in self.threads.iter_mut().filter(|t| t.conv.peer == *peer) {
+            t.conv.peer_nick = Some(nick.to_string());
+        }
+        true
+    }
+
+    /// A new item on sale with this title (the control API's `item_title`); returns its id.
+    pub fn add_item(&mut self, title: &str) -> String {
+        let id = loop {
+            let id = self
+                .rng
+                .random_range(600_000_000_000u64..1_000_000_000_000)
+                .to_string();
+            if !self.by_item.contains_key(&id) {
+                break id;
+            }
+        };
+        let seller = self.self_uid.clone();
+        let item = Item {
+            id: id.clone(),
+            title: title.to_string(),
+            price: "1.00".to_string(),
+            pic: item_pic_url(&mut self.rng, &seller),
+            desc: String::new(),
+            short: title.to_string(),
+            kind: "other".to_string(),
+        };
+        self.by_item.insert(id.clone(), self.items.len());
+        self.items.push(item);
+        id
+    }
+
     /// Some conversation, chosen by the caller's random number (modulo the count).
     pub fn any_cid(&self, rng_pick: usize) -> Option<Cid> {
         if self.threads.is_empty() {

@@ -7,6 +7,7 @@ use crate::cli::Cli;
 use crate::config::{FileConfig, Overrides, Paths, Resolved};
 use crate::im::cookies::CookieJar;
 use crate::protocol::Uid;
+use crate::safe_text::{clean_line, escape_json};
 use crate::secret::Secret;
 use color_eyre::eyre::{Result, bail, eyre};
 use std::io::{IsTerminal, Write};
@@ -85,7 +86,7 @@ pub fn search(cli: &Cli, args: &SearchArgs) -> Result<()> {
     let color = !args.json && out.is_terminal();
     for hit in &hits {
         let line = if args.json {
-            serde_json::to_string(&hit_json(hit)).map_err(|e| eyre!(e))?
+            escape_json(serde_json::to_string(&hit_json(hit)).map_err(|e| eyre!(e))?)
         } else {
             hit_line(hit, color)
         };
@@ -129,22 +130,29 @@ fn sender_label(hit: &SearchHit) -> String {
     }
 }
 
-/// `conversation  time  sender: snippet`, the match in bold on a terminal.
+/// `conversation  time  sender: snippet`, the match in bold on a terminal. Every part comes
+/// from the network and is cleaned before the bold's own escapes are added.
 fn hit_line(hit: &SearchHit, color: bool) -> String {
-    let snippet = match (&hit.highlight, color) {
-        (Some(r), true) => format!(
+    let s = &hit.snippet;
+    let parts = hit
+        .highlight
+        .as_ref()
+        .filter(|_| color)
+        .and_then(|r| Some((s.get(..r.start)?, s.get(r.clone())?, s.get(r.end..)?)));
+    let snippet = match parts {
+        Some((before, matched, after)) => format!(
             "{}\x1b[1;4m{}\x1b[0m{}",
-            &hit.snippet[..r.start],
-            &hit.snippet[r.clone()],
-            &hit.snippet[r.end..]
+            clean_line(before),
+            clean_line(matched),
+            clean_line(after)
         ),
-        _ => hit.snippet.clone(),
+        None => clean_line(s).into_owned(),
     };
     format!(
         "{}  {}  {}: {}",
-        conversation_label(hit),
+        clean_line(&conversation_label(hit)),
         local_time(hit.message.time),
-        sender_label(hit),
+        clean_line(&sender_label(hit)),
         snippet
     )
 }
@@ -175,7 +183,10 @@ pub fn clear_cache(cli: &Cli) -> Result<()> {
     let uid = match account(cli, &paths, &file) {
         Ok(uid) => uid,
         Err(e) => {
-            println!("nothing to delete: {e}");
+            println!(
+                "nothing to delete: {}",
+                crate::safe_text::clean(&e.to_string())
+            );
             return Ok(());
         }
     };
@@ -235,5 +246,24 @@ mod tests {
         assert_eq!(j["match"], serde_json::json!([0, 9]));
         assert_eq!(j["text"], "能便宜吗");
         assert_eq!(j["cid"], "55");
+    }
+
+    #[test]
+    fn lines_cannot_drive_the_terminal_and_a_stray_highlight_does_not_panic() {
+        let mut h = hit();
+        h.message.sender_nick = Some("小王\x1b]0;pwned\x07\u{202e}".into());
+        h.snippet = "能\x1b[2J便宜\u{9b}吗".into();
+        // Inside the escape sequence: a range that does not fall on character boundaries.
+        h.highlight = Some(1..5);
+        for color in [false, true] {
+            let line = hit_line(&h, color);
+            assert!(!line.contains(['\x07', '\u{202e}', '\u{9b}']), "{line:?}");
+            assert!(line.contains("小王]0;pwned"), "{line:?}");
+            if !color {
+                assert!(!line.contains('\x1b'), "{line:?}");
+            }
+        }
+        h.highlight = Some(3..6);
+        assert!(hit_line(&h, true).contains("\x1b[1;4m"));
     }
 }

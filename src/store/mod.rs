@@ -6,6 +6,10 @@
 //! The API is synchronous; `Store` owns its connection (the one writer). Async code goes
 //! through [`StoreHandle`], which runs calls on the blocking pool.
 
+// Everything here reads outside input: text is cut with `get`, never by a byte index that
+// may fall inside a character, and nothing is indexed where a bad length would panic.
+#![deny(clippy::string_slice, clippy::indexing_slicing)]
+
 pub mod cmd;
 mod handle;
 mod schema;
@@ -183,10 +187,30 @@ impl Store {
     /// Opens (creating when missing) the database of `uid` under `dir`, upgrading it.
     pub fn open(dir: &Path, uid: &Uid) -> Result<Store, StoreError> {
         let path = db_path(dir, uid)?;
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+        crate::private_fs::create_dir(dir).map_err(|source| StoreError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
+        // Messages are private: the file is made 0600 before SQLite opens it, and SQLite gives
+        // its `-wal` and `-shm` the mode of the database file. Files of an older version that
+        // were readable by others are restricted.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            let made = if suffix.is_empty() {
+                crate::private_fs::create_file(&p)
+            } else {
+                crate::private_fs::restrict(&p, 0o600)
+            };
+            made.map_err(|source| match source.kind() {
+                std::io::ErrorKind::PermissionDenied => StoreError::ReadOnly {
+                    detail: source.to_string(),
+                    path: p,
+                },
+                _ => StoreError::Io { path: p, source },
+            })?;
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;

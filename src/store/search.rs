@@ -132,7 +132,10 @@ fn same_char(a: char, b: char) -> bool {
 fn find_folded(hay: &str, needle: &str) -> Option<Range<usize>> {
     let n = needle.chars().count();
     for (start, _) in hay.char_indices() {
-        let mut hay_chars = hay[start..].char_indices();
+        let Some(rest) = hay.get(start..) else {
+            continue;
+        };
+        let mut hay_chars = rest.char_indices();
         let mut matched = 0;
         let mut end = start;
         for nc in needle.chars() {
@@ -162,20 +165,22 @@ pub(crate) fn snippet(body: &str, query: &str) -> (String, Option<Range<usize>>)
         let more = flat.chars().count() > CONTEXT_CHARS * 2;
         return (if more { format!("{cut}…") } else { cut }, None);
     };
-    let before: Vec<char> = flat[..m.start].chars().collect();
-    let after: Vec<char> = flat[m.end..].chars().collect();
-    let lead = &before[before.len().saturating_sub(CONTEXT_CHARS)..];
-    let tail = &after[..after.len().min(CONTEXT_CHARS)];
+    let (Some(before), Some(hit), Some(after)) =
+        (flat.get(..m.start), flat.get(m.clone()), flat.get(m.end..))
+    else {
+        return (flat, None);
+    };
+    let skip = before.chars().count().saturating_sub(CONTEXT_CHARS);
     let mut out = String::new();
-    if lead.len() < before.len() {
+    if skip > 0 {
         out.push('…');
     }
-    out.extend(lead);
+    out.extend(before.chars().skip(skip));
     let start = out.len();
-    out.push_str(&flat[m.clone()]);
+    out.push_str(hit);
     let end = out.len();
-    out.extend(tail);
-    if tail.len() < after.len() {
+    out.extend(after.chars().take(CONTEXT_CHARS));
+    if after.chars().nth(CONTEXT_CHARS).is_some() {
         out.push('…');
     }
     (out, Some(start..end))
@@ -199,15 +204,18 @@ mod tests {
         );
         let (s, h) = snippet(&body, "能便宜");
         let h = h.unwrap();
-        assert_eq!(&s[h.clone()], "能便宜");
+        assert_eq!(s.get(h.clone()), Some("能便宜"));
         assert!(s.starts_with('…') && s.ends_with('…'));
         assert!(!s.contains('\n'));
-        assert_eq!(s[..h.start].chars().count(), CONTEXT_CHARS + 1);
+        assert_eq!(
+            s.get(..h.start).map(|b| b.chars().count()),
+            Some(CONTEXT_CHARS + 1)
+        );
     }
 
     #[test]
     fn snippet_matches_case_insensitively() {
         let (s, h) = snippet("new IPHONE 15", "iphone");
-        assert_eq!(&s[h.unwrap()], "IPHONE");
+        assert_eq!(s.get(h.unwrap()), Some("IPHONE"));
     }
 }

@@ -31,19 +31,16 @@ pub fn width(s: &str) -> usize {
     graphemes(s).map(grapheme_width).sum()
 }
 
-/// The text with tabs as spaces and other control characters (but newlines) removed, so what
-/// is measured is what is drawn.
+/// The text cleaned for the terminal ([`crate::safe_text::clean`]: no control character but
+/// newlines and tabs, no bidi control) with tabs as spaces, so what is measured is what is
+/// drawn.
 pub fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\t' => out.push_str("    "),
-            '\n' => out.push('\n'),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
+    let clean = crate::safe_text::clean(s);
+    if clean.contains('\t') {
+        clean.replace('\t', "    ")
+    } else {
+        clean.into_owned()
     }
-    out
 }
 
 /// One line: newlines become spaces.
@@ -172,6 +169,13 @@ mod tests {
         assert_eq!(width("你好"), 4);
         assert_eq!(width("👍"), 2);
         assert_eq!(width("a\u{7}b"), 2);
+    }
+
+    #[test]
+    fn drawn_text_cannot_drive_the_terminal() {
+        let s = one_line("买家\u{1b}]0;pwned\u{7}\r\n小明\u{202e}\u{9b}2J\tx");
+        assert_eq!(s, "买家]0;pwned 小明2J    x");
+        assert_eq!(wrap("a\u{2066}b\nc", 10), vec!["ab", "c"]);
     }
 
     #[test]
