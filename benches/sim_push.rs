@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
         .await
         .unwrap();
         let base = url::Url::parse(sim.http_url()).unwrap();
-        let mut mtop = MtopClient::new(
+        let mtop = MtopClient::new(
             Endpoints::at(base),
             CookieJar::parse_header(sim.cookie()),
             None,

@@ -160,7 +160,7 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
             paths.data_dir.display()
         )
     })?;
-    let mut mtop = MtopClient::new(endpoints, jar, Some(jar_path))?;
+    let mtop = MtopClient::new(endpoints, jar, Some(jar_path))?;
     // One quick check so that a dead cookie is a clear message, not a screen stuck on
     // "needs login". A slow or absent network is not a reason to refuse to start.
     match tokio::time::timeout(Duration::from_secs(8), mtop.login_user()).await {

@@ -39,7 +39,7 @@ fn huge_answer(len: u64, announce: bool) -> Answer {
 async fn an_answer_past_the_limit_is_refused_without_reading_it() {
     // 64 MB without a length: read as it comes and cut off at the limit.
     let server = Hostile::start(|_| huge_answer(64 << 20, false)).await;
-    let mut mtop = client(&server, CookieJar::parse_header(LOGIN), None);
+    let mtop = client(&server, CookieJar::parse_header(LOGIN), None);
     match mtop.login_user().await {
         Err(e @ MtopError::TooLarge { .. }) => {
             let text = e.to_string();
@@ -56,7 +56,7 @@ async fn an_answer_past_the_limit_is_refused_without_reading_it() {
 
     // 1 GB announced: refused before the body is read at all.
     let server = Hostile::start(|_| huge_answer(1 << 30, true)).await;
-    let mut mtop = client(&server, CookieJar::parse_header(LOGIN), None);
+    let mtop = client(&server, CookieJar::parse_header(LOGIN), None);
     let started = Instant::now();
     assert!(matches!(
         mtop.login_user().await,
@@ -68,14 +68,14 @@ async fn an_answer_past_the_limit_is_refused_without_reading_it() {
 
     // Below the limit an answer is read as before.
     let server = Hostile::start(|_| huge_answer(1 << 20, false)).await;
-    let mut mtop = client(&server, CookieJar::parse_header(LOGIN), None);
+    let mtop = client(&server, CookieJar::parse_header(LOGIN), None);
     assert_eq!(mtop.login_user().await.unwrap().as_str(), "2200000000401");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passport_and_upload_answers_are_bounded_too() {
     let server = Hostile::start(|_| huge_answer(64 << 20, false)).await;
-    let mut mtop = client(&server, CookieJar::parse_header(LOGIN), None);
+    let mtop = client(&server, CookieJar::parse_header(LOGIN), None);
     assert!(matches!(
         mtop.passport("newlogin/qrcode/generate.do", &[], None).await,
         Err(MtopError::TooLarge { limit, .. }) if limit == MAX_ANSWER_BYTES
@@ -121,7 +121,7 @@ async fn a_cookie_flood_never_locks_the_account_out_also_after_a_restart() {
     let server = cookie_flooder().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cookies.json");
-    let mut mtop = client(&server, CookieJar::parse_header(LOGIN), Some(path.clone()));
+    let mtop = client(&server, CookieJar::parse_header(LOGIN), Some(path.clone()));
     for _ in 0..3 {
         assert_eq!(mtop.login_user().await.unwrap().as_str(), "2200000000401");
     }
@@ -145,7 +145,7 @@ async fn a_cookie_flood_never_locks_the_account_out_also_after_a_restart() {
 
     // A restart: the saved jar works.
     let reloaded = CookieJar::load(&path).unwrap();
-    let mut mtop = client(&server, reloaded, Some(path.clone()));
+    let mtop = client(&server, reloaded, Some(path.clone()));
     assert_eq!(mtop.login_user().await.unwrap().as_str(), "2200000000401");
     for r in server.requests() {
         let cookie = r.cookie.unwrap_or_default();

@@ -255,7 +255,7 @@ async fn fresh_jar_gets_the_token_and_succeeds_on_the_second_attempt() {
     let h = Harness::start(Mode::Normal).await;
     let dir = tempfile::tempdir().unwrap();
     let jar_path = dir.path().join("cookies.json");
-    let mut client = h.client(Some(jar_path.clone()));
+    let client = h.client(Some(jar_path.clone()));
 
     let token = client
         .login_token("ED4CBA2C-5DA0-4154-A902-BF5CB52409E2-2200000000401")
@@ -301,7 +301,7 @@ async fn fresh_jar_gets_the_token_and_succeeds_on_the_second_attempt() {
     let text = std::fs::read_to_string(&jar_path).unwrap();
     assert_eq!(text.matches("\"_m_h5_tk\"").count(), 1, "{text}");
     let saved = CookieJar::load(&jar_path).unwrap();
-    assert_eq!(&saved, client.jar());
+    assert_eq!(saved, client.jar());
     assert!(saved.get("_m_h5_tk_enc").is_some());
     assert_eq!(saved.uid(), Some(Uid::new(SELF_UID)));
 
@@ -315,7 +315,7 @@ async fn a_gateway_that_always_says_exoired_gets_exactly_five_requests() {
     let h = Harness::start(Mode::AlwaysExoired).await;
     let dir = tempfile::tempdir().unwrap();
     let jar_path = dir.path().join("cookies.json");
-    let mut client = h.client(Some(jar_path.clone()));
+    let client = h.client(Some(jar_path.clone()));
     let err = client.login_user().await.unwrap_err();
     assert!(matches!(err, MtopError::TokenRefreshFailed), "{err:?}");
     assert_private(&err);
@@ -331,7 +331,7 @@ async fn a_gateway_that_always_says_exoired_gets_exactly_five_requests() {
 #[tokio::test]
 async fn session_expired_is_one_request_and_a_typed_error() {
     let h = Harness::start(Mode::Normal).await;
-    let mut client = h.client(None);
+    let client = h.client(None);
     // Get the signing token first so the one request counted is the answered one.
     client.login_user().await.unwrap();
     h.gw.lock().unwrap().mode = Mode::SessionExpired;
@@ -346,7 +346,7 @@ async fn session_expired_is_one_request_and_a_typed_error() {
 #[tokio::test]
 async fn risk_control_returns_the_punish_url_after_one_request() {
     let h = Harness::start(Mode::Normal).await;
-    let mut client = h.client(None);
+    let client = h.client(None);
     client.login_user().await.unwrap();
     h.gw.lock().unwrap().mode = Mode::RiskControl;
     let before = h.requests();
@@ -368,7 +368,7 @@ async fn risk_control_returns_the_punish_url_after_one_request() {
 #[tokio::test]
 async fn an_html_page_is_a_bad_response() {
     let h = Harness::start(Mode::Normal).await;
-    let mut client = h.client(None);
+    let client = h.client(None);
     client.login_user().await.unwrap();
     h.gw.lock().unwrap().mode = Mode::Html;
     let before = h.requests();
@@ -387,7 +387,7 @@ async fn an_html_page_is_a_bad_response() {
 #[tokio::test]
 async fn throttling_and_business_errors_are_returned_at_once() {
     let h = Harness::start(Mode::Normal).await;
-    let mut client = h.client(None);
+    let client = h.client(None);
     client.login_user().await.unwrap();
 
     h.gw.lock().unwrap().mode = Mode::Throttled;
@@ -416,7 +416,7 @@ async fn throttling_and_business_errors_are_returned_at_once() {
 #[tokio::test]
 async fn lookups_send_the_documented_data_and_read_the_answers() {
     let h = Harness::start(Mode::Normal).await;
-    let mut client = h.client(None);
+    let client = h.client(None);
 
     let peer = client
         .user_query(&Cid::new("40000000201@goofish"))
@@ -462,7 +462,7 @@ async fn lookups_send_the_documented_data_and_read_the_answers() {
 #[tokio::test]
 async fn without_a_login_cookie_nothing_is_sent() {
     let h = Harness::start(Mode::Normal).await;
-    let mut client = MtopClient::new(
+    let client = MtopClient::new(
         h.endpoints.clone(),
         CookieJar::parse_header("cna=abc"),
         None,
@@ -488,7 +488,7 @@ async fn an_unreachable_gateway_is_a_network_error() {
     drop(listener);
     let base = url::Url::parse(&format!("http://{addr}/")).unwrap();
     let jar = CookieJar::parse_header(&format!("unb={SELF_UID}; cookie2={COOKIE2}"));
-    let mut client = MtopClient::new(Endpoints::at(base), jar, None).unwrap();
+    let client = MtopClient::new(Endpoints::at(base), jar, None).unwrap();
     let err = client.login_user().await.unwrap_err();
     assert!(matches!(err, MtopError::Http(_)), "{err:?}");
     assert!(err.to_string().starts_with("network error"));
@@ -499,7 +499,7 @@ async fn an_unreachable_gateway_is_a_network_error() {
 #[test]
 fn call_futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
-    let mut client = MtopClient::new(
+    let client = MtopClient::new(
         Endpoints::at(url::Url::parse("http://127.0.0.1:9/").unwrap()),
         CookieJar::new(),
         None,

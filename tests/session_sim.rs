@@ -859,3 +859,78 @@ async fn every_send_gets_exactly_one_result_even_under_a_repeated_client_id() {
     assert_eq!(got.len(), 1, "{got:?}");
     sim.shutdown().await;
 }
+
+/// An upload endpoint that takes its time: it reads the request, waits `delay`, then answers
+/// with a picture URL.
+async fn slow_upload_server(delay: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = tcp.read(&mut buf).await;
+                tokio::time::sleep(delay).await;
+                let body = r#"{"success":true,"object":{"url":"https://img.alicdn.com/slow.png"}}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[tokio::test]
+async fn a_slow_upload_holds_up_neither_messages_nor_other_requests() {
+    use goofish_tui::im::cookies::CookieJar;
+    use goofish_tui::im::mtop::{Endpoints, MtopClient};
+    let sim = quiet(3).await;
+    let mut endpoints = Endpoints::at(url::Url::parse(sim.http_url()).unwrap());
+    endpoints.upload = url::Url::parse(&slow_upload_server(Duration::from_secs(10)).await).unwrap();
+    let mtop = MtopClient::new(endpoints, CookieJar::parse_header(sim.cookie()), None).unwrap();
+    let mut c = Client {
+        session: session::spawn(test_config(&sim), mtop),
+        messages: vec![],
+        states: vec![],
+    };
+    c.live().await;
+    let convs = c.list().await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("a.png");
+    std::fs::write(&photo, b"\x89PNG\r\n\x1a\n0000").unwrap();
+    let id = ClientId::new("-1700000000000301");
+    c.send(ImCommand::SendImage {
+        cid: convs[0].cid.clone(),
+        client_id: id.clone(),
+        path: photo,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // While the upload waits: buyers' messages arrive, and an mtop lookup is answered, all
+    // before the upload's answer.
+    for i in 0..3 {
+        let m = inject(&sim, &format!("上传时 {i}")).await;
+        c.message(&m).await;
+    }
+    c.send(ImCommand::FetchProfile {
+        cid: convs[1].cid.clone(),
+        uid: convs[1].peer.clone(),
+    })
+    .await;
+    let first = c
+        .until("the profile or the picture's result", |e| {
+            matches!(e, ImEvent::Profile(_) | ImEvent::SendResult { .. })
+        })
+        .await;
+    assert!(
+        matches!(first, ImEvent::Profile(_)),
+        "the lookup waited for the upload: {first:?}"
+    );
+    // And the picture goes out once the upload answers.
+    assert!(result_of(&mut c, &id).await.is_ok());
+    sim.shutdown().await;
+}

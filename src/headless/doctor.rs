@@ -368,7 +368,7 @@ async fn network_checks(
     wait: Duration,
 ) {
     // No jar path: doctor must not rewrite the saved cookies.
-    let mut mtop = match MtopClient::new(endpoints, jar, None) {
+    let mtop = match MtopClient::new(endpoints, jar, None) {
         Ok(m) => m,
         Err(e) => return p.print(Check::fail("login", e.to_string(), "report this as a bug")),
     };

@@ -12,6 +12,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use rustls::ClientConfig;
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use url::Url;
 
@@ -198,22 +199,105 @@ fn with_slash(mut base: Url) -> Url {
     base
 }
 
-/// The mtop client. One per account; calls take `&mut self` because each may rotate cookies.
+/// The mtop client, one per account. Clones share it, and calls run side by side: the jar
+/// is locked only to read it into a request and to take an answer's cookies, never across
+/// the network or the disk, so a slow upload never holds up a token request.
+#[derive(Clone)]
 pub struct MtopClient {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     http: reqwest::Client,
     endpoints: Endpoints,
-    jar: CookieJar,
-    jar_path: Option<PathBuf>,
+    jar: Mutex<CookieJar>,
+    file: Option<Arc<JarFile>>,
 }
 
 impl std::fmt::Debug for MtopClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MtopClient")
-            .field("endpoints", &self.endpoints)
-            .field("jar", &self.jar)
-            .field("jar_path", &self.jar_path)
+            .field("endpoints", &self.shared.endpoints)
+            .field("jar", &*self.jar_guard())
+            .field("jar_path", &self.shared.file.as_ref().map(|f| &f.path))
             .finish()
     }
+}
+
+/// The jar's file. Saves are queued and written by one writer at a time, newest first, so
+/// an older snapshot never overwrites a newer one and no caller waits on another's write.
+struct JarFile {
+    path: PathBuf,
+    queue: Mutex<SaveQueue>,
+    /// The generation last written (or given up on).
+    written: tokio::sync::watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct SaveQueue {
+    generation: u64,
+    pending: Option<(u64, CookieJar)>,
+    writing: bool,
+}
+
+impl JarFile {
+    fn new(path: PathBuf) -> JarFile {
+        JarFile {
+            path,
+            queue: Mutex::new(SaveQueue::default()),
+            written: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// Queues `jar` for saving (off the async threads: a save fsyncs); the generation that
+    /// `saved` waits for.
+    fn queue(self: &Arc<Self>, jar: CookieJar) -> u64 {
+        let (generation, start) = {
+            let mut q = lock(&self.queue);
+            q.generation += 1;
+            let generation = q.generation;
+            q.pending = Some((generation, jar));
+            let start = !q.writing;
+            q.writing = true;
+            (generation, start)
+        };
+        if start {
+            let file = self.clone();
+            tokio::task::spawn_blocking(move || file.write_pending());
+        }
+        generation
+    }
+
+    fn write_pending(&self) {
+        loop {
+            let next = {
+                let mut q = lock(&self.queue);
+                match q.pending.take() {
+                    Some(next) => next,
+                    None => {
+                        q.writing = false;
+                        return;
+                    }
+                }
+            };
+            let (generation, jar) = next;
+            if let Err(e) = jar.save(&self.path) {
+                // The cookies in memory are still good for this run.
+                tracing::warn!(error = %e, "could not save the cookie jar");
+            }
+            self.written.send_replace(generation);
+        }
+    }
+
+    async fn saved(&self, generation: u64) {
+        let mut written = self.written.subscribe();
+        let _ = written.wait_for(|w| *w >= generation).await;
+    }
+}
+
+/// A poisoned lock still holds a usable jar: a panic elsewhere must not stop the session.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A reqwest error as one line, without the URL (it carries the request's sign).
@@ -281,30 +365,37 @@ impl MtopClient {
             .build()
             .map_err(http_error)?;
         Ok(Self {
-            http,
-            endpoints,
-            jar,
-            jar_path,
+            shared: Arc::new(Shared {
+                http,
+                endpoints,
+                jar: Mutex::new(jar),
+                file: jar_path.map(|p| Arc::new(JarFile::new(p))),
+            }),
         })
+    }
+
+    fn jar_guard(&self) -> std::sync::MutexGuard<'_, CookieJar> {
+        lock(&self.shared.jar)
     }
 
     /// Own uid from the jar (`unb`, else `munb`).
     pub fn uid(&self) -> Option<Uid> {
-        self.jar.uid()
+        self.jar_guard().uid()
     }
 
-    pub fn jar(&self) -> &CookieJar {
-        &self.jar
+    /// The jar as it is now.
+    pub fn jar(&self) -> CookieJar {
+        self.jar_guard().clone()
     }
 
     pub fn endpoints(&self) -> &Endpoints {
-        &self.endpoints
+        &self.shared.endpoints
     }
 
     /// Takes the jar saved in this client's file when it holds a different login of `uid` (as
     /// `goofish-tui login` leaves it). Whether it did.
-    pub async fn adopt_saved_login(&mut self, uid: Option<&Uid>) -> bool {
-        let Some(path) = self.jar_path.clone() else {
+    pub async fn adopt_saved_login(&self, uid: Option<&Uid>) -> bool {
+        let Some(path) = self.shared.file.as_ref().map(|f| f.path.clone()) else {
             return false;
         };
         let loaded = tokio::task::spawn_blocking(move || CookieJar::load(&path)).await;
@@ -314,20 +405,21 @@ impl MtopClient {
         let Some(saved_uid) = saved.uid() else {
             return false;
         };
-        if saved == self.jar {
-            return false;
-        }
         if uid.is_some_and(|u| *u != saved_uid) {
             tracing::warn!(%saved_uid, "the saved login is of another account; not taking it");
             return false;
         }
-        self.jar = saved;
+        let mut jar = self.jar_guard();
+        if *jar == saved {
+            return false;
+        }
+        *jar = saved;
         true
     }
 
-    /// Replaces the whole jar (e.g. after a QR login) and saves it.
-    pub async fn set_jar(&mut self, jar: CookieJar) {
-        self.jar = jar;
+    /// Replaces the whole jar (e.g. after a QR login) and saves it; returns once it is on disk.
+    pub async fn set_jar(&self, jar: CookieJar) {
+        *self.jar_guard() = jar;
         self.persist().await;
     }
 
@@ -338,12 +430,7 @@ impl MtopClient {
     /// requests; after that the signing cookies are dropped and
     /// [`MtopError::TokenRefreshFailed`] returned. Session expiry, risk control, throttling
     /// and business errors are returned at once.
-    pub async fn call(
-        &mut self,
-        api: &str,
-        version: &str,
-        data: &Value,
-    ) -> Result<Value, MtopError> {
+    pub async fn call(&self, api: &str, version: &str, data: &Value) -> Result<Value, MtopError> {
         let data = serde_json::to_string(data)
             .map_err(|e| MtopError::BadResponse(format!("cannot encode the request: {e}")))?;
         let referer = if api == api::LOGIN_TOKEN {
@@ -352,14 +439,14 @@ impl MtopClient {
             REFERER
         };
         for attempt in 1..=MAX_ATTEMPTS {
-            let token_before = self.jar.get(TOKEN_COOKIE).cloned();
+            let token_before = self.jar_guard().get(TOKEN_COOKIE).cloned();
             let env = self.request(api, version, &data, referer).await?;
             match classify(&env) {
                 Outcome::Success => return Ok(env.data),
                 Outcome::TokenStale { code } => {
                     tracing::debug!(api, attempt, code, "mtop signing token stale");
-                    if attempt < MAX_ATTEMPTS && self.jar.get(TOKEN_COOKIE) == token_before.as_ref()
-                    {
+                    let token_now = self.jar_guard().get(TOKEN_COOKIE).cloned();
+                    if attempt < MAX_ATTEMPTS && token_now == token_before {
                         // Nothing new to sign with: do not hammer the gateway.
                         tokio::time::sleep(RETRY_PAUSE * attempt).await;
                     }
@@ -381,10 +468,12 @@ impl MtopClient {
         }
         // §3.3: after the last failure the official library forgets the signing cookies so
         // the next call starts with a fresh TOKEN_EMPTY exchange.
-        let mut changed = false;
-        for name in TOKEN_COOKIES {
-            changed |= self.jar.remove(name);
-        }
+        let changed = {
+            let mut jar = self.jar_guard();
+            TOKEN_COOKIES
+                .iter()
+                .fold(false, |changed, name| jar.remove(name) | changed)
+        };
         if changed {
             self.persist().await;
         }
@@ -393,7 +482,7 @@ impl MtopClient {
 
     /// One signed POST; absorbs its cookies and parses its envelope.
     async fn request(
-        &mut self,
+        &self,
         api: &str,
         version: &str,
         data: &str,
@@ -401,7 +490,7 @@ impl MtopClient {
     ) -> Result<Envelope, MtopError> {
         let t = crate::time::now_ms().to_string();
         let token = self
-            .jar
+            .jar_guard()
             .get(TOKEN_COOKIE)
             .map(|v| mtop::token_of(v.expose()).to_string())
             .unwrap_or_default();
@@ -411,6 +500,7 @@ impl MtopClient {
             .extend_pairs(mtop::query_params(api, version, &t, &sign));
 
         let req = self
+            .shared
             .http
             .post(url)
             .header(header::REFERER, HeaderValue::from_static(referer))
@@ -429,20 +519,21 @@ impl MtopClient {
     /// `form` is given, with the jar's cookies and a browser's headers. Absorbs and saves the
     /// answer's cookies; returns the HTTP status and the body.
     pub async fn passport(
-        &mut self,
+        &self,
         path: &str,
         query: &[(&str, &str)],
         form: Option<&[(&str, &str)]>,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), MtopError> {
-        let mut url = with_slash(self.endpoints.passport.clone())
+        let mut url = with_slash(self.shared.endpoints.passport.clone())
             .join(path.trim_start_matches('/'))
             .map_err(|e| MtopError::BadResponse(format!("bad passport path {path}: {e}")))?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
+        let http = &self.shared.http;
         let mut req = match form {
-            Some(form) => self.http.post(url).form(form),
-            None => self.http.get(url),
+            Some(form) => http.post(url).form(form),
+            None => http.get(url),
         };
         req = req
             .header(header::ORIGIN, HeaderValue::from_static(PASSPORT_ORIGIN))
@@ -455,14 +546,18 @@ impl MtopClient {
     /// HTTP status and the body, read as it comes and refused once past `limit` bytes (an
     /// announced length past it is refused before reading).
     async fn exchange(
-        &mut self,
+        &self,
         mut req: reqwest::RequestBuilder,
         what: &str,
         limit: usize,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), MtopError> {
-        if !self.jar.is_empty() {
+        let header = {
+            let jar = self.jar_guard();
+            (!jar.is_empty()).then(|| jar.header())
+        };
+        if let Some(header) = header {
             // `from_bytes` also takes non-ASCII bytes, which some pasted cookies hold.
-            let mut cookie = HeaderValue::from_bytes(self.jar.header().expose().as_bytes())
+            let mut cookie = HeaderValue::from_bytes(header.expose().as_bytes())
                 .map_err(|_| MtopError::BadResponse("a cookie value cannot be sent".into()))?;
             cookie.set_sensitive(true);
             req = req.header(header::COOKIE, cookie);
@@ -478,9 +573,9 @@ impl MtopClient {
 
     /// Uploads a picture (§3.5) and returns its CDN URL. `name` is the file name sent with it.
     /// An HTML answer means the login cookies are dead.
-    pub async fn upload_image(&mut self, name: &str, bytes: Vec<u8>) -> Result<String, MtopError> {
+    pub async fn upload_image(&self, name: &str, bytes: Vec<u8>) -> Result<String, MtopError> {
         self.require_login()?;
-        let mut url = with_slash(self.endpoints.upload.clone())
+        let mut url = with_slash(self.shared.endpoints.upload.clone())
             .join("api/upload.api")
             .map_err(|e| MtopError::BadResponse(format!("bad upload URL: {e}")))?;
         url.query_pairs_mut().extend_pairs([
@@ -494,6 +589,7 @@ impl MtopClient {
             .map_err(|e| MtopError::BadResponse(format!("cannot describe the picture: {e}")))?;
         let form = reqwest::multipart::Form::new().part("file", part);
         let req = self
+            .shared
             .http
             .post(url)
             .header(header::REFERER, HeaderValue::from_static(REFERER))
@@ -510,43 +606,39 @@ impl MtopClient {
     }
 
     /// Takes every `Set-Cookie` of an answer into the jar; whether anything changed.
-    fn absorb_cookies(&mut self, headers: &HeaderMap) -> bool {
+    fn absorb_cookies(&self, headers: &HeaderMap) -> bool {
         let set_cookies: Vec<&str> = headers
             .get_all(header::SET_COOKIE)
             .iter()
             .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
             .collect();
-        self.jar.absorb_set_cookies(set_cookies)
+        self.jar_guard().absorb_set_cookies(set_cookies)
     }
 
     /// `<mtop base>/h5/<api>/<version>/`.
     fn api_url(&self, api: &str, version: &str) -> Result<Url, MtopError> {
-        with_slash(self.endpoints.mtop.clone())
+        with_slash(self.shared.endpoints.mtop.clone())
             .join(&format!("h5/{api}/{version}/"))
             .map_err(|e| MtopError::BadResponse(format!("bad API name {api}: {e}")))
     }
 
-    /// Saves the jar if it has a file, off the async threads (the save fsyncs). A failed save
-    /// is logged and the call goes on: the cookies in memory are still good for this run.
+    /// Saves the jar if it has a file; returns once this state of it (or a newer one) is
+    /// written. A failed save is logged and the call goes on: the cookies in memory are
+    /// still good for this run.
     async fn persist(&self) {
-        let Some(path) = self.jar_path.clone() else {
+        let Some(file) = &self.shared.file else {
             return;
         };
-        let jar = self.jar.clone();
-        let result = tokio::task::spawn_blocking(move || jar.save(&path)).await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "could not save the cookie jar"),
-            Err(e) => tracing::warn!(error = %e, "the cookie jar save did not finish"),
-        }
+        let generation = file.queue(self.jar());
+        file.saved(generation).await;
     }
 
     fn require_login(&self) -> Result<Uid, MtopError> {
-        self.jar.uid().ok_or(MtopError::NoCookie)
+        self.uid().ok_or(MtopError::NoCookie)
     }
 
     /// The IM access token for `device_id` (§3.4 `login.token`).
-    pub async fn login_token(&mut self, device_id: &str) -> Result<ImToken, MtopError> {
+    pub async fn login_token(&self, device_id: &str) -> Result<ImToken, MtopError> {
         self.require_login()?;
         let data = self
             .call(
@@ -560,7 +652,7 @@ impl MtopClient {
 
     /// Who the cookies belong to (`loginuser.get`); also a cheap keep-alive that rotates
     /// cookies.
-    pub async fn login_user(&mut self) -> Result<Uid, MtopError> {
+    pub async fn login_user(&self) -> Result<Uid, MtopError> {
         self.require_login()?;
         let data = self
             .call(api::LOGIN_USER, api::LOGIN_USER_V, &json!({}))
@@ -574,7 +666,7 @@ impl MtopClient {
 
     /// The peer of conversation `cid` (`user.query` 4.0). `Profile.uid` is empty when the
     /// answer does not name the user; the caller knows whom it asked about.
-    pub async fn user_query(&mut self, cid: &Cid) -> Result<Profile, MtopError> {
+    pub async fn user_query(&self, cid: &Cid) -> Result<Profile, MtopError> {
         self.require_login()?;
         let data = self
             .call(
@@ -587,7 +679,7 @@ impl MtopClient {
     }
 
     /// Title, price and first picture of an item (`idle.pc.detail`).
-    pub async fn item_detail(&mut self, item_id: &str) -> Result<ItemInfo, MtopError> {
+    pub async fn item_detail(&self, item_id: &str) -> Result<ItemInfo, MtopError> {
         let data = self
             .call(
                 api::ITEM_DETAIL,
@@ -599,7 +691,7 @@ impl MtopClient {
     }
 
     /// Own display name and avatar (`user.page.head` with `self: true`).
-    pub async fn own_profile(&mut self) -> Result<Profile, MtopError> {
+    pub async fn own_profile(&self) -> Result<Profile, MtopError> {
         let own = self.require_login()?;
         let data = self
             .call(api::USER_HEAD, api::USER_HEAD_V, &json!({"self": true}))
@@ -713,6 +805,33 @@ fn parse_own_profile(data: &Value, own: Uid) -> Result<Profile, MtopError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn jar_saves_from_many_callers_end_with_the_newest_jar_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cookies.json");
+        let base = Url::parse("http://127.0.0.1:9/").unwrap();
+        let client = MtopClient::new(
+            Endpoints::at(base),
+            CookieJar::default(),
+            Some(path.clone()),
+        )
+        .unwrap();
+        let saves = (0..40).map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .set_jar(CookieJar::parse_header(&format!("unb=22000000{n:02}; t=x")))
+                    .await
+            })
+        });
+        for s in saves.collect::<Vec<_>>() {
+            s.await.unwrap();
+        }
+        // Every caller returned after its state (or a newer one) was written; the file
+        // holds the jar as it is now, never an older snapshot.
+        assert_eq!(CookieJar::load(&path).unwrap(), client.jar());
+    }
 
     #[test]
     fn upload_answers_are_read_as_documented() {

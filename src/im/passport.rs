@@ -249,7 +249,7 @@ impl<'a> QrLogin<'a> {
             tracing::warn!("the login page has no readable form; using the usual fields");
             common_form()
         });
-        complete_form(&mut form, mtop.jar());
+        complete_form(&mut form, &mtop.jar());
         Ok(QrLogin { mtop, form })
     }
 

@@ -20,7 +20,7 @@ use crate::protocol::Uid;
 use crate::store::StoreHandle;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 const COMMAND_CAPACITY: usize = 256;
@@ -58,7 +58,8 @@ enum Slot {
 struct Driver {
     core: SessionCore,
     cfg: Arc<SessionConfig>,
-    mtop: Arc<Mutex<MtopClient>>,
+    /// Shared by the jobs; it never holds a lock across a request.
+    mtop: MtopClient,
     store: Option<StoreHandle>,
     commands: mpsc::Receiver<ImCommand>,
     events: mpsc::Sender<ImEvent>,
@@ -91,7 +92,7 @@ impl Driver {
         Driver {
             core: SessionCore::new(cfg.clone(), rand::random()),
             cfg: Arc::new(cfg),
-            mtop: Arc::new(Mutex::new(mtop)),
+            mtop,
             store,
             commands,
             events,
@@ -441,11 +442,11 @@ impl Driver {
                 }))
             }),
             Job::Profile { cid, uid } => self.spawn_reporting(async move {
-                let result = mtop.lock().await.user_query(&cid).await;
+                let result = mtop.user_query(&cid).await;
                 Some(Input::Done(Done::Profile { asked: uid, result }))
             }),
             Job::OwnProfile => self.spawn_reporting(async move {
-                match mtop.lock().await.own_profile().await {
+                match mtop.own_profile().await {
                     Ok(p) => Some(Input::Done(Done::OwnNick(p.nick))),
                     Err(e) => {
                         tracing::info!(error = %e, "own profile unavailable");
@@ -454,11 +455,11 @@ impl Driver {
                 }
             }),
             Job::Item { item_id } => self.spawn_reporting(async move {
-                let result = mtop.lock().await.item_detail(&item_id).await;
+                let result = mtop.item_detail(&item_id).await;
                 Some(Input::Done(Done::Item { item_id, result }))
             }),
             Job::AdoptSavedLogin { uid } => self.spawn_reporting(async move {
-                let adopted = mtop.lock().await.adopt_saved_login(uid.as_ref()).await;
+                let adopted = mtop.adopt_saved_login(uid.as_ref()).await;
                 Some(Input::Done(Done::SavedLogin { adopted }))
             }),
         }

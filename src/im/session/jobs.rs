@@ -16,7 +16,7 @@ use crate::protocol::send::{self as wire, SendAck};
 use crate::protocol::{Cid, Conversation, HistoryPage, Message, MessageId, Uid};
 use serde_json::Value;
 use std::time::Duration;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
 /// A registered connection, as the connect job hands it over.
 pub struct Established {
@@ -27,7 +27,7 @@ pub struct Established {
 
 /// What a connection attempt starts from.
 pub struct ConnectPlan<'a> {
-    pub mtop: &'a Mutex<MtopClient>,
+    pub mtop: &'a MtopClient,
     pub conn: &'a ConnConfig,
     pub device: &'a DeviceSource,
     pub token_margin: Duration,
@@ -66,13 +66,10 @@ pub async fn establish(
     } = plan;
     let uid = match uid {
         Some(uid) => uid,
-        None => {
-            let mut mtop = mtop.lock().await;
-            match mtop.uid() {
-                Some(uid) => uid,
-                None => mtop.login_user().await.map_err(login_failure)?,
-            }
-        }
+        None => match mtop.uid() {
+            Some(uid) => uid,
+            None => mtop.login_user().await.map_err(login_failure)?,
+        },
     };
     let did = match did {
         Some(did) => did,
@@ -90,12 +87,7 @@ pub async fn establish(
         let reused = token.is_some();
         let tok = match token.take() {
             Some(t) => t,
-            None => mtop
-                .lock()
-                .await
-                .login_token(&did)
-                .await
-                .map_err(login_failure)?,
+            None => mtop.login_token(&did).await.map_err(login_failure)?,
         };
         let (conn, events) = match conn::connect(conn_cfg).await {
             Ok(c) => c,

@@ -4,7 +4,6 @@
 use super::core::MediaError;
 use crate::im::mtop::MtopClient;
 use std::path::{Path, PathBuf};
-use tokio::sync::Mutex;
 
 /// Largest picture sent. Clients recompress to ≤ 5 MB (§3.5); this one sends the file as it is
 /// and refuses a larger one with a clear reason rather than risk a silent rejection.
@@ -19,7 +18,7 @@ pub fn expand_home(path: &Path, home: Option<PathBuf>) -> PathBuf {
 }
 
 /// Reads a picture file and uploads it; the CDN URL.
-pub async fn upload_image(mtop: &Mutex<MtopClient>, path: &Path) -> Result<String, MediaError> {
+pub async fn upload_image(mtop: &MtopClient, path: &Path) -> Result<String, MediaError> {
     let path = expand_home(path, std::env::var_os("HOME").map(PathBuf::from));
     let name = path
         .file_name()
@@ -32,9 +31,7 @@ pub async fn upload_image(mtop: &Mutex<MtopClient>, path: &Path) -> Result<Strin
             path: path.display().to_string(),
             reason: e.to_string(),
         })??;
-    mtop.lock()
-        .await
-        .upload_image(&name, bytes)
+    mtop.upload_image(&name, bytes)
         .await
         .map_err(MediaError::Upload)
 }
