@@ -99,7 +99,14 @@ pub fn overrides(cli: &Cli) -> Overrides {
 
 /// Resolves endpoints and the cookie, checks the cookie once, and starts the session actor
 /// (with the embedded simulator when `cli.demo`).
-pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connection> {
+/// `catch_up`: at the first connection, fetch what arrived since this account's last
+/// session (the messenger and `watch`; not a one-shot command).
+pub async fn connect(
+    cli: &Cli,
+    paths: Paths,
+    file: FileConfig,
+    catch_up: bool,
+) -> Result<Connection> {
     let resolved = Resolved::new(&file, &overrides(cli))?;
     let conn_cfg = |ws: String| ConnConfig {
         ws_url: ws,
@@ -121,6 +128,8 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
         let did = device::generate_device_id(&sim.self_uid);
         let mut cfg =
             SessionConfig::new(conn_cfg(sim.ws_url().to_string()), DeviceSource::Fixed(did));
+        // The demo's world is made anew each run: there is nothing to catch up with.
+        cfg.catch_up_at_start = false;
         // A file of its own (not in memory), so `--demo search` and restarts work as for
         // a real account, without mixing made-up conversations into one.
         let dir = crate::store::cmd::store_dir(&paths, true);
@@ -182,6 +191,7 @@ pub async fn connect(cli: &Cli, paths: Paths, file: FileConfig) -> Result<Connec
     );
     let (store, store_problem) = open_store(paths.data_dir.clone(), &uid, &file).await;
     cfg.store = store.clone();
+    cfg.catch_up_at_start = catch_up;
     let session = session::spawn(cfg, mtop);
     Ok(Connection {
         session,
@@ -223,14 +233,27 @@ pub async fn open_store(
 /// (about a second per million), which must not delay the first frame or the first sync.
 const TRIM_DELAY: Duration = Duration::from_secs(20);
 
-/// Applies the retention cap in the background, a little after start-up.
+/// Applies the retention cap in the background, a little after start-up: one conversation
+/// at a time, as background work, so that live messages are never held up behind it.
 fn trim_later(store: StoreHandle, keep: usize) {
     tokio::spawn(async move {
         tokio::time::sleep(TRIM_DELAY).await;
-        match store.call(move |s| s.prune(Some(keep))).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "local history trimmed to the retention cap"),
-            Err(e) => tracing::warn!("cannot apply the retention cap: {e}"),
+        let cids = match store.background(|s| s.message_cids()).await {
+            Ok(cids) => cids,
+            Err(e) => return tracing::warn!("cannot apply the retention cap: {e}"),
+        };
+        let mut removed = 0;
+        for cid in cids {
+            match store
+                .background(move |s| s.prune_conversation(&cid, keep))
+                .await
+            {
+                Ok(n) => removed += n,
+                Err(e) => return tracing::warn!("cannot apply the retention cap: {e}"),
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "local history trimmed to the retention cap");
         }
     });
 }
@@ -259,7 +282,7 @@ pub async fn tui(cli: &Cli) -> Result<()> {
     let (paths, file) = load_settings(cli)?;
     let _log = start_file_logging(cli, &paths, &file);
     let options = ui_options(cli, &file)?;
-    let mut conn = match connect(cli, paths.clone(), file.clone()).await {
+    let mut conn = match connect(cli, paths.clone(), file.clone(), true).await {
         Err(e) if e.is::<NoLogin>() && std::io::stdout().is_terminal() => {
             println!(
                 "No Goofish login yet. Scan the code below with the Xianyu (闲鱼) app to log in \
@@ -268,7 +291,7 @@ pub async fn tui(cli: &Cli) -> Result<()> {
             crate::headless::login::login(cli, &crate::cli::LoginArgs::default())
                 .await
                 .map_err(|e| eyre!("{e}\n\n{COOKIE_HELP}"))?;
-            connect(cli, paths, file).await?
+            connect(cli, paths, file, true).await?
         }
         other => other?,
     };

@@ -289,6 +289,12 @@ async fn a_send_the_outbox_cannot_keep_is_flagged_and_still_sent_once() {
             .unwrap();
     raw.execute_batch("DROP TABLE outbox;").unwrap();
     drop(raw);
+    // Offline, so that the text waits in memory: that is when it matters.
+    control(&sim, "fault", json!({"kind": "drop"})).await;
+    until(&mut s, "offline", |e| {
+        matches!(e, ImEvent::Connection(ConnState::Reconnecting { .. }))
+    })
+    .await;
     let client_id = ClientId::new("-1790000000000777");
     s.commands
         .send(ImCommand::SendText {
@@ -317,7 +323,7 @@ async fn a_send_the_outbox_cannot_keep_is_flagged_and_still_sent_once() {
             _ => unreachable!(),
         }
     };
-    assert!(flagged, "told before the result that it is not crash-safe");
+    assert!(flagged, "told while it waits that it is not crash-safe");
     assert!(result.is_ok(), "{result:?}");
     let got = common::sim_received(&sim).await;
     assert_eq!(got.len(), 1);

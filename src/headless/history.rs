@@ -15,7 +15,7 @@ use crate::store::StoreHandle;
 pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
     super::init_logging(cli);
     let connected = match crate::run::load_settings(cli) {
-        Ok((paths, file)) => crate::run::connect(cli, paths, file).await,
+        Ok((paths, file)) => crate::run::connect(cli, paths, file, false).await,
         Err(e) => {
             eprintln!("goofish-tui fetch-history: {}", clean(&format!("{e:#}")));
             return EXIT_FAILED;

@@ -100,7 +100,8 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
         }
     };
     let mut conn =
-        match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file)).await {
+        match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file, false)).await
+        {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 eprintln!("goofish-tui send: {}", clean(&format!("{e:#}")));

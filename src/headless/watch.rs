@@ -451,7 +451,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
         }
     };
     let connected = tokio::select! {
-        c = crate::run::connect(cli, paths, file) => c,
+        c = crate::run::connect(cli, paths, file, true) => c,
         _ = signals.recv() => return EXIT_OK,
     };
     let mut conn = match connected {

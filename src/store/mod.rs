@@ -15,7 +15,7 @@ mod handle;
 mod schema;
 mod search;
 
-pub use handle::StoreHandle;
+pub use handle::{StoreHandle, WriteFailure, WriteOp};
 pub use schema::CURRENT_VERSION;
 pub use search::{SearchHit, escape_like};
 
@@ -219,6 +219,39 @@ impl Store {
         Store::setup(conn, uid, Some(path.clone())).map_err(|e| e.at(&path))
     }
 
+    /// A second connection to the database at `path`, for reads only: it sees what the
+    /// owner has committed, and never holds up its writes (WAL).
+    pub fn open_reader(path: &Path, uid: &Uid) -> Result<Store, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|e| StoreError::from(e).at(path))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "cache_size", -16_384)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        Ok(Store {
+            conn,
+            uid: uid.clone(),
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// Starts a transaction that the writes until `commit` share (group commit). Each write
+    /// keeps a savepoint of its own inside it.
+    pub fn begin(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?)
+    }
+
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // A failed COMMIT may leave the transaction open: end it so the next works.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e.into())
+            }
+        }
+    }
+
     /// A database in memory: same behaviour, nothing kept.
     pub fn open_in_memory(uid: &Uid) -> Result<Store, StoreError> {
         Store::setup(Connection::open_in_memory()?, uid, None)
@@ -271,7 +304,7 @@ impl Store {
 
     /// Inserts or replaces these conversations (others are kept).
     pub fn save_conversations(&mut self, list: &[Conversation]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO conversations
@@ -325,7 +358,7 @@ impl Store {
         if messages.is_empty() {
             return Ok(0);
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut added = 0;
         {
             let mut insert = tx.prepare_cached(
@@ -410,6 +443,30 @@ impl Store {
             .query_map(params![cid.as_str(), time, id.as_str(), cap], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         out.extend(parse_messages(jsons));
+        Ok(out)
+    }
+
+    /// Per stored conversation, the time of its newest stored message and the ids at that
+    /// time (where a catch-up starts). One index lookup per conversation.
+    pub fn newest_per_conversation(&self) -> Result<Vec<(Cid, i64, Vec<MessageId>)>, StoreError> {
+        let mut cids = self.conn.prepare_cached("SELECT cid FROM conversations")?;
+        let cids: Vec<String> = cids
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut newest = self.conn.prepare_cached(
+            "SELECT time, id FROM messages WHERE cid = ?1
+             AND time = (SELECT MAX(time) FROM messages WHERE cid = ?1)",
+        )?;
+        let mut out = Vec::new();
+        for cid in cids {
+            let rows: Vec<(i64, String)> = newest
+                .query_map(params![cid], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            if let Some(&(time, _)) = rows.first() {
+                let ids = rows.into_iter().map(|(_, id)| MessageId::new(id)).collect();
+                out.push((Cid::new(cid), time, ids));
+            }
+        }
         Ok(out)
     }
 
@@ -557,7 +614,7 @@ impl Store {
 
     /// Empties every table (the file and its schema stay).
     pub fn clear(&mut self) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         // Emptied wholesale: the per-row delete trigger would take minutes on a big store.
         tx.execute_batch(
             "INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
@@ -576,15 +633,33 @@ impl Store {
         let Some(keep) = keep_per_conversation else {
             return Ok(0);
         };
+        let mut removed = 0;
+        for cid in self.message_cids()? {
+            removed += self.prune_conversation(&cid, keep)?;
+        }
+        Ok(removed)
+    }
+
+    /// The conversations that have stored messages.
+    pub fn message_cids(&self) -> Result<Vec<Cid>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT cid FROM messages")?;
+        let cids = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(cids.into_iter().map(Cid::new).collect())
+    }
+
+    /// Keeps the newest `keep` messages of `cid`: one small step of a prune, so that live
+    /// writes can go between conversations. Returns how many were deleted.
+    pub fn prune_conversation(&mut self, cid: &Cid, keep: usize) -> Result<usize, StoreError> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
         let n = self.conn.execute(
             "DELETE FROM messages WHERE seq IN (
-                SELECT seq FROM (
-                    SELECT seq, ROW_NUMBER() OVER (
-                        PARTITION BY cid ORDER BY time DESC, id DESC) AS rn
-                    FROM messages)
-                WHERE rn > ?1)",
-            params![keep],
+                SELECT seq FROM messages WHERE cid = ?1
+                ORDER BY time DESC, id DESC LIMIT -1 OFFSET ?2)",
+            params![cid.as_str(), keep],
         )?;
         Ok(n)
     }

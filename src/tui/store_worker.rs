@@ -83,7 +83,7 @@ async fn run(store: &StoreHandle, req: StoreRequest) -> Vec<StoreReply> {
             let key = before.clone();
             let c = cid.clone();
             let got = store
-                .call(move |s| s.messages(&c, key.as_ref().map(|(t, id)| (*t, id)), STORE_PAGE))
+                .read(move |s| s.messages(&c, key.as_ref().map(|(t, id)| (*t, id)), STORE_PAGE))
                 .await;
             with_messages(got, |messages| StoreReply::Messages {
                 cid,
@@ -94,14 +94,14 @@ async fn run(store: &StoreHandle, req: StoreRequest) -> Vec<StoreReply> {
         StoreRequest::Around { cid, time, id } => {
             let (c, i) = (cid.clone(), id.clone());
             let got = store
-                .call(move |s| s.messages_around(&c, (time, &i), JUMP_CONTEXT, JUMP_NEWER_CAP))
+                .read(move |s| s.messages_around(&c, (time, &i), JUMP_CONTEXT, JUMP_NEWER_CAP))
                 .await;
             with_messages(got, |messages| StoreReply::Around { cid, id, messages })
         }
         StoreRequest::Search { query } => {
             let q = query.clone();
             let result = store
-                .call(move |s| s.search(&q, SEARCH_LIMIT))
+                .read(move |s| s.search(&q, SEARCH_LIMIT))
                 .await
                 .map_err(|e| {
                     tracing::warn!("search failed: {e}");
@@ -139,7 +139,7 @@ fn failed(what: &str, e: StoreError) -> StoreReply {
 
 /// What the store holds for the first frame: the conversation list and the drafts.
 pub async fn startup(store: &StoreHandle) -> StoreReply {
-    match store.call(|s| Ok((s.conversations()?, s.drafts()?))).await {
+    match store.read(|s| Ok((s.conversations()?, s.drafts()?))).await {
         Ok((conversations, drafts)) => StoreReply::Startup {
             conversations,
             drafts,

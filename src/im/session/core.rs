@@ -27,7 +27,7 @@ use crate::protocol::{
     Cid, ClientId, Content, Conversation, HistoryPage, ItemInfo, Message, MessageId, Profile,
     SyncEvent, Uid,
 };
-use crate::store::{OutboxItem, OutboxState, StoreError};
+use crate::store::{OutboxItem, OutboxState, StoreError, WriteOp};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -45,6 +45,9 @@ const CLOCK_SLACK_MS: i64 = 5 * 60 * 1000;
 /// While a login is needed, how often the saved cookie jar is read for a new login (a
 /// `goofish-tui login` in another terminal), so the running program resumes by itself.
 const LOGIN_RECHECK: Duration = Duration::from_secs(3);
+
+/// The store's note of when a session was last live (ms), where a start's catch-up begins.
+pub const LIVE_UNTIL_KEY: &str = "session_live_until_ms";
 
 /// The time of an input: the monotonic clock for timers, the wall clock for message times.
 #[derive(Clone, Copy, Debug)]
@@ -293,60 +296,59 @@ pub enum Done {
 /// Work on the local history.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreOp {
-    /// Answered with `StoreDone::Outbox`.
-    LoadOutbox,
-    SaveMessages(Vec<Message>),
-    SaveConversations(Vec<Conversation>),
-    OutboxAdd {
-        cid: Cid,
-        client_id: ClientId,
-        text: String,
-        at_ms: i64,
-    },
-    OutboxState {
-        client_id: ClientId,
-        state: OutboxState,
-    },
-    OutboxRemove(ClientId),
-}
-
-impl StoreOp {
-    /// What a failure of this operation is reported as.
-    pub fn kind(&self) -> StoreOpKind {
-        match self {
-            StoreOp::LoadOutbox => StoreOpKind::LoadOutbox,
-            StoreOp::SaveMessages(_) => StoreOpKind::Messages,
-            StoreOp::SaveConversations(_) => StoreOpKind::Conversations,
-            StoreOp::OutboxAdd { client_id, .. } => StoreOpKind::OutboxAdd(client_id.clone()),
-            StoreOp::OutboxState { .. } | StoreOp::OutboxRemove(_) => StoreOpKind::Outbox,
-        }
-    }
+    /// What a start needs: answered with `StoreDone::Startup`.
+    LoadStartup,
+    /// Queued and committed with other writes; only a failure is answered.
+    Write(WriteOp),
 }
 
 /// A store operation as its failure names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreOpKind {
-    LoadOutbox,
+    Startup,
     Messages,
     Conversations,
     OutboxAdd(ClientId),
     Outbox,
+    Meta,
 }
 
 impl StoreOpKind {
+    pub fn of(op: &WriteOp) -> StoreOpKind {
+        match op {
+            WriteOp::Messages(_) => StoreOpKind::Messages,
+            WriteOp::Conversations(_) => StoreOpKind::Conversations,
+            WriteOp::OutboxAdd { client_id, .. } => StoreOpKind::OutboxAdd(client_id.clone()),
+            WriteOp::OutboxState { .. } | WriteOp::OutboxRemove(_) => StoreOpKind::Outbox,
+            WriteOp::Meta { .. } => StoreOpKind::Meta,
+        }
+    }
+
     fn what(&self) -> &'static str {
         match self {
             StoreOpKind::Messages => "messages",
             StoreOpKind::Conversations => "conversations",
-            StoreOpKind::LoadOutbox | StoreOpKind::OutboxAdd(_) | StoreOpKind::Outbox => "outbox",
+            StoreOpKind::Meta => "meta",
+            StoreOpKind::Startup | StoreOpKind::OutboxAdd(_) | StoreOpKind::Outbox => "outbox",
         }
     }
 }
 
-/// What the store answered. Operations that succeed quietly are not reported.
+/// What the store holds when the session starts.
+#[derive(Debug, Default)]
+pub struct Startup {
+    /// Texts left unsent.
+    pub outbox: Vec<OutboxItem>,
+    /// Per stored conversation, the time of its newest stored message and the ids at it.
+    pub newest: Vec<(Cid, i64, Vec<MessageId>)>,
+    /// When a session of this store was last live, if one ever was.
+    pub live_until_ms: Option<i64>,
+}
+
+/// What the store answered. Writes that succeed are not reported.
 #[derive(Debug)]
 pub enum StoreDone {
-    Outbox(Vec<OutboxItem>),
+    Startup(Startup),
     Failed { op: StoreOpKind, error: StoreError },
 }
 
@@ -475,7 +477,7 @@ impl SessionCore {
             match input {
                 Input::Start => self.start(),
                 Input::Command(cmd) => self.on_command(now, cmd),
-                Input::CommandsClosed | Input::ConsumerGone => self.stop(),
+                Input::CommandsClosed | Input::ConsumerGone => self.stop(now),
                 Input::Tick => self.on_tick(now),
                 Input::Connecting { link, step } => self.on_connecting(link, step),
                 Input::Connected { link, token } => self.on_connected(now, link, token),
@@ -550,9 +552,9 @@ impl SessionCore {
         self.out.push(Output::Run(job));
     }
 
-    fn store(&mut self, op: StoreOp) {
+    fn write(&mut self, op: WriteOp) {
         if self.cfg.store.is_some() {
-            self.out.push(Output::Store(op));
+            self.out.push(Output::Store(StoreOp::Write(op)));
         }
     }
 
@@ -567,7 +569,7 @@ impl SessionCore {
             return;
         }
         if self.cfg.store.is_some() {
-            self.out.push(Output::Store(StoreOp::LoadOutbox));
+            self.out.push(Output::Store(StoreOp::LoadStartup));
         } else {
             self.start_connect();
         }
@@ -712,8 +714,13 @@ impl SessionCore {
             since: now.at,
             rotate_at,
         };
-        let is_reconnect = self.ever_live;
+        // After a drop, or at start with a gap since the last run: catch up first.
+        let is_reconnect = self.ever_live || self.gap.is_some();
         self.ever_live = true;
+        self.write(WriteOp::Meta {
+            key: LIVE_UNTIL_KEY,
+            value: now.wall_ms.to_string(),
+        });
         self.set_state(ConnState::Live);
 
         self.flush_outbox(now);
@@ -841,7 +848,7 @@ impl SessionCore {
             // stored under that stand-in: history brings it back with its real id.
             let id = MessageId::new(item.client_id.as_str());
             self.resolved.remember(item.client_id.as_str());
-            self.store(StoreOp::OutboxRemove(item.client_id.clone()));
+            self.write(WriteOp::OutboxRemove(item.client_id.clone()));
             let msg = self.own_message(now, &item, id, time);
             self.finish(item, Ok(msg));
         }
@@ -871,7 +878,14 @@ impl SessionCore {
         }
     }
 
-    fn stop(&mut self) {
+    fn stop(&mut self, now: Now) {
+        if self.is_live() {
+            // The next start catches up from here.
+            self.write(WriteOp::Meta {
+                key: LIVE_UNTIL_KEY,
+                value: now.wall_ms.to_string(),
+            });
+        }
         self.drop_link();
         for item in self.outbox.drain() {
             let failure = SendFailure {
@@ -937,7 +951,7 @@ impl SessionCore {
                     return self.duplicate_send(cid, client_id, &content);
                 }
                 // On disk before it reaches the network: a crash now resends it at start-up.
-                self.store(StoreOp::OutboxAdd {
+                self.write(WriteOp::OutboxAdd {
                     cid,
                     client_id: client_id.clone(),
                     text,
@@ -1004,7 +1018,7 @@ impl SessionCore {
                     }
                 }
             },
-            ImCommand::Shutdown => self.stop(),
+            ImCommand::Shutdown => self.stop(now),
         }
     }
 
@@ -1103,11 +1117,11 @@ impl SessionCore {
             return;
         }
         if !stored {
-            self.store(StoreOp::SaveMessages(vec![m.clone()]));
+            self.write(WriteOp::Messages(vec![m.clone()]));
         }
         if m.is_self {
             if let Some(item) = self.outbox.match_echo(&m) {
-                self.store(StoreOp::OutboxRemove(item.client_id.clone()));
+                self.write(WriteOp::OutboxRemove(item.client_id.clone()));
                 self.finish(item, Ok(m));
                 if self.is_live() {
                     self.flush_outbox(now);
@@ -1144,7 +1158,7 @@ impl SessionCore {
             } => match result {
                 Ok(page) => {
                     let messages = page.entries.iter().map(|e| e.message.clone()).collect();
-                    self.store(StoreOp::SaveMessages(messages));
+                    self.write(WriteOp::Messages(messages));
                     for e in &page.entries {
                         self.seen.insert(&e.message.id);
                         self.note_known(&cid, e.message.time);
@@ -1164,7 +1178,7 @@ impl SessionCore {
             } => {
                 messages.sort_by_key(|m| m.time);
                 // One transaction for the whole step.
-                self.store(StoreOp::SaveMessages(messages.clone()));
+                self.write(WriteOp::Messages(messages.clone()));
                 for m in messages {
                     self.on_message(now, m, true);
                 }
@@ -1262,7 +1276,7 @@ impl SessionCore {
             }
         };
         self.conversations = list.iter().map(|c| (c.cid.clone(), c.clone())).collect();
-        self.store(StoreOp::SaveConversations(list.clone()));
+        self.write(WriteOp::Conversations(list.clone()));
         self.emit(ImEvent::Conversations(list.clone()));
         if purpose != ListPurpose::Backfill {
             return;
@@ -1329,8 +1343,9 @@ impl SessionCore {
 
     fn on_store(&mut self, done: StoreDone) {
         match done {
-            StoreDone::Outbox(pending) => {
-                self.restore_outbox(pending);
+            StoreDone::Startup(startup) => {
+                self.restore_outbox(startup.outbox);
+                self.catch_up_from(startup.newest, startup.live_until_ms);
                 if matches!(self.link, Link::Starting) {
                     self.start_connect();
                 }
@@ -1350,13 +1365,31 @@ impl SessionCore {
                             reason: error.to_string(),
                         });
                     }
-                    StoreOpKind::LoadOutbox if matches!(self.link, Link::Starting) => {
+                    StoreOpKind::Startup if matches!(self.link, Link::Starting) => {
                         self.start_connect()
                     }
                     _ => {}
                 }
             }
         }
+    }
+
+    /// What arrived while no session of this store ran is fetched after the first
+    /// connection, down to what the store holds: the gap begins when the last one was live.
+    /// The newest stored messages count as seen, so they are not shown again.
+    fn catch_up_from(&mut self, newest: Vec<(Cid, i64, Vec<MessageId>)>, live_until: Option<i64>) {
+        let Some(start_ms) = live_until.filter(|_| self.cfg.catch_up_at_start) else {
+            return;
+        };
+        let mut known = HashMap::new();
+        for (cid, time, ids) in newest {
+            for id in &ids {
+                self.seen.insert(id);
+            }
+            self.note_known(&cid, time);
+            known.insert(cid, time);
+        }
+        self.gap = Some(Gap { start_ms, known });
     }
 
     /// Texts left unsent by an earlier run go out again, once, with their own client ids
@@ -1386,7 +1419,7 @@ impl SessionCore {
             return;
         }
         for item in self.outbox.take_sendable(now.at) {
-            self.store(StoreOp::OutboxState {
+            self.write(WriteOp::OutboxState {
                 client_id: item.client_id.clone(),
                 state: OutboxState::Sending,
             });
@@ -1438,8 +1471,8 @@ impl SessionCore {
             SendStep::Sent { item, ack, id } => {
                 self.seen.insert(&id);
                 let msg = self.own_message(now, &item, id, ack.time);
-                self.store(StoreOp::SaveMessages(vec![msg.clone()]));
-                self.store(StoreOp::OutboxRemove(item.client_id.clone()));
+                self.write(WriteOp::Messages(vec![msg.clone()]));
+                self.write(WriteOp::OutboxRemove(item.client_id.clone()));
                 self.note_known(&msg.cid, msg.time);
                 self.finish(item, Ok(msg));
             }
@@ -1447,7 +1480,7 @@ impl SessionCore {
                 // A retryable failure stays in the stored outbox and goes out again at the
                 // next start; a refusal (content security, no such conversation) does not.
                 if !failure.retryable {
-                    self.store(StoreOp::OutboxRemove(item.client_id.clone()));
+                    self.write(WriteOp::OutboxRemove(item.client_id.clone()));
                 }
                 self.finish(item, Err(failure));
             }
@@ -1494,8 +1527,8 @@ impl SessionCore {
             Some((item, m)) => {
                 tracing::info!(%client_id, id = %m.id, "a send thought lost was delivered; not sent again");
                 self.seen.insert(&m.id);
-                self.store(StoreOp::SaveMessages(vec![m.clone()]));
-                self.store(StoreOp::OutboxRemove(item.client_id.clone()));
+                self.write(WriteOp::Messages(vec![m.clone()]));
+                self.write(WriteOp::OutboxRemove(item.client_id.clone()));
                 self.note_known(&m.cid, m.time);
                 self.finish(item, Ok(m));
             }

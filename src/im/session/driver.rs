@@ -2,12 +2,14 @@
 //! handle, feeds the core what happens (commands, pushes, job results, store answers,
 //! timer ticks) and performs what the core asks, in order. It decides nothing.
 //!
-//! Emits and store operations are awaited one after the other, so a message is on disk
-//! before it is shown and events keep their order; network jobs run as tasks and report
+//! Emits are awaited one after the other, so events keep their order; store writes are
+//! handed to the store's owner before the event that shows them (it commits them in groups:
+//! see the durability contract in `store::handle`); network jobs run as tasks and report
 //! back, so the session keeps reading pushes and commands while a request is in flight.
 
 use super::core::{
-    ConnectStep, Done, Input, Job, LinkId, Now, Output, RpcFailure, SessionCore, StoreDone, StoreOp,
+    ConnectStep, Done, Input, Job, LIVE_UNTIL_KEY, LinkId, Now, Output, RpcFailure, SessionCore,
+    Startup, StoreDone, StoreOp, StoreOpKind,
 };
 use super::jobs::{self, ConnectPlan, Established, Reach};
 use super::media;
@@ -17,7 +19,7 @@ use crate::im::api::{ImCommand, ImEvent};
 use crate::im::conn::{Conn, ConnEvent, RequestError};
 use crate::im::mtop::MtopClient;
 use crate::protocol::Uid;
-use crate::store::StoreHandle;
+use crate::store::{StoreHandle, WriteFailure};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -65,6 +67,8 @@ struct Driver {
     events: mpsc::Sender<ImEvent>,
     reports_tx: mpsc::UnboundedSender<Report>,
     reports: mpsc::UnboundedReceiver<Report>,
+    store_failures_tx: mpsc::UnboundedSender<WriteFailure>,
+    store_failures: mpsc::UnboundedReceiver<WriteFailure>,
     pending: VecDeque<Input>,
     uid: Option<Uid>,
     links: HashMap<LinkId, Slot>,
@@ -88,6 +92,7 @@ impl Driver {
         events: mpsc::Sender<ImEvent>,
     ) -> Driver {
         let (reports_tx, reports) = mpsc::unbounded_channel();
+        let (store_failures_tx, store_failures) = mpsc::unbounded_channel();
         let store = cfg.store.clone();
         Driver {
             core: SessionCore::new(cfg.clone(), rand::random()),
@@ -98,6 +103,8 @@ impl Driver {
             events,
             reports_tx,
             reports,
+            store_failures_tx,
+            store_failures,
             pending: VecDeque::new(),
             uid: None,
             links: HashMap::new(),
@@ -134,6 +141,7 @@ impl Driver {
                 commands,
                 reports,
                 live,
+                store_failures,
                 ..
             } = self;
             let conn_events = async {
@@ -163,6 +171,12 @@ impl Driver {
                     };
                 }
                 Some(report) = reports.recv() => report,
+                Some(failure) = store_failures.recv() => {
+                    return Input::Store(StoreDone::Failed {
+                        op: StoreOpKind::of(&failure.op),
+                        error: failure.error,
+                    });
+                }
                 cmd = commands.recv() => {
                     return cmd.map_or(Input::CommandsClosed, Input::Command);
                 }
@@ -226,52 +240,35 @@ impl Driver {
 
     async fn store_op(&mut self, op: StoreOp) {
         let Some(store) = self.store.clone() else {
-            if op == StoreOp::LoadOutbox {
+            if op == StoreOp::LoadStartup {
                 self.pending
-                    .push_back(Input::Store(StoreDone::Outbox(Vec::new())));
+                    .push_back(Input::Store(StoreDone::Startup(Startup::default())));
             }
             return;
         };
-        let kind = op.kind();
-        let result = match op {
-            StoreOp::LoadOutbox => match store.call(|s| s.outbox_pending()).await {
-                Ok(items) => {
-                    self.pending
-                        .push_back(Input::Store(StoreDone::Outbox(items)));
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-            StoreOp::SaveMessages(messages) => store
-                .call(move |s| s.save_messages(&messages))
-                .await
-                .map(drop),
-            StoreOp::SaveConversations(list) => {
-                store.call(move |s| s.save_conversations(&list)).await
+        match op {
+            // Queued, not awaited: the owner commits it with what else waits (see the
+            // store's durability contract); a failure comes back on `store_failures`.
+            StoreOp::Write(op) => store.write(op, Some(&self.store_failures_tx)),
+            StoreOp::LoadStartup => {
+                let loaded = store
+                    .read(|s| {
+                        Ok(Startup {
+                            outbox: s.outbox_pending()?,
+                            newest: s.newest_per_conversation()?,
+                            live_until_ms: s.meta_get(LIVE_UNTIL_KEY)?.and_then(|v| v.parse().ok()),
+                        })
+                    })
+                    .await;
+                let done = match loaded {
+                    Ok(startup) => StoreDone::Startup(startup),
+                    Err(error) => StoreDone::Failed {
+                        op: StoreOpKind::Startup,
+                        error,
+                    },
+                };
+                self.pending.push_back(Input::Store(done));
             }
-            StoreOp::OutboxAdd {
-                cid,
-                client_id,
-                text,
-                at_ms,
-            } => {
-                store
-                    .call(move |s| s.outbox_add(&cid, &client_id, &text, at_ms))
-                    .await
-            }
-            StoreOp::OutboxState { client_id, state } => {
-                store
-                    .call(move |s| s.outbox_set_state(&client_id, state))
-                    .await
-            }
-            StoreOp::OutboxRemove(client_id) => store
-                .call(move |s| s.outbox_remove(&client_id))
-                .await
-                .map(drop),
-        };
-        if let Err(error) = result {
-            self.pending
-                .push_back(Input::Store(StoreDone::Failed { op: kind, error }));
         }
     }
 

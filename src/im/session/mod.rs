@@ -83,6 +83,9 @@ pub struct SessionConfig {
     pub token_margin: Duration,
     /// Message ids remembered for dedupe.
     pub dedupe_capacity: usize,
+    /// At the first connection, fetch what arrived since a session of the store was last
+    /// live (the messenger and `watch`; a one-shot `send` does not need to).
+    pub catch_up_at_start: bool,
     /// Local history: accepted messages and the conversation list are written here before
     /// they are emitted, and sends wait in its outbox until the server has them. `None`
     /// (or a failing store) only loses the cache, never the session.
@@ -110,6 +113,7 @@ impl SessionConfig {
             parked_retry: Some(Duration::from_secs(30 * 60)),
             token_margin: Duration::from_secs(10 * 60),
             dedupe_capacity: 100_000,
+            catch_up_at_start: true,
             store: None,
         }
     }

@@ -781,18 +781,21 @@ fn store_failures_are_reported_once_and_a_send_not_saved_says_so() {
     s.feed(Input::Start);
     assert_eq!(
         s.stores,
-        [StoreOp::LoadOutbox],
+        [StoreOp::LoadStartup],
         "the outbox is read before connecting"
     );
     assert!(s.take_jobs().is_empty());
     // The last run left a text on the wire: it is looked for before being sent again.
-    s.feed(Input::Store(StoreDone::Outbox(vec![OutboxItem {
-        client_id: ClientId::new("-17000000000001"),
-        cid: cid(1),
-        text: "上次没发完".into(),
-        created: T0 - 5000,
-        state: OutboxState::Sending,
-    }])));
+    s.feed(Input::Store(StoreDone::Startup(Startup {
+        outbox: vec![OutboxItem {
+            client_id: ClientId::new("-17000000000001"),
+            cid: cid(1),
+            text: "上次没发完".into(),
+            created: T0 - 5000,
+            state: OutboxState::Sending,
+        }],
+        ..Startup::default()
+    })));
     s.finish_connect(token(None));
     assert!(s.take_jobs().iter().any(|j| matches!(j, Job::Check { .. })));
     let broken = || StoreError::Unavailable("disk I/O error".into());

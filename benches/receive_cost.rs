@@ -1,0 +1,358 @@
+//! What receiving costs, end to end: the simulator (a process of its own, so its work is not
+//! counted) bursts buyer messages at a receiver, and the receiver's CPU time for the burst is
+//! divided by the messages it got. Two receivers:
+//!
+//! - `watch --json`: the real binary, its session, its local history in a temp dir, its
+//!   output into a pipe; done when every message line is out and the store holds them all.
+//! - the TUI: the UI runtime on a test terminal with the session and the store, in this
+//!   process (its CPU counted with `getrusage`); a key pressed during the burst must be
+//!   answered.
+//!
+//! `cargo bench --bench receive_cost`; `RECEIVE_COUNT` (default 20,000) and
+//! `RECEIVE_CONVERSATIONS` (50) set the burst. Prints one JSON object per receiver.
+#![allow(clippy::unwrap_used)]
+
+use goofish_tui::app::{AppState, Input, UiOptions};
+use goofish_tui::im::api::{ConnState, ImCommand, ImEvent};
+use goofish_tui::im::conn::ConnConfig;
+use goofish_tui::im::cookies::CookieJar;
+use goofish_tui::im::mtop::{Endpoints, MtopClient};
+use goofish_tui::im::session::{self, DeviceSource, SessionConfig};
+use goofish_tui::store::{Store, StoreHandle};
+use goofish_tui::tui::Runtime;
+use ratatui::backend::TestBackend;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_goofish-tui");
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The simulator as a child process: its endpoints and cookie.
+struct SimProcess {
+    child: Child,
+    info: Value,
+}
+
+impl SimProcess {
+    fn start(conversations: usize) -> SimProcess {
+        let mut child = Command::new(BIN)
+            .args([
+                "sim",
+                "--scenario",
+                "quiet",
+                "--conversations",
+                &(conversations + 1).to_string(),
+                "--history",
+                "2",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        SimProcess {
+            child,
+            info: serde_json::from_str(&line).unwrap(),
+        }
+    }
+
+    fn field(&self, k: &str) -> &str {
+        self.info[k].as_str().unwrap()
+    }
+
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/{path}", self.field("control"));
+        let resp = reqwest::Client::new().post(url).json(&body).send().await;
+        match resp {
+            Ok(r) => r.json().await.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        }
+    }
+
+    async fn state(&self) -> Value {
+        let url = format!("{}/state", self.field("control"));
+        match reqwest::get(url).await {
+            Ok(r) => r.json().await.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// CPU seconds (user + system) of a process, from /proc.
+fn proc_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf only reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// Peak resident memory of a process in MB, from /proc.
+fn proc_peak_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// CPU seconds of this whole process (every thread), from `getrusage`.
+fn self_cpu() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value, and getrusage only writes into it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+async fn watch(count: usize, conversations: usize) -> Value {
+    let sim = SimProcess::start(conversations);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .env("GOOFISH_COOKIE", sim.field("cookie"))
+        .env("GOOFISH_CONFIG", dir.path().join("absent.toml"))
+        .env("GOOFISH_DATA_DIR", dir.path())
+        .args([
+            "--mtop-url",
+            sim.field("http"),
+            "--passport-url",
+            sim.field("http"),
+        ])
+        .args([
+            "--upload-url",
+            sim.field("http"),
+            "--ws-url",
+            sim.field("ws"),
+        ])
+        .args(["watch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel::<usize>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut messages = 0usize;
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            if line.contains("\"type\":\"connection\"") && line.contains("\"live\"") {
+                let _ = tx.send(usize::MAX);
+            } else if line.contains("\"type\":\"message\"") {
+                messages += 1;
+                let _ = tx.send(messages);
+            }
+            line.clear();
+        }
+    });
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let next = |rx: &std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<usize>>>, secs| {
+        rx.lock().unwrap().recv_timeout(Duration::from_secs(secs))
+    };
+    while next(&rx, 30).unwrap() != usize::MAX {}
+    // Settled: the first list and its writes are done.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let cpu0 = proc_cpu(pid);
+    let started = Instant::now();
+    let burst = json!({"count": count, "conversations": conversations});
+    let answer = sim.control("burst", burst).await;
+    assert_eq!(answer["count"], count, "{answer}");
+    let waiter = {
+        let rx = rx.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut seen = 0;
+            while seen < count {
+                match next(&rx, 60) {
+                    Ok(n) if n != usize::MAX => seen = n,
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            seen
+        })
+    };
+    let seen = waiter.await.unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    // Everything printed is also stored: counted once the writes have settled.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cpu = proc_cpu(pid) - cpu0;
+    let peak = proc_peak_mb(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut err = String::new();
+    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+    let stored = Store::open(
+        dir.path(),
+        &goofish_tui::protocol::Uid::new(sim.field("self_uid")),
+    )
+    .and_then(|s| s.message_count())
+    .unwrap_or(0);
+    json!({
+        "receiver": "watch --json",
+        "messages": seen,
+        "stored_messages": stored,
+        "cpu_ms": (cpu * 1000.0).round(),
+        "cpu_us_per_message": (cpu * 1e6 / seen.max(1) as f64 * 10.0).round() / 10.0,
+        "messages_per_s": (seen as f64 / elapsed).round(),
+        "peak_rss_mb": (peak * 10.0).round() / 10.0,
+        "sim_unacked": sim.state().await["pushes_unacked"],
+    })
+}
+
+async fn tui(count: usize, conversations: usize) -> Value {
+    let sim = SimProcess::start(conversations);
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let uid = goofish_tui::protocol::Uid::new(sim.field("self_uid"));
+        let store = StoreHandle::new(Store::open(dir.path(), &uid).unwrap());
+        let mtop = MtopClient::new(
+            Endpoints::at(url::Url::parse(sim.field("http")).unwrap()),
+            CookieJar::parse_header(sim.field("cookie")),
+            None,
+        )
+        .unwrap();
+        let conn = ConnConfig {
+            ws_url: sim.field("ws").to_string(),
+            ..ConnConfig::default()
+        };
+        let did = goofish_tui::im::device::generate_device_id(&uid);
+        let mut cfg = SessionConfig::new(conn, DeviceSource::Fixed(did));
+        cfg.store = Some(store.clone());
+        let mut session = session::spawn(cfg, mtop);
+        let (state, _) = AppState::new(
+            &UiOptions::default(),
+            chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+            goofish_tui::time::now_ms(),
+        );
+        let mut ui =
+            Runtime::new(TestBackend::new(120, 40), state, session.commands.clone()).unwrap();
+        ui.attach_store(Some(store.clone()), None).await;
+        ui.dispatch(Input::Resize {
+            width: 120,
+            height: 40,
+        })
+        .await;
+        session
+            .commands
+            .send(ImCommand::ListConversations)
+            .await
+            .unwrap();
+        let mut live = false;
+        let mut listed = false;
+        while !(live && listed) {
+            match session.events.recv().await {
+                Some(ev) => {
+                    live |= matches!(ev, ImEvent::Connection(ConnState::Live));
+                    listed |= matches!(ev, ImEvent::Conversations(_));
+                    ui.dispatch(Input::Im(ev)).await;
+                }
+                None => panic!("session ended"),
+            }
+        }
+        ui.draw_if_dirty().unwrap();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        while let Ok(ev) = session.events.try_recv() {
+            ui.dispatch(Input::Im(ev)).await;
+        }
+        ui.draw_if_dirty().unwrap();
+        let burst_url = format!("{}/burst", sim.field("control"));
+        let cpu0 = self_cpu();
+        let draws0 = ui.draws();
+        let started = Instant::now();
+        let burst = tokio::spawn(
+            reqwest::Client::new()
+                .post(burst_url)
+                .json(&json!({"count": count, "conversations": conversations}))
+                .send(),
+        );
+        let mut received = 0usize;
+        let mut key_at = None;
+        let mut key_answered_after = None;
+        while received < count {
+            let ev =
+                match tokio::time::timeout(Duration::from_secs(60), session.events.recv()).await {
+                    Ok(Some(ev)) => ev,
+                    _ => break,
+                };
+            if matches!(ev, ImEvent::Message(_)) {
+                received += 1;
+            }
+            ui.dispatch(Input::Im(ev)).await;
+            // Frames as the runtime folds them: whatever waits is taken first.
+            while let Ok(ev) = session.events.try_recv() {
+                if matches!(ev, ImEvent::Message(_)) {
+                    received += 1;
+                }
+                ui.dispatch(Input::Im(ev)).await;
+            }
+            if received >= count / 2 && key_at.is_none() {
+                // A key in the middle of the burst: the next frame shows it.
+                key_at = Some(ui.draws());
+                ui.dispatch(Input::Key(ratatui::crossterm::event::KeyEvent::new(
+                    ratatui::crossterm::event::KeyCode::Char('j'),
+                    ratatui::crossterm::event::KeyModifiers::NONE,
+                )))
+                .await;
+            }
+            ui.draw_if_dirty().unwrap();
+            if key_at.is_some() && key_answered_after.is_none() {
+                key_answered_after = key_at.map(|k| ui.draws() - k);
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let _ = burst.await;
+        ui.settle().await;
+        let cpu = self_cpu() - cpu0;
+        let stored = store.call(|s| s.message_count()).await.unwrap_or(0);
+        json!({
+            "receiver": "tui (runtime on a test terminal)",
+            "messages": received,
+            "stored_messages": stored,
+            "cpu_ms": (cpu * 1000.0).round(),
+            "cpu_us_per_message": (cpu * 1e6 / received.max(1) as f64 * 10.0).round() / 10.0,
+            "messages_per_s": (received as f64 / elapsed).round(),
+            "frames": ui.draws() - draws0,
+            "key_answered_in_frames": key_answered_after,
+            "peak_rss_mb": (proc_peak_mb(std::process::id()) * 10.0).round() / 10.0,
+        })
+    }
+}
+
+fn main() {
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !"receive_cost".contains(a.as_str()))
+    {
+        return;
+    }
+    let count = env_or("RECEIVE_COUNT", 20_000);
+    let conversations = env_or("RECEIVE_CONVERSATIONS", 50);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    println!("{}", rt.block_on(watch(count, conversations)));
+    println!("{}", rt.block_on(tui(count, conversations)));
+}
