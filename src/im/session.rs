@@ -1154,6 +1154,13 @@ impl Actor {
                     }
                 }
             },
+            ImCommand::Recall { cid, id } => match self.live_conn() {
+                Some((conn, _)) => spawn_recall(conn, self.events.clone(), cid, id),
+                None => {
+                    let result = Err("not connected".to_string());
+                    self.emit(ImEvent::RecallResult { cid, id, result }).await
+                }
+            },
             ImCommand::Shutdown => self.stop().await,
         }
     }
@@ -2138,6 +2145,21 @@ async fn send_one(
         .map(|b| wire::parse_send_response(&b))
         .map_err(SendError::Request);
     (result, Some(peer))
+}
+
+/// `/r/MessageManager/recallMessage` (§6.11); its answer goes straight to the consumer.
+fn spawn_recall(conn: Conn, events: mpsc::Sender<ImEvent>, cid: Cid, id: MessageId) {
+    tokio::spawn(async move {
+        let result = conn
+            .request(path::RECALL, Some(wire::recall_body(&id)))
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::info!(%cid, %id, error = %e, "recall failed");
+        }
+        let _ = events.send(ImEvent::RecallResult { cid, id, result }).await;
+    });
 }
 
 /// `/r/MessageStatus/read` then `/r/Conversation/clearRedPoint`; failures only logged.

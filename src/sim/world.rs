@@ -269,6 +269,18 @@ impl World {
         })
     }
 
+    /// The message with id `id`, when there is one.
+    pub fn message(&self, id: &MessageId) -> Option<&Message> {
+        let n = id.number()?;
+        let pos = self.id_index.binary_search_by_key(&n, |&(k, _)| k).ok()?;
+        let t = &self.threads[self.id_index[pos].1 as usize];
+        let at = t
+            .messages
+            .binary_search_by_key(&n, |m| m.id.number().unwrap_or(0))
+            .ok()?;
+        t.messages.get(at)
+    }
+
     /// Removes a message (any sender; the server decides who may recall what). Returns its
     /// conversation and id, or `None` when no such message exists.
     pub fn recall(&mut self, id: &MessageId) -> Option<(Cid, MessageId)> {
