@@ -1,4 +1,4 @@
-use clap::Parser;
+use clap::FromArgMatches;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use goofish_tui::cli::{Cli, Command, ScenarioArg, SimArgs};
 use goofish_tui::headless;
@@ -8,18 +8,27 @@ use std::time::Duration;
 
 fn main() -> Result<()> {
     color_eyre::install()?;
-    let cli = Cli::parse();
+    let lang = goofish_tui::cli::early_lang(std::env::args());
+    let matches = goofish_tui::cli::command(lang).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let lang = goofish_tui::headless::lang(&cli);
     if cli.clear_cache {
-        return goofish_tui::store::cmd::clear_cache(&cli);
+        return said(lang, goofish_tui::store::cmd::clear_cache(&cli));
     }
     let runtime = tokio::runtime::Runtime::new().wrap_err("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         match cli.command {
             Some(Command::Sim(ref args)) => run_sim(&cli, args).await,
             Some(Command::Watch(ref args)) => {
                 headless::exit(headless::watch::run(&cli, args).await)
             }
             Some(Command::Send(ref args)) => headless::exit(headless::send::run(&cli, args).await),
+            Some(Command::Recall(ref args)) => {
+                headless::exit(headless::recall::run(&cli, args).await)
+            }
             Some(Command::Decode(ref args)) => headless::exit(headless::decode::run(&cli, args)),
             Some(Command::Doctor(ref args)) => {
                 headless::exit(headless::doctor::run(&cli, args).await)
@@ -33,7 +42,23 @@ fn main() -> Result<()> {
             }
             None => goofish_tui::run::tui(&cli).await,
         }
-    })
+    });
+    said(lang, result)
+}
+
+/// An error of the messenger or of a command that returns one, said in `lang` (the
+/// headless commands print their own and exit).
+fn said(lang: goofish_tui::ui::i18n::Lang, result: Result<()>) -> Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            eprintln!(
+                "goofish-tui: {}",
+                goofish_tui::ui::i18n::message(lang, &format!("{e:#}"))
+            );
+            std::process::exit(1)
+        }
+    }
 }
 
 async fn run_sim(cli: &Cli, args: &SimArgs) -> Result<()> {

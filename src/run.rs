@@ -13,7 +13,6 @@ use crate::protocol::Uid;
 use crate::secret::Secret;
 use crate::sim::{self, Scenario, SimHandle, SimOptions};
 use crate::store::{Store, StoreHandle};
-use crate::ui::i18n::Lang;
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -240,7 +239,7 @@ fn trim_later(store: StoreHandle, keep: usize) {
 #[error("No Goofish login cookie was found.\n\n{COOKIE_HELP}")]
 pub struct NoLogin;
 
-fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
+pub fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
     let mut opts: UiOptions = match &file.ui {
         Some(table) => toml::Value::Table(table.clone())
             .try_into()
@@ -248,11 +247,9 @@ fn ui_options(cli: &Cli, file: &FileConfig) -> Result<UiOptions> {
         None => UiOptions::default(),
     };
     if let Some(lang) = &cli.lang {
-        opts.lang = match lang.to_lowercase().as_str() {
-            "zh" | "zh_cn" | "cn" => Lang::Zh,
-            "en" => Lang::En,
-            "auto" => Lang::Auto,
-            other => bail!("unknown language {other:?}: use zh, en or auto"),
+        opts.lang = match crate::ui::i18n::parse_lang(lang) {
+            Some(l) => l,
+            None => bail!("unknown language {lang:?}: use zh, en or auto"),
         };
     }
     Ok(opts)

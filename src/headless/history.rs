@@ -16,14 +16,14 @@ pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
     let connected = match crate::run::load_settings(cli) {
         Ok((paths, file)) => crate::run::connect(cli, paths, file).await,
         Err(e) => {
-            eprintln!("goofish-tui fetch-history: {e:#}");
+            super::complain(super::lang(cli), "fetch-history", &format!("{e:#}"));
             return EXIT_FAILED;
         }
     };
     let mut conn = match connected {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("goofish-tui fetch-history: {e:#}");
+            super::complain(super::lang(cli), "fetch-history", &format!("{e:#}"));
             return EXIT_LOGIN;
         }
     };
@@ -36,11 +36,11 @@ pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
     match result {
         Ok(()) => EXIT_OK,
         Err(Failure::Login(msg)) => {
-            eprintln!("goofish-tui fetch-history: {msg}");
+            super::complain(super::lang(cli), "fetch-history", &msg);
             EXIT_LOGIN
         }
         Err(Failure::Failed(msg)) => {
-            eprintln!("goofish-tui fetch-history: {msg}");
+            super::complain(super::lang(cli), "fetch-history", &msg);
             EXIT_FAILED
         }
     }

@@ -200,7 +200,8 @@ impl Watcher {
             ImEvent::SendProgress { .. }
             | ImEvent::History { .. }
             | ImEvent::HistoryFailed { .. }
-            | ImEvent::Backfill { .. } => {}
+            | ImEvent::Backfill { .. }
+            | ImEvent::RecallResult { .. } => {}
         }
         out
     }
@@ -328,10 +329,11 @@ impl Watcher {
                 crate::run::COOKIE_HELP
             )),
             ConnState::RiskControl { url } => Some(format!(
-                "Goofish asks for a slider check (risk control): open {url} in a browser logged into the account, pass the check, then export a fresh cookie"
+                "Goofish asks for a slider check (risk control): {url}\n{}",
+                super::send::RISK_STEPS
             )),
             ConnState::SessionRemoved { reason } => Some(format!(
-                "the service removed this IM session ({reason}); another client may be using the account"
+                "the service removed this IM session: {reason}\nanother client may be using the account"
             )),
             _ => None,
         };
@@ -442,7 +444,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
     let (paths, file) = match crate::run::load_settings(cli) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("goofish-tui watch: {e:#}");
+            super::complain(super::lang(cli), "watch", &format!("{e:#}"));
             return EXIT_FAILED;
         }
     };
@@ -453,7 +455,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
     let mut conn = match connected {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("goofish-tui watch: {e:#}");
+            super::complain(super::lang(cli), "watch", &format!("{e:#}"));
             return EXIT_LOGIN;
         }
     };
@@ -478,7 +480,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
             _ = signals.recv() => break EXIT_OK,
         };
         let Some(ev) = ev else {
-            eprintln!("goofish-tui watch: the IM session stopped");
+            super::complain(super::lang(cli), "watch", "the IM session stopped");
             break EXIT_FAILED;
         };
         let mut stop = None;
@@ -499,7 +501,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
                     let _ = commands.try_send(cmd);
                 }
                 Action::Fatal(msg) => {
-                    eprintln!("goofish-tui watch: {msg}");
+                    super::complain(super::lang(cli), "watch", &msg);
                     stop = Some(EXIT_LOGIN);
                 }
             }
