@@ -150,6 +150,8 @@ enum OrderStep {
     Place,
     /// The buyer pays (我已付款，等待你发货).
     Pay,
+    /// The order is shipped: only the order-status push (等待买家收货), no card.
+    Ship,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +169,7 @@ async fn order(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<OrderReq>) -> Re
     let action = match req.step {
         OrderStep::Place => Action::PlaceOrder { cid },
         OrderStep::Pay => Action::Pay { cid },
+        OrderStep::Ship => Action::Ship { cid },
     };
     super::driver::apply(&sim, &action);
     Json(json!({"ok": true})).into_response()

@@ -48,6 +48,10 @@ pub enum Action {
     Pay {
         cid: Cid,
     },
+    /// The seller shipped: only the order state changes (等待买家收货).
+    Ship {
+        cid: Cid,
+    },
     /// The buyer read the seller's messages.
     ReadByPeer {
         cid: Cid,
@@ -109,6 +113,16 @@ pub fn apply(world: &mut World, action: &Action, now_ms: i64) -> Vec<Outcome> {
             order_card(world, cid, card::PLACED, card::PLACED_RED, now_ms)
         }
         Action::Pay { cid } => order_card(world, cid, card::PAID, card::PAID_RED, now_ms),
+        Action::Ship { cid } => {
+            if !world.set_order_state(cid, card::SHIPPED_RED) {
+                return Vec::new();
+            }
+            vec![Outcome::OrderState {
+                cid: cid.clone(),
+                red_reminder: card::SHIPPED_RED.to_string(),
+                time: now_ms,
+            }]
+        }
         Action::ReadByPeer { cid } => world
             .mark_read_by_peer(cid, now_ms)
             .map(Outcome::Read)

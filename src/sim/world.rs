@@ -34,6 +34,8 @@ pub mod card {
     /// Label after the buyer confirmed receipt. The spec lists no label for this state;
     /// this one is our choice.
     pub const RECEIVED_RED: &str = "交易成功";
+    /// Label once the seller shipped (no card: the seller ships in the app).
+    pub const SHIPPED_RED: &str = "等待买家收货";
 }
 
 /// How to build a world.
@@ -235,6 +237,18 @@ impl World {
         let peer = self.threads[idx].conv.peer.clone();
         let red = (!red_reminder.is_empty()).then(|| red_reminder.to_string());
         Some(self.append(idx, peer, false, content, None, red, None, now_ms))
+    }
+
+    /// The order of a conversation moved on without a card (the seller shipped it): the
+    /// conversation takes `red_reminder` as its label. False for an unknown one.
+    pub fn set_order_state(&mut self, cid: &Cid, red_reminder: &str) -> bool {
+        match self.by_cid.get(cid) {
+            Some(&i) => {
+                self.threads[i].conv.red_reminder = Some(red_reminder.to_string());
+                true
+            }
+            None => false,
+        }
     }
 
     /// The seller opened the conversation: unread goes to 0. False for an unknown one.

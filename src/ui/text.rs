@@ -216,13 +216,16 @@ pub struct ComposeView {
     pub total: usize,
 }
 
-/// Rows of `lines` soft-wrapped at `width` cells, with the caret at `cursor` (line, char);
-/// plus one when the caret sits after a full last row (it goes to the next row).
+/// One wrapped row: its line and the byte range of that line it shows.
+type Row = (usize, std::ops::Range<usize>);
+
+/// Rows of `lines` soft-wrapped at `width` cells, and the caret at `cursor` (line, char) as
+/// (row, column); after a full last row the caret is on the row below it.
 fn compose_layout(
     lines: &[String],
     cursor: (usize, usize),
     width: usize,
-) -> (Vec<(usize, std::ops::Range<usize>)>, (usize, usize)) {
+) -> (Vec<Row>, (usize, usize)) {
     let width = width.max(1);
     let mut rows = Vec::new();
     let mut caret = (0, 0);
