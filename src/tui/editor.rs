@@ -31,8 +31,12 @@ pub fn edit(text: &str, editor: &str) -> Result<String, String> {
         .arg(file.path())
         .status()
         .map_err(|e| format!("cannot start the editor: {e}"))?;
-    if !status.success() {
-        return Err(format!("the editor exited with {status}"));
+    match status.code() {
+        Some(0) => {}
+        // The shell's "command not found".
+        Some(127) => return Err(format!("cannot start the editor: `{editor}` is not found")),
+        Some(n) => return Err(format!("the editor exited with status {n}")),
+        None => return Err("the editor exited with a signal".to_string()),
     }
     let bytes = std::fs::read(file.path()).map_err(|e| format!("cannot read the draft: {e}"))?;
     String::from_utf8(bytes).map_err(|_| "cannot read the draft: it is not UTF-8 text".into())
@@ -66,6 +70,8 @@ mod tests {
         let got = edit("在吗", "printf '，包邮' >>").unwrap();
         assert_eq!(got, "在吗，包邮");
         let err = edit("x", "false").unwrap_err();
-        assert!(err.contains("exited"), "{err}");
+        assert!(err.contains("exited with status 1"), "{err}");
+        let err = edit("x", "no-such-editor-here").unwrap_err();
+        assert!(err.contains("not found"), "{err}");
     }
 }

@@ -796,7 +796,8 @@ const DETAILS: &[(&str, &str)] = &[
     ("the frame is", "这个帧是"),
     ("undecodable", "无法解码"),
     ("quick reply", "快捷回复"),
-    ("the editor exited with", "编辑器退出，状态"),
+    ("the editor exited with status", "编辑器退出，状态码"),
+    ("the editor exited with a signal", "编辑器被信号终止"),
 ];
 
 /// The terminal title: the product name and the unread total.

@@ -188,7 +188,7 @@ fn draw_quick(frame: &mut Frame, state: &AppState, pick: &crate::app::QuickPick,
     let n = state.quick_replies.len();
     let size = (
         area.width.saturating_sub(4).clamp(10, 72),
-        (n as u16 + 4).min(area.height),
+        (n as u16 + 3).min(area.height),
     );
     let Some(inner) = popup(frame, area, size, (10, 4), s.quick_title) else {
         return;
