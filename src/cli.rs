@@ -12,9 +12,9 @@ pub fn early_lang(args: impl Iterator<Item = String>) -> crate::ui::i18n::Lang {
         .iter()
         .enumerate()
         .find_map(|(i, a)| match a.strip_prefix("--lang") {
-            Some(v) if v.starts_with('=') => Some(v[1..].to_string()),
             Some("") => args.get(i + 1).cloned(),
-            _ => None,
+            Some(v) => v.strip_prefix('=').map(str::to_string),
+            None => None,
         });
     flag.as_deref()
         .and_then(crate::ui::i18n::parse_lang)

@@ -543,7 +543,13 @@ pub fn detail(lang: Lang, text: &str) -> String {
     if let Some((n, rest)) = t.split_once(" incoming item(s) could not be decoded")
         && n.bytes().all(|b| b.is_ascii_digit())
     {
-        return format!("{n} 条推送无法解码{rest}");
+        return match rest
+            .strip_prefix(" (last: ")
+            .and_then(|r| r.strip_suffix(')'))
+        {
+            Some(last) => format!("{n} 条推送无法解码（最近一条：{last}）"),
+            None => format!("{n} 条推送无法解码{rest}"),
+        };
     }
     for (en, zh) in DETAILS {
         if let Some(rest) = t.strip_prefix(en) {
@@ -572,8 +578,8 @@ pub fn message(lang: Lang, text: &str) -> String {
     let text = text.replace(crate::run::COOKIE_HELP, COOKIE_HELP_ZH);
     text.split('\n')
         .map(|l| {
-            // The indented lines of the help keep their commands as they are.
-            if l.starts_with(' ') || !l.is_ascii() {
+            // Indented lines (commands, a URL) stay as they are.
+            if l.starts_with(' ') {
                 l.to_string()
             } else {
                 detail(lang, l)
@@ -813,6 +819,46 @@ pub fn title(lang: Lang, unread: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_details_the_program_words_are_said_in_chinese() {
+        use crate::im::conn::RequestError;
+        for (en, zh) in [
+            (RequestError::Timeout.to_string(), "请求超时"),
+            (RequestError::Closed.to_string(), "连接已断开"),
+            ("not connected".to_string(), "未连接"),
+            (
+                "blocked: 内容存在不当信息".to_string(),
+                "被拦截：内容存在不当信息",
+            ),
+            (
+                "registration failed: request timed out".to_string(),
+                "注册失败：请求超时",
+            ),
+            (
+                "3 incoming item(s) could not be decoded (last: bad msgpack)".to_string(),
+                "3 条推送无法解码（最近一条：bad msgpack）",
+            ),
+        ] {
+            assert_eq!(detail(Lang::Zh, &en), zh, "{en}");
+            assert_eq!(detail(Lang::En, &en), en);
+        }
+        assert_eq!(detail(Lang::Zh, "something new"), "something new");
+        let help = message(Lang::Zh, &crate::run::NoLogin.to_string());
+        assert!(help.starts_with("没有找到闲鱼登录 cookie。"), "{help}");
+        assert!(help.contains("扫描它显示的二维码") && !help.contains("Log in with"));
+        let risk = message(
+            Lang::Zh,
+            &format!(
+                "Goofish asks for a slider check (risk control): https://x/y\n{}",
+                crate::headless::send::RISK_STEPS
+            ),
+        );
+        assert_eq!(
+            risk,
+            "闲鱼要求滑块验证（风控）：https://x/y\n请在已登录该账号的浏览器中打开它，通过验证，然后重新导出 cookie"
+        );
+    }
 
     #[test]
     fn locale_picks_language_in_posix_order() {
