@@ -4,6 +4,72 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// The language the help is shown in, known before the arguments are parsed: `--lang`,
+/// else the locale.
+pub fn early_lang(args: impl Iterator<Item = String>) -> crate::ui::i18n::Lang {
+    let args: Vec<String> = args.collect();
+    let flag = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--lang") {
+            Some("") => args.get(i + 1).cloned(),
+            Some(v) => v.strip_prefix('=').map(str::to_string),
+            None => None,
+        });
+    flag.as_deref()
+        .and_then(crate::ui::i18n::parse_lang)
+        .unwrap_or_default()
+        .resolve()
+}
+
+/// The command line, with its help headings in `lang` (the descriptions stay English: clap
+/// takes them from the code).
+pub fn command(lang: crate::ui::i18n::Lang) -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    if lang == crate::ui::i18n::Lang::Zh {
+        headings_zh(cmd, true)
+    } else {
+        cmd
+    }
+}
+
+/// Chinese headings for `cmd` and its subcommands: usage, arguments, options, commands, and
+/// the help and version flags.
+fn headings_zh(cmd: clap::Command, root: bool) -> clap::Command {
+    use clap::{Arg, ArgAction};
+    let mut cmd = cmd
+        .help_template("{before-help}{about-with-newline}\n用法：{usage}\n\n{all-args}{after-help}")
+        .subcommand_help_heading("命令")
+        .mut_args(|a| {
+            let heading = if a.is_positional() {
+                "参数"
+            } else {
+                "选项"
+            };
+            a.help_heading(heading)
+        })
+        .disable_help_flag(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("显示帮助")
+                .help_heading("选项"),
+        );
+    if root {
+        cmd = cmd.disable_version_flag(true).arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("显示版本")
+                .help_heading("选项"),
+        );
+    }
+    cmd.mut_subcommands(|c| headings_zh(c, false))
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "goofish-tui",
@@ -89,6 +155,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Send one text message and print its id.
     Send(SendArgs),
+    /// Recall an own message sent less than 2 minutes ago.
+    Recall(RecallArgs),
     /// Decode a sync push (item base64, /s/sync frame or body) read from stdin. No network.
     Decode(DecodeArgs),
     /// Check the config, the cookie, the connection and the terminal.
@@ -205,8 +273,25 @@ pub struct SendArgs {
     /// Send this picture file (JPEG, PNG, GIF or WebP, at most 5 MB) instead of a text.
     #[arg(long, value_name = "FILE", conflicts_with = "text")]
     pub image: Option<std::path::PathBuf>,
+    /// Send quick reply N (1 is the first of `[ui] quick_replies`, or of the built-in ones),
+    /// with the buyer's nickname, the item and its price filled in.
+    #[arg(long, value_name = "N", conflicts_with_all = ["text", "image"])]
+    pub quick: Option<usize>,
     /// Give up after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct RecallArgs {
+    /// The conversation the message is in.
+    #[arg(long, value_name = "CID")]
+    pub to: String,
+    /// The message id (`<digits>.PNM`, as `send` prints it).
+    #[arg(long, value_name = "MSG_ID")]
+    pub id: String,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub timeout: f64,
 }
 

@@ -1,4 +1,4 @@
-use clap::Parser;
+use clap::FromArgMatches;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use goofish_tui::cli::{Cli, Command, ScenarioArg, SimArgs};
 use goofish_tui::headless;
@@ -8,40 +8,54 @@ use std::time::Duration;
 
 fn main() -> Result<()> {
     color_eyre::install()?;
-    let cli = Cli::parse();
+    let lang = goofish_tui::cli::early_lang(std::env::args());
+    let matches = goofish_tui::cli::command(lang).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let lang = goofish_tui::headless::lang(&cli);
     if cli.clear_cache {
-        return report(goofish_tui::store::cmd::clear_cache(&cli));
+        return said(lang, goofish_tui::store::cmd::clear_cache(&cli));
     }
     let runtime = tokio::runtime::Runtime::new().wrap_err("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         match cli.command {
             Some(Command::Sim(ref args)) => run_sim(&cli, args).await,
             Some(Command::Watch(ref args)) => {
                 headless::exit(headless::watch::run(&cli, args).await)
             }
             Some(Command::Send(ref args)) => headless::exit(headless::send::run(&cli, args).await),
+            Some(Command::Recall(ref args)) => {
+                headless::exit(headless::recall::run(&cli, args).await)
+            }
             Some(Command::Decode(ref args)) => headless::exit(headless::decode::run(&cli, args)),
             Some(Command::Doctor(ref args)) => {
                 headless::exit(headless::doctor::run(&cli, args).await)
             }
-            Some(Command::Search(ref args)) => report(goofish_tui::store::cmd::search(&cli, args)),
+            Some(Command::Search(ref args)) => {
+                said(lang, goofish_tui::store::cmd::search(&cli, args))
+            }
             Some(Command::FetchHistory(ref args)) => {
                 headless::exit(headless::history::run(&cli, args).await)
             }
             Some(Command::Login(ref args)) => {
                 headless::exit(headless::login::run(&cli, args).await)
             }
-            None => report(goofish_tui::run::tui(&cli).await),
+            None => said(lang, goofish_tui::run::tui(&cli).await),
         }
-    })
+    });
+    said(lang, result)
 }
 
-/// An error on stderr and exit code 1. It may quote the service (a risk-control URL, an error
-/// text), so it is cleaned for the terminal like every other text.
-fn report(result: Result<()>) -> Result<()> {
+/// An error of the messenger or of a command that returns one, said in `lang` on stderr,
+/// and exit code 1 (the headless commands print their own and exit). It may quote the
+/// service (a risk-control URL, an error text), so it is cleaned for the terminal like
+/// every other text.
+fn said(lang: goofish_tui::ui::i18n::Lang, result: Result<()>) -> Result<()> {
     if let Err(e) = result {
-        let text = goofish_tui::safe_text::clean(&format!("{e:#}")).into_owned();
-        eprintln!("goofish-tui: {text}");
+        let text = goofish_tui::ui::i18n::message(lang, &format!("{e:#}"));
+        eprintln!("goofish-tui: {}", goofish_tui::safe_text::clean(&text));
         headless::exit(1);
     }
     Ok(())

@@ -35,6 +35,10 @@ fn cmd(sim: Option<&SimHandle>, cookie: Option<&str>, data: &Path) -> Command {
         .env_remove("GOOFISH_WS_URL")
         .env_remove("GOOFISH_UPLOAD_URL")
         .env_remove("RUST_LOG")
+        // What the commands say is in the locale's language: English here.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
         .env("GOOFISH_CONFIG", data.join("absent-config.toml"))
         .env("GOOFISH_DATA_DIR", data)
         .stdin(Stdio::null())
@@ -952,4 +956,106 @@ async fn send_image_uploads_and_sends_a_picture() {
         text(&out.stderr)
     );
     assert_eq!(common::sim_state(&sim).await["uploads"], 1);
+}
+
+// ---- quick replies, recall, language -------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_quick_fills_in_the_reply_and_recall_takes_it_back() {
+    let sim = quiet().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("absent-config.toml"),
+        "[ui]\nquick_replies = [\"在的\", \"{nick}，{item} 还在，¥{price}\"]\n",
+    )
+    .unwrap();
+    let buyer = control(&sim, "incoming", json!({"text": "还在吗"})).await;
+    let cid = buyer["cid"].as_str().unwrap().to_string();
+
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.args(["send", "--to", &cid, "--quick", "2"]);
+    let out = output(c, None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    let all = sim_received(&sim).await;
+    let sent = all.iter().find(|r| r["message_id"] == id.as_str()).unwrap();
+    let said = sent["text"].as_str().unwrap();
+    assert!(!said.contains('{'), "every placeholder filled: {said}");
+    assert!(said.contains("还在，¥"), "{said}");
+    assert!(said.chars().last().unwrap().is_ascii_digit(), "{said}");
+
+    // A number that names no reply.
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.args(["send", "--to", &cid, "--quick", "9"]);
+    let out = output(c, None).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no quick reply 9"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Recalled: gone from the conversation's history.
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.args(["recall", "--to", &cid, "--id", &id]);
+    let out = output(c, None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Not twice, and never the buyer's message.
+    for what in [id.as_str(), buyer["message_id"].as_str().unwrap()] {
+        let mut c = cmd(Some(&sim), None, dir.path());
+        c.args(["recall", "--to", &cid, "--id", what]);
+        let out = output(c, None).await;
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        assert!(
+            text(&out.stderr).contains("not recalled"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_speak_chinese_when_asked() {
+    let sim = quiet().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.args(["--lang", "zh", "doctor", "--timeout", "5"]);
+    let out = output(c, None).await;
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    for line in ["✓ 配置", "✓ cookie", "✓ 登录", "✓ IM 令牌", "✓ 数据目录"] {
+        assert!(s.contains(line), "{line:?} in\n{s}");
+    }
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.args(["--lang", "zh", "send", "--to", "1", "--quick", "99"]);
+    let out = output(c, None).await;
+    assert!(
+        text(&out.stderr).contains("没有这个快捷回复"),
+        "{}",
+        text(&out.stderr)
+    );
+    let mut c = cmd(None, None, dir.path());
+    c.args(["--lang", "zh", "recall", "--to", "1", "--id", "x"]);
+    let out = output(c, None).await;
+    assert!(
+        text(&out.stderr).contains("不是消息 ID"),
+        "{}",
+        text(&out.stderr)
+    );
+    // --help's headings, where clap lets them be set.
+    let mut c = cmd(None, None, dir.path());
+    c.args(["--lang", "zh", "--help"]);
+    let out = output(c, None).await;
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("用法：") && help.contains("命令:") && help.contains("选项:"),
+        "{help}"
+    );
+    let mut c = cmd(None, None, dir.path());
+    c.args(["--help"]);
+    let help = text(&output(c, None).await.stdout);
+    assert!(
+        help.contains("Usage:") && help.contains("Options:"),
+        "{help}"
+    );
 }

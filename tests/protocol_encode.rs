@@ -5,8 +5,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use goofish_tui::protocol::encode::{
-    PushItem, card_update_item, chat_message_item, encode_item, plain_json_item, recall_item,
-    receipt_item, sync_push_body, typing_item, write_old_spec,
+    PushItem, card_update_item, chat_message_item, encode_item, order_status_item, plain_json_item,
+    recall_item, receipt_item, sync_push_body, typing_item, write_old_spec,
 };
 use goofish_tui::protocol::sync::{decode_item, decode_sync_body, item_to_json};
 use goofish_tui::protocol::{Cid, Content, Message, MessageId, SyncEvent, Uid};
@@ -412,6 +412,31 @@ fn card_update_item_matches_the_sample_and_decodes() {
             red_reminder: Some("等待卖家发货".into()),
             update_key: Some(key.into()),
             time: Some(1_742_459_017_389),
+        }
+    );
+}
+
+#[test]
+fn order_status_item_has_the_captured_layout_and_decodes() {
+    let cid = Cid::new(CID);
+    let data = order_status_item(&cid, "等待卖家发货", 1_742_468_664_000);
+    let json = item_to_json(&data).unwrap();
+    assert_eq!(
+        json,
+        json!({"1": "40000000201@goofish", "2": 1,
+            "3": {"redReminder": "等待卖家发货", "redReminderStyle": "1"}, "4": 1_742_468_664_000_u64})
+    );
+    // The time is a uint64, as in the capture.
+    let bytes = STANDARD.decode(&data).unwrap();
+    assert_eq!(bytes[bytes.len() - 9], 0xcf);
+    assert_eq!(
+        decode_item(&data, Some(40005), &Uid::new(SELF)),
+        SyncEvent::CardUpdate {
+            cid: Some(cid),
+            text: "等待卖家发货".into(),
+            red_reminder: Some("等待卖家发货".into()),
+            update_key: None,
+            time: Some(1_742_468_664_000),
         }
     );
 }

@@ -326,6 +326,7 @@ fn fixtures_match_their_decoded_json() {
         "legacy_content_item",
         "receipt_array_item",
         "recall_item",
+        "order_status_item",
         "json_pricing_item",
         "json_tips_item",
     ] {
@@ -486,6 +487,25 @@ fn recall_needs_its_biz_type() {
             id: MessageId::new("3400000000901.PNM"),
         }
     );
+}
+
+#[test]
+fn order_status_push_names_its_conversation_in_field_one() {
+    // The captured layout (§7.5): `1` the conversation, `4` the time; whatever the bizType.
+    let data = fixture("sync_order_status_item.b64");
+    for biz in [None, Some(40000), Some(40005)] {
+        assert_eq!(
+            decode_item(&data, biz, &Uid::new(MINE)),
+            SyncEvent::CardUpdate {
+                cid: Some(Cid::new("40000000999")),
+                text: "等待买家付款".into(),
+                red_reminder: Some("等待买家付款".into()),
+                update_key: None,
+                time: Some(1742468664000),
+            },
+            "{biz:?}"
+        );
+    }
 }
 
 #[test]

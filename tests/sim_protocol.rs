@@ -493,6 +493,126 @@ async fn send_is_answered_echoed_recorded_and_acked() {
 }
 
 #[tokio::test]
+async fn only_own_fresh_messages_can_be_recalled_and_a_recall_is_pushed() {
+    let sim = quiet_sim().await;
+    let (mut ws, _) = RawWs::register(&sim, DID).await;
+    ws.push("/s/vulcan", Duration::from_secs(5)).await.unwrap();
+    let mut pushes = vec![];
+    // A buyer's message is not ours to recall.
+    let buyer = control(&sim, "incoming", json!({"text": "在吗"})).await;
+    let cid = buyer["cid"].as_str().unwrap().to_string();
+    let refused = ws
+        .rpc(
+            "/r/MessageManager/recallMessage",
+            Some(json!([buyer["message_id"]])),
+            &mut pushes,
+        )
+        .await;
+    assert_ne!(refused.code, Some(200));
+    assert!(
+        refused.body.unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("own")
+    );
+    // An own message just sent can be.
+    let content = base64_json(&json!({"contentType": 1, "text": {"text": "发错了"}}));
+    let sent = ws
+        .rpc(
+            "/r/MessageSend/sendByReceiverScope",
+            Some(
+                json!([{"uuid": "-1", "cid": format!("{cid}@goofish"), "conversationType": 1,
+                "content": {"contentType": 101, "custom": {"type": 1, "data": content}}},
+                {"actualReceivers": [sim.self_uid.im()]}]),
+            ),
+            &mut pushes,
+        )
+        .await;
+    let id = sent.body.unwrap()["messageId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ok = ws
+        .rpc(
+            "/r/MessageManager/recallMessage",
+            Some(json!([id])),
+            &mut pushes,
+        )
+        .await;
+    assert_eq!(ok.code, Some(200));
+    // Every client of the account hears of it (40104).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let recalled = loop {
+        let found = pushes
+            .iter()
+            .filter(|p| p.lwp.as_deref() == Some("/s/sync"))
+            .flat_map(|p| decode_sync_body(p.body.as_ref().unwrap(), &sim.self_uid).events)
+            .find_map(|e| match e {
+                SyncEvent::Recalled { id, .. } => Some(id),
+                _ => None,
+            });
+        if let Some(f) = found {
+            break f;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no recall push");
+        if let Some(p) = ws.push("/s/sync", Duration::from_secs(1)).await {
+            pushes.push(p);
+        }
+    };
+    assert_eq!(recalled.as_str(), id);
+    // Gone: a second recall finds nothing.
+    let again = ws
+        .rpc(
+            "/r/MessageManager/recallMessage",
+            Some(json!([id])),
+            &mut pushes,
+        )
+        .await;
+    assert_ne!(again.code, Some(200));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_order_step_pushes_the_card_and_the_order_state() {
+    let sim = quiet_sim().await;
+    let (mut ws, _) = RawWs::register(&sim, DID).await;
+    ws.push("/s/vulcan", Duration::from_secs(5)).await.unwrap();
+    let buyer = control(&sim, "incoming", json!({"text": "我拍了"})).await;
+    let cid = buyer["cid"].as_str().unwrap().to_string();
+    ws.push("/s/sync", Duration::from_secs(5)).await.unwrap();
+    control(&sim, "order", json!({"cid": cid, "step": "pay"})).await;
+    let mut events = vec![];
+    while let Some(p) = ws.push("/s/sync", Duration::from_secs(2)).await {
+        let body = p.body.unwrap();
+        for item in body["syncPushPackage"]["data"].as_array().unwrap() {
+            let raw = item["data"].as_str().unwrap();
+            if item["bizType"] != 40000 {
+                // The order state in the captured 4-key layout.
+                let json = goofish_tui::protocol::sync::item_to_json(raw).unwrap();
+                assert_eq!(json["1"], format!("{cid}@goofish"));
+                assert_eq!(json["2"], 1);
+                assert_eq!(json["3"]["redReminder"], "等待卖家发货");
+                assert!(json["4"].is_u64());
+                assert_eq!(json.as_object().unwrap().len(), 4);
+            }
+        }
+        events.extend(decode_sync_body(&body, &sim.self_uid).events);
+        if events.len() >= 2 {
+            break;
+        }
+    }
+    assert!(
+        events.iter().any(
+            |e| matches!(e, SyncEvent::Message(m) if matches!(m.content, Content::TradeCard(_)))
+        )
+    );
+    assert!(events.iter().any(|e| matches!(e,
+        SyncEvent::CardUpdate { cid: Some(c), red_reminder: Some(r), time: Some(_), .. }
+            if c.as_str() == cid && r == "等待卖家发货")));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn incoming_message_is_pushed_in_the_real_layout() {
     let sim = quiet_sim().await;
     let (mut ws, _) = RawWs::register(&sim, DID).await;

@@ -209,6 +209,23 @@ fn search_finds_chinese_emoji_and_mixed_text() {
 }
 
 #[test]
+fn a_forgotten_message_is_neither_read_back_nor_found() {
+    let mut s = mem();
+    s.save_messages(&[
+        msg(1, "10", 1000, "我的微信是 abc123"),
+        msg(2, "10", 2000, "还在吗"),
+    ])
+    .unwrap();
+    assert!(s.forget_message(&MessageId::new("1.PNM")).unwrap());
+    assert!(!s.forget_message(&MessageId::new("1.PNM")).unwrap());
+    let left = s.messages(&Cid::new("10"), None, 50).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id.as_str(), "2.PNM");
+    assert!(search_texts(&s, "微信").is_empty());
+    assert_eq!(search_texts(&s, "还在"), vec!["还在吗"]);
+}
+
+#[test]
 fn search_follows_pruning_and_clearing() {
     let mut s = mem();
     let msgs: Vec<Message> = (0..10)

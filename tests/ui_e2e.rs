@@ -265,3 +265,186 @@ async fn a_burst_into_the_open_conversation_never_stops_the_ui() {
     assert!(rt.state().should_quit());
     sim.shutdown().await;
 }
+
+async fn key_mod(rt: &mut Runtime<TestBackend>, code: KeyCode, m: KeyModifiers) {
+    rt.dispatch(Input::Key(KeyEvent::new(code, m))).await;
+    rt.draw_if_dirty().unwrap();
+}
+
+async fn typed(rt: &mut Runtime<TestBackend>, text: &str) {
+    for c in text.chars() {
+        key(rt, KeyCode::Char(c)).await;
+    }
+}
+
+/// What the simulator received so far, as (text, message id).
+async fn received(sim: &goofish_tui::sim::SimHandle) -> Vec<(String, String)> {
+    let st = sim_state(sim).await;
+    st["messages_received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["text"].as_str().unwrap().to_string(),
+                r["message_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sellers_round_waiting_words_quick_reply_edit_recall_and_order_state() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 6,
+        history: 10,
+        ..SimOptions::default()
+    })
+    .await;
+    let mtop = common::sim_mtop(&sim);
+    let conn = ConnConfig {
+        ws_url: sim.ws_url().to_string(),
+        ..ConnConfig::default()
+    };
+    let mut cfg = SessionConfig::new(
+        conn,
+        DeviceSource::Fixed(goofish_tui::im::device::generate_device_id(&sim.self_uid)),
+    );
+    cfg.settle_delay = Duration::from_millis(50);
+    let mut session = session::spawn(cfg, mtop);
+    let opts = UiOptions {
+        lang: Lang::Zh,
+        quick_replies: Some(vec!["{nick}，{item} 还在，可以直接拍".into()]),
+        ..UiOptions::default()
+    };
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let (state, _) = AppState::new(&opts, tz, goofish_tui::time::now_ms());
+    let mut rt = Runtime::new(TestBackend::new(80, 24), state, session.commands.clone()).unwrap();
+    rt.dispatch(Input::Resize {
+        width: 80,
+        height: 24,
+    })
+    .await;
+    session
+        .commands
+        .send(ImCommand::ListConversations)
+        .await
+        .unwrap();
+    pump(&mut rt, &mut session, "the list, live", |rt| {
+        rt.state().visible().len() == 6 && rt.state().is_live()
+    })
+    .await;
+
+    // A buyer writes: the list shows the words and the wait, without opening anything.
+    let r = control(&sim, "incoming", json!({"text": "有人在吗，想买这个"})).await;
+    let cid = goofish_tui::protocol::Cid::new(r["cid"].as_str().unwrap());
+    pump(&mut rt, &mut session, "the words in the list", |rt| {
+        let s = screen(rt);
+        s.contains("有人在吗，想买") && s.contains("等 1 分")
+    })
+    .await;
+    assert_eq!(rt.state().open, None);
+
+    // To that buyer with n, and a quick reply, filled in, with two keys and Enter.
+    while rt.state().selected.as_ref() != Some(&cid) {
+        key(&mut rt, KeyCode::Char('n')).await;
+    }
+    key_mod(&mut rt, KeyCode::Char('t'), KeyModifiers::CONTROL).await;
+    key(&mut rt, KeyCode::Char('1')).await;
+    let draft = rt.state().draft(&cid);
+    assert!(
+        !draft.contains('{') && draft.contains("还在，可以直接拍"),
+        "{draft}"
+    );
+    key(&mut rt, KeyCode::Enter).await;
+    pump(&mut rt, &mut session, "the quick reply sent", |rt| {
+        rt.state().waiting_since(&cid).is_none()
+    })
+    .await;
+    let got = received(&sim).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, draft);
+
+    // Rejected by content security, edited, sent.
+    typed(&mut rt, "加微信聊").await;
+    key(&mut rt, KeyCode::Enter).await;
+    pump(&mut rt, &mut session, "the rejection", |rt| {
+        screen(rt).contains("请修改后重试")
+    })
+    .await;
+    key(&mut rt, KeyCode::Up).await;
+    key(&mut rt, KeyCode::Char('e')).await;
+    assert_eq!(rt.state().draft(&cid), "加微信聊");
+    for _ in 0..3 {
+        key(&mut rt, KeyCode::Backspace).await;
+    }
+    typed(&mut rt, "平台聊就行").await;
+    key(&mut rt, KeyCode::Enter).await;
+    pump(&mut rt, &mut session, "the edited message sent", |rt| {
+        screen(rt).contains("加平台聊就行") && !screen(rt).contains("请修改后重试")
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let id = loop {
+        if let Some((_, id)) = received(&sim)
+            .await
+            .into_iter()
+            .find(|(t, _)| t == "加平台聊就行")
+        {
+            break id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reached the simulator"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!received(&sim).await.iter().any(|(t, _)| t == "加微信聊"));
+
+    // Recalled from the message pane: x, y.
+    pump(
+        &mut rt,
+        &mut session,
+        "the echo of the edited message",
+        |rt| {
+            rt.state()
+                .thread(&cid)
+                .and_then(|t| t.entries().last())
+                .is_some_and(|e| e.id().is_some_and(|i| i.as_str() == id))
+        },
+    )
+    .await;
+    key(&mut rt, KeyCode::Up).await;
+    assert_eq!(rt.state().focus, Focus::Messages);
+    key(&mut rt, KeyCode::Char('x')).await;
+    key(&mut rt, KeyCode::Char('y')).await;
+    pump(&mut rt, &mut session, "the recall", |rt| {
+        let s = screen(rt);
+        s.contains("你撤回了一条消息") && !s.contains("加平台聊就行")
+    })
+    .await;
+    let history = control(
+        &sim,
+        "incoming",
+        json!({"cid": cid.as_str(), "text": "好的"}),
+    )
+    .await;
+    assert!(history["message_id"].is_string());
+
+    // The buyer pays (a card and the order state), then the order ships: the order-status
+    // push alone changes the state in the header and the conversation's row.
+    control(&sim, "order", json!({"cid": cid.as_str(), "step": "pay"})).await;
+    pump(&mut rt, &mut session, "the paid order", |rt| {
+        screen(rt).contains("[待发货] 等待卖家发货")
+    })
+    .await;
+    control(&sim, "order", json!({"cid": cid.as_str(), "step": "ship"})).await;
+    pump(&mut rt, &mut session, "the shipped order", |rt| {
+        let s = screen(rt);
+        let row = s.lines().find(|l| l.starts_with('▌')).unwrap_or_default();
+        s.contains("[已发货] 等待买家收货") && row.contains("已发货")
+    })
+    .await;
+    sim.shutdown().await;
+}

@@ -4,7 +4,7 @@
 mod ui_support;
 
 use futures_util::{StreamExt, stream};
-use goofish_tui::app::{AppState, Input};
+use goofish_tui::app::{AppState, Input, Msg, update};
 use goofish_tui::im::api::{ImCommand, ImEvent};
 use goofish_tui::tui::Runtime;
 use goofish_tui::ui::i18n::Lang;
@@ -74,10 +74,31 @@ fn tokio_clock() -> i64 {
 }
 
 #[tokio::test(start_paused = true)]
-async fn reconnect_countdown_ticks_then_goes_quiet() {
+async fn a_wait_on_screen_is_redrawn_when_its_minute_changes_and_only_then() {
     let (tx, _cmds) = mpsc::channel(16);
     let _ = tokio_clock();
     let mut rt = Runtime::new(TestBackend::new(100, 24), populated(Lang::En), tx)
+        .unwrap()
+        .with_clock(tokio_clock);
+    let (_events_tx, mut events) = mpsc::channel::<ImEvent>(16);
+    let _ = tokio::time::timeout(Duration::from_secs(3600), rt.run(no_input(), &mut events)).await;
+    // 张三 waits from 2 minutes to 62: 3m … 59m, then 1h; the first frame besides.
+    assert!((58..=60).contains(&rt.draws()), "{}", rt.draws());
+    let screen = format!("{}", rt.terminal().backend());
+    assert!(screen.contains("1h"), "{screen}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reconnect_countdown_ticks_then_goes_quiet() {
+    let (tx, _cmds) = mpsc::channel(16);
+    let _ = tokio_clock();
+    // Nobody waits for an answer: only the countdown changes with time.
+    let mut s = populated(Lang::En);
+    update(
+        &mut s,
+        Msg::new(now(), Input::Im(ImEvent::Conversations(answered_list()))),
+    );
+    let mut rt = Runtime::new(TestBackend::new(100, 24), s, tx)
         .unwrap()
         .with_clock(tokio_clock);
     let (events_tx, mut events) = mpsc::channel::<ImEvent>(16);
@@ -156,4 +177,73 @@ async fn scripted_dispatch_renders_to_the_test_backend() {
     );
     let screen = format!("{}", rt.terminal().backend());
     assert!(screen.contains("张三😀"), "{screen}");
+}
+
+/// `populated` with 张三's conversation open and one message loaded, focus in the pane.
+fn opened_in_pane() -> AppState {
+    let mut s = populated(Lang::Zh);
+    let k = |s: &mut AppState, code| {
+        update(
+            s,
+            Msg::new(now(), Input::Key(KeyEvent::new(code, KeyModifiers::NONE))),
+        );
+    };
+    k(&mut s, KeyCode::Char('j'));
+    k(&mut s, KeyCode::Enter);
+    update(
+        &mut s,
+        Msg::new(
+            now(),
+            Input::Im(ImEvent::History {
+                page: page(
+                    "101",
+                    vec![msg("1.PNM", "101", "3001", now(), text("能包邮吗"))],
+                    None,
+                ),
+                requested: None,
+            }),
+        ),
+    );
+    s
+}
+
+#[tokio::test]
+async fn a_copy_goes_to_the_terminal_clipboard() {
+    let (mut rt, _cmds) = runtime(opened_in_pane());
+    for code in [KeyCode::Esc, KeyCode::Tab, KeyCode::Char('y')] {
+        rt.dispatch(Input::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+            .await;
+    }
+    assert_eq!(rt.copied(), Some("能包邮吗"));
+}
+
+#[tokio::test]
+async fn the_editor_has_the_screen_until_it_ends_and_its_text_is_the_draft() {
+    let (tx, _cmds) = mpsc::channel(16);
+    // An "editor" that writes the file it is given.
+    let mut rt = Runtime::new(TestBackend::new(80, 24), opened_in_pane(), tx)
+        .unwrap()
+        .with_clock(fixed_clock)
+        .with_editor("printf '亲，今天发货' >");
+    rt.draw_if_dirty().unwrap();
+    let draws = rt.draws();
+    rt.dispatch(Input::Key(KeyEvent::new(
+        KeyCode::Char('e'),
+        KeyModifiers::CONTROL,
+    )))
+    .await;
+    assert!(rt.editing());
+    // Nothing is drawn over the editor.
+    rt.dispatch(Input::Resize {
+        width: 80,
+        height: 24,
+    })
+    .await;
+    assert!(!rt.draw_if_dirty().unwrap());
+    rt.finish_editing().await;
+    assert!(!rt.editing());
+    assert_eq!(rt.state().draft(&"101".into()), "亲，今天发货");
+    assert!(rt.draw_if_dirty().unwrap());
+    assert_eq!(rt.draws(), draws + 1);
+    assert!(screen(&rt).contains("亲，今天发货"));
 }

@@ -158,6 +158,137 @@ fn main_screen_120x40_en() {
     insta::assert_snapshot!(render(&s, 120, 40));
 }
 
+/// The seller's day: 张三 asks, the seller answers, 张三 asks more (grouped, with emoji), a
+/// recalled message, an order that was paid; 李四 waits for an answer; the answer being
+/// typed takes three lines.
+fn seller_screen(lang: Lang, w: u16, h: u16) -> AppState {
+    let mut s = populated(lang);
+    send(
+        &mut s,
+        Input::Resize {
+            width: w,
+            height: h,
+        },
+    );
+    let mut other = conv(
+        "104",
+        "3004",
+        "李四🐱",
+        "Switch 游戏机 双手柄",
+        now() - 14 * MIN,
+        1,
+    );
+    other.last_message = Some(msg(
+        "104.PNM",
+        "104",
+        "3004",
+        now() - 14 * MIN,
+        text("有人在吗，想买，能走闲鱼包邮吗"),
+    ));
+    let mut list: Vec<Conversation> = s
+        .visible()
+        .iter()
+        .map(|c| s.conversation(c).unwrap().clone())
+        .collect();
+    list.push(other);
+    im(&mut s, ImEvent::Conversations(list));
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    let t = now() - 40 * MIN;
+    let b = "3001";
+    let me = SELF_UID;
+    let msgs = vec![
+        msg("11.PNM", "101", b, t, text("你好")),
+        msg("12.PNM", "101", b, t + MIN / 2, text("这个还在吗？")),
+        msg("13.PNM", "101", b, t + MIN, text("能便宜点吗 🙏")),
+        msg("14.PNM", "101", me, t + 3 * MIN, text("在的😊")),
+        msg(
+            "15.PNM",
+            "101",
+            me,
+            t + 3 * MIN + 10_000,
+            text("已经是最低价了，包邮"),
+        ),
+        msg("16.PNM", "101", b, t + 5 * MIN, text("好吧")),
+        msg("17.PNM", "101", b, t + 5 * MIN + 5_000, text("发我个电话")),
+        msg("18.PNM", "101", b, t + 6 * MIN, text("那我拍了")),
+        msg("19.PNM", "101", me, t + 7 * MIN, text("好的，拍下我改价")),
+        msg("20.PNM", "101", b, t + 20 * MIN, text("付好了👌")),
+        msg(
+            "21.PNM",
+            "101",
+            b,
+            t + 20 * MIN + 20_000,
+            text("什么时候发货？"),
+        ),
+        // The conversation's last message, as the list has it.
+        msg("1019.PNM", "101", b, now() - 2 * MIN, text("在吗？")),
+    ];
+    im(
+        &mut s,
+        ImEvent::History {
+            page: page("101", msgs, None),
+            requested: None,
+        },
+    );
+    im(
+        &mut s,
+        ImEvent::Recalled {
+            cid: Some(Cid::new("101")),
+            id: goofish_tui::protocol::MessageId::new("17.PNM"),
+        },
+    );
+    im(
+        &mut s,
+        ImEvent::CardUpdate {
+            cid: Some(Cid::new("101")),
+            text: "等待卖家发货".into(),
+            red_reminder: Some("等待卖家发货".into()),
+        },
+    );
+    typed(&mut s, "亲，今天下午发顺丰");
+    key_mod(&mut s, KeyCode::Enter, KeyModifiers::ALT);
+    typed(&mut s, "单号发你😊");
+    key_mod(&mut s, KeyCode::Enter, KeyModifiers::ALT);
+    typed(&mut s, "有问题随时找我");
+    s
+}
+
+#[test]
+fn seller_screen_80x24_zh() {
+    let s = seller_screen(Lang::Zh, 80, 24);
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+#[test]
+fn seller_screen_120x40_zh() {
+    let s = seller_screen(Lang::Zh, 120, 40);
+    insta::assert_snapshot!(render(&s, 120, 40));
+}
+
+#[test]
+fn quick_reply_picker_80x24_zh() {
+    let mut s = seller_screen(Lang::Zh, 80, 24);
+    key_mod(&mut s, KeyCode::Char('t'), KeyModifiers::CONTROL);
+    im(
+        &mut s,
+        ImEvent::Item(ItemInfo {
+            item_id: "item101".into(),
+            title: "九成新 iPhone 13 128G 国行".into(),
+            price: Some("2999".into()),
+            pic: None,
+        }),
+    );
+    insta::assert_snapshot!(render(&s, 80, 24));
+}
+
+#[test]
+fn quick_reply_picker_120x40_en() {
+    let mut s = seller_screen(Lang::En, 120, 40);
+    key_mod(&mut s, KeyCode::Char('t'), KeyModifiers::CONTROL);
+    insta::assert_snapshot!(render(&s, 120, 40));
+}
+
 #[test]
 fn list_only_with_filter_80x24() {
     let mut s = populated(Lang::Zh);

@@ -284,6 +284,8 @@ fn an_older_service_page_of_known_messages_fetches_the_next_one() {
 #[test]
 fn drafts_are_saved_when_leaving_after_a_pause_and_cleared_by_sending() {
     let mut s = with_store();
+    // Nobody waits for an answer: only the draft asks for a timer.
+    im(&mut s, ImEvent::Conversations(answered_list()));
     key(&mut s, KeyCode::Char('j'));
     key(&mut s, KeyCode::Enter);
     assert_eq!(s.focus, Focus::Compose);

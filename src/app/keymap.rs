@@ -26,10 +26,17 @@ pub enum Action {
     Retry,
     Send,
     Newline,
+    WaitingFirst,
+    Recall,
+    Copy,
+    Edit,
+    Discard,
+    QuickReply,
+    Editor,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 26] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -40,12 +47,19 @@ impl Action {
         Action::Back,
         Action::NextPane,
         Action::NextUnread,
+        Action::WaitingFirst,
         Action::Filter,
         Action::Search,
         Action::Attach,
+        Action::QuickReply,
+        Action::Editor,
         Action::Send,
         Action::Newline,
         Action::Retry,
+        Action::Edit,
+        Action::Discard,
+        Action::Recall,
+        Action::Copy,
         Action::Help,
         Action::Quit,
         Action::ForceQuit,
@@ -72,6 +86,13 @@ impl Action {
             Action::Retry => "retry",
             Action::Send => "send",
             Action::Newline => "newline",
+            Action::WaitingFirst => "waiting_first",
+            Action::Recall => "recall",
+            Action::Copy => "copy",
+            Action::Edit => "edit",
+            Action::Discard => "discard",
+            Action::QuickReply => "quick_reply",
+            Action::Editor => "editor",
         }
     }
 
@@ -91,6 +112,8 @@ impl Action {
                 | Action::Retry
                 | Action::Search
                 | Action::Attach
+                | Action::QuickReply
+                | Action::Editor
         )
     }
 }
@@ -281,6 +304,13 @@ fn defaults(action: Action) -> &'static [&'static str] {
         Action::Retry => &["r", "ctrl-r"],
         Action::Send => &["enter"],
         Action::Newline => &["alt-enter", "ctrl-j"],
+        Action::WaitingFirst => &["w"],
+        Action::Recall => &["x"],
+        Action::Copy => &["y"],
+        Action::Edit => &["e"],
+        Action::Discard => &["d", "delete"],
+        Action::QuickReply => &["ctrl-t"],
+        Action::Editor => &["ctrl-e"],
     }
 }
 

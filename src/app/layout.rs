@@ -20,20 +20,33 @@ pub struct Areas {
     pub status: Rect,
 }
 
-/// Rows the compose box's text gets, from its line count (1 to 5).
-pub fn compose_rows(text_lines: usize) -> u16 {
-    text_lines.clamp(1, 5) as u16
+/// Rows the compose box's text gets for `text_rows` rows of (wrapped) text in a right-hand
+/// pane `pane_h` rows high: all of them up to a third of the pane (at least 1, at most 8);
+/// more scroll.
+pub fn compose_rows(text_rows: usize, pane_h: u16) -> u16 {
+    let most = (pane_h / 3).clamp(1, 8);
+    (text_rows.clamp(1, usize::from(most))) as u16
 }
 
-/// The panes for a `width` × `height` terminal with `compose_lines` lines typed.
-pub fn layout(width: u16, height: u16, compose_lines: usize) -> Areas {
-    let status = Rect::new(0, height.saturating_sub(1), width, height.min(1));
-    let body_h = height.saturating_sub(1);
-    let list_w = if width >= 100 {
+fn list_width(width: u16) -> u16 {
+    if width >= 100 {
         (width * 3 / 10).clamp(30, 44)
     } else {
         (width * 7 / 20).max(10).min(width)
-    };
+    }
+}
+
+/// Width of the right-hand side (header, messages, compose box).
+pub fn right_width(width: u16) -> u16 {
+    width.saturating_sub((list_width(width) + 1).min(width))
+}
+
+/// The panes for a `width` × `height` terminal with `compose_rows` rows of compose text (as
+/// wrapped at the right-hand side's width).
+pub fn layout(width: u16, height: u16, compose_rows_wanted: usize) -> Areas {
+    let status = Rect::new(0, height.saturating_sub(1), width, height.min(1));
+    let body_h = height.saturating_sub(1);
+    let list_w = list_width(width);
     let list = Rect::new(0, 0, list_w, body_h);
     let divider = Rect::new(list_w, 0, width.saturating_sub(list_w).min(1), body_h);
     let right_x = (list_w + 1).min(width);
@@ -41,7 +54,7 @@ pub fn layout(width: u16, height: u16, compose_lines: usize) -> Areas {
     let header_h = body_h.min(2);
     let header = Rect::new(right_x, 0, right_w, header_h);
     // Compose: a rule line plus its text rows, leaving the messages at least 3 rows.
-    let want = compose_rows(compose_lines) + 1;
+    let want = compose_rows(compose_rows_wanted, body_h.saturating_sub(header_h)) + 1;
     let compose_h = want
         .min(body_h.saturating_sub(header_h + 3))
         .max(body_h.min(2));
@@ -66,6 +79,14 @@ pub fn layout(width: u16, height: u16, compose_lines: usize) -> Areas {
         compose,
         status,
     }
+}
+
+/// The panes for a `width` × `height` terminal with `compose` as typed.
+pub fn with_compose(width: u16, height: u16, compose: &ratatui_textarea::TextArea<'_>) -> Areas {
+    let c = compose.cursor();
+    let rows =
+        crate::ui::text::compose_rows(compose.lines(), (c.0, c.1), usize::from(right_width(width)));
+    layout(width, height, rows)
 }
 
 impl Areas {

@@ -4,8 +4,12 @@
 //! everything it wants done (network commands, the terminal title, quitting) as `Effect`s.
 
 mod attach;
+pub mod attention;
+mod cursor;
 mod keymap;
 pub mod layout;
+mod order;
+pub mod quick;
 mod search;
 mod state;
 mod store_io;
@@ -13,7 +17,10 @@ mod thread;
 mod update;
 
 pub use attach::AttachView;
+pub use cursor::{Confirm, RECALL_WINDOW_MS};
 pub use keymap::{Action, KeySpec, Keymap, KeymapError};
+pub use order::OrderTag;
+pub use quick::QuickPick;
 pub use search::SearchView;
 pub use state::{AppState, ConnView, DRAFT_SAVE_MS, Focus, UiOptions};
 pub use store_io::{
@@ -60,6 +67,8 @@ pub enum Input {
     Store(StoreReply),
     /// The program is asked to end (hang-up, SIGTERM): save what is unsaved and quit.
     Terminate,
+    /// The external editor (`Effect::Editor`) ended: the edited text, or why it failed.
+    Edited(Result<String, String>),
 }
 
 /// What the runtime does for the reducer.
@@ -70,5 +79,9 @@ pub enum Effect {
     SetTitle(String),
     /// The terminal bell: a buyer wrote where the user is not looking.
     Bell,
+    /// Put this text on the terminal's clipboard.
+    Copy(String),
+    /// Edit this draft in the external editor; `Input::Edited` brings it back.
+    Editor(String),
     Quit,
 }

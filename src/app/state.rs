@@ -22,6 +22,12 @@ pub struct UiOptions {
     /// Ring the terminal bell when a buyer writes and the conversation is not in view (tmux
     /// and most terminals mark the window; an SSH session in the background is noticed).
     pub bell: bool,
+    /// Conversations whose buyer waits for an answer first, the longest wait on top (the
+    /// `waiting_first` key toggles it).
+    pub waiting_first: bool,
+    /// Answers for the quick-reply picker, with `{nick}`, `{item}` and `{price}` filled in;
+    /// unset: built-in ones in the UI language.
+    pub quick_replies: Option<Vec<String>>,
     /// Action name → key spec(s), e.g. `next_unread = "ctrl-n"`; see `Action::as_str`.
     pub keymap: BTreeMap<String, String>,
 }
@@ -32,6 +38,8 @@ impl Default for UiOptions {
             lang: Lang::default(),
             unread_first: false,
             bell: true,
+            waiting_first: false,
+            quick_replies: None,
             keymap: BTreeMap::new(),
         }
     }
@@ -64,6 +72,19 @@ pub struct AppState {
     pub lang: Lang,
     pub tz: FixedOffset,
     pub unread_first: bool,
+    /// Waiting buyers first, the longest wait on top.
+    pub waiting_first: bool,
+    /// Buyers waiting for an answer: cid → since (ms), the time of their first message
+    /// after the seller's last one.
+    pub(crate) waiting: HashMap<Cid, i64>,
+    /// The quick replies in use (templates).
+    pub quick_replies: Vec<String>,
+    /// The quick-reply picker, while open.
+    pub quick: Option<super::quick::QuickPick>,
+    /// A question waiting for y or n (recall a message?).
+    pub confirm: Option<super::cursor::Confirm>,
+    /// The draft is in the external editor; the terminal belongs to it.
+    pub editing: bool,
     pub bell: bool,
     /// When the bell last rang.
     pub(crate) last_bell_ms: i64,
@@ -123,6 +144,8 @@ pub struct AppState {
     /// (the status bar and title read it every frame; walking 10,000 conversations each
     /// time would cost more than the whole frame).
     pub(crate) unread_sum: u64,
+    /// The same for platform conversations (notices), counted apart.
+    pub(crate) notice_sum: u64,
     /// Something visible changed since the runtime last drew.
     pub(crate) dirty: bool,
     pub(crate) quit: bool,
@@ -138,6 +161,12 @@ impl AppState {
             lang,
             tz,
             unread_first: options.unread_first,
+            waiting_first: options.waiting_first,
+            waiting: HashMap::new(),
+            quick_replies: super::quick::resolve(options.quick_replies.as_deref(), lang),
+            quick: None,
+            confirm: None,
+            editing: false,
             bell: options.bell,
             last_bell_ms: i64::MIN,
             keymap,
@@ -177,6 +206,7 @@ impl AppState {
             typing: HashMap::new(),
             title: None,
             unread_sum: 0,
+            notice_sum: 0,
             dirty: true,
             quit: false,
         };
@@ -201,19 +231,38 @@ impl AppState {
         self.visible().iter().position(|c| c == sel)
     }
 
-    /// Unread messages over all conversations that are not muted.
+    /// Unread messages of buyers, over all conversations that are not muted.
     pub fn unread_total(&self) -> u64 {
         self.unread_sum
     }
 
-    /// Recounts `unread_sum` from scratch.
+    /// Unread platform notices (the assistant and system sessions), not muted.
+    pub fn notices_total(&self) -> u64 {
+        self.notice_sum
+    }
+
+    /// Recounts the unread totals from scratch.
     pub(crate) fn recount_unread(&mut self) {
-        self.unread_sum = self
-            .convs
-            .values()
-            .filter(|c| !c.muted)
-            .map(|c| u64::from(c.unread))
-            .sum();
+        let (mut buyers, mut notices) = (0, 0);
+        for c in self.convs.values().filter(|c| !c.muted) {
+            if super::attention::is_platform(c) {
+                notices += u64::from(c.unread);
+            } else {
+                buyers += u64::from(c.unread);
+            }
+        }
+        self.unread_sum = buyers;
+        self.notice_sum = notices;
+    }
+
+    /// Since when the buyer of `cid` waits for an answer, if they do.
+    pub fn waiting_since(&self, cid: &Cid) -> Option<i64> {
+        self.waiting.get(cid).copied()
+    }
+
+    /// Where the panes are for the current size and compose text.
+    pub fn areas(&self) -> super::layout::Areas {
+        super::layout::with_compose(self.size.0, self.size.1, &self.compose)
     }
 
     pub fn is_live(&self) -> bool {
@@ -250,7 +299,26 @@ impl AppState {
                 next = Some(next.map_or(left as u64, |n| n.min(left as u64)));
             }
         }
+        // The waits shown go up by the minute (then the hour).
+        for since in self.waits_shown() {
+            let left = super::attention::label_changes_in(since, self.now_ms) as u64;
+            next = Some(next.map_or(left, |n| n.min(left)));
+        }
         next
+    }
+
+    /// Since when the buyers whose waits are on screen wait: the list rows in view and the
+    /// open conversation's header.
+    pub(crate) fn waits_shown(&self) -> impl Iterator<Item = i64> + '_ {
+        let page = usize::from(self.areas().list_rows(self.filter.is_some()).height)
+            / usize::from(super::layout::CONV_ROWS)
+            + 1;
+        self.visible()
+            .iter()
+            .skip(self.list_offset)
+            .take(page)
+            .chain(self.open.as_ref())
+            .filter_map(|cid| self.waiting.get(cid).copied())
     }
 
     /// Seconds until the next reconnect attempt, rounded up.

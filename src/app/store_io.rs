@@ -38,6 +38,10 @@ pub enum StoreRequest {
         cid: Cid,
         text: String,
     },
+    /// A recalled message: it goes from the local history.
+    Forget {
+        id: MessageId,
+    },
 }
 
 impl StoreRequest {
@@ -48,6 +52,7 @@ impl StoreRequest {
             StoreRequest::Around { .. } => "around",
             StoreRequest::Search { .. } => "search",
             StoreRequest::SaveDraft { .. } => "save_draft",
+            StoreRequest::Forget { .. } => "forget",
         }
     }
 }

@@ -89,6 +89,55 @@ impl Entry {
             EntryKey::Local(_) => None,
         }
     }
+
+    /// Something a person typed: not a notice, a card, the assistant, or recalled.
+    pub fn is_chat(&self) -> bool {
+        !self.recalled
+            && matches!(
+                self.content,
+                Content::Text { .. } | Content::Image { .. } | Content::Unknown { .. }
+            )
+            && self.sender.as_str() != crate::protocol::model::SYSTEM_SENDER
+    }
+
+    /// The message this entry shows, for the conversation list's preview.
+    pub fn to_message(&self, cid: &crate::protocol::Cid) -> Message {
+        Message {
+            id: self.id().cloned().unwrap_or_default(),
+            cid: cid.clone(),
+            sender: self.sender.clone(),
+            is_self: self.is_self,
+            time: self.time,
+            content: self.content.clone(),
+            item_id: None,
+            sender_nick: self.sender_nick.as_deref().map(Into::into),
+            session_type: Some(1),
+            need_push: true,
+            red_reminder: self.red_reminder.as_deref().map(str::to_string),
+            client_id: match &self.key {
+                EntryKey::Local(c) => Some(c.as_str().to_string()),
+                EntryKey::Server(_) => None,
+            },
+        }
+    }
+
+    /// The text a copy of this message takes: what it says, or where its pictures are.
+    pub fn copy_text(&self) -> Option<String> {
+        if self.recalled {
+            return None;
+        }
+        let t = match &self.content {
+            Content::Text { text } => text.to_string(),
+            Content::Image { urls } => urls.join("\n"),
+            Content::TradeCard(card) => match &card.desc {
+                Some(d) => format!("{}\n{d}", card.title),
+                None => card.title.clone(),
+            },
+            Content::Notice { text } => text.clone(),
+            Content::Unknown { summary, .. } => summary.clone(),
+        };
+        Some(t).filter(|t| !t.trim().is_empty())
+    }
 }
 
 /// Hashes message ids once, with fixed keys, for the thread's dedupe filter.
@@ -475,6 +524,23 @@ impl Thread {
             .iter()
             .rev()
             .find(|e| matches!(e.delivery, Delivery::Failed(_)))
+    }
+
+    /// Whether the buyer waits for an answer, as far as the loaded messages tell:
+    /// `Some(Some(t))` waiting since `t` (their first chat message after the last own one
+    /// the service has), `Some(None)` answered, `None` when no chat message is loaded.
+    /// Pending and failed sends are no answer; notices, cards and recalled messages do not
+    /// count either way.
+    pub fn waiting_since(&self) -> Option<Option<i64>> {
+        let mut since = None;
+        for e in self.entries.iter().rev().filter(|e| e.is_chat()) {
+            if !e.is_self {
+                since = Some(e.time);
+            } else if e.id().is_some() {
+                return Some(since);
+            }
+        }
+        since.map(Some)
     }
 
     pub fn last_trade_card_mut(&mut self) -> Option<&mut Entry> {

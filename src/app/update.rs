@@ -1,12 +1,12 @@
 //! `update`: one `Msg` in, the state changed, effects out.
 
 use super::keymap::Action;
-use super::layout::{CONV_ROWS, Pane, layout};
+use super::layout::{CONV_ROWS, Pane};
 use super::state::{AppState, DRAFT_SAVE_MS, Focus, new_compose};
 use super::store_io::{self, StoreRequest};
 use super::thread::{Delivery, Thread};
 use super::{Effect, Input, Msg};
-use super::{attach, search};
+use super::{attach, attention, cursor, quick, search};
 use crate::im::api::{ImCommand, ImEvent, SendStage};
 use crate::protocol::{Cid, ClientId, Content, Conversation, Message, MessageId};
 use ratatui::crossterm::event::{
@@ -21,6 +21,7 @@ const TYPING_MS: i64 = 5_000;
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
     let before_secs = state.reconnect_in_secs();
+    let before_ms = state.now_ms;
     state.now_ms = msg.now_ms;
     match msg.input {
         Input::Key(key) => on_key(state, key, &mut fx),
@@ -40,6 +41,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         }
         Input::Im(ev) => on_im(state, ev, &mut fx),
         Input::Store(reply) => store_io::on_store(state, reply, &mut fx),
+        Input::Edited(result) => on_edited(state, result),
         Input::Terminate => quit(state, &mut fx),
         Input::Tick => {
             if state
@@ -51,7 +53,12 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             let now = state.now_ms;
             let n = state.typing.len();
             state.typing.retain(|_, until| *until > now);
-            if n != state.typing.len() || before_secs != state.reconnect_in_secs() {
+            if n != state.typing.len()
+                || before_secs != state.reconnect_in_secs()
+                || state.waits_shown().any(|since| {
+                    attention::label_changes_in(since, before_ms) <= now.saturating_sub(before_ms)
+                })
+            {
                 state.dirty = true;
             }
         }
@@ -85,6 +92,7 @@ pub(crate) fn show_conversations(state: &mut AppState, list: Vec<Conversation>) 
         if state.is_viewing(&c.cid) {
             c.unread = 0;
         }
+        attention::note_listed(state, &c);
         state.convs.insert(c.cid.clone(), Box::new(c));
     }
     // A conversation the list lacks stays when it is open or newer than the list (a
@@ -93,6 +101,13 @@ pub(crate) fn show_conversations(state: &mut AppState, list: Vec<Conversation>) 
         if state.open.as_ref() == Some(&cid) || c.modify_time > list_newest {
             state.convs.insert(cid, c);
         }
+    }
+    let convs = &state.convs;
+    state.waiting.retain(|cid, _| convs.contains_key(cid));
+    // What the loaded messages tell is more than the list's last message.
+    let loaded: Vec<Cid> = state.threads.keys().cloned().collect();
+    for cid in loaded {
+        attention::note_thread(state, &cid);
     }
     state.recount_unread();
     resort(state);
@@ -107,14 +122,15 @@ pub(crate) fn show_conversations(state: &mut AppState, list: Vec<Conversation>) 
     keep_selection_in_view(state);
 }
 
-fn resort(state: &mut AppState) {
+pub(crate) fn resort(state: &mut AppState) {
+    let sorting = Sorting::of(state);
     let mut keyed: Vec<_> = state
         .convs
         .values()
-        .map(|c| order_key(state.unread_first, c))
+        .map(|c| order_key(&sorting, c))
         .collect();
     keyed.sort();
-    state.order = keyed.into_iter().map(|k| k.3).collect();
+    state.order = keyed.into_iter().map(|k| k.5).collect();
     refilter(state);
 }
 
@@ -127,11 +143,11 @@ pub(crate) fn reposition(state: &mut AppState, cid: &Cid) {
 /// current row by binary search instead of a scan.
 fn reposition_from(state: &mut AppState, cid: &Cid, old: Option<OrderKey>) {
     let convs = &state.convs;
-    let uf = state.unread_first;
+    let sorting = Sorting::of(state);
     let found = old.and_then(|old| {
         let i = state
             .order
-            .partition_point(|c| convs.get(c).is_some_and(|o| order_key(uf, o) < old));
+            .partition_point(|c| convs.get(c).is_some_and(|o| order_key(&sorting, o) < old));
         (state.order.get(i) == Some(cid)).then_some(i)
     });
     if let Some(i) = found.or_else(|| state.order.iter().position(|c| c == cid)) {
@@ -141,30 +157,67 @@ fn reposition_from(state: &mut AppState, cid: &Cid, old: Option<OrderKey>) {
         refilter(state);
         return;
     };
-    let key = order_key(state.unread_first, conv);
+    let sorting = Sorting::of(state);
+    let key = order_key(&sorting, conv);
     let convs = &state.convs;
     let at = state.order.partition_point(|c| {
         convs
             .get(c)
-            .is_some_and(|other| order_key(state.unread_first, other) < key)
+            .is_some_and(|other| order_key(&sorting, other) < key)
     });
     state.order.insert(at, cid.clone());
     refilter(state);
 }
 
-type OrderKey = (bool, bool, Reverse<i64>, Cid);
+/// Not waiting (or not sorting by it), since when, not pinned, no unread (when sorting by
+/// it), newest activity first, cid.
+type OrderKey = (bool, i64, bool, bool, Reverse<i64>, Cid);
 
-fn order_key(unread_first: bool, c: &Conversation) -> OrderKey {
+/// What the list's order depends on besides the conversations themselves.
+struct Sorting<'a> {
+    unread_first: bool,
+    waiting: Option<&'a std::collections::HashMap<Cid, i64>>,
+}
+
+impl<'a> Sorting<'a> {
+    fn of(state: &'a AppState) -> Sorting<'a> {
+        Sorting {
+            unread_first: state.unread_first,
+            waiting: state.waiting_first.then_some(&state.waiting),
+        }
+    }
+}
+
+fn order_key(s: &Sorting<'_>, c: &Conversation) -> OrderKey {
+    let since = s.waiting.and_then(|w| w.get(&c.cid).copied());
     (
+        since.is_none(),
+        since.unwrap_or(0),
         !c.pinned,
-        unread_first && c.unread == 0,
+        s.unread_first && c.unread == 0,
         Reverse(c.modify_time),
         c.cid.clone(),
     )
 }
 
+/// The sort key of `cid` as it is now, to find its row again after a change.
+fn key_of(state: &AppState, cid: &Cid) -> Option<OrderKey> {
+    let sorting = Sorting::of(state);
+    state.convs.get(cid).map(|c| order_key(&sorting, c))
+}
+
 fn matches_filter(c: &Conversation, needle: &str) -> bool {
     let hit = |s: Option<&str>| s.is_some_and(|s| s.to_lowercase().contains(needle));
+    // The order state by its tag in either language (待发货, "to ship") or its label.
+    let tag = c.red_reminder.as_deref().and_then(super::OrderTag::of);
+    if tag.is_some_and(|t| {
+        [crate::ui::i18n::Lang::Zh, crate::ui::i18n::Lang::En]
+            .into_iter()
+            .any(|l| hit(Some(crate::ui::i18n::order_tag(l, t))))
+    }) || hit(c.red_reminder.as_deref())
+    {
+        return true;
+    }
     hit(c.peer_nick.as_deref())
         || hit(Some(c.peer.as_str()))
         || hit(c.item_title.as_deref())
@@ -214,7 +267,7 @@ pub(crate) fn refilter(state: &mut AppState) {
 }
 
 fn list_page(state: &AppState) -> usize {
-    let a = layout(state.size.0, state.size.1, state.compose.lines().len());
+    let a = state.areas();
     usize::from((a.list_rows(state.filter.is_some()).height / CONV_ROWS).max(1))
 }
 
@@ -243,16 +296,9 @@ fn move_selection(state: &mut AppState, delta: isize) {
     state.dirty = true;
 }
 
+/// Selects the next conversation with a waiting buyer or unread buyer messages.
 fn next_unread(state: &mut AppState) {
-    let n = state.visible().len();
-    let start = state.selected_index().map_or(0, |i| i + 1);
-    let found = (0..n).map(|k| (start + k) % n).find(|&i| {
-        state
-            .convs
-            .get(&state.visible()[i])
-            .is_some_and(|c| c.unread > 0)
-    });
-    if let Some(i) = found {
+    if let Some(i) = attention::next(state) {
         state.selected = state.visible().get(i).cloned();
         keep_selection_in_view(state);
         state.dirty = true;
@@ -347,10 +393,9 @@ fn mark_open_read(state: &mut AppState, fx: &mut Vec<Effect>) {
         // History not here yet: the list's last message stands for the rest.
         ids.push(last.id.clone());
     }
-    if !conv.muted {
-        state.unread_sum = state.unread_sum.saturating_sub(u64::from(conv.unread));
-    }
+    let (bucket, n) = (attention::bucket(conv), conv.unread);
     conv.unread = 0;
+    attention::count_unread(state, bucket, -i64::from(n));
     fx.push(Effect::Im(ImCommand::MarkRead {
         cid: cid.clone(),
         ids,
@@ -363,7 +408,7 @@ fn mark_open_read(state: &mut AppState, fx: &mut Vec<Effect>) {
 // ---------------------------------------------------------------- message pane scrolling
 
 fn msg_page(state: &AppState) -> usize {
-    let a = layout(state.size.0, state.size.1, state.compose.lines().len());
+    let a = state.areas();
     // About three rows per message: half a pane of them.
     usize::from((a.messages.height / 6).max(1))
 }
@@ -383,7 +428,7 @@ fn scroll_messages(state: &mut AppState, delta: isize, fx: &mut Vec<Effect>) {
     state.dirty = true;
     if delta.abs() == 1 {
         // One step inside a message taller than the pane moves through it by most of a pane.
-        let a = layout(state.size.0, state.size.1, state.compose.lines().len());
+        let a = state.areas();
         let pane = usize::from(a.messages.height);
         let rows = crate::ui::entry_rows(state, &cid, cur, a.messages.width);
         let Some(thread) = state.threads.get_mut(&cid) else {
@@ -565,10 +610,7 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
 
 /// A conversation saw `m`: newer activity moves it up.
 fn touch_conv(state: &mut AppState, m: &Message) {
-    let old_key = state
-        .convs
-        .get(&m.cid)
-        .map(|c| order_key(state.unread_first, c));
+    let old_key = key_of(state, &m.cid);
     let conv = state.convs.entry(m.cid.clone()).or_insert_with(|| {
         Box::new(Conversation {
             cid: m.cid.clone(),
@@ -583,8 +625,18 @@ fn touch_conv(state: &mut AppState, m: &Message) {
         })
     });
     if conv.peer.is_empty() && !m.is_self {
+        // The peer makes it a buyer's conversation: its unread count moves along.
+        let (before, n) = (attention::bucket(conv), i64::from(conv.unread));
         conv.peer = m.sender.clone();
+        let after = attention::bucket(conv);
+        if before != after {
+            attention::count_unread(state, before, -n);
+            attention::count_unread(state, after, n);
+        }
     }
+    let Some(conv) = state.convs.get_mut(&m.cid) else {
+        return;
+    };
     if !m.is_self && conv.peer_nick.is_none() && m.sender == conv.peer {
         conv.peer_nick = m.sender_nick.as_deref().map(Into::into);
     }
@@ -595,6 +647,7 @@ fn touch_conv(state: &mut AppState, m: &Message) {
         conv.modify_time = conv.modify_time.max(m.time);
         conv.last_message = Some(m.clone());
     }
+    attention::note_message(state, m);
     let cid = m.cid.clone();
     reposition_from(state, &cid, old_key);
 }
@@ -653,6 +706,10 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
             if let Some(m) = newest {
                 touch_conv(state, &m);
             }
+            let old_key = key_of(state, &cid);
+            if attention::note_thread(state, &cid) {
+                reposition_from(state, &cid, old_key);
+            }
             if requested.is_none() && state.is_viewing(&cid) {
                 mark_open_read(state, fx);
             }
@@ -662,8 +719,9 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
                 t.loading = false;
             }
             state.notice = Some(format!(
-                "{}: {reason}",
-                crate::ui::i18n::strings(state.lang).history_failed
+                "{}: {}",
+                crate::ui::i18n::strings(state.lang).history_failed,
+                crate::ui::i18n::detail(state.lang, &reason)
             ));
         }
         ImEvent::Message(m) => on_message(state, m, fx),
@@ -712,20 +770,15 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
                 {
                     e.red_reminder = label.map(String::into_boxed_str);
                 }
-            }
-        }
-        ImEvent::Recalled { cid, id } => match cid.and_then(|c| state.threads.get_mut(&c)) {
-            Some(t) => {
-                t.recall(&id);
-            }
-            None => {
-                for t in state.threads.values_mut() {
-                    if t.recall(&id) {
-                        break;
-                    }
+                if state.filter.is_some() {
+                    refilter(state);
                 }
             }
-        },
+        }
+        ImEvent::Recalled { cid, id } => cursor::recalled(state, cid, &id, fx),
+        ImEvent::RecallResult { cid, id, result } => {
+            cursor::on_recall_result(state, cid, id, result, fx)
+        }
         ImEvent::SendProgress { client_id, stage } => {
             let delivery = match stage {
                 SendStage::Queued => Delivery::Queued,
@@ -852,9 +905,8 @@ fn on_message(state: &mut AppState, m: Message, fx: &mut Vec<Effect>) {
             mark_open_read(state, fx);
         } else if let Some(c) = state.convs.get_mut(&cid) {
             c.unread = c.unread.saturating_add(1);
-            if !c.muted {
-                state.unread_sum += 1;
-            }
+            let bucket = attention::bucket(c);
+            attention::count_unread(state, bucket, 1);
             if state.unread_first {
                 reposition(state, &cid);
             }
@@ -902,6 +954,18 @@ fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
     }
     state.jumped_to = None;
     let actions = state.keymap.actions(&key);
+    if state.editing {
+        // The terminal is the editor's; nothing typed here is meant for the messenger.
+        return;
+    }
+    if state.confirm.is_some() {
+        cursor::on_confirm_key(state, key, fx);
+        return;
+    }
+    if state.quick.is_some() {
+        quick::on_key(state, key, &actions, fx);
+        return;
+    }
     if state.search.is_some() {
         search::on_key(state, key, &actions, fx);
         return;
@@ -920,6 +984,14 @@ fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
     }
     if actions.contains(&Action::Attach) {
         attach::open(state);
+        return;
+    }
+    if actions.contains(&Action::QuickReply) && !state.filter_editing {
+        quick::open(state, fx);
+        return;
+    }
+    if actions.contains(&Action::Editor) && !state.filter_editing && state.open.is_some() {
+        open_editor(state, fx);
         return;
     }
     if state.filter_editing {
@@ -961,6 +1033,19 @@ fn common_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> bool 
         Action::Help => state.help_open = true,
         Action::NextPane => cycle_focus(state),
         Action::NextUnread => next_unread(state),
+        Action::WaitingFirst => {
+            state.waiting_first = !state.waiting_first;
+            resort(state);
+            let s = crate::ui::i18n::strings(state.lang);
+            state.notice = Some(
+                if state.waiting_first {
+                    s.waiting_first_on
+                } else {
+                    s.waiting_first_off
+                }
+                .into(),
+            );
+        }
         Action::Filter => {
             state.filter.get_or_insert_with(String::new);
             state.filter_editing = true;
@@ -1008,6 +1093,10 @@ fn messages_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> boo
         Action::Open => state.focus = Focus::Compose,
         Action::Back => state.focus = Focus::List,
         Action::Retry => retry(state, true, fx),
+        Action::Recall => cursor::recall(state),
+        Action::Copy => cursor::copy(state, fx),
+        Action::Edit => cursor::edit(state),
+        Action::Discard => cursor::discard(state),
         _ => return common_action(state, a, fx),
     }
     true
@@ -1045,14 +1134,55 @@ fn on_compose_key(state: &mut AppState, key: KeyEvent, actions: &[Action], fx: &
         state.focus = Focus::List;
         return;
     }
+    if key.code == KeyCode::Up && key.modifiers.is_empty() && state.compose.is_empty() {
+        // Up from an empty box goes to the messages (to edit a failed one, say).
+        state.focus = Focus::Messages;
+        return;
+    }
     // A bare Enter the keymap does not claim still must not end up as a raw newline send.
     if state.compose.input(ratatui_textarea::Input::from(key)) {
         draft_changed(state);
     }
 }
 
+/// Hands the draft to the external editor (the runtime suspends the screen for it).
+fn open_editor(state: &mut AppState, fx: &mut Vec<Effect>) {
+    if state.editing {
+        return;
+    }
+    state.editing = true;
+    state.focus = Focus::Compose;
+    fx.push(Effect::Editor(state.compose.lines().join("\n")));
+}
+
+/// The editor is done: its text is the draft (not sent until Enter).
+fn on_edited(state: &mut AppState, result: Result<String, String>) {
+    state.editing = false;
+    state.dirty = true;
+    match result {
+        Ok(text) => {
+            // Editors end the file with a newline that is not part of the message.
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            if state.open.is_some() && text != state.compose.lines().join("\n") {
+                state.compose = new_compose(text);
+                draft_changed(state);
+            }
+            state.focus = Focus::Compose;
+        }
+        Err(e) => {
+            let s = crate::ui::i18n::strings(state.lang);
+            state.notice = Some(format!(
+                "{}: {}",
+                s.editor_failed,
+                crate::ui::i18n::detail(state.lang, &e)
+            ));
+        }
+    }
+}
+
 /// The compose text changed: it is saved as a draft a little later.
-fn draft_changed(state: &mut AppState) {
+pub(crate) fn draft_changed(state: &mut AppState) {
     state.draft_changed_at.get_or_insert(state.now_ms);
 }
 
@@ -1109,7 +1239,7 @@ fn on_paste(state: &mut AppState, text: &str, fx: &mut Vec<Effect>) {
 // ---------------------------------------------------------------- mouse
 
 fn on_mouse(state: &mut AppState, m: MouseEvent, fx: &mut Vec<Effect>) {
-    let a = layout(state.size.0, state.size.1, state.compose.lines().len());
+    let a = state.areas();
     let Some(pane) = a.hit(m.column, m.row) else {
         return;
     };

@@ -284,7 +284,7 @@ pub fn read_input(r: &mut impl Read) -> Result<String, InputError> {
 }
 
 /// Runs `decode`; returns the exit code: 0 decoded, 1 undecodable, 2 unreadable input.
-pub fn run(_cli: &Cli, args: &DecodeArgs) -> i32 {
+pub fn run(cli: &Cli, args: &DecodeArgs) -> i32 {
     let self_uid = Uid::new(args.self_uid.as_deref().unwrap_or(""));
     let decoded =
         match read_input(&mut std::io::stdin().lock()).and_then(|t| decode_input(&t, &self_uid)) {
@@ -295,11 +295,11 @@ pub fn run(_cli: &Cli, args: &DecodeArgs) -> i32 {
                 | InputError::NotText
                 | InputError::Read(_)),
             ) => {
-                eprintln!("goofish-tui decode: {e}");
+                super::complain(super::lang(cli), "decode", &e.to_string());
                 return EXIT_LOGIN;
             }
             Err(e) => {
-                eprintln!("goofish-tui decode: {}", clean(&e.to_string()));
+                super::complain(super::lang(cli), "decode", &e.to_string());
                 return EXIT_FAILED;
             }
         };
@@ -319,7 +319,7 @@ pub fn run(_cli: &Cli, args: &DecodeArgs) -> i32 {
         EXIT_OK
     } else {
         for f in failures {
-            eprintln!("goofish-tui decode: {}", clean_line(&f));
+            super::complain(super::lang(cli), "decode", &f.to_string());
         }
         EXIT_FAILED
     }

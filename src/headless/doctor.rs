@@ -9,9 +9,19 @@ use crate::im::cookies::CookieJar;
 use crate::im::device;
 use crate::im::mtop::{Endpoints, MtopClient, MtopError};
 use crate::protocol::Uid;
+use crate::ui::i18n::Lang;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
+
+/// English or Chinese, as the user reads.
+fn t(lang: Lang, en: impl Into<String>, zh: impl Into<String>) -> String {
+    if lang == Lang::Zh {
+        zh.into()
+    } else {
+        en.into()
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -34,14 +44,36 @@ impl Status {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {
     pub status: Status,
-    pub name: &'static str,
+    pub name: String,
     pub detail: String,
     /// What to do, for a failure or a warning.
     pub fix: Option<String>,
 }
 
+/// The name of a check as shown: the English one is also the key tests look for.
+fn name(lang: Lang, en: &'static str) -> String {
+    let zh = match en {
+        "config" => "配置",
+        "demo" => "演示",
+        "cookie" => "cookie",
+        "endpoints" => "服务地址",
+        "login" => "登录",
+        "IM token" => "IM 令牌",
+        "websocket" => "websocket",
+        "terminal" => "终端",
+        "colours" => "颜色",
+        "tmux" => "tmux",
+        "ssh" => "ssh",
+        "locale" => "区域设置",
+        "data dir" => "数据目录",
+        "store" => "本地记录",
+        other => other,
+    };
+    t(lang, en, zh)
+}
+
 impl Check {
-    fn pass(name: &'static str, detail: impl Into<String>) -> Check {
+    fn pass(name: String, detail: impl Into<String>) -> Check {
         Check {
             status: Status::Pass,
             name,
@@ -49,7 +81,7 @@ impl Check {
             fix: None,
         }
     }
-    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    fn fail(name: String, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check {
             status: Status::Fail,
             name,
@@ -57,7 +89,7 @@ impl Check {
             fix: Some(fix.into()),
         }
     }
-    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    fn warn(name: String, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check {
             status: Status::Warn,
             name,
@@ -67,7 +99,14 @@ impl Check {
     }
 
     pub fn render(&self) -> String {
-        let mut s = format!("{} {:<10} {}", self.status.mark(), self.name, self.detail);
+        let pad = 10usize.saturating_sub(crate::ui::text::width(&self.name));
+        let mut s = format!(
+            "{} {}{} {}",
+            self.status.mark(),
+            self.name,
+            " ".repeat(pad),
+            self.detail
+        );
         if let Some(f) = &self.fix {
             for l in f.lines() {
                 s.push_str(&format!("\n    {l}"));
@@ -77,117 +116,219 @@ impl Check {
     }
 }
 
-const FRESH_COOKIE: &str = "export a fresh Cookie header from a logged-in https://www.goofish.com/im tab (developer tools, Network tab) and set GOOFISH_COOKIE or --cookie-file";
+fn fresh_cookie(lang: Lang) -> String {
+    t(
+        lang,
+        "run `goofish-tui login`, or export a fresh Cookie header from a logged-in https://www.goofish.com/im tab (developer tools, Network tab) and set GOOFISH_COOKIE or --cookie-file",
+        "运行 `goofish-tui login` 扫码登录，或从已登录的 https://www.goofish.com/im 页面（开发者工具，网络）复制新的 Cookie 请求头，设为 GOOFISH_COOKIE 或 --cookie-file",
+    )
+}
 
-fn mtop_fix(e: &MtopError) -> String {
+fn mtop_fix(lang: Lang, e: &MtopError) -> String {
     match e {
-        MtopError::SessionExpired | MtopError::NoCookie => FRESH_COOKIE.to_string(),
-        MtopError::RiskControl { .. } => {
-            "pass the slider check in a browser logged into the account, then export a fresh cookie"
-                .into()
-        }
-        MtopError::Http(_) => "check the network and the --mtop-url / config endpoints".into(),
-        MtopError::Throttled { .. } => "wait a while and try again".into(),
-        MtopError::TooLarge { .. } => {
-            "no real answer is that large: check --mtop-url / --passport-url and any proxy in between"
-                .into()
-        }
-        _ => "try again later; run with --log-level debug for details".into(),
+        MtopError::SessionExpired | MtopError::NoCookie => fresh_cookie(lang),
+        MtopError::RiskControl { .. } => t(
+            lang,
+            "pass the slider check in a browser logged into the account, then export a fresh cookie",
+            "在已登录该账号的浏览器中通过滑块验证，然后重新导出 cookie",
+        ),
+        MtopError::Http(_) => t(
+            lang,
+            "check the network and the --mtop-url / config endpoints",
+            "检查网络，以及 --mtop-url / 配置文件中的服务地址",
+        ),
+        MtopError::Throttled { .. } => t(lang, "wait a while and try again", "等一会儿再试"),
+        MtopError::TooLarge { .. } => t(
+            lang,
+            "no real answer is that large: check --mtop-url / --passport-url and any proxy in between",
+            "真正的服务不会给出这么大的回答：检查 --mtop-url / --passport-url 以及中间的代理",
+        ),
+        _ => t(
+            lang,
+            "try again later; run with --log-level debug for details",
+            "稍后再试；加 --log-level debug 运行可看到详情",
+        ),
     }
 }
 
 /// The checks that touch the terminal and the environment (no network).
-pub fn terminal_checks(env: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
+pub fn terminal_checks(env: &dyn Fn(&str) -> Option<String>, lang: Lang) -> Vec<Check> {
+    let n = |en| name(lang, en);
     let mut out = Vec::new();
     match crossterm::terminal::size() {
-        Ok((w, h)) if w >= 60 && h >= 16 => out.push(Check::pass("terminal", format!("{w}×{h}"))),
+        Ok((w, h)) if w >= 60 && h >= 16 => {
+            out.push(Check::pass(n("terminal"), format!("{w}×{h}")))
+        }
         Ok((w, h)) => out.push(Check::warn(
-            "terminal",
-            format!("{w}×{h} is small"),
-            "the TUI wants at least 60×16; enlarge the window",
+            n("terminal"),
+            t(lang, format!("{w}×{h} is small"), format!("{w}×{h} 太小")),
+            t(
+                lang,
+                "the TUI wants at least 60×16; enlarge the window",
+                "界面至少需要 60×16，请把窗口放大",
+            ),
         )),
         Err(_) => out.push(Check::warn(
-            "terminal",
-            "stdout is not a terminal (fine for watch/send in scripts)",
-            "run the TUI in a terminal",
+            n("terminal"),
+            t(
+                lang,
+                "stdout is not a terminal (fine for watch/send in scripts)",
+                "标准输出不是终端（脚本里用 watch/send 没有问题）",
+            ),
+            t(lang, "run the TUI in a terminal", "请在终端中运行界面"),
         )),
     }
     let term = env("TERM").unwrap_or_default();
     let colorterm = env("COLORTERM").unwrap_or_default();
     if term.is_empty() || term == "dumb" {
         out.push(Check::warn(
-            "colours",
-            format!("TERM is {:?}", term),
-            "set TERM, e.g. TERM=xterm-256color",
+            n("colours"),
+            format!("TERM = {term:?}"),
+            t(
+                lang,
+                "set TERM, e.g. TERM=xterm-256color",
+                "请设置 TERM，例如 TERM=xterm-256color",
+            ),
         ));
     } else if colorterm.contains("truecolor") || colorterm.contains("24bit") {
-        out.push(Check::pass("colours", format!("true colour (TERM={term})")));
+        out.push(Check::pass(
+            n("colours"),
+            t(
+                lang,
+                format!("true colour (TERM={term})"),
+                format!("真彩色（TERM={term}）"),
+            ),
+        ));
     } else if term.contains("256color") {
-        out.push(Check::pass("colours", format!("256 colours (TERM={term})")));
+        out.push(Check::pass(
+            n("colours"),
+            t(
+                lang,
+                format!("256 colours (TERM={term})"),
+                format!("256 色（TERM={term}）"),
+            ),
+        ));
     } else {
         out.push(Check::warn(
-            "colours",
-            format!("basic colours only (TERM={term})"),
-            "use a 256-colour TERM (e.g. xterm-256color or tmux-256color) for nicer output",
+            n("colours"),
+            t(
+                lang,
+                format!("basic colours only (TERM={term})"),
+                format!("只有基本颜色（TERM={term}）"),
+            ),
+            t(
+                lang,
+                "use a 256-colour TERM (e.g. xterm-256color or tmux-256color) for nicer output",
+                "用 256 色的 TERM（如 xterm-256color 或 tmux-256color）显示更好",
+            ),
         ));
     }
     if env("TMUX").is_some_and(|t| !t.is_empty()) {
-        out.push(Check::pass("tmux", "inside tmux"));
+        out.push(Check::pass(n("tmux"), t(lang, "inside tmux", "在 tmux 中")));
     }
     if env("SSH_CONNECTION").is_some_and(|t| !t.is_empty()) {
-        out.push(Check::pass("ssh", "over SSH"));
+        out.push(Check::pass(n("ssh"), t(lang, "over SSH", "通过 SSH")));
     }
     let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
         .iter()
         .find_map(|k| env(k).filter(|v| !v.is_empty()));
     match locale {
         Some(l) if l.to_uppercase().replace('-', "").contains("UTF8") => {
-            out.push(Check::pass("locale", l))
+            out.push(Check::pass(n("locale"), l))
         }
-        other => out.push(Check::warn(
-            "locale",
-            format!(
-                "{} is not UTF-8",
-                other.unwrap_or_else(|| "no locale".into())
-            ),
-            "Chinese text needs a UTF-8 locale: export LANG=en_US.UTF-8 (or zh_CN.UTF-8)",
-        )),
+        other => {
+            let l = other.unwrap_or_else(|| t(lang, "no locale", "没有区域设置"));
+            out.push(Check::warn(
+                n("locale"),
+                t(lang, format!("{l} is not UTF-8"), format!("{l} 不是 UTF-8")),
+                t(
+                    lang,
+                    "Chinese text needs a UTF-8 locale: export LANG=en_US.UTF-8 (or zh_CN.UTF-8)",
+                    "中文需要 UTF-8 区域设置：export LANG=zh_CN.UTF-8（或 en_US.UTF-8）",
+                ),
+            ))
+        }
     }
     out
 }
 
 /// Can files be created in `dir`? Creates it when missing, like the TUI does.
-pub fn data_dir_check(dir: &Path) -> Check {
+pub fn data_dir_check(dir: &Path, lang: Lang) -> Check {
     let probe = dir.join(format!(".doctor-{}", std::process::id()));
     let result = crate::private_fs::create_dir(dir)
         .and_then(|_| std::fs::write(&probe, b"ok"))
         .and_then(|_| std::fs::remove_file(&probe));
+    let d = dir.display();
     match result {
-        Ok(()) => Check::pass("data dir", format!("{} is writable", dir.display())),
+        Ok(()) => Check::pass(
+            name(lang, "data dir"),
+            t(lang, format!("{d} is writable"), format!("{d} 可写")),
+        ),
         Err(e) => Check::fail(
-            "data dir",
-            format!("{} is not writable: {e}", dir.display()),
-            "fix its permissions or choose another with --data-dir / GOOFISH_DATA_DIR",
+            name(lang, "data dir"),
+            t(
+                lang,
+                format!("{d} is not writable: {e}"),
+                format!("{d} 不可写：{e}"),
+            ),
+            t(
+                lang,
+                "fix its permissions or choose another with --data-dir / GOOFISH_DATA_DIR",
+                "修改它的权限，或用 --data-dir / GOOFISH_DATA_DIR 换一个目录",
+            ),
         ),
     }
 }
 
 /// The account's message store, when there is one (opening it upgrades it; it is only a
 /// cache, so a failure is a warning).
-pub fn store_check(dir: &Path, uid: &Uid) -> Check {
+pub fn store_check(dir: &Path, uid: &Uid, lang: Lang) -> Check {
+    let n = name(lang, "store");
     let path = match crate::store::db_path(dir, uid) {
         Ok(p) => p,
-        Err(e) => return Check::warn("store", e.to_string(), "the history cache is off"),
+        Err(e) => {
+            return Check::warn(
+                n,
+                crate::ui::i18n::detail(lang, &e.to_string()),
+                t(lang, "the history cache is off", "本地记录不可用"),
+            );
+        }
     };
     if !path.exists() {
-        return Check::pass("store", "none yet (made by the first run)");
+        return Check::pass(
+            n,
+            t(
+                lang,
+                "none yet (made by the first run)",
+                "还没有（第一次运行时创建）",
+            ),
+        );
     }
+    let p = path.display();
     match crate::store::Store::open(dir, uid).and_then(|s| s.message_count()) {
-        Ok(n) => Check::pass("store", format!("{} opens, {n} messages", path.display())),
+        Ok(count) => Check::pass(
+            n,
+            t(
+                lang,
+                format!("{p} opens, {count} messages"),
+                format!("{p} 可用，{count} 条消息"),
+            ),
+        ),
         Err(e) => Check::warn(
-            "store",
-            format!("{} cannot be used: {e}", path.display()),
-            "it is only a cache: move the file away and it is rebuilt",
+            n,
+            t(
+                lang,
+                format!("{p} cannot be used: {e}"),
+                format!(
+                    "{p} 无法使用：{}",
+                    crate::ui::i18n::detail(lang, &e.to_string())
+                ),
+            ),
+            t(
+                lang,
+                "it is only a cache: move the file away and it is rebuilt",
+                "它只是缓存：把文件移走就会重建",
+            ),
         ),
     }
 }
@@ -224,13 +365,20 @@ impl Printer {
 /// Runs `doctor`; 0 when every essential check passed.
 pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
     super::init_logging(cli);
+    let lang = super::lang(cli);
+    let n = |en| name(lang, en);
+    let d = |e: &dyn std::fmt::Display| crate::ui::i18n::message(lang, &e.to_string());
     let wait = super::secs(args.timeout);
     let mut p = Printer { failed: false };
     let no_home = |p: &mut Printer, e: crate::config::ConfigError| {
         p.print(Check::fail(
-            "config",
-            e.to_string(),
-            "set GOOFISH_DATA_DIR or HOME",
+            n("config"),
+            d(&e),
+            t(
+                lang,
+                "set GOOFISH_DATA_DIR or HOME",
+                "请设置 GOOFISH_DATA_DIR 或 HOME",
+            ),
         ));
         EXIT_FAILED
     };
@@ -238,28 +386,37 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
         Ok(f) => f,
         Err(e) => return no_home(&mut p, e),
     };
+    let cf = config_file.display();
     let file = if config_file.exists() {
         match FileConfig::load(&config_file) {
             Ok(f) => {
                 p.print(Check::pass(
-                    "config",
-                    format!("{} parses", config_file.display()),
+                    n("config"),
+                    t(lang, format!("{cf} parses"), format!("{cf} 有效")),
                 ));
                 f
             }
             Err(e) => {
                 p.print(Check::fail(
-                    "config",
-                    e.to_string(),
-                    "fix the file (unknown keys are refused) or move it away",
+                    n("config"),
+                    d(&e),
+                    t(
+                        lang,
+                        "fix the file (unknown keys are refused) or move it away",
+                        "修改这个文件（不认识的键会被拒绝），或把它移走",
+                    ),
                 ));
                 FileConfig::default()
             }
         }
     } else {
         p.print(Check::pass(
-            "config",
-            format!("none at {} (defaults)", config_file.display()),
+            n("config"),
+            t(
+                lang,
+                format!("none at {cf} (defaults)"),
+                format!("{cf} 不存在（使用默认值）"),
+            ),
         ));
         FileConfig::default()
     };
@@ -274,9 +431,13 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
             Ok(s) => Some(s),
             Err(e) => {
                 p.print(Check::fail(
-                    "demo",
-                    format!("cannot start the simulator: {e}"),
-                    "free a local port",
+                    n("demo"),
+                    t(
+                        lang,
+                        format!("cannot start the simulator: {e}"),
+                        format!("无法启动模拟器：{e}"),
+                    ),
+                    t(lang, "free a local port", "请释放一个本地端口"),
                 ));
                 None
             }
@@ -287,7 +448,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
     let resolved = match Resolved::new(&file, &crate::run::overrides(cli)) {
         Ok(r) => Some(r),
         Err(e) => {
-            p.print(Check::fail("cookie", e.to_string(), FRESH_COOKIE));
+            p.print(Check::fail(n("cookie"), d(&e), fresh_cookie(lang)));
             None
         }
     };
@@ -302,38 +463,58 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
             ),
             sim.ws_url().to_string(),
         ));
-        p.print(Check::pass("cookie", "the simulator's (demo)"));
+        p.print(Check::pass(
+            n("cookie"),
+            t(lang, "the simulator's (demo)", "模拟器的（演示）"),
+        ));
     } else if let Some(r) = resolved {
         let jar_path = paths.cookie_jar();
         let found = match r.cookie {
             Some(jar) => Some((jar, r.cookie_source.clone().unwrap_or_default())),
-            None => CookieJar::load(&jar_path)
-                .ok()
-                .map(|j| (j, format!("the saved jar {}", jar_path.display()))),
+            None => CookieJar::load(&jar_path).ok().map(|j| {
+                let jp = jar_path.display();
+                (
+                    j,
+                    t(lang, format!("the saved jar {jp}"), format!("保存的 {jp}")),
+                )
+            }),
         };
         match found {
             None => p.print(Check::fail(
-                "cookie",
-                "no login cookie found",
-                crate::run::COOKIE_HELP,
+                n("cookie"),
+                t(lang, "no login cookie found", "没有找到登录 cookie"),
+                crate::ui::i18n::message(lang, crate::run::COOKIE_HELP),
             )),
             Some((jar, source)) if jar.uid().is_none() => p.print(Check::fail(
-                "cookie",
-                format!("the cookie from {source} has no `unb` (not from a logged-in tab)"),
-                FRESH_COOKIE,
+                n("cookie"),
+                t(
+                    lang,
+                    format!("the cookie from {source} has no `unb` (not from a logged-in tab)"),
+                    format!("来自 {source} 的 cookie 没有 `unb`（不是已登录页面的）"),
+                ),
+                fresh_cookie(lang),
             )),
             Some((jar, source)) => {
                 account = jar.uid();
+                let entries = jar.len();
                 p.print(Check::pass(
-                    "cookie",
-                    format!("from {source}, {} entries, has `unb`", jar.len()),
+                    n("cookie"),
+                    t(
+                        lang,
+                        format!("from {source}, {entries} entries, has `unb`"),
+                        format!("来自 {source}，{entries} 项，有 `unb`"),
+                    ),
                 ));
                 match Endpoints::from_urls(&r.endpoints) {
                     Ok(endpoints) => network = Some((jar, endpoints, r.endpoints.ws.clone())),
                     Err(e) => p.print(Check::fail(
-                        "endpoints",
+                        n("endpoints"),
                         e,
-                        "fix --mtop-url / --passport-url / --upload-url or the config file",
+                        t(
+                            lang,
+                            "fix --mtop-url / --passport-url / --upload-url or the config file",
+                            "修改 --mtop-url / --passport-url / --upload-url 或配置文件",
+                        ),
                     )),
                 }
             }
@@ -341,16 +522,17 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
     }
 
     if let Some((jar, endpoints, ws)) = network {
-        network_checks(&mut p, jar, endpoints, ws, &paths, wait).await;
+        network_checks(&mut p, jar, endpoints, ws, &paths, wait, lang).await;
     }
-    for c in terminal_checks(&|k| std::env::var(k).ok()) {
+    for c in terminal_checks(&|k| std::env::var(k).ok(), lang) {
         p.print(c);
     }
-    p.print(data_dir_check(&paths.data_dir));
+    p.print(data_dir_check(&paths.data_dir, lang));
     if let Some(uid) = account {
         p.print(store_check(
             &crate::store::cmd::store_dir(&paths, cli.demo),
             &uid,
+            lang,
         ));
     }
     if let Some(sim) = sim {
@@ -366,63 +548,92 @@ async fn network_checks(
     ws: String,
     paths: &Paths,
     wait: Duration,
+    lang: Lang,
 ) {
+    let n = |en| name(lang, en);
+    let d = |e: &dyn std::fmt::Display| crate::ui::i18n::detail(lang, &e.to_string());
+    let secs = wait.as_secs_f64();
     // No jar path: doctor must not rewrite the saved cookies.
     let mtop = match MtopClient::new(endpoints, jar, None) {
         Ok(m) => m,
-        Err(e) => return p.print(Check::fail("login", e.to_string(), "report this as a bug")),
+        Err(e) => {
+            return p.print(Check::fail(
+                n("login"),
+                d(&e),
+                t(lang, "report this as a bug", "请报告这个问题"),
+            ));
+        }
     };
     let uid = match tokio::time::timeout(wait, mtop.login_user()).await {
         Ok(Ok(uid)) => {
             p.print(Check::pass(
-                "login",
-                "the cookie is accepted (loginuser.get)",
+                n("login"),
+                t(
+                    lang,
+                    "the cookie is accepted (loginuser.get)",
+                    "cookie 有效（loginuser.get）",
+                ),
             ));
             uid
         }
         Ok(Err(e)) => {
-            let fix = mtop_fix(&e);
+            let fix = mtop_fix(lang, &e);
             return p.print(Check::fail(
-                "login",
-                format!("the cookie is not valid: {e}"),
+                n("login"),
+                t(
+                    lang,
+                    format!("the cookie is not valid: {e}"),
+                    format!("cookie 无效：{}", d(&e)),
+                ),
                 fix,
             ));
         }
         Err(_) => {
             return p.print(Check::fail(
-                "login",
-                format!(
-                    "no answer from the mtop gateway in {} s",
-                    wait.as_secs_f64()
+                n("login"),
+                t(
+                    lang,
+                    format!("no answer from the mtop gateway in {secs} s"),
+                    format!("mtop 网关 {secs} 秒内没有回应"),
                 ),
-                "check the network and the --mtop-url endpoint",
+                t(
+                    lang,
+                    "check the network and the --mtop-url endpoint",
+                    "检查网络和 --mtop-url 地址",
+                ),
             ));
         }
     };
     let did = device_id(&paths.device_id(), &uid);
     let token = match tokio::time::timeout(wait, mtop.login_token(&did)).await {
-        Ok(Ok(t)) => {
-            let life = t
+        Ok(Ok(tok)) => {
+            let life = tok
                 .expires_at_ms
-                .map(|e| {
-                    format!(
-                        ", valid for {} min",
-                        (e - crate::time::now_ms()).max(0) / 60_000
-                    )
-                })
-                .unwrap_or_default();
-            p.print(Check::pass("IM token", format!("received{life}")));
-            t
+                .map(|e| (e - crate::time::now_ms()).max(0) / 60_000);
+            let detail = match life {
+                Some(m) => t(
+                    lang,
+                    format!("received, valid for {m} min"),
+                    format!("已获得，{m} 分钟内有效"),
+                ),
+                None => t(lang, "received", "已获得"),
+            };
+            p.print(Check::pass(n("IM token"), detail));
+            tok
         }
         Ok(Err(e)) => {
-            let fix = mtop_fix(&e);
-            return p.print(Check::fail("IM token", e.to_string(), fix));
+            let fix = mtop_fix(lang, &e);
+            return p.print(Check::fail(n("IM token"), d(&e), fix));
         }
         Err(_) => {
             return p.print(Check::fail(
-                "IM token",
-                format!("no answer in {} s", wait.as_secs_f64()),
-                "check the network",
+                n("IM token"),
+                t(
+                    lang,
+                    format!("no answer in {secs} s"),
+                    format!("{secs} 秒内没有回应"),
+                ),
+                t(lang, "check the network", "检查网络"),
             ));
         }
     };
@@ -435,18 +646,37 @@ async fn network_checks(
         Ok(x) => x,
         Err(e) => {
             return p.print(Check::fail(
-                "websocket",
-                format!("{ws}: {e}"),
-                "check the network, a proxy or firewall, and --ws-url",
+                n("websocket"),
+                format!("{ws}: {}", d(&e)),
+                t(
+                    lang,
+                    "check the network, a proxy or firewall, and --ws-url",
+                    "检查网络、代理或防火墙，以及 --ws-url",
+                ),
             ));
         }
     };
     match c.register(&token.access_token, &did).await {
-        Ok(_) => p.print(Check::pass("websocket", format!("{ws}: connected and registered"))),
+        Ok(_) => p.print(Check::pass(
+            n("websocket"),
+            t(
+                lang,
+                format!("{ws}: connected and registered"),
+                format!("{ws}：已连接并注册"),
+            ),
+        )),
         Err(e) => p.print(Check::fail(
-            "websocket",
-            format!("{ws}: /reg failed: {e}"),
-            "another client may use the same device id; retry in a minute, or export a fresh cookie",
+            n("websocket"),
+            t(
+                lang,
+                format!("{ws}: /reg failed: {e}"),
+                format!("{ws}：/reg 失败：{}", d(&e)),
+            ),
+            t(
+                lang,
+                "another client may use the same device id; retry in a minute, or export a fresh cookie",
+                "可能有其他客户端在用同一设备 ID；一分钟后重试，或重新导出 cookie",
+            ),
         )),
     }
     c.close();
@@ -465,16 +695,24 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        let good = terminal_checks(&env(&[
-            ("TERM", "xterm-256color"),
-            ("LANG", "zh_CN.UTF-8"),
-            ("TMUX", "/tmp/tmux-1/default,1,0"),
-        ]));
+        let good = terminal_checks(
+            &env(&[
+                ("TERM", "xterm-256color"),
+                ("LANG", "zh_CN.UTF-8"),
+                ("TMUX", "/tmp/tmux-1/default,1,0"),
+            ]),
+            Lang::En,
+        );
         let by = |cs: &[Check], n: &str| cs.iter().find(|c| c.name == n).map(|c| c.status);
         assert_eq!(by(&good, "colours"), Some(Status::Pass));
         assert_eq!(by(&good, "locale"), Some(Status::Pass));
         assert_eq!(by(&good, "tmux"), Some(Status::Pass));
-        let bad = terminal_checks(&env(&[("TERM", "dumb"), ("LANG", "C")]));
+        let bad = terminal_checks(&env(&[("TERM", "dumb"), ("LANG", "C")]), Lang::En);
+        // The same checks in Chinese.
+        let zh = terminal_checks(&env(&[("TERM", "dumb"), ("LANG", "C")]), Lang::Zh);
+        assert_eq!(by(&zh, "颜色"), Some(Status::Warn));
+        assert!(zh.iter().all(|c| !c.render().contains("is not")), "{zh:?}");
+        assert!(zh.iter().any(|c| c.render().contains("不是 UTF-8")));
         assert_eq!(by(&bad, "colours"), Some(Status::Warn));
         assert_eq!(by(&bad, "locale"), Some(Status::Warn));
         assert_eq!(by(&bad, "ssh"), None);
@@ -484,20 +722,20 @@ mod tests {
     fn store_line_reports_a_broken_database_as_a_warning() {
         let dir = tempfile::tempdir().unwrap();
         let uid = Uid::new("2200000000401");
-        assert_eq!(store_check(dir.path(), &uid).status, Status::Pass);
+        assert_eq!(store_check(dir.path(), &uid, Lang::En).status, Status::Pass);
         let path = crate::store::db_path(dir.path(), &uid).unwrap();
         std::fs::write(&path, b"this is not a sqlite database, not at all").unwrap();
-        let c = store_check(dir.path(), &uid);
+        let c = store_check(dir.path(), &uid, Lang::En);
         assert_eq!(c.status, Status::Warn, "{c:?}");
     }
 
     #[test]
     fn unwritable_data_dir_fails() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(data_dir_check(dir.path()).status, Status::Pass);
+        assert_eq!(data_dir_check(dir.path(), Lang::En).status, Status::Pass);
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
-        let c = data_dir_check(&file.join("sub"));
+        let c = data_dir_check(&file.join("sub"), Lang::En);
         assert_eq!(c.status, Status::Fail);
         assert!(c.render().contains("✗"));
     }

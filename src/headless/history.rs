@@ -9,7 +9,7 @@ use crate::cli::{Cli, FetchHistoryArgs};
 use crate::im::api::{ImCommand, ImEvent};
 use crate::protocol::{Cid, Conversation};
 use crate::run::Connection;
-use crate::safe_text::{clean, clean_line};
+use crate::safe_text::clean_line;
 use crate::store::StoreHandle;
 
 pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
@@ -17,14 +17,14 @@ pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
     let connected = match crate::run::load_settings(cli) {
         Ok((paths, file)) => crate::run::connect(cli, paths, file, false).await,
         Err(e) => {
-            eprintln!("goofish-tui fetch-history: {}", clean(&format!("{e:#}")));
+            super::complain(super::lang(cli), "fetch-history", &format!("{e:#}"));
             return EXIT_FAILED;
         }
     };
     let mut conn = match connected {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("goofish-tui fetch-history: {}", clean(&format!("{e:#}")));
+            super::complain(super::lang(cli), "fetch-history", &format!("{e:#}"));
             return EXIT_LOGIN;
         }
     };
@@ -37,11 +37,11 @@ pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
     match result {
         Ok(()) => EXIT_OK,
         Err(Failure::Login(msg)) => {
-            eprintln!("goofish-tui fetch-history: {}", clean(&msg));
+            super::complain(super::lang(cli), "fetch-history", &msg);
             EXIT_LOGIN
         }
         Err(Failure::Failed(msg)) => {
-            eprintln!("goofish-tui fetch-history: {}", clean(&msg));
+            super::complain(super::lang(cli), "fetch-history", &msg);
             EXIT_FAILED
         }
     }

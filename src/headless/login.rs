@@ -8,6 +8,7 @@ use crate::im::cookies::CookieJar;
 use crate::im::mtop::{Endpoints, MtopClient, MtopError};
 use crate::im::passport::{PassportError, QrCode, QrLogin, QrState};
 use crate::protocol::Uid;
+use crate::ui::i18n::{Lang, tr};
 use qrcode::render::unicode::Dense1x2;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -48,7 +49,7 @@ pub async fn run(cli: &Cli, args: &LoginArgs) -> i32 {
     match login(cli, args).await {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("goofish-tui: {}", crate::safe_text::clean(&e.to_string()));
+            super::complain(super::lang(cli), "login", &e.to_string());
             e.code()
         }
     }
@@ -70,7 +71,8 @@ pub async fn login(cli: &Cli, args: &LoginArgs) -> Result<(), LoginError> {
     // A fresh jar: cookies of an older login must not mix with the new one.
     let mut mtop = MtopClient::new(endpoints, CookieJar::new(), None)
         .map_err(|e| LoginError::Failed(e.to_string()))?;
-    let uid = scan(&mut mtop, args).await?;
+    let lang = super::lang(cli);
+    let uid = scan(&mut mtop, args, lang).await?;
 
     let path = paths.cookie_jar();
     crate::private_fs::create_dir(&paths.data_dir).map_err(|e| {
@@ -82,31 +84,47 @@ pub async fn login(cli: &Cli, args: &LoginArgs) -> Result<(), LoginError> {
     mtop.jar().save(&path).map_err(|e| {
         LoginError::Failed(format!("cannot save the login in {}: {e}", path.display()))
     })?;
-    println!(
-        "Logged in as {uid}. The login is saved in {}.",
-        path.display()
-    );
+    let p = path.display();
+    match lang {
+        Lang::Zh => println!("已登录为 {uid}。登录信息保存在 {p}。"),
+        _ => println!("Logged in as {uid}. The login is saved in {p}."),
+    }
     if let Some(source) = &resolved.cookie_source {
-        println!(
-            "Note: a cookie is also given by {source}, and it is used instead of this login \
-             until it is removed."
-        );
+        match lang {
+            Lang::Zh => {
+                println!("注意：{source} 也给出了 cookie，在删除它之前会用它代替这次登录。")
+            }
+            _ => println!(
+                "Note: a cookie is also given by {source}, and it is used instead of this login \
+                 until it is removed."
+            ),
+        }
     }
     Ok(())
 }
 
 /// Shows codes until one is confirmed; returns the logged-in uid.
-async fn scan(mtop: &mut MtopClient, args: &LoginArgs) -> Result<Uid, LoginError> {
+async fn scan(mtop: &mut MtopClient, args: &LoginArgs, lang: Lang) -> Result<Uid, LoginError> {
     let deadline = Instant::now() + secs(args.timeout);
     let mut login = QrLogin::start(mtop).await?;
     let mut confirmed = None;
     'codes: for shown in 1..=MAX_CODES {
         let code = login.new_code().await?;
         if shown > 1 {
-            println!("The code expired. A new one:");
+            println!(
+                "{}",
+                tr(lang, "The code expired. A new one:", "二维码已过期，新的：")
+            );
         }
         println!("{}", render(&code, args.light_terminal)?);
-        println!("Scan this code with the Xianyu (闲鱼) app and confirm the login on the phone.");
+        println!(
+            "{}",
+            tr(
+                lang,
+                "Scan this code with the Xianyu (闲鱼) app and confirm the login on the phone.",
+                "用闲鱼 App 扫描这个二维码，并在手机上确认登录。",
+            )
+        );
         let mut last = QrState::Waiting;
         let mut transient = 0;
         loop {
@@ -133,7 +151,14 @@ async fn scan(mtop: &mut MtopClient, args: &LoginArgs) -> Result<Uid, LoginError
             }
             match &state {
                 QrState::Waiting | QrState::Transient(_) => {}
-                QrState::Scanned => println!("Scanned. Confirm the login on the phone…"),
+                QrState::Scanned => println!(
+                    "{}",
+                    tr(
+                        lang,
+                        "Scanned. Confirm the login on the phone…",
+                        "已扫描，请在手机上确认登录…",
+                    )
+                ),
                 QrState::Confirmed { token } => {
                     confirmed = Some(token.clone());
                     break 'codes;

@@ -4,7 +4,7 @@ use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
 use crate::cli::{Cli, SendArgs};
 use crate::im::api::{ConnState, ImCommand, ImEvent, OPEN_CONVERSATION_FAILED};
 use crate::protocol::{Cid, ClientId, Conversation, Uid};
-use crate::safe_text::{clean, clean_line};
+use crate::safe_text::clean_line;
 use std::io::Read;
 use tokio::time::Instant;
 
@@ -56,6 +56,10 @@ pub fn find_conversation<'a>(
         .find(|c| &c.peer == peer && item.is_none_or(|i| c.item_id.as_deref() == Some(i)))
 }
 
+/// What to do about risk control, on a line of its own (the URL is on the line before).
+pub const RISK_STEPS: &str =
+    "open it in a browser logged into the account, pass the check, then export a fresh cookie";
+
 /// A login problem the session reports, as a message.
 pub(super) fn login_problem(state: &ConnState) -> Option<String> {
     match state {
@@ -64,7 +68,7 @@ pub(super) fn login_problem(state: &ConnState) -> Option<String> {
             crate::run::COOKIE_HELP
         )),
         ConnState::RiskControl { url } => Some(format!(
-            "Goofish asks for a slider check (risk control): open {url} in a browser, pass it, then export a fresh cookie"
+            "Goofish asks for a slider check (risk control): {url}\n{RISK_STEPS}"
         )),
         ConnState::SessionRemoved { reason } => {
             Some(format!("the service removed the IM session: {reason}"))
@@ -81,34 +85,57 @@ pub(super) enum Failure {
 /// Runs `send`; returns the exit code.
 pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
     super::init_logging(cli);
-    let payload = match &args.image {
-        Some(path) => Payload::Image(path.clone()),
-        None => match message_text(args.text.as_deref(), &mut std::io::stdin()) {
+    let lang = super::lang(cli);
+    let say = |msg: &str| super::complain(lang, "send", msg);
+    let (paths, file) = match crate::run::load_settings(cli) {
+        Ok(s) => s,
+        Err(e) => {
+            say(&format!("{e:#}"));
+            return EXIT_FAILED;
+        }
+    };
+    let payload = match (&args.image, args.quick) {
+        (Some(path), _) => Payload::Image(path.clone()),
+        (None, Some(n)) => {
+            let configured = match crate::run::ui_options(cli, &file) {
+                Ok(o) => o.quick_replies,
+                Err(e) => {
+                    say(&format!("{e:#}"));
+                    return EXIT_FAILED;
+                }
+            };
+            let replies = crate::app::quick::resolve(configured.as_deref(), lang);
+            match n.checked_sub(1).and_then(|i| replies.get(i)) {
+                Some(template) => Payload::Quick(template.clone(), lang),
+                None => {
+                    say(&format!(
+                        "no quick reply {n}: there are {} (1 to {})",
+                        replies.len(),
+                        replies.len()
+                    ));
+                    return EXIT_FAILED;
+                }
+            }
+        }
+        (None, None) => match message_text(args.text.as_deref(), &mut std::io::stdin()) {
             Ok(t) => Payload::Text(t),
             Err(e) => {
-                eprintln!("goofish-tui send: {}", clean(&e.to_string()));
+                say(&e.to_string());
                 return EXIT_FAILED;
             }
         },
     };
     let deadline = Instant::now() + super::secs(args.timeout);
-    let (paths, file) = match crate::run::load_settings(cli) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("goofish-tui send: {}", clean(&format!("{e:#}")));
-            return EXIT_FAILED;
-        }
-    };
     let mut conn =
         match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file, false)).await
         {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
-                eprintln!("goofish-tui send: {}", clean(&format!("{e:#}")));
+                say(&format!("{e:#}"));
                 return EXIT_LOGIN;
             }
             Err(_) => {
-                eprintln!("goofish-tui send: timed out while connecting");
+                say("timed out while connecting");
                 return EXIT_FAILED;
             }
         };
@@ -120,18 +147,20 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
             EXIT_OK
         }
         Ok(Err(Failure::Login(msg))) => {
-            eprintln!("goofish-tui send: {}", clean(&msg));
+            say(&msg);
             EXIT_LOGIN
         }
         Ok(Err(Failure::Failed(msg))) => {
-            eprintln!("goofish-tui send: {}", clean(&msg));
+            say(&msg);
             EXIT_FAILED
         }
         Err(_) => {
-            eprintln!(
-                "goofish-tui send: timed out after {} s; the message was not sent",
-                super::secs(args.timeout).as_secs_f64()
-            );
+            let secs = super::secs(args.timeout).as_secs_f64();
+            let msg = match lang {
+                crate::ui::i18n::Lang::Zh => format!("{secs} 秒后超时；消息未发出"),
+                _ => format!("timed out after {secs} s; the message was not sent"),
+            };
+            eprintln!("goofish-tui send: {msg}");
             EXIT_FAILED
         }
     }
@@ -141,6 +170,84 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
 enum Payload {
     Text(String),
     Image(std::path::PathBuf),
+    /// A quick reply, filled in for the conversation once it is known (the language words
+    /// what is missing).
+    Quick(String, crate::ui::i18n::Lang),
+}
+
+/// A quick reply filled in for `cid`: the nickname and the item title come from the
+/// conversation list, the price from the item's details. A placeholder that stays unknown is
+/// an error: a script must not send `{price}` to a buyer.
+async fn fill_quick(
+    commands: &tokio::sync::mpsc::Sender<ImCommand>,
+    events: &mut tokio::sync::mpsc::Receiver<ImEvent>,
+    cid: &Cid,
+    template: &str,
+    lang: crate::ui::i18n::Lang,
+) -> Result<String, Failure> {
+    use crate::app::quick::{Values, fill};
+    let mut conv: Option<Conversation> = None;
+    if template.contains('{') {
+        ask(commands, ImCommand::ListConversations).await?;
+        loop {
+            match next(events).await? {
+                ImEvent::Conversations(list) => {
+                    conv = list.into_iter().find(|c| &c.cid == cid);
+                    break;
+                }
+                ImEvent::Connection(s) => {
+                    if let Some(msg) = login_problem(&s) {
+                        return Err(Failure::Login(msg));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut item = None;
+    if let Some(item_id) = conv.as_ref().and_then(|c| c.item_id.clone())
+        && (template.contains("{price}") || template.contains("{item}"))
+    {
+        ask(
+            commands,
+            ImCommand::FetchItem {
+                item_id: item_id.clone(),
+            },
+        )
+        .await?;
+        // The details may not come (a lookup failure is only logged): not for ever.
+        let wait = tokio::time::sleep(std::time::Duration::from_secs(10));
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                ev = next(events) => match ev? {
+                    ImEvent::Item(i) if i.item_id == item_id => {
+                        item = Some(i);
+                        break;
+                    }
+                    _ => {}
+                },
+                () = &mut wait => break,
+            }
+        }
+    }
+    let values = conv
+        .as_ref()
+        .map(|c| Values::of(c, item.as_ref()))
+        .unwrap_or_default();
+    let (text, missing) = fill(template, &values);
+    if !missing.is_empty() {
+        let missing = missing.join(", ");
+        return Err(Failure::Failed(match lang {
+            crate::ui::i18n::Lang::Zh => {
+                format!("会话 {cid} 的 {missing} 未知，无法填入快捷回复；没有发送")
+            }
+            _ => format!(
+                "the quick reply needs {missing} for conversation {cid}, which is not known; nothing was sent"
+            ),
+        }));
+    }
+    Ok(text)
 }
 
 /// Finds the conversation, sends, and waits for the result: the message id.
@@ -206,6 +313,12 @@ async fn deliver(
         }
         (None, None) => return Err(Failure::Failed("give --to CID or --peer UID".into())),
     };
+    let payload = match payload {
+        Payload::Quick(template, lang) => {
+            Payload::Text(fill_quick(&commands, events, &cid, &template, lang).await?)
+        }
+        other => other,
+    };
     let client_id = ClientId::generate(crate::time::now_ms());
     if matches!(payload, Payload::Image(_)) && !live {
         // A picture is only sent while connected: wait for the connection first.
@@ -222,7 +335,7 @@ async fn deliver(
         }
     }
     ask(match payload {
-        Payload::Text(text) => ImCommand::SendText {
+        Payload::Text(text) | Payload::Quick(text, _) => ImCommand::SendText {
             cid,
             client_id: client_id.clone(),
             text,

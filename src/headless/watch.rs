@@ -6,7 +6,7 @@ use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK, Signals};
 use crate::cli::{Cli, WatchArgs};
 use crate::im::api::{ConnState, ImCommand, ImEvent};
 use crate::protocol::{Cid, Conversation, Message, MessageId, Uid};
-use crate::safe_text::{clean, clean_line, escape_json};
+use crate::safe_text::{clean_line, escape_json};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{IsTerminal, Write};
@@ -202,7 +202,8 @@ impl Watcher {
             | ImEvent::SendNotSaved { .. }
             | ImEvent::History { .. }
             | ImEvent::HistoryFailed { .. }
-            | ImEvent::Backfill { .. } => {}
+            | ImEvent::Backfill { .. }
+            | ImEvent::RecallResult { .. } => {}
         }
         out
     }
@@ -330,10 +331,11 @@ impl Watcher {
                 crate::run::COOKIE_HELP
             )),
             ConnState::RiskControl { url } => Some(format!(
-                "Goofish asks for a slider check (risk control): open {url} in a browser logged into the account, pass the check, then export a fresh cookie"
+                "Goofish asks for a slider check (risk control): {url}\n{}",
+                super::send::RISK_STEPS
             )),
             ConnState::SessionRemoved { reason } => Some(format!(
-                "the service removed this IM session ({reason}); another client may be using the account"
+                "the service removed this IM session: {reason}\nanother client may be using the account"
             )),
             _ => None,
         };
@@ -446,7 +448,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
     let (paths, file) = match crate::run::load_settings(cli) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("goofish-tui watch: {}", clean(&format!("{e:#}")));
+            super::complain(super::lang(cli), "watch", &format!("{e:#}"));
             return EXIT_FAILED;
         }
     };
@@ -457,7 +459,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
     let mut conn = match connected {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("goofish-tui watch: {}", clean(&format!("{e:#}")));
+            super::complain(super::lang(cli), "watch", &format!("{e:#}"));
             return EXIT_LOGIN;
         }
     };
@@ -482,7 +484,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
             _ = signals.recv() => break EXIT_OK,
         };
         let Some(ev) = ev else {
-            eprintln!("goofish-tui watch: the IM session stopped");
+            super::complain(super::lang(cli), "watch", "the IM session stopped");
             break EXIT_FAILED;
         };
         let mut stop = None;
@@ -503,7 +505,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
                     let _ = commands.try_send(cmd);
                 }
                 Action::Fatal(msg) => {
-                    eprintln!("goofish-tui watch: {}", clean(&msg));
+                    super::complain(super::lang(cli), "watch", &msg);
                     stop = Some(EXIT_LOGIN);
                 }
             }

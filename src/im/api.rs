@@ -38,6 +38,10 @@ pub enum ImCommand {
     /// the conversation list comes again (`ImEvent::Conversations`) with the conversation
     /// in it; on failure an `ImEvent::Error` starting with [`OPEN_CONVERSATION_FAILED`].
     OpenConversation { peer: Uid, item_id: Option<String> },
+    /// Recall an own message (`/r/MessageManager/recallMessage`, §6.11). Exactly one
+    /// `RecallResult` follows; offline it fails at once (a recall is never kept for later:
+    /// the service allows it only shortly after sending).
+    Recall { cid: Cid, id: MessageId },
     /// Close the connection and stop.
     Shutdown,
 }
@@ -146,6 +150,12 @@ pub enum ImEvent {
         client_id: ClientId,
         cid: Cid,
         result: Result<Message, SendFailure>,
+    },
+    /// The answer to `ImCommand::Recall`: `Err` holds the service's reason.
+    RecallResult {
+        cid: Cid,
+        id: MessageId,
+        result: Result<(), String>,
     },
     Profile(Profile),
     Item(ItemInfo),

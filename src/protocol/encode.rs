@@ -484,6 +484,24 @@ pub fn card_update_item(
     ]))
 }
 
+/// An order-state change in the captured layout of §7.5:
+/// `{1: "<cid>@goofish", 2: 1, 3: {redReminder, redReminderStyle}, 4: <ms as uint64>}`.
+/// The meaning of `2` and of `redReminderStyle` is unknown; the capture's values are used.
+pub fn order_status_item(cid: &Cid, red_reminder: &str, time: i64) -> String {
+    encode_item(&imap(vec![
+        (1, s(cid.im())),
+        (2, int(1)),
+        (
+            3,
+            smap([
+                ("redReminder".to_string(), red_reminder.to_string()),
+                ("redReminderStyle".to_string(), "1".to_string()),
+            ]),
+        ),
+        (4, int(time)),
+    ]))
+}
+
 /// A recall (bizType 40104). Layout simulator-chosen [U] (never published): modelled on the
 /// read receipt, `{1: id, 2: 3 (recalled), 3: 0, 4: cid, 5: 1, 6: time}`; the `2` value keeps
 /// it from being mistaken for a receipt by a decoder that ignores bizType.

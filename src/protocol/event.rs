@@ -17,7 +17,8 @@ pub enum SyncEvent {
     },
     /// The peer is typing (40006 layout; uncertain, §12.6).
     Typing { uid: Uid, cid: Option<Cid> },
-    /// An order-state change on a trade card (layout uncertain, §7.5).
+    /// An order-state change (§7.5): the captured order-status push (its label in both
+    /// `text` and `red_reminder`, no `update_key`) or the card update (layout uncertain).
     CardUpdate {
         cid: Option<Cid>,
         text: String,

@@ -880,6 +880,7 @@ fn classify<'a>(
                 .ok_or_else(|| "field 1 is an array but neither a receipt nor typing".into())
         }
         Some(V::Str(_) | V::Bin(_)) => receipt(f, biz)
+            .or_else(|| order_status(f))
             .or_else(|| card_update(f))
             .ok_or_else(|| "field 1 is a string but the layout is unknown".into()),
         Some(other) => Err(format!("field 1 is {}: unknown layout", kind_name(other))),
@@ -1058,9 +1059,31 @@ fn typing(first: Option<V<'_>>, f: &[Option<V<'_>>; 7], biz: Option<i64>) -> Opt
     })
 }
 
+/// Order status (§7.5, captured): `{1: "<cid>@goofish", 2: 1, 3: {redReminder,
+/// redReminderStyle}, 4: <ms>}`. Field `1` is the conversation and `4` the time; an integer
+/// `4` tells it from the card update, whose `4` is a map. Without a `4`, a non-string `2`
+/// still means `1` is the conversation (the card update has its cid in `2`).
+fn order_status(f: &[Option<V<'_>>; 7]) -> Option<SyncEvent> {
+    let time = match f[4] {
+        Some(V::Int(_) | V::UInt(_)) => int(f[4]),
+        None if !matches!(f[2], Some(V::Str(_) | V::Bin(_))) => None,
+        _ => return None,
+    };
+    let cid = text_ne(f[1]).filter(|c| c.contains("@goofish"))?;
+    let red = as_map(f[3]).and_then(|m| text_ne(m.get("redReminder")))?;
+    let red = red.trim().to_string();
+    Some(SyncEvent::CardUpdate {
+        cid: Some(Cid::new(cid.trim())),
+        text: red.clone(),
+        red_reminder: Some(red),
+        update_key: None,
+        time,
+    })
+}
+
 /// Card update (§7.5, layout [U]): `1` a string, `2` cid, `3.redReminder`, `4` a `10`-like
-/// block with `reminderContent`, `5` time. The older detector (a known order state in
-/// `3.redReminder` and a uid in `1`) is accepted too.
+/// block with `reminderContent`, `5` time. A known order state in `3.redReminder` with a
+/// string cid in `2` and no block is accepted too (what the older detector read).
 fn card_update(f: &[Option<V<'_>>; 7]) -> Option<SyncEvent> {
     const ORDER_STATES: [&str; 3] = ["等待买家付款", "交易关闭", "等待卖家发货"];
     let block = as_map(f[4]);

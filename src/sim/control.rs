@@ -4,6 +4,7 @@
 use super::driver::chat_push;
 use super::faults::{FaultKind, FaultRequest, Faults};
 use super::passport;
+use super::scenario::Action;
 use super::state::{Out, QrStatus, Sim, lock};
 use crate::protocol::encode::PushItem;
 use crate::protocol::lwp::path;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/__sim/incoming", post(incoming))
         .route("/__sim/burst", post(burst))
         .route("/__sim/fault", post(fault))
+        .route("/__sim/order", post(order))
         .route("/__sim/qr", post(qr))
         .route("/__sim/state", get(state))
 }
@@ -179,6 +181,38 @@ async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Respo
         "per_second": if secs > 0.0 { (messages.len() as f64 / secs).round() } else { 0.0 },
     }))
     .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OrderStep {
+    /// The buyer places an order (我已拍下，待付款).
+    Place,
+    /// The buyer pays (我已付款，等待你发货).
+    Pay,
+    /// The order is shipped: only the order-status push (等待买家收货), no card.
+    Ship,
+}
+
+#[derive(Deserialize)]
+struct OrderReq {
+    cid: String,
+    step: OrderStep,
+}
+
+/// A buyer's order step in a conversation: the trade card and the order-status push.
+async fn order(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<OrderReq>) -> Response {
+    let cid = Cid::new(req.cid);
+    if sim.state().world.thread(&cid).is_none() {
+        return bad_request(format!("unknown conversation {cid}"));
+    }
+    let action = match req.step {
+        OrderStep::Place => Action::PlaceOrder { cid },
+        OrderStep::Pay => Action::Pay { cid },
+        OrderStep::Ship => Action::Ship { cid },
+    };
+    super::driver::apply(&sim, &action);
+    Json(json!({"ok": true})).into_response()
 }
 
 async fn fault(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<FaultRequest>) -> Response {

@@ -4,7 +4,7 @@
 use super::scenario::{self, Action, Outcome};
 use super::state::Sim;
 use crate::protocol::encode::{
-    PushItem, card_update_item, chat_message_item, receipt_item, typing_item,
+    PushItem, chat_message_item, order_status_item, receipt_item, typing_item,
 };
 use crate::protocol::{Message, Uid};
 use std::sync::Arc;
@@ -54,9 +54,12 @@ pub fn chat_push(msg: &Message, receiver: &Uid) -> PushItem {
     }
 }
 
-/// The push item an outcome becomes, as the account's clients see it. `peer` is the buyer
-/// of the outcome's conversation.
-pub fn push_item(outcome: &Outcome, self_uid: &Uid, peer: Option<&Uid>) -> PushItem {
+/// The bizType of the order-status push is not in the capture [U]; 40005 ("conversation
+/// extension changed", §7.2) is the closest name: the state is part of the conversation.
+const ORDER_STATUS_BIZ_TYPE: i64 = 40005;
+
+/// The push item an outcome becomes, as the account's clients see it.
+pub fn push_item(outcome: &Outcome, self_uid: &Uid) -> PushItem {
     match outcome {
         Outcome::Message(m) => chat_push(m, self_uid),
         Outcome::Typing { cid, uid } => PushItem {
@@ -67,20 +70,14 @@ pub fn push_item(outcome: &Outcome, self_uid: &Uid, peer: Option<&Uid>) -> PushI
             biz_type: 40103,
             data: receipt_item(&r.cid, &r.ids, r.time),
         },
-        Outcome::CardUpdate {
+        Outcome::OrderState {
             cid,
-            text,
             red_reminder,
-            update_key,
             time,
-        } => {
-            // The sender of an order-state update is the buyer, like the order card itself.
-            let sender = peer.unwrap_or(self_uid);
-            PushItem {
-                biz_type: 40000,
-                data: card_update_item(cid, sender, text, red_reminder, update_key, *time),
-            }
-        }
+        } => PushItem {
+            biz_type: ORDER_STATUS_BIZ_TYPE,
+            data: order_status_item(cid, red_reminder, *time),
+        },
     }
 }
 
@@ -88,20 +85,6 @@ pub fn push_item(outcome: &Outcome, self_uid: &Uid, peer: Option<&Uid>) -> PushI
 pub fn apply(sim: &Sim, action: &Action) {
     let now = crate::time::now_ms();
     let self_uid = sim.self_uid();
-    let (outcomes, peer) = {
-        let mut st = sim.state();
-        let outcomes = scenario::apply(&mut st.world, action, now);
-        let cid = outcomes.iter().find_map(|o| match o {
-            Outcome::CardUpdate { cid, .. } => Some(cid.clone()),
-            _ => None,
-        });
-        let peer = cid.and_then(|c| st.world.thread(&c).map(|t| t.conv.peer.clone()));
-        (outcomes, peer)
-    };
-    sim.push_items(
-        outcomes
-            .iter()
-            .map(|o| push_item(o, &self_uid, peer.as_ref()))
-            .collect(),
-    );
+    let outcomes = scenario::apply(&mut sim.state().world, action, now);
+    sim.push_items(outcomes.iter().map(|o| push_item(o, &self_uid)).collect());
 }

@@ -412,8 +412,11 @@ fn handle_request(
             }
             (ok(req, json!({})), vec![])
         }
-        path::RECALL => match parse_recall(&body).and_then(|id| st.world.recall(&id)) {
-            Some((cid, id)) => {
+        path::RECALL => match parse_recall(&body)
+            .ok_or("no message id")
+            .and_then(|id| recallable(&mut st.world, &id, now))
+        {
+            Ok((cid, id)) => {
                 drop(st);
                 sim.push_items(vec![PushItem {
                     biz_type: 40104,
@@ -421,14 +424,7 @@ fn handle_request(
                 }]);
                 (ok(req, json!({})), vec![])
             }
-            None => (
-                error(
-                    req,
-                    400,
-                    json!({"reason": "message not exist or cannot be recalled"}),
-                ),
-                vec![],
-            ),
+            Err(reason) => (error(req, 400, json!({ "reason": reason })), vec![]),
         },
         _ => (
             error(
@@ -439,6 +435,27 @@ fn handle_request(
             vec![],
         ),
     }
+}
+
+/// How long after sending an own message may be recalled. §6.11 [L]: a client offers recall
+/// for 2 minutes, which is taken as the service's rule.
+pub const RECALL_WINDOW_MS: i64 = 2 * 60 * 1000;
+
+/// Removes `id` when the account may recall it (its own message, at most
+/// `RECALL_WINDOW_MS` old); otherwise the reason, as the answer's `reason`.
+fn recallable(
+    world: &mut super::world::World,
+    id: &crate::protocol::MessageId,
+    now: i64,
+) -> Result<(Cid, crate::protocol::MessageId), &'static str> {
+    let m = world.message(id).ok_or("message not exist")?;
+    if !m.is_self {
+        return Err("only your own messages can be recalled");
+    }
+    if now.saturating_sub(m.time) > RECALL_WINDOW_MS {
+        return Err("message can only be recalled within 2 minutes");
+    }
+    world.recall(id).ok_or("message not exist")
 }
 
 fn find_cid_of(st: &State, id: &crate::protocol::MessageId) -> Option<Cid> {
@@ -574,4 +591,36 @@ fn register(sim: &Arc<Sim>, shared: &Arc<ConnShared>, req: &Frame) -> Handled {
             body: json!({}),
         }],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::world::{World, WorldConfig};
+
+    #[test]
+    fn only_own_messages_within_two_minutes_are_recalled() {
+        let now = 1_800_000_000_000;
+        let mut w = World::generate(&WorldConfig {
+            conversations: 3,
+            history: 2,
+            ..WorldConfig::new(1, now)
+        });
+        let cid = w.threads_newest_first()[0].conv.cid.clone();
+        let text = |t: &str| Content::Text { text: t.into() };
+        let old = w.self_says(&cid, text("早"), None, now).expect("sent");
+        let fresh = w.self_says(&cid, text("晚"), None, now + 1).expect("sent");
+        let theirs = w.buyer_says(&cid, text("在吗"), now + 2).expect("said");
+        let later = now + 1 + RECALL_WINDOW_MS;
+        assert!(recallable(&mut w, &old.id, later).is_err());
+        assert!(recallable(&mut w, &theirs.id, later).is_err());
+        assert_eq!(
+            recallable(&mut w, &fresh.id, later),
+            Ok((cid.clone(), fresh.id.clone()))
+        );
+        assert_eq!(
+            recallable(&mut w, &fresh.id, later),
+            Err("message not exist")
+        );
+    }
 }

@@ -48,6 +48,10 @@ pub enum Action {
     Pay {
         cid: Cid,
     },
+    /// The seller shipped: only the order state changes (等待买家收货).
+    Ship {
+        cid: Cid,
+    },
     /// The buyer read the seller's messages.
     ReadByPeer {
         cid: Cid,
@@ -69,14 +73,11 @@ pub enum Outcome {
     Typing { cid: Cid, uid: Uid },
     /// Read receipt for the seller's messages (40103).
     Read(Receipt),
-    /// The order card changed state (§7.5 "card update").
-    CardUpdate {
+    /// The conversation's order changed state (the order-status push of §7.5).
+    OrderState {
         cid: Cid,
-        /// `reminderContent`, e.g. `[我已付款，等待你发货]`.
-        text: String,
+        /// The state's label, e.g. `等待卖家发货`.
         red_reminder: String,
-        /// `<cid>:<order id>:<state>`, as in `extJson.updateKey`.
-        update_key: String,
         time: i64,
     },
 }
@@ -108,29 +109,19 @@ pub fn apply(world: &mut World, action: &Action, now_ms: i64) -> Vec<Outcome> {
             })
             .into_iter()
             .collect(),
-        Action::PlaceOrder { cid } => world
-            .trade_card(cid, card::PLACED, card::PLACED_RED, now_ms)
-            .map(Outcome::Message)
-            .into_iter()
-            .collect(),
-        Action::Pay { cid } => {
-            let Some(msg) = world.trade_card(cid, card::PAID, card::PAID_RED, now_ms) else {
+        Action::PlaceOrder { cid } => {
+            order_card(world, cid, card::PLACED, card::PLACED_RED, now_ms)
+        }
+        Action::Pay { cid } => order_card(world, cid, card::PAID, card::PAID_RED, now_ms),
+        Action::Ship { cid } => {
+            if !world.set_order_state(cid, card::SHIPPED_RED) {
                 return Vec::new();
-            };
-            let order = world
-                .thread(cid)
-                .and_then(|t| t.order_id.clone())
-                .unwrap_or_default();
-            // The state suffix of a paid order is not in any capture (only `1_not_pay_seller`
-            // is); this one follows its pattern.
-            let update = Outcome::CardUpdate {
+            }
+            vec![Outcome::OrderState {
                 cid: cid.clone(),
-                text: format!("[{}]", card::PAID),
-                red_reminder: card::PAID_RED.to_string(),
-                update_key: format!("{}:{order}:2_pay_seller", cid.as_str()),
-                time: msg.time,
-            };
-            vec![Outcome::Message(msg), update]
+                red_reminder: card::SHIPPED_RED.to_string(),
+                time: now_ms,
+            }]
         }
         Action::ReadByPeer { cid } => world
             .mark_read_by_peer(cid, now_ms)
@@ -150,6 +141,20 @@ pub fn apply(world: &mut World, action: &Action, now_ms: i64) -> Vec<Outcome> {
                 .collect()
         }
     }
+}
+
+/// The buyer's trade card and the order-state push that goes with it: the card is a message
+/// in the thread, the push updates the state shown for the conversation.
+fn order_card(world: &mut World, cid: &Cid, title: &str, red: &str, now_ms: i64) -> Vec<Outcome> {
+    let Some(msg) = world.trade_card(cid, title, red, now_ms) else {
+        return Vec::new();
+    };
+    let state = Outcome::OrderState {
+        cid: cid.clone(),
+        red_reminder: red.to_string(),
+        time: msg.time,
+    };
+    vec![Outcome::Message(msg), state]
 }
 
 /// Where a conversation's order stands, read from its label.
@@ -973,7 +978,7 @@ mod tests {
                 Action::PlaceOrder { .. } => orders += 1,
                 Action::Pay { .. } => {
                     pays += 1;
-                    assert!(out.iter().any(|o| matches!(o, Outcome::CardUpdate { .. })));
+                    assert!(out.iter().any(|o| matches!(o, Outcome::OrderState { .. })));
                 }
                 Action::Typing { .. } => typing += 1,
                 Action::BuyerImage { .. } => images += 1,
@@ -1091,33 +1096,27 @@ mod tests {
             &Action::PlaceOrder { cid: cid.clone() },
             NOW + 1_000,
         );
-        assert!(
-            matches!(&out[..], [Outcome::Message(m)] if m.red_reminder.as_deref() == Some(card::PLACED_RED))
-        );
+        assert!(matches!(
+            &out[..],
+            [Outcome::Message(m), Outcome::OrderState { red_reminder, .. }]
+                if m.red_reminder.as_deref() == Some(card::PLACED_RED) && red_reminder == card::PLACED_RED
+        ));
         let a = d.answer(&w, &cid, "改好价了，可以付款了");
         assert!(has(&a, |x| matches!(x, Action::Pay { .. })), "{a:?}");
         let out = apply(&mut w, &Action::Pay { cid: cid.clone() }, NOW + 30_000);
-        let order = w
-            .thread(&cid)
-            .and_then(|t| t.order_id.clone())
-            .expect("order");
         match &out[..] {
             [
                 Outcome::Message(m),
-                Outcome::CardUpdate {
+                Outcome::OrderState {
                     cid: c,
                     red_reminder,
-                    update_key,
-                    ..
+                    time,
                 },
             ] => {
                 assert!(matches!(&m.content, Content::TradeCard(c) if c.title == card::PAID));
                 assert_eq!(c, &cid);
                 assert_eq!(red_reminder, card::PAID_RED);
-                assert_eq!(
-                    update_key,
-                    &format!("{}:{order}:2_pay_seller", cid.as_str())
-                );
+                assert_eq!(*time, m.time);
             }
             other => panic!("{other:?}"),
         }

@@ -34,6 +34,8 @@ pub mod card {
     /// Label after the buyer confirmed receipt. The spec lists no label for this state;
     /// this one is our choice.
     pub const RECEIVED_RED: &str = "交易成功";
+    /// Label once the seller shipped (no card: the seller ships in the app).
+    pub const SHIPPED_RED: &str = "等待买家收货";
 }
 
 /// How to build a world.
@@ -237,6 +239,18 @@ impl World {
         Some(self.append(idx, peer, false, content, None, red, None, now_ms))
     }
 
+    /// The order of a conversation moved on without a card (the seller shipped it): the
+    /// conversation takes `red_reminder` as its label. False for an unknown one.
+    pub fn set_order_state(&mut self, cid: &Cid, red_reminder: &str) -> bool {
+        match self.by_cid.get(cid) {
+            Some(&i) => {
+                self.threads[i].conv.red_reminder = Some(red_reminder.to_string());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The seller opened the conversation: unread goes to 0. False for an unknown one.
     pub fn mark_read_by_self(&mut self, cid: &Cid) -> bool {
         match self.by_cid.get(cid) {
@@ -267,6 +281,18 @@ impl World {
             ids,
             time: now_ms,
         })
+    }
+
+    /// The message with id `id`, when there is one.
+    pub fn message(&self, id: &MessageId) -> Option<&Message> {
+        let n = id.number()?;
+        let pos = self.id_index.binary_search_by_key(&n, |&(k, _)| k).ok()?;
+        let t = &self.threads[self.id_index[pos].1 as usize];
+        let at = t
+            .messages
+            .binary_search_by_key(&n, |m| m.id.number().unwrap_or(0))
+            .ok()?;
+        t.messages.get(at)
     }
 
     /// Removes a message (any sender; the server decides who may recall what). Returns its

@@ -388,6 +388,15 @@ impl Store {
         Ok(added)
     }
 
+    /// Deletes a message (a recalled one: its text must not come back, nor be found).
+    /// Returns whether it was stored.
+    pub fn forget_message(&mut self, id: &MessageId) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM messages WHERE id = ?1", params![id.as_str()])?;
+        Ok(n > 0)
+    }
+
     /// Up to `limit` messages of `cid`, newest first, strictly older than `before`
     /// (time, id) when given: the last message of the previous page.
     pub fn messages(

@@ -4,6 +4,8 @@
 //! each as a `Msg` to `app::update`, executes the effects, drains whatever else is already
 //! waiting, and then draws once if anything visible changed. Idle, it neither draws nor wakes.
 
+pub mod clipboard;
+pub mod editor;
 mod outgoing;
 mod store_worker;
 
@@ -56,6 +58,12 @@ pub struct Runtime<B: Backend> {
     store: Option<StoreWorker>,
     /// End on SIGHUP / SIGTERM / SIGINT as on a quit key (the real terminal only).
     listen_signals: bool,
+    /// The external editor while it runs: the terminal is its own until it ends.
+    editor: Option<tokio::task::JoinHandle<Result<String, String>>>,
+    /// The editor command; `None`: from the environment when needed.
+    editor_command: Option<String>,
+    /// The text last copied to the clipboard.
+    copied: Option<String>,
 }
 
 impl<B: Backend> Runtime<B> {
@@ -76,7 +84,44 @@ impl<B: Backend> Runtime<B> {
             real_terminal: false,
             store: None,
             listen_signals: false,
+            editor: None,
+            editor_command: None,
+            copied: None,
         })
+    }
+
+    /// Uses `command` as the external editor instead of `$VISUAL` / `$EDITOR`.
+    pub fn with_editor(mut self, command: &str) -> Self {
+        self.editor_command = Some(command.to_string());
+        self
+    }
+
+    /// The text last put on the clipboard.
+    pub fn copied(&self) -> Option<&str> {
+        self.copied.as_deref()
+    }
+
+    /// Whether the external editor has the terminal.
+    pub fn editing(&self) -> bool {
+        self.editor.is_some()
+    }
+
+    /// Waits for the external editor to end and brings its text back into the state.
+    pub async fn finish_editing(&mut self) {
+        let done = editor_done(&mut self.editor).await;
+        self.resume(done).await;
+    }
+
+    /// The editor ended: the terminal comes back to the UI, redrawn whole.
+    async fn resume(&mut self, done: Result<String, String>) {
+        self.editor = None;
+        if self.real_terminal {
+            if let Err(e) = enter_modes() {
+                tracing::warn!("cannot take the terminal back after the editor: {e}");
+            }
+            let _ = self.terminal.clear();
+        }
+        self.dispatch(Input::Edited(done)).await;
     }
 
     /// Connects the local history: what it holds is shown at once, and the reducer's store
@@ -166,6 +211,28 @@ impl<B: Backend> Runtime<B> {
                     let _ = out.write_all(b"\x07").and_then(|()| out.flush());
                 }
             }
+            Effect::Copy(text) => {
+                if self.real_terminal {
+                    let mut out = io::stdout();
+                    let seq = clipboard::osc52(&text);
+                    let _ = out.write_all(seq.as_bytes()).and_then(|()| out.flush());
+                }
+                self.copied = Some(text);
+            }
+            Effect::Editor(text) => {
+                let command = self
+                    .editor_command
+                    .clone()
+                    .unwrap_or_else(|| editor::command(|k| std::env::var(k).ok()));
+                if self.real_terminal
+                    && let Err(e) = restore_terminal()
+                {
+                    tracing::warn!("cannot hand the terminal to the editor: {e}");
+                }
+                self.editor = Some(tokio::task::spawn_blocking(move || {
+                    editor::edit(&text, &command)
+                }));
+            }
             Effect::Quit => {}
         }
     }
@@ -175,7 +242,8 @@ impl<B: Backend> Runtime<B> {
     /// something changed since the last frame. Returns whether it drew.
     pub fn draw_if_dirty(&mut self) -> Result<bool, TuiError> {
         self.outgoing.flush(&self.commands);
-        if !self.state.take_dirty() {
+        // The editor has the screen: the next frame comes when it is done.
+        if self.editor.is_some() || !self.state.take_dirty() {
             return Ok(false);
         }
         let state = &self.state;
@@ -211,8 +279,10 @@ impl<B: Backend> Runtime<B> {
                 }
             };
             let commands = self.commands.clone();
+            let editing = self.editor.is_some();
             tokio::select! {
-                ev = input.next() => match ev {
+                // Keys typed into the editor are not read here.
+                ev = input.next(), if !editing => match ev {
                     Some(ev) => self.on_terminal(ev?).await,
                     None => return Ok(()),
                 },
@@ -233,6 +303,7 @@ impl<B: Backend> Runtime<B> {
                     }
                 }
                 replies = next_replies(&mut self.store) => self.apply_store(replies).await,
+                done = editor_done(&mut self.editor), if editing => self.resume(done).await,
                 () = signals.next() => {
                     tracing::info!("asked to end by a signal");
                     self.dispatch(Input::Terminate).await;
@@ -241,13 +312,17 @@ impl<B: Backend> Runtime<B> {
             while let Some(replies) = self.store.as_mut().and_then(StoreWorker::try_next) {
                 self.apply_store(replies).await;
             }
-            // Fold everything already waiting into this frame.
-            while events_open && let Ok(ev) = events.try_recv() {
-                self.dispatch(Input::Im(ev)).await;
+            // Fold what is already waiting into this frame, up to a limit: under a burst a
+            // frame still comes (and keys are read) every so many events.
+            for _ in 0..FOLD_LIMIT {
+                match events.try_recv() {
+                    Ok(ev) if events_open => self.dispatch(Input::Im(ev)).await,
+                    _ => break,
+                }
             }
             // Polled inside the task (not with a dummy waker): crossterm's stream keeps the
             // first waker it is given, and a dummy one would lose the next key.
-            loop {
+            while self.editor.is_none() {
                 let ready = tokio::select! {
                     biased;
                     ev = input.next() => Some(ev),
@@ -301,8 +376,23 @@ impl<B: Backend> Runtime<B> {
     }
 }
 
+/// At most this many session events are folded into one frame.
+const FOLD_LIMIT: usize = 2048;
+
 /// How long a quit waits for the session to take the last commands.
 const QUIT_HAND_OVER: Duration = Duration::from_secs(2);
+
+/// The editor's text when it ends, or never when none runs.
+async fn editor_done(
+    editor: &mut Option<tokio::task::JoinHandle<Result<String, String>>>,
+) -> Result<String, String> {
+    match editor {
+        Some(task) => task
+            .await
+            .unwrap_or_else(|e| Err(format!("the editor exited with {e}"))),
+        None => std::future::pending().await,
+    }
+}
 
 /// The next store replies, or never when there is no store.
 async fn next_replies(store: &mut Option<StoreWorker>) -> Vec<StoreReply> {
@@ -364,10 +454,15 @@ impl Signals {
 /// Puts the terminal into the UI's mode: raw, alternate screen, bracketed paste, mouse
 /// capture, focus reports.
 pub fn setup_terminal() -> io::Result<CrosstermBackend<Stdout>> {
+    enter_modes()?;
+    Ok(CrosstermBackend::new(io::stdout()))
+}
+
+/// Raw mode, alternate screen, bracketed paste, mouse capture, focus reports.
+fn enter_modes() -> io::Result<()> {
     enable_raw_mode()?;
-    let mut out = io::stdout();
     if let Err(e) = execute!(
-        out,
+        io::stdout(),
         EnterAlternateScreen,
         EnableBracketedPaste,
         EnableMouseCapture,
@@ -376,7 +471,7 @@ pub fn setup_terminal() -> io::Result<CrosstermBackend<Stdout>> {
         let _ = restore_terminal();
         return Err(e);
     }
-    Ok(CrosstermBackend::new(out))
+    Ok(())
 }
 
 /// Gives the terminal back as it was. Safe to call more than once.

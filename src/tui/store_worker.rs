@@ -115,6 +115,10 @@ async fn run(store: &StoreHandle, req: StoreRequest) -> Vec<StoreReply> {
                 Err(e) => vec![failed("saving a draft", e)],
             }
         }
+        StoreRequest::Forget { id } => match store.call(move |s| s.forget_message(&id)).await {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![failed("removing a recalled message", e)],
+        },
     }
 }
 

@@ -39,6 +39,16 @@ impl Lang {
     }
 }
 
+/// The language a `--lang` value names: `zh`, `en` or `auto`.
+pub fn parse_lang(s: &str) -> Option<Lang> {
+    match s.trim().to_lowercase().as_str() {
+        "zh" | "zh_cn" | "zh-cn" | "cn" => Some(Lang::Zh),
+        "en" => Some(Lang::En),
+        "auto" => Some(Lang::Auto),
+        _ => None,
+    }
+}
+
 /// The strings of one language.
 pub struct Strings {
     pub conn_connecting: &'static str,
@@ -60,7 +70,30 @@ pub struct Strings {
     pub loading: &'static str,
     pub no_more_history: &'static str,
     pub image: &'static str,
-    pub recalled: &'static str,
+    pub recalled_self: &'static str,
+    pub recalled_peer: &'static str,
+    pub recall_own_only: &'static str,
+    pub recall_not_sent: &'static str,
+    pub recall_too_late: &'static str,
+    pub recalling: &'static str,
+    pub recall_failed: &'static str,
+    pub confirm_recall: &'static str,
+    pub recall_title: &'static str,
+    pub confirm_hint: &'static str,
+    pub copied: &'static str,
+    pub copy_nothing: &'static str,
+    pub not_failed: &'static str,
+    pub discarded: &'static str,
+    pub quick_title: &'static str,
+    pub quick_hint: &'static str,
+    pub quick_needs_chat: &'static str,
+    pub quick_none: &'static str,
+    pub waiting_first_on: &'static str,
+    pub waiting_first_off: &'static str,
+    pub waiting_first: &'static str,
+    pub notices: &'static str,
+    pub editor_failed: &'static str,
+    pub editing: &'static str,
     pub unknown_content: &'static str,
     pub queued: &'static str,
     pub sending: &'static str,
@@ -68,6 +101,7 @@ pub struct Strings {
     pub read: &'static str,
     pub failed: &'static str,
     pub retry_hint: &'static str,
+    pub edit_hint: &'static str,
     pub not_saved: &'static str,
     pub new_below: &'static str,
     pub compose_placeholder: &'static str,
@@ -113,14 +147,38 @@ pub static ZH: Strings = Strings {
     loading: "加载中…",
     no_more_history: "没有更早的消息",
     image: "[图片]",
-    recalled: "[消息已撤回]",
+    recalled_self: "你撤回了一条消息",
+    recalled_peer: "对方撤回了一条消息",
+    recall_own_only: "只能撤回自己发的消息",
+    recall_not_sent: "这条消息还没有发出，无法撤回",
+    recall_too_late: "超过 2 分钟的消息不能撤回",
+    recalling: "正在撤回…",
+    recall_failed: "撤回失败",
+    confirm_recall: "撤回这条消息？",
+    recall_title: "撤回",
+    confirm_hint: "y / Enter 撤回 · 其他键取消",
+    copied: "已复制到剪贴板",
+    copy_nothing: "这条消息没有可复制的内容",
+    not_failed: "只有发送失败的消息可以编辑或删除",
+    discarded: "已删除未发出的消息",
+    quick_title: "快捷回复",
+    quick_hint: "1–9 或 Enter 放入输入框 · ↑↓ 选择 · Esc 关闭",
+    quick_needs_chat: "先选择一个会话",
+    quick_none: "没有快捷回复：在配置文件 [ui] quick_replies 中添加",
+    waiting_first_on: "等待回复的买家在前（等待最久的在最上）",
+    waiting_first_off: "按最近活动排序",
+    waiting_first: "等待优先",
+    notices: "通知",
+    editor_failed: "编辑器出错",
+    editing: "正在外部编辑器中编辑…",
     unknown_content: "[不支持的消息]",
     queued: "⏳排队",
     sending: "…发送中",
     sent: "✓已发送",
     read: "✓✓已读",
     failed: "✗失败",
-    retry_hint: "按 r 重试",
+    retry_hint: "r 重试 · e 修改 · d 删除",
+    edit_hint: "e 修改后重发 · d 删除",
     not_saved: "未能存入本地发件箱：发出前退出程序会丢失",
     new_below: "条新消息 ↓",
     compose_placeholder: "输入消息，Enter 发送，Alt+Enter 换行",
@@ -166,14 +224,38 @@ pub static EN: Strings = Strings {
     loading: "loading…",
     no_more_history: "no older messages",
     image: "[image]",
-    recalled: "[message recalled]",
+    recalled_self: "you recalled a message",
+    recalled_peer: "the buyer recalled a message",
+    recall_own_only: "only your own messages can be recalled",
+    recall_not_sent: "this message has not gone out; nothing to recall",
+    recall_too_late: "messages older than 2 minutes cannot be recalled",
+    recalling: "recalling…",
+    recall_failed: "recall failed",
+    confirm_recall: "Recall this message?",
+    recall_title: "Recall",
+    confirm_hint: "y / Enter recalls · any other key cancels",
+    copied: "copied to the clipboard",
+    copy_nothing: "nothing to copy in this message",
+    not_failed: "only a message that failed to send can be edited or discarded",
+    discarded: "the unsent message was discarded",
+    quick_title: "Quick replies",
+    quick_hint: "1–9 or Enter puts it in the compose box · ↑↓ select · Esc closes",
+    quick_needs_chat: "select a conversation first",
+    quick_none: "no quick replies: add some as [ui] quick_replies in the config file",
+    waiting_first_on: "waiting buyers first, the longest wait on top",
+    waiting_first_off: "sorted by latest activity",
+    waiting_first: "waiting first",
+    notices: "notices",
+    editor_failed: "the editor failed",
+    editing: "editing in the external editor…",
     unknown_content: "[unsupported message]",
     queued: "⏳queued",
     sending: "…sending",
     sent: "✓sent",
     read: "✓✓read",
     failed: "✗failed",
-    retry_hint: "press r to retry",
+    retry_hint: "r retries · e edits · d discards",
+    edit_hint: "e to edit and resend · d discards",
     not_saved: "not saved on disk: lost if the program ends before it is sent",
     new_below: "new ↓",
     compose_placeholder: "type a message, Enter sends, Alt+Enter for a new line",
@@ -241,7 +323,7 @@ pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
             if zh {
                 "退出（输入框外）"
             } else {
-                "quit (outside the compose box)"
+                "quit (not in compose)"
             }
         }
         A::ForceQuit => {
@@ -253,23 +335,23 @@ pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
         }
         A::Up => {
             if zh {
-                "上移 / 向上滚动"
+                "上移 / 上一条消息"
             } else {
-                "up / scroll up"
+                "up / older message"
             }
         }
         A::Down => {
             if zh {
-                "下移 / 向下滚动"
+                "下移 / 下一条消息"
             } else {
-                "down / scroll down"
+                "down / newer message"
             }
         }
         A::Top => {
             if zh {
                 "到顶部（加载更早消息）"
             } else {
-                "top (loads older messages)"
+                "top (loads older)"
             }
         }
         A::Bottom => {
@@ -297,14 +379,14 @@ pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
             if zh {
                 "打开会话"
             } else {
-                "open the conversation"
+                "open"
             }
         }
         A::Back => {
             if zh {
                 "返回列表 / 清除筛选"
             } else {
-                "back to the list / clear filter"
+                "back / clear filter"
             }
         }
         A::NextPane => {
@@ -316,9 +398,9 @@ pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
         }
         A::NextUnread => {
             if zh {
-                "下一个未读会话"
+                "下一个等待回复 / 未读"
             } else {
-                "next unread conversation"
+                "next waiting / unread"
             }
         }
         A::Filter => {
@@ -339,7 +421,7 @@ pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
             if zh {
                 "发送图片（输入文件路径）"
             } else {
-                "send a picture (by its file path)"
+                "send a picture"
             }
         }
         A::Help => {
@@ -353,7 +435,7 @@ pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
             if zh {
                 "重发失败的消息"
             } else {
-                "re-send a failed message"
+                "re-send a failed one"
             }
         }
         A::Send => {
@@ -370,8 +452,362 @@ pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
                 "new line"
             }
         }
+        A::WaitingFirst => {
+            if zh {
+                "等待回复的排前面（切换）"
+            } else {
+                "waiting buyers first"
+            }
+        }
+        A::Recall => {
+            if zh {
+                "撤回自己的消息（2 分钟内）"
+            } else {
+                "recall (own, 2 min)"
+            }
+        }
+        A::Copy => {
+            if zh {
+                "复制选中的消息"
+            } else {
+                "copy the message"
+            }
+        }
+        A::Edit => {
+            if zh {
+                "修改发送失败的消息"
+            } else {
+                "edit a failed one"
+            }
+        }
+        A::Discard => {
+            if zh {
+                "删除发送失败的消息"
+            } else {
+                "discard a failed one"
+            }
+        }
+        A::QuickReply => {
+            if zh {
+                "快捷回复"
+            } else {
+                "quick replies"
+            }
+        }
+        A::Editor => {
+            if zh {
+                "用 $EDITOR 编辑草稿"
+            } else {
+                "draft in $EDITOR"
+            }
+        }
     }
 }
+
+/// The short tag of an order state in the list and the pane header.
+pub fn order_tag(lang: Lang, tag: crate::app::OrderTag) -> &'static str {
+    use crate::app::OrderTag as T;
+    let (zh, en) = match tag {
+        T::Unpaid => ("待付款", "unpaid"),
+        T::ToShip => ("待发货", "to ship"),
+        T::Shipped => ("已发货", "shipped"),
+        T::Done => ("交易成功", "done"),
+        T::Closed => ("交易关闭", "closed"),
+        T::Rated => ("新评价", "rated"),
+        T::Refund => ("退款", "refund"),
+    };
+    if lang == Lang::Zh { zh } else { en }
+}
+
+/// How long a buyer has waited for an answer: "等 12 分" / "12m", then hours, then days.
+pub fn waited(lang: Lang, ms: i64) -> String {
+    let min = (ms / 60_000).max(1);
+    let (n, zh, en) = if min < 60 {
+        (min, "分", "m")
+    } else if min < 24 * 60 {
+        (min / 60, "小时", "h")
+    } else {
+        (min / (24 * 60), "天", "d")
+    };
+    match lang {
+        Lang::Zh => format!("等 {n} {zh}"),
+        _ => format!("{n}{en}"),
+    }
+}
+
+/// Error details the program words in English (the session's, the connection's, the
+/// service's), in `lang`: each known opening is said in Chinese, the rest (names, numbers,
+/// the service's own Chinese reasons) is kept. Unknown text is shown as it is.
+pub fn detail(lang: Lang, text: &str) -> String {
+    if lang != Lang::Zh {
+        return text.to_string();
+    }
+    let t = text.trim();
+    if let Some((n, rest)) = t.split_once(" incoming item(s) could not be decoded")
+        && n.bytes().all(|b| b.is_ascii_digit())
+    {
+        return match rest
+            .strip_prefix(" (last: ")
+            .and_then(|r| r.strip_suffix(')'))
+        {
+            Some(last) => format!("{n} 条推送无法解码（最近一条：{last}）"),
+            None => format!("{n} 条推送无法解码{rest}"),
+        };
+    }
+    for (en, zh) in DETAILS {
+        if let Some(rest) = t.strip_prefix(en) {
+            let rest = rest.trim_start_matches([':', ' ']);
+            return if rest.is_empty() {
+                zh.to_string()
+            } else {
+                format!("{zh}：{}", detail(lang, rest))
+            };
+        }
+    }
+    t.to_string()
+}
+
+/// `en` or `zh`, by language.
+pub fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
+    if lang == Lang::Zh { zh } else { en }
+}
+
+/// A message of several lines or paragraphs (a command's error, the start-up help) in
+/// `lang`: the login help is given whole in Chinese, each other line as `detail` says it.
+pub fn message(lang: Lang, text: &str) -> String {
+    if lang != Lang::Zh {
+        return text.to_string();
+    }
+    let text = text.replace(crate::run::COOKIE_HELP, COOKIE_HELP_ZH);
+    text.split('\n')
+        .map(|l| {
+            // Indented lines (commands, a URL) stay as they are.
+            if l.starts_with(' ') {
+                l.to_string()
+            } else {
+                detail(lang, l)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `run::COOKIE_HELP` in Chinese.
+pub const COOKIE_HELP_ZH: &str = "\
+用闲鱼 App 登录：运行 `goofish-tui login`，扫描它显示的二维码。
+或者在浏览器中登录 https://www.goofish.com/im，打开开发者工具（网络），复制任一发往
+goofish.com 的请求的 Cookie 请求头，再用以下任一方式交给 goofish-tui：
+  - export GOOFISH_COOKIE='unb=...; cookie2=...; ...'
+  - 存入文件并运行：goofish-tui --cookie-file FILE
+  - 在 ~/.config/goofish-tui/config.toml 中设置 cookie_file = \"FILE\"
+不用账号试用本程序：goofish-tui --demo";
+
+/// Openings of English error texts and their Chinese. Longer openings first where one starts
+/// another.
+const DETAILS: &[(&str, &str)] = &[
+    (
+        "not connected: a picture goes out only while connected",
+        "未连接：图片只能在在线时发送",
+    ),
+    ("not connected", "未连接"),
+    (
+        "the IM session stopped before the message was sent",
+        "消息发出前 IM 会话已停止",
+    ),
+    ("the IM session stopped", "IM 会话已停止"),
+    ("request timed out", "请求超时"),
+    ("connection closed", "连接已断开"),
+    ("WebSocket connect timed out", "WebSocket 连接超时"),
+    ("WebSocket connect failed", "WebSocket 连接失败"),
+    ("invalid WebSocket URL", "WebSocket 地址无效"),
+    ("registration failed", "注册失败"),
+    ("IM token rejected", "IM 令牌被拒绝"),
+    ("device id does not match the token", "设备 ID 与令牌不符"),
+    ("session limit reached", "会话数已达上限"),
+    ("flow control (请求过于频繁)", "请求过于频繁"),
+    ("blocked by content security", "内容安全拦截"),
+    ("blocked", "被拦截"),
+    ("server error", "服务器错误"),
+    ("RPC failed with code", "请求失败，代码"),
+    ("network error", "网络错误"),
+    (
+        "unexpected answer from the service",
+        "服务返回了无法识别的内容",
+    ),
+    (
+        "the service is throttling requests",
+        "服务正在限流，请稍后再试",
+    ),
+    (
+        "the login cookie has expired",
+        "登录已过期：运行 goofish-tui login 扫码重新登录",
+    ),
+    (
+        "no login cookie",
+        "没有登录 cookie：运行 goofish-tui login 扫码登录",
+    ),
+    (
+        "Goofish risk control wants a slider check",
+        "闲鱼风控要求滑块验证，请在已登录的浏览器中完成后重新导出 cookie",
+    ),
+    (
+        "the service kept refusing the request signature",
+        "服务一直拒绝请求签名，签名 cookie 已清除，下次请求将重新开始",
+    ),
+    ("upload failed", "上传失败"),
+    ("cannot read", "无法读取"),
+    ("kicked out by the service", "被服务踢下线"),
+    (
+        "kicked out repeatedly: another client may be using the same device id",
+        "多次被踢下线：可能有其他客户端在使用同一设备 ID",
+    ),
+    (crate::im::api::OPEN_CONVERSATION_FAILED, "无法打开会话"),
+    ("message not exist", "消息不存在"),
+    (
+        "only your own messages can be recalled",
+        "只能撤回自己发的消息",
+    ),
+    (
+        "message can only be recalled within 2 minutes",
+        "超过 2 分钟的消息不能撤回",
+    ),
+    ("the local history database", "本地记录数据库"),
+    ("local history", "本地记录"),
+    ("no local history", "没有本地记录"),
+    ("reading messages", "读取消息"),
+    ("saving a draft", "保存草稿"),
+    ("removing a recalled message", "删除已撤回的消息"),
+    ("cannot start the editor", "无法启动编辑器"),
+    (
+        "No Goofish login cookie was found.",
+        "没有找到闲鱼登录 cookie。",
+    ),
+    ("timed out while connecting", "连接超时"),
+    (
+        "timed out: the message may or may not have been recalled",
+        "超时：消息不一定已撤回",
+    ),
+    ("not recalled", "未撤回"),
+    ("not sent", "未发出"),
+    ("not a message id", "不是消息 ID"),
+    (
+        "nothing to send: the text is empty",
+        "没有可发送的内容：文本为空",
+    ),
+    ("cannot read the text from stdin", "无法从标准输入读取文本"),
+    ("the text on stdin is longer than", "标准输入的文本超过"),
+    (
+        "give --to CID or --peer UID",
+        "请给出 --to CID 或 --peer UID",
+    ),
+    ("the login is not valid", "登录无效"),
+    ("the login is no longer valid", "登录已失效"),
+    (
+        "the service removed this IM session",
+        "服务移除了这个 IM 会话",
+    ),
+    (
+        "another client may be using the account",
+        "可能有其他客户端在使用这个账号",
+    ),
+    ("The login cookie from", "登录 cookie 被拒绝，来源"),
+    (
+        "Goofish asks for a slider check (risk control)",
+        "闲鱼要求滑块验证（风控）",
+    ),
+    ("the service removed the IM session", "服务移除了 IM 会话"),
+    (
+        "interrupted; what was read so far is kept",
+        "已中断；已读取的内容会保留",
+    ),
+    ("the local history cannot be read", "无法读取本地记录"),
+    ("cannot read the config file", "无法读取配置文件"),
+    ("the config file", "配置文件"),
+    (
+        "the [ui] section of the config file is not valid",
+        "配置文件的 [ui] 部分无效",
+    ),
+    ("unknown language", "未知语言"),
+    ("cannot read the cookie file", "无法读取 cookie 文件"),
+    (
+        "no home directory",
+        "没有主目录：请设置 GOOFISH_DATA_DIR 或使用 --data-dir",
+    ),
+    ("cannot start the embedded simulator", "无法启动内置模拟器"),
+    ("cannot create the data directory", "无法创建数据目录"),
+    ("cannot save the login in", "无法保存登录信息到"),
+    (
+        "no login within the time allowed (--timeout)",
+        "在限定时间内没有完成登录（--timeout）",
+    ),
+    ("the login service keeps failing", "登录服务一直出错"),
+    ("the login service", "登录服务"),
+    (
+        "--demo needs no login",
+        "--demo 不需要登录：运行 `goofish-tui --demo` 试用",
+    ),
+    ("the session stopped at start", "会话在启动时停止"),
+    (
+        "several accounts have local history in",
+        "有多个账号的本地记录在",
+    ),
+    ("no messages match", "没有匹配的消息"),
+    ("nothing to delete", "没有可删除的内容"),
+    ("no quick reply", "没有这个快捷回复"),
+    (
+        crate::headless::send::RISK_STEPS,
+        "请在已登录该账号的浏览器中打开它，通过验证，然后重新导出 cookie",
+    ),
+    (
+        "Goofish asks for a slider check (risk control). Open this page in a browser logged into the account, pass the check, then export a fresh cookie:",
+        "闲鱼要求滑块验证（风控）。请在已登录该账号的浏览器中打开这个页面，通过验证，然后重新导出 cookie：",
+    ),
+    (
+        "Goofish wants a face check for this account, which only the browser can do: log in at https://www.goofish.com/im, then give goofish-tui the browser's cookie (see `goofish-tui --help`)",
+        "闲鱼要求对这个账号做人脸验证，只能在浏览器中完成：请在 https://www.goofish.com/im 登录，再把浏览器的 cookie 交给 goofish-tui（见 `goofish-tui --help`）",
+    ),
+    ("the login was cancelled on the phone", "已在手机上取消登录"),
+    (
+        "the login service reports the code as",
+        "登录服务报告二维码状态为",
+    ),
+    (
+        "every code expired without being scanned",
+        "二维码都过期了，没有被扫描",
+    ),
+    (
+        "the confirmation brought no login cookie (`unb`)",
+        "确认后没有得到登录 cookie（`unb`）",
+    ),
+    ("the new login does not work", "新的登录不可用"),
+    (
+        "Goofish wants a slider check before this login can be used",
+        "闲鱼要求先通过滑块验证才能使用这次登录",
+    ),
+    (
+        "no input: pipe a push item's base64, a /s/sync frame or a sync body into stdin",
+        "没有输入：请通过标准输入传入推送项的 base64、/s/sync 帧或同步体",
+    ),
+    ("the input is larger than", "输入大于"),
+    (
+        "the input is not UTF-8 text (binary data?)",
+        "输入不是 UTF-8 文本（二进制数据？）",
+    ),
+    ("cannot read stdin", "无法读取标准输入"),
+    (
+        "the input looks like JSON but is not valid",
+        "输入像 JSON，但无效",
+    ),
+    (
+        "the JSON is neither a /s/sync frame, a sync body nor a sync item",
+        "这个 JSON 既不是 /s/sync 帧，也不是同步体或同步项",
+    ),
+    ("the frame is", "这个帧是"),
+    ("undecodable", "无法解码"),
+    ("quick reply", "快捷回复"),
+    ("the editor exited with status", "编辑器退出，状态码"),
+    ("the editor exited with a signal", "编辑器被信号终止"),
+];
 
 /// The terminal title: the product name and the unread total.
 pub fn title(lang: Lang, unread: u64) -> String {
@@ -386,6 +822,46 @@ pub fn title(lang: Lang, unread: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_details_the_program_words_are_said_in_chinese() {
+        use crate::im::conn::RequestError;
+        for (en, zh) in [
+            (RequestError::Timeout.to_string(), "请求超时"),
+            (RequestError::Closed.to_string(), "连接已断开"),
+            ("not connected".to_string(), "未连接"),
+            (
+                "blocked: 内容存在不当信息".to_string(),
+                "被拦截：内容存在不当信息",
+            ),
+            (
+                "registration failed: request timed out".to_string(),
+                "注册失败：请求超时",
+            ),
+            (
+                "3 incoming item(s) could not be decoded (last: bad msgpack)".to_string(),
+                "3 条推送无法解码（最近一条：bad msgpack）",
+            ),
+        ] {
+            assert_eq!(detail(Lang::Zh, &en), zh, "{en}");
+            assert_eq!(detail(Lang::En, &en), en);
+        }
+        assert_eq!(detail(Lang::Zh, "something new"), "something new");
+        let help = message(Lang::Zh, &crate::run::NoLogin.to_string());
+        assert!(help.starts_with("没有找到闲鱼登录 cookie。"), "{help}");
+        assert!(help.contains("扫描它显示的二维码") && !help.contains("Log in with"));
+        let risk = message(
+            Lang::Zh,
+            &format!(
+                "Goofish asks for a slider check (risk control): https://x/y\n{}",
+                crate::headless::send::RISK_STEPS
+            ),
+        );
+        assert_eq!(
+            risk,
+            "闲鱼要求滑块验证（风控）：https://x/y\n请在已登录该账号的浏览器中打开它，通过验证，然后重新导出 cookie"
+        );
+    }
 
     #[test]
     fn locale_picks_language_in_posix_order() {

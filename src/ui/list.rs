@@ -2,7 +2,7 @@
 
 use super::{dim, i18n, text, timefmt};
 use crate::app::layout::{Areas, CONV_ROWS};
-use crate::app::{AppState, Focus};
+use crate::app::{AppState, Focus, OrderTag};
 use crate::protocol::Conversation;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
@@ -63,7 +63,9 @@ pub fn draw(frame: &mut Frame, state: &AppState, a: &Areas) {
     frame.render_widget(Paragraph::new(lines), rows);
 }
 
-/// The two rows of one conversation, exactly `w` cells wide.
+/// The two rows of one conversation, exactly `w` cells wide: who (with the order tag) and
+/// when, or how long they have waited; then what was said last, from the left edge, with the
+/// item where room is left, and the unread badge.
 fn conv_lines(
     state: &AppState,
     c: &Conversation,
@@ -71,8 +73,17 @@ fn conv_lines(
     open: bool,
 ) -> (Line<'static>, Line<'static>) {
     let s = i18n::strings(state.lang);
-    let time = timefmt::relative(c.modify_time, state.now_ms, &state.tz, state.lang);
     let mark = if open { "▌" } else { " " };
+    let (right, right_style) = match state.waiting_since(&c.cid) {
+        Some(since) => (
+            i18n::waited(state.lang, state.now_ms - since),
+            super::messages::waiting_style(),
+        ),
+        None => (
+            timefmt::relative(c.modify_time, state.now_ms, &state.tz, state.lang),
+            dim(),
+        ),
+    };
     let mut marks = String::new();
     if c.pinned {
         marks.push_str(s.pinned);
@@ -80,22 +91,40 @@ fn conv_lines(
     if c.muted {
         marks.push_str(s.muted);
     }
+    let tag = c
+        .red_reminder
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| match OrderTag::of(r) {
+            Some(t) => format!(" {}", i18n::order_tag(state.lang, t)),
+            // A state this program does not know: its own words, short.
+            None => format!(" {}", text::truncate(&text::one_line(r), 8)),
+        })
+        .unwrap_or_default();
     let nick = c
         .peer_nick
         .as_deref()
         .filter(|n| !n.trim().is_empty())
         .map(text::one_line)
         .unwrap_or_else(|| c.peer.as_str().to_string());
-    let time_w = text::width(&time);
-    let marks_w = text::width(&marks);
-    let name_w = w.saturating_sub(1 + marks_w + time_w + 1);
-    let name = text::pad(&nick, name_w);
+    let fixed = 1 + text::width(&marks) + 1 + text::width(&right);
+    // The tag goes before the name is cut below a few cells.
+    let tag = if w.saturating_sub(fixed + text::width(&tag)) >= 4 {
+        tag
+    } else {
+        String::new()
+    };
+    let name_w = w.saturating_sub(fixed + text::width(&tag));
+    let name = text::truncate(&nick, name_w);
+    let gap = name_w.saturating_sub(text::width(&name));
     let row1 = Line::from(vec![
         Span::styled(mark.to_string(), Style::default().fg(Color::Cyan)),
         Span::styled(name, Style::default().add_modifier(Modifier::BOLD)),
+        Span::styled(tag, Style::default().fg(Color::Yellow)),
+        Span::raw(" ".repeat(gap)),
         Span::raw(marks),
         Span::raw(" "),
-        Span::styled(time, dim()),
+        Span::styled(right, right_style),
     ]);
 
     let badge = if c.unread == 0 {
@@ -105,7 +134,8 @@ fn conv_lines(
     } else {
         format!(" {}", c.unread)
     };
-    let badge_style = if c.muted {
+    let platform = crate::app::attention::is_platform(c);
+    let badge_style = if c.muted || platform {
         dim()
     } else {
         Style::default()
@@ -113,26 +143,43 @@ fn conv_lines(
             .bg(Color::Red)
             .add_modifier(Modifier::BOLD)
     };
-    let badge_w = text::width(&badge);
-    let mut preview = String::new();
-    if let Some(t) = c.item_title.as_deref().filter(|t| !t.trim().is_empty()) {
-        preview.push_str(&text::one_line(t));
-        preview.push_str(" · ");
-    }
-    if let Some(m) = &c.last_message {
-        let summary = match &m.content {
-            crate::protocol::Content::Image { .. } => s.image.to_string(),
-            other => other.summary(),
-        };
-        // Only the start can show; do not clean up a long message's tail every frame.
-        let head: String = summary.chars().take(w * 2 + 16).collect();
-        preview.push_str(&text::one_line(&head));
-    }
-    let body_w = w.saturating_sub(1 + badge_w);
-    let row2 = Line::from(vec![
+    let body_w = w.saturating_sub(1 + text::width(&badge));
+    let (said, said_style) = match &c.last_message {
+        Some(m) => {
+            let summary = match &m.content {
+                crate::protocol::Content::Image { .. } => s.image.to_string(),
+                crate::protocol::Content::TradeCard(card) => card.title.clone(),
+                other => other.summary(),
+            };
+            // Only the start can show; do not clean up a long message's tail every frame.
+            let head: String = summary.chars().take(w * 2 + 16).collect();
+            let head = text::one_line(&head);
+            if m.is_self {
+                (format!("{}: {head}", s.me), dim())
+            } else if m.is_system() || platform {
+                (head, dim())
+            } else {
+                (head, Style::default())
+            }
+        }
+        None => (String::new(), dim()),
+    };
+    let said = text::truncate(&said, body_w);
+    let mut spans = vec![
         Span::styled(mark.to_string(), Style::default().fg(Color::Cyan)),
-        Span::styled(text::pad(&preview, body_w), dim()),
-        Span::styled(badge, badge_style),
-    ]);
-    (row1, row2)
+        Span::styled(said.clone(), said_style),
+    ];
+    let mut used = text::width(&said);
+    // The item, after the words, where room is left (the pane header has it whole).
+    if let Some(t) = c.item_title.as_deref().filter(|t| !t.trim().is_empty()) {
+        let room = body_w.saturating_sub(used + 3);
+        if room >= 6 {
+            let item = format!(" · {}", text::truncate(&text::one_line(t), room));
+            used += text::width(&item);
+            spans.push(Span::styled(item, dim()));
+        }
+    }
+    spans.push(Span::raw(" ".repeat(body_w.saturating_sub(used))));
+    spans.push(Span::styled(badge, badge_style));
+    (row1, Line::from(spans))
 }

@@ -2,7 +2,7 @@
 //! that are in view, so its cost does not grow with the history.
 
 use super::{dim, i18n, text, timefmt};
-use crate::app::{AppState, Delivery, Entry, Focus, Thread};
+use crate::app::{AppState, Delivery, Entry, Focus, OrderTag, Thread};
 use crate::protocol::{Cid, Content, Conversation};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
@@ -51,11 +51,27 @@ pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) {
         peer_name(conv),
         Style::default().fg(Color::Cyan),
     )];
-    if let Some(r) = &conv.red_reminder {
+    if let Some(r) = conv
+        .red_reminder
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+    {
+        // The tag and the service's own words for the state.
+        l2.push(Span::raw(" · "));
+        let label = text::one_line(r);
+        let shown = match OrderTag::of(r) {
+            Some(t) if i18n::order_tag(state.lang, t) != label => {
+                format!("[{}] {label}", i18n::order_tag(state.lang, t))
+            }
+            _ => label,
+        };
+        l2.push(Span::styled(shown, Style::default().fg(Color::Yellow)));
+    }
+    if let Some(since) = state.waiting_since(&conv.cid) {
         l2.push(Span::raw(" · "));
         l2.push(Span::styled(
-            text::one_line(r),
-            Style::default().fg(Color::Yellow),
+            i18n::waited(state.lang, state.now_ms - since),
+            waiting_style(),
         ));
     }
     if state
@@ -73,6 +89,13 @@ pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) {
         Line::from(l2)
     };
     frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
+}
+
+/// How a waiting buyer is marked.
+pub(crate) fn waiting_style() -> Style {
+    Style::default()
+        .fg(Color::LightYellow)
+        .add_modifier(Modifier::BOLD)
 }
 
 fn peer_name(conv: &Conversation) -> String {
@@ -103,7 +126,8 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let entries = thread.entries();
     let block = |i: usize| -> Vec<Line<'static>> {
         let e = &entries[i];
-        let mut b = entry_lines(state, conv, e, w);
+        let grouped = continues_group(state, entries, i);
+        let mut b = entry_lines(state, conv, e, w, grouped);
         if anchor == Some(i) && thread.anchor_rows > 0 {
             // Scrolled inside a tall message: its last rows are below the view.
             let keep = b.len().saturating_sub(thread.anchor_rows).max(1);
@@ -115,10 +139,12 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             for l in &mut b {
                 *l = std::mem::take(l).patch_style(Style::default().bg(Color::Indexed(58)));
             }
-        } else if selected == Some(i)
-            && let Some(first) = b.first_mut()
-        {
-            *first = std::mem::take(first).patch_style(Style::default().bg(Color::Indexed(237)));
+        } else if selected == Some(i) {
+            // The message under the cursor: its text stands out (not its header).
+            let skip = usize::from(b.len() > 1 && has_header(e, grouped));
+            for l in b.iter_mut().skip(skip) {
+                *l = std::mem::take(l).patch_style(Style::default().bg(Color::Indexed(237)));
+            }
         }
         if new_day(state, entries, i) {
             b.insert(0, day_separator(state, e.time, w));
@@ -182,6 +208,31 @@ fn new_day(state: &AppState, entries: &[Entry], i: usize) -> bool {
         || timefmt::day(entries[i - 1].time, &state.tz) != timefmt::day(entries[i].time, &state.tz)
 }
 
+/// Messages from one sender within this long of each other share a header.
+const GROUP_MS: i64 = 5 * 60 * 1000;
+
+/// A message that needs no header of its own: the same sender wrote the one before it, on
+/// the same day, within `GROUP_MS`, and both are things a person wrote.
+fn continues_group(state: &AppState, entries: &[Entry], i: usize) -> bool {
+    let Some(prev) = i.checked_sub(1).and_then(|p| entries.get(p)) else {
+        return false;
+    };
+    let e = &entries[i];
+    prev.is_chat()
+        && e.is_chat()
+        && prev.is_self == e.is_self
+        && prev.sender == e.sender
+        && e.time.saturating_sub(prev.time) <= GROUP_MS
+        && !new_day(state, entries, i)
+}
+
+/// Whether the rows of `e` start with a header row (name and time): the first of a group
+/// from the buyer. Own messages need no name (they are on the right) and carry their time
+/// after the text.
+fn has_header(e: &Entry, grouped: bool) -> bool {
+    !grouped && e.is_chat() && !e.is_self
+}
+
 /// Rows entry `i` of `cid`'s thread takes in a pane `width` columns wide (with its day
 /// separator), for scrolling through messages taller than the pane.
 pub fn entry_rows(state: &AppState, cid: &Cid, i: usize, width: u16) -> usize {
@@ -192,7 +243,15 @@ pub fn entry_rows(state: &AppState, cid: &Cid, i: usize, width: u16) -> usize {
     let Some(e) = entries.get(i) else {
         return 0;
     };
-    let lines = entry_lines(state, state.conversation(cid), e, usize::from(width)).len();
+    let grouped = continues_group(state, entries, i);
+    let lines = entry_lines(
+        state,
+        state.conversation(cid),
+        e,
+        usize::from(width),
+        grouped,
+    )
+    .len();
     lines + usize::from(new_day(state, entries, i))
 }
 
@@ -218,12 +277,14 @@ fn delivery_label(state: &AppState, d: &Delivery) -> (String, Style) {
     }
 }
 
-/// The rows of one message at width `w`.
+/// The rows of one message at width `w`; `grouped`: it shares the header of the message
+/// before it.
 fn entry_lines(
     state: &AppState,
     conv: Option<&Conversation>,
     e: &Entry,
     w: usize,
+    grouped: bool,
 ) -> Vec<Line<'static>> {
     let s = i18n::strings(state.lang);
     let m = e;
@@ -244,9 +305,14 @@ fn entry_lines(
 
     match (&m.content, e.recalled) {
         (_, true) => {
+            let what = if own {
+                s.recalled_self
+            } else {
+                s.recalled_peer
+            };
             return vec![
                 Line::styled(
-                    text::truncate(&format!("{time} {}", s.recalled), w),
+                    text::truncate(&format!("{time} {what}"), w),
                     dim().add_modifier(Modifier::ITALIC),
                 )
                 .alignment(align),
@@ -288,21 +354,32 @@ fn entry_lines(
             })
             .unwrap_or_else(|| m.sender.as_str().to_string())
     };
-    let (label, label_style) = delivery_label(state, &e.delivery);
-    let mut header = vec![
-        Span::styled(
-            text::truncate(&sender, w / 2),
-            Style::default()
-                .fg(if own { Color::Cyan } else { Color::Magenta })
-                .add_modifier(Modifier::BOLD),
-        ),
-        Span::styled(format!(" {time}"), dim()),
-    ];
-    if !label.is_empty() {
-        header.push(Span::raw(" "));
-        header.push(Span::styled(label, label_style));
+    let (status, status_style) = delivery_label(state, &e.delivery);
+    // After an own message's text: when (the first of a group), then where it is on its way.
+    let mut tail: Vec<Span<'static>> = Vec::new();
+    if own && !grouped {
+        tail.push(Span::styled(time.clone(), dim()));
     }
-    let mut out = vec![Line::from(header).alignment(align)];
+    if !status.is_empty() {
+        if !tail.is_empty() {
+            tail.push(Span::raw(" "));
+        }
+        tail.push(Span::styled(status, status_style));
+    }
+    let tail_w: usize = tail.iter().map(|t| text::width(&t.content)).sum();
+    let mut out = Vec::new();
+    if has_header(e, grouped) {
+        let header = vec![
+            Span::styled(
+                text::truncate(&sender, w / 2),
+                Style::default()
+                    .fg(if own { Color::Cyan } else { Color::Magenta })
+                    .add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(format!(" {time}"), dim()),
+        ];
+        out.push(Line::from(header).alignment(align));
+    }
 
     let body = match &m.content {
         Content::Text { text: t } => t.to_string(),
@@ -323,8 +400,24 @@ fn entry_lines(
         Content::Image { .. } => Style::default().fg(Color::Blue),
         _ => body_style,
     };
-    for l in text::wrap(&body, body_w) {
-        out.push(Line::styled(format!("{indent}{l}"), style).alignment(align));
+    let mut rows = text::wrap(&body, body_w);
+    // The tail goes after the last row, or below it when there is no room.
+    let fits = rows
+        .last()
+        .is_some_and(|last| text::width(last) + 1 + tail_w <= body_w);
+    if !tail.is_empty() && !fits {
+        rows.push(String::new());
+    }
+    let last = rows.len() - 1;
+    for (k, l) in rows.into_iter().enumerate() {
+        let mut spans = vec![Span::styled(format!("{indent}{l}"), style)];
+        if k == last && !tail.is_empty() {
+            if !l.is_empty() {
+                spans.push(Span::raw(" "));
+            }
+            spans.extend(tail.iter().cloned());
+        }
+        out.push(Line::from(spans).alignment(align));
     }
     if e.unsaved && matches!(e.delivery, Delivery::Queued | Delivery::Sending) {
         for l in text::wrap(&format!("⚠ {}", s.not_saved), body_w) {
@@ -333,10 +426,11 @@ fn entry_lines(
     }
     if let Delivery::Failed(f) = &e.delivery {
         // A rejected content would only be rejected again: no retry offered for it.
+        let reason = i18n::detail(state.lang, &text::one_line(&f.reason));
         let why = if f.retryable {
-            format!("✗ {} · {}", text::one_line(&f.reason), s.retry_hint)
+            format!("✗ {reason} · {}", s.retry_hint)
         } else {
-            format!("✗ {}", text::one_line(&f.reason))
+            format!("✗ {reason} · {}", s.edit_hint)
         };
         for l in text::wrap(&why, body_w) {
             out.push(Line::styled(l, Style::default().fg(Color::Red)).alignment(align));

@@ -12,7 +12,7 @@ mod status;
 pub mod text;
 pub mod timefmt;
 
-use crate::app::layout::layout;
+use crate::app::layout;
 use crate::app::{Action, AppState, Focus};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
@@ -25,7 +25,7 @@ pub use messages::entry_rows;
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, state: &AppState) {
     let area = frame.area();
-    let a = layout(area.width, area.height, state.compose.lines().len());
+    let a = layout::with_compose(area.width, area.height, &state.compose);
     list::draw(frame, state, &a);
     let bar = Block::default().borders(Borders::LEFT).border_style(dim());
     frame.render_widget(bar, a.divider);
@@ -38,6 +38,12 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     }
     if let Some(view) = &state.attach {
         attach::draw(frame, state, view, area);
+    }
+    if let Some(pick) = &state.quick {
+        draw_quick(frame, state, pick, area);
+    }
+    if let Some(q) = &state.confirm {
+        draw_confirm(frame, state, q, area);
     }
     if state.help_open {
         draw_help(frame, state, area);
@@ -82,21 +88,27 @@ fn draw_compose(frame: &mut Frame, state: &AppState, area: Rect) {
             Paragraph::new(Line::styled(hint, dim().add_modifier(Modifier::ITALIC))),
             text_area,
         );
-    } else {
-        frame.render_widget(ta, text_area);
+        if focused {
+            frame.set_cursor_position(Position::new(text_area.x, text_area.y));
+        }
+        return;
     }
+    // Wrapped by display width here (not by the text area widget), so that the rows the
+    // layout gave the box and the rows drawn are the same, and the caret is exact.
+    let c = ta.cursor();
+    let view = text::compose_view(
+        ta.lines(),
+        (c.0, c.1),
+        usize::from(text_area.width),
+        usize::from(text_area.height),
+    );
+    let rows: Vec<Line> = view.rows.into_iter().map(Line::raw).collect();
+    frame.render_widget(Paragraph::new(rows), text_area);
     if focused {
         // The real cursor at the caret, so an input method opens its window there.
-        let (top_row, top_col) = if ta.is_empty() {
-            (0, 0)
-        } else {
-            ta.scroll_offset()
-        };
-        let sc = ta.screen_cursor();
-        let row = (sc.row as u16).saturating_sub(top_row);
-        let col = (sc.col as u16).saturating_sub(top_col);
-        let x = (text_area.x + col).min(text_area.right().saturating_sub(1));
-        let y = (text_area.y + row).min(text_area.bottom().saturating_sub(1));
+        let (row, col) = view.caret;
+        let x = (text_area.x + col as u16).min(text_area.right().saturating_sub(1));
+        let y = (text_area.y + row as u16).min(text_area.bottom().saturating_sub(1));
         frame.set_cursor_position(Position::new(x, y));
     }
 }
@@ -169,9 +181,82 @@ pub(crate) fn clear_wide_left_edge(frame: &mut Frame, area: Rect) {
     }
 }
 
-/// The help popup, generated from the active keymap.
+/// The quick-reply picker: each reply numbered and filled in for the conversation.
+fn draw_quick(frame: &mut Frame, state: &AppState, pick: &crate::app::QuickPick, area: Rect) {
+    let s = i18n::strings(state.lang);
+    let values = crate::app::quick::values(state, &pick.cid);
+    let n = state.quick_replies.len();
+    let size = (
+        area.width.saturating_sub(4).clamp(10, 72),
+        (n as u16 + 3).min(area.height),
+    );
+    let Some(inner) = popup(frame, area, size, (10, 4), s.quick_title) else {
+        return;
+    };
+    let iw = usize::from(inner.width);
+    let room = usize::from(inner.height).saturating_sub(1);
+    // Keep the highlighted one in view.
+    let first = pick.selected.saturating_sub(room.saturating_sub(1));
+    let mut lines: Vec<Line> = state
+        .quick_replies
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(room)
+        .map(|(i, template)| {
+            let (filled, missing) = crate::app::quick::fill(template, &values);
+            let num = if i < 9 {
+                format!("{} ", i + 1)
+            } else {
+                "  ".to_string()
+            };
+            let body = text::truncate(&text::one_line(&filled), iw.saturating_sub(2));
+            let style = if i == pick.selected {
+                Style::default().bg(Color::Indexed(24))
+            } else {
+                Style::default()
+            };
+            let body_style = if missing.is_empty() {
+                Style::default()
+            } else {
+                dim()
+            };
+            Line::from(vec![
+                Span::styled(num, Style::default().fg(Color::Yellow)),
+                Span::styled(body, body_style),
+            ])
+            .style(style)
+        })
+        .collect();
+    lines.push(Line::styled(text::truncate(s.quick_hint, iw), dim()));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// A yes/no question over the screen.
+fn draw_confirm(frame: &mut Frame, state: &AppState, q: &crate::app::Confirm, area: Rect) {
+    let s = i18n::strings(state.lang);
+    let crate::app::Confirm::Recall { .. } = q;
+    let w = (text::width(s.confirm_hint).max(text::width(s.confirm_recall)) + 4) as u16;
+    let Some(inner) = popup(frame, area, (w, 4), (10, 4), s.recall_title) else {
+        return;
+    };
+    let lines = vec![
+        Line::styled(
+            s.confirm_recall,
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Line::styled(s.confirm_hint, dim()),
+    ];
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The help popup, generated from the active keymap: one column when it fits, else two
+/// (keys joined tighter, descriptions cut to the room left).
 fn draw_help(frame: &mut Frame, state: &AppState, area: Rect) {
     let s = i18n::strings(state.lang);
+    let n = Action::ALL.len();
+    let two = n + 3 > usize::from(area.height);
+    let sep = if two { "/" } else { " / " };
     let rows: Vec<(String, &str)> = Action::ALL
         .into_iter()
         .map(|a| {
@@ -181,28 +266,58 @@ fn draw_help(frame: &mut Frame, state: &AppState, area: Rect) {
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
-                .join(" / ");
+                .join(sep);
             (keys, i18n::action_help(state.lang, a))
         })
         .collect();
-    let key_w = rows.iter().map(|(k, _)| text::width(k)).max().unwrap_or(0);
+    let per_col = if two { n.div_ceil(2) } else { n };
+    let widest = |from: usize, f: &dyn Fn(&(String, &str)) -> usize| {
+        rows.iter()
+            .skip(from)
+            .take(per_col)
+            .map(f)
+            .max()
+            .unwrap_or(0)
+    };
+    let cols = if two { 2 } else { 1 };
+    // Keys and descriptions, per column.
+    let key_ws: Vec<usize> = (0..cols)
+        .map(|c| widest(c * per_col, &|(k, _)| text::width(k)))
+        .collect();
     let desc_w = rows.iter().map(|(_, d)| text::width(d)).max().unwrap_or(0);
-    let w = (key_w + desc_w + 6).min(usize::from(area.width)) as u16;
-    let h = (rows.len() + 3).min(usize::from(area.height)) as u16;
+    let inner_w = usize::from(area.width.saturating_sub(2));
+    let keys_w: usize = key_ws.iter().sum();
+    let desc_room = desc_w.min(inner_w.saturating_sub(keys_w + 3 * cols) / cols);
+    let col_ws: Vec<usize> = key_ws.iter().map(|k| k + 4 + desc_room).collect();
+    let w = (col_ws.iter().sum::<usize>() + 2).min(usize::from(area.width)) as u16;
+    let h = (per_col + 3).min(usize::from(area.height)) as u16;
     let popup = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
         w,
         h,
     );
-    let mut lines: Vec<Line> = rows
-        .into_iter()
-        .map(|(k, d)| {
-            Line::from(vec![
-                Span::styled(text::pad(&k, key_w), Style::default().fg(Color::Yellow)),
-                Span::raw("  "),
-                Span::raw(d),
-            ])
+    let cell = |i: usize| -> Vec<Span<'static>> {
+        let col_w = col_ws.get(i / per_col).copied().unwrap_or(0);
+        let Some((k, d)) = rows.get(i) else {
+            return vec![Span::raw(" ".repeat(col_w))];
+        };
+        let kw = key_ws[i / per_col].min(col_w.saturating_sub(4));
+        let dw = col_w.saturating_sub(kw + 4);
+        vec![
+            Span::styled(text::pad(k, kw), Style::default().fg(Color::Yellow)),
+            Span::raw("  "),
+            Span::raw(text::pad(d, dw)),
+            Span::raw("  "),
+        ]
+    };
+    let mut lines: Vec<Line> = (0..per_col)
+        .map(|r| {
+            let mut spans = cell(r);
+            if two {
+                spans.extend(cell(r + per_col));
+            }
+            Line::from(spans)
         })
         .collect();
     lines.push(Line::styled(s.help_close, dim()));

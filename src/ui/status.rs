@@ -31,7 +31,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
                     lang,
                     state.reconnect_in_secs(),
                     *attempt,
-                    &text::one_line(last_error)
+                    &i18n::detail(lang, &text::one_line(last_error))
                 )
             ),
             Color::Yellow,
@@ -42,7 +42,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
                 "✗ {}: {} ({})",
                 s.conn_needs_login,
                 s.login_hint,
-                text::one_line(reason)
+                i18n::detail(lang, &text::one_line(reason))
             ),
             Color::Red,
         ),
@@ -51,21 +51,36 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             Color::Red,
         ),
         ConnState::SessionRemoved { reason } => (
-            format!("✗ {}: {}", s.conn_removed, text::one_line(reason)),
+            format!(
+                "✗ {}: {}",
+                s.conn_removed,
+                i18n::detail(lang, &text::one_line(reason))
+            ),
             Color::Red,
         ),
         ConnState::Stopped => (s.conn_stopped.to_string(), Color::DarkGray),
     };
-    let mut right = Vec::new();
-    if let Some(nick) = &state.self_nick {
-        right.push(format!("{}: {}", s.me, text::one_line(nick)));
+    // Who we are, the buyers' unread total (notices apart, dimmed), the help key.
+    let mut right: Vec<Span> = vec![Span::raw(" ")];
+    if state.waiting_first {
+        right.push(Span::styled(
+            format!("{} │ ", s.waiting_first),
+            Style::default().fg(Color::LightYellow),
+        ));
     }
-    let unread = state.unread_total();
-    right.push(format!("{} {unread}", s.unread));
-    right.push(s.help_hint.to_string());
-    let right = format!(" {} ", right.join(" │ "));
+    if let Some(nick) = &state.self_nick {
+        right.push(Span::raw(format!("{}: {} │ ", s.me, text::one_line(nick))));
+    }
+    right.push(Span::raw(format!("{} {}", s.unread, state.unread_total())));
+    if state.notices_total() > 0 {
+        right.push(Span::styled(
+            format!(" · {} {}", s.notices, state.notices_total()),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    right.push(Span::raw(format!(" │ {} ", s.help_hint)));
     let width = usize::from(area.width);
-    let right_w = text::width(&right);
+    let right_w: usize = right.iter().map(|sp| text::width(&sp.content)).sum();
 
     let mut left: Vec<Span> = vec![Span::styled(
         format!(" {label}"),
@@ -79,16 +94,26 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     }
     if let Some(problem) = &state.store_problem {
         left.push(Span::styled(
-            format!(" │ {}: {}", s.no_store, text::one_line(problem)),
+            format!(
+                " │ {}: {}",
+                s.no_store,
+                i18n::detail(lang, &text::one_line(problem))
+            ),
             Style::default().fg(Color::Yellow),
         ));
     }
     if let Some((done, total)) = state.backfill {
         left.push(Span::raw(format!(" │ {} {done}/{total}", s.backfill)));
     }
+    if state.editing {
+        left.push(Span::styled(
+            format!(" │ {}", s.editing),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
     if let Some(n) = &state.notice {
         left.push(Span::styled(
-            format!(" │ {}", text::one_line(n)),
+            format!(" │ {}", i18n::detail(lang, &text::one_line(n))),
             Style::default().fg(Color::Red),
         ));
     }
@@ -114,7 +139,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     }
     spans.push(Span::raw(" ".repeat(avail - used)));
     if show_right {
-        spans.push(Span::raw(right));
+        spans.extend(right);
     }
     let bar = Paragraph::new(Line::from(spans))
         .style(Style::default().bg(Color::Indexed(236)).fg(Color::Gray));

@@ -98,6 +98,45 @@ pub fn conv(cid: &str, peer: &str, nick: &str, item: &str, time: i64, unread: u3
     }
 }
 
+/// `c` with the seller's answer as its last message: nobody waits there.
+pub fn answered(mut c: Conversation) -> Conversation {
+    let t = c.modify_time;
+    let cid = c.cid.as_str().to_string();
+    c.last_message = Some(msg(&format!("{cid}8.PNM"), &cid, SELF_UID, t, text("好的")));
+    c
+}
+
+/// The conversations of `populated`, each answered by the seller.
+pub fn answered_list() -> Vec<Conversation> {
+    let mut pinned = answered(conv(
+        "102",
+        "3002",
+        "",
+        "二手自行车",
+        now() - 26 * 60 * MIN,
+        0,
+    ));
+    pinned.pinned = true;
+    let mut muted = answered(conv(
+        "103",
+        "3003",
+        "Lily",
+        "Kindle",
+        now() - 3 * 24 * 60 * MIN,
+        0,
+    ));
+    muted.muted = true;
+    let first = conv(
+        "101",
+        "3001",
+        "张三😀",
+        "九成新 iPhone 13 128G",
+        now() - 2 * MIN,
+        0,
+    );
+    vec![answered(first), pinned, muted]
+}
+
 pub fn page(cid: &str, msgs: Vec<Message>, next: Option<i64>) -> HistoryPage {
     HistoryPage {
         cid: Cid::new(cid),

@@ -214,6 +214,12 @@ pub enum Job {
         peer: Uid,
         item_id: Option<String>,
     },
+    /// `/r/MessageManager/recallMessage` (§6.11).
+    Recall {
+        link: LinkId,
+        cid: Cid,
+        id: MessageId,
+    },
     /// Reads and uploads a picture file.
     Upload {
         cid: Cid,
@@ -287,6 +293,11 @@ pub enum Done {
         peer: Uid,
         item_id: Option<String>,
         result: Result<Cid, RpcFailure>,
+    },
+    Recalled {
+        cid: Cid,
+        id: MessageId,
+        result: Result<(), RpcFailure>,
     },
     SavedLogin {
         adopted: bool,
@@ -1018,6 +1029,15 @@ impl SessionCore {
                     }
                 }
             },
+            // Never kept for later: the service allows it only shortly after sending.
+            ImCommand::Recall { cid, id } => match live {
+                Some(link) => self.run(Job::Recall { link, cid, id }),
+                None => self.emit(ImEvent::RecallResult {
+                    cid,
+                    id,
+                    result: Err("not connected".into()),
+                }),
+            },
             ImCommand::Shutdown => self.stop(now),
         }
     }
@@ -1221,6 +1241,13 @@ impl SessionCore {
                 item_id,
                 result,
             } => self.on_opened(now, peer, item_id, result),
+            Done::Recalled { cid, id, result } => {
+                if let Err(e) = &result {
+                    tracing::info!(%cid, %id, error = %e, "recall failed");
+                }
+                let result = result.map_err(|e| e.to_string());
+                self.emit(ImEvent::RecallResult { cid, id, result });
+            }
             Done::SavedLogin { adopted } => self.on_saved_login(adopted, now),
         }
     }

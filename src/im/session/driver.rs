@@ -312,7 +312,8 @@ impl Driver {
             | Job::Check { link, .. }
             | Job::MarkRead { link, .. }
             | Job::SyncState { link }
-            | Job::Open { link, .. } => Some(*link),
+            | Job::Open { link, .. }
+            | Job::Recall { link, .. } => Some(*link),
             _ => None,
         };
         let conn = needs.and_then(|l| self.conn(l));
@@ -426,6 +427,10 @@ impl Driver {
                     result,
                 }))
             }),
+            Job::Recall { cid, id, .. } => self.spawn_reporting(async move {
+                let result = jobs::recall(&conn?, &id).await;
+                Some(Input::Done(Done::Recalled { cid, id, result }))
+            }),
             Job::Upload {
                 cid,
                 client_id,
@@ -531,6 +536,11 @@ fn closed_result(job: Job) -> Option<Input> {
         Job::Open { peer, item_id, .. } => Done::Opened {
             peer,
             item_id,
+            result: Err(closed()),
+        },
+        Job::Recall { cid, id, .. } => Done::Recalled {
+            cid,
+            id,
             result: Err(closed()),
         },
         _ => return None,

@@ -362,6 +362,14 @@ pub async fn mark_read(conn: &Conn, cid: &Cid, ids: &[MessageId]) {
     }
 }
 
+/// `/r/MessageManager/recallMessage` (§6.11): success, or the service's reason.
+pub async fn recall(conn: &Conn, id: &MessageId) -> Result<(), RpcFailure> {
+    conn.request(path::RECALL, Some(wire::recall_body(id)))
+        .await
+        .map(drop)
+        .map_err(RpcFailure::from)
+}
+
 /// `/r/SingleChatConversation/create` (idempotent on the service: an existing pair
 /// answers with its cid). The pair order is open (§12.9); `create_single_body` puts the
 /// peer first like most clients. Creating often may be refused (§6.5), so callers look in

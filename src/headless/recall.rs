@@ -1,0 +1,100 @@
+//! `goofish-tui recall`: recalls an own message (§6.11), for scripts that sent one by mistake.
+
+use super::send::{Failure, ask, login_problem, next};
+use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
+use crate::cli::{Cli, RecallArgs};
+use crate::im::api::{ConnState, ImCommand, ImEvent};
+use crate::protocol::{Cid, MessageId};
+use tokio::time::Instant;
+
+/// Runs `recall`; returns the exit code. Prints nothing on success.
+pub async fn run(cli: &Cli, args: &RecallArgs) -> i32 {
+    super::init_logging(cli);
+    let lang = super::lang(cli);
+    let say = |msg: &str| super::complain(lang, "recall", msg);
+    let id = MessageId::new(args.id.trim());
+    if id.number().is_none() {
+        say(&format!(
+            "not a message id: {:?} (like 3400000000303.PNM)",
+            args.id
+        ));
+        return EXIT_FAILED;
+    }
+    let deadline = Instant::now() + super::secs(args.timeout);
+    let (paths, file) = match crate::run::load_settings(cli) {
+        Ok(s) => s,
+        Err(e) => {
+            say(&format!("{e:#}"));
+            return EXIT_FAILED;
+        }
+    };
+    let mut conn =
+        match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file, false)).await
+        {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                say(&format!("{e:#}"));
+                return EXIT_LOGIN;
+            }
+            Err(_) => {
+                say("timed out while connecting");
+                return EXIT_FAILED;
+            }
+        };
+    let cid = Cid::new(args.to.trim());
+    let result = tokio::time::timeout_at(deadline, recall(&mut conn, cid, id)).await;
+    conn.shutdown().await;
+    match result {
+        Ok(Ok(())) => EXIT_OK,
+        Ok(Err(Failure::Login(msg))) => {
+            say(&msg);
+            EXIT_LOGIN
+        }
+        Ok(Err(Failure::Failed(msg))) => {
+            say(&msg);
+            EXIT_FAILED
+        }
+        Err(_) => {
+            say("timed out: the message may or may not have been recalled");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Waits for the connection, asks for the recall and waits for its answer.
+async fn recall(conn: &mut crate::run::Connection, cid: Cid, id: MessageId) -> Result<(), Failure> {
+    let commands = conn.session.commands.clone();
+    let events = &mut conn.session.events;
+    loop {
+        match next(events).await? {
+            ImEvent::Connection(ConnState::Live) => break,
+            ImEvent::Connection(s) => {
+                if let Some(msg) = login_problem(&s) {
+                    return Err(Failure::Login(msg));
+                }
+            }
+            _ => {}
+        }
+    }
+    ask(
+        &commands,
+        ImCommand::Recall {
+            cid,
+            id: id.clone(),
+        },
+    )
+    .await?;
+    loop {
+        match next(events).await? {
+            ImEvent::RecallResult { id: i, result, .. } if i == id => {
+                return result.map_err(|e| Failure::Failed(format!("not recalled: {e}")));
+            }
+            ImEvent::Connection(s) => {
+                if let Some(msg) = login_problem(&s) {
+                    return Err(Failure::Login(msg));
+                }
+            }
+            _ => {}
+        }
+    }
+}
