@@ -1059,6 +1059,18 @@ impl SessionCore {
                     // GO's rule (§4.5); the ACK already went out.
                     self.run(Job::SyncState { link });
                 }
+                // The package's new messages go to the store as one write.
+                let new: Vec<Message> = decoded
+                    .events
+                    .iter()
+                    .filter_map(|e| match e {
+                        SyncEvent::Message(m) if !self.seen.contains(&m.id) => Some(m.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if !new.is_empty() {
+                    self.write(WriteOp::Messages(new));
+                }
                 for event in decoded.events {
                     self.on_sync_event(now, event);
                 }
@@ -1091,7 +1103,8 @@ impl SessionCore {
 
     fn on_sync_event(&mut self, now: Now, event: SyncEvent) {
         match event {
-            SyncEvent::Message(m) => self.on_message(now, m, false),
+            // Written with its package (`on_push`).
+            SyncEvent::Message(m) => self.on_message(now, m, true),
             SyncEvent::Receipt { cid, ids, .. } => self.emit(ImEvent::Receipt { cid, ids }),
             SyncEvent::Typing { uid, cid } => self.emit(ImEvent::Typing { cid, uid }),
             SyncEvent::CardUpdate {
