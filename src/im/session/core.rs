@@ -22,7 +22,7 @@ use crate::im::mtop::{ImToken, MtopError};
 use crate::protocol::history::ParseError;
 use crate::protocol::lwp::{Frame, RpcError, path};
 use crate::protocol::send::SendAck;
-use crate::protocol::sync::decode_sync_body;
+use crate::protocol::sync::{decode_sync_body, decode_sync_text};
 use crate::protocol::{
     Cid, ClientId, Content, Conversation, HistoryPage, ItemInfo, Message, MessageId, Profile,
     SyncEvent, Uid,
@@ -1051,8 +1051,11 @@ impl SessionCore {
             // harmless when it holds something else.
             path::PUSH_SYNC | path::PUSH_SYNC_FAILOVER | path::PUSH_PARA => {
                 let Some(uid) = self.uid.clone() else { return };
-                let body = frame.body.unwrap_or(Value::Null);
-                let decoded = decode_sync_body(&body, &uid);
+                let decoded = match (&frame.raw_body, &frame.body) {
+                    (Some(raw), _) => decode_sync_text(raw.get(), &uid),
+                    (None, Some(body)) => decode_sync_body(body, &uid),
+                    (None, None) => decode_sync_body(&Value::Null, &uid),
+                };
                 if matches!(decoded.sync_extra_type, Some(1 | 2))
                     && let Some(link) = self.live_link()
                 {
