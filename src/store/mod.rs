@@ -12,6 +12,7 @@
 
 pub mod cmd;
 mod handle;
+mod row;
 mod schema;
 mod search;
 
@@ -396,28 +397,30 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let jsons: Vec<String> = match before {
+        let rows: Vec<Option<Message>> = match before {
             None => {
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT json FROM messages WHERE cid = ?1
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT {} FROM messages WHERE cid = ?1
                      ORDER BY time DESC, id DESC LIMIT ?2",
-                )?;
-                stmt.query_map(params![cid.as_str(), limit], |r| r.get(0))?
+                    row::COLUMNS
+                ))?;
+                stmt.query_map(params![cid.as_str(), limit], |r| row::read(r, 0))?
                     .collect::<Result<_, _>>()?
             }
             Some((time, id)) => {
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT json FROM messages
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT {} FROM messages
                      WHERE cid = ?1 AND (time < ?2 OR (time = ?2 AND id < ?3))
                      ORDER BY time DESC, id DESC LIMIT ?4",
-                )?;
+                    row::COLUMNS
+                ))?;
                 stmt.query_map(params![cid.as_str(), time, id.as_str(), limit], |r| {
-                    r.get(0)
+                    row::read(r, 0)
                 })?
                 .collect::<Result<_, _>>()?
             }
         };
-        Ok(parse_messages(jsons))
+        Ok(rows.into_iter().flatten().collect())
     }
 
     /// The messages of `cid` around one of them (for a search result): up to `older` before
@@ -433,15 +436,18 @@ impl Store {
         let mut out = self.messages(cid, Some(at), older)?;
         out.reverse();
         let cap = i64::try_from(newer_cap).unwrap_or(i64::MAX);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT json FROM messages
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {} FROM messages
              WHERE cid = ?1 AND (time > ?2 OR (time = ?2 AND id >= ?3))
              ORDER BY time ASC, id ASC LIMIT ?4",
-        )?;
-        let jsons: Vec<String> = stmt
-            .query_map(params![cid.as_str(), time, id.as_str(), cap], |r| r.get(0))?
+            row::COLUMNS
+        ))?;
+        let rows: Vec<Option<Message>> = stmt
+            .query_map(params![cid.as_str(), time, id.as_str(), cap], |r| {
+                row::read(r, 0)
+            })?
             .collect::<Result<_, _>>()?;
-        out.extend(parse_messages(jsons));
+        out.extend(rows.into_iter().flatten());
         Ok(out)
     }
 
@@ -673,7 +679,7 @@ impl Store {
 /// were new.
 fn insert_rows(conn: &Connection, messages: &[Message]) -> Result<usize, StoreError> {
     let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO messages (id, cid, time, sender, json, body)
+        "INSERT OR IGNORE INTO messages (id, cid, time, sender, row, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut index =
@@ -686,7 +692,7 @@ fn insert_rows(conn: &Connection, messages: &[Message]) -> Result<usize, StoreEr
             m.cid.as_str(),
             m.time,
             m.sender.as_str(),
-            serde_json::to_string(m)?,
+            row::encode(m),
             body,
         ])?;
         // Only a new row is indexed: a duplicate must not be indexed twice.
@@ -696,18 +702,4 @@ fn insert_rows(conn: &Connection, messages: &[Message]) -> Result<usize, StoreEr
         }
     }
     Ok(added)
-}
-
-/// Decodes stored rows, skipping (and logging) ones this version cannot read.
-fn parse_messages(jsons: Vec<String>) -> Vec<Message> {
-    jsons
-        .into_iter()
-        .filter_map(|j| match serde_json::from_str(&j) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                tracing::warn!(error = %e, "stored message not readable");
-                None
-            }
-        })
-        .collect()
 }

@@ -6,7 +6,7 @@ use crate::protocol::Message;
 use rusqlite::{Connection, params};
 
 /// The version this binary writes. A database with a higher number is refused.
-pub const CURRENT_VERSION: i64 = 3;
+pub const CURRENT_VERSION: i64 = 4;
 
 /// Version 1: plain tables. Kept verbatim: it is what older databases contain.
 pub const V1: &str = "
@@ -112,11 +112,39 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
                 tx.execute_batch(V2_INDEX)?;
             }
             2 => tx.execute_batch(V3)?,
+            3 => {
+                // Each message's JSON becomes a row of the store's own type; the JSON
+                // column goes.
+                tx.execute_batch("ALTER TABLE messages ADD COLUMN row BLOB NOT NULL DEFAULT x''")?;
+                json_to_rows(&tx)?;
+                tx.execute_batch("ALTER TABLE messages DROP COLUMN json")?;
+            }
             _ => {}
         }
         tx.pragma_update(None, "user_version", from + 1)?;
         tx.commit()?;
         tracing::info!(version = from + 1, "local history upgraded");
+    }
+    Ok(())
+}
+
+/// Version 4: messages kept as `row::encode` rows (a type of the store's own) instead of the
+/// serde JSON of the protocol's model.
+fn json_to_rows(conn: &Connection) -> Result<(), StoreError> {
+    let rows: Vec<(i64, String)> = {
+        let mut stmt = conn.prepare("SELECT seq, json FROM messages")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut update = conn.prepare("UPDATE messages SET row = ?1 WHERE seq = ?2")?;
+    for (seq, json) in rows {
+        // A row this version cannot read stays empty: skipped when read, not lost silently.
+        match serde_json::from_str::<Message>(&json) {
+            Ok(m) => {
+                update.execute(params![super::row::encode(&m), seq])?;
+            }
+            Err(e) => tracing::warn!(seq, error = %e, "stored message not readable"),
+        }
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! the trigram index (so a Chinese substring matches anywhere in a sentence); shorter ones
 //! cannot form a trigram and scan the text with `LIKE`, newest first, stopping at the limit.
 
-use super::{StoreError, parse_messages};
+use super::{StoreError, row};
 use crate::protocol::{Conversation, Message};
 use rusqlite::{Connection, params};
 use std::ops::Range;
@@ -55,7 +55,7 @@ macro_rules! read_hits {
             "WITH hits AS (",
             $hits,
             ")
-             SELECT m.json, c.json, m.body
+             SELECT m.id, m.cid, m.time, m.sender, m.row, c.json, m.body
              FROM hits
              JOIN messages m ON m.seq = hits.seq
              LEFT JOIN conversations c ON c.cid = m.cid
@@ -74,9 +74,10 @@ pub(super) fn run(
         return Ok(Vec::new());
     }
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    type Row = (String, Option<String>, String);
-    let map =
-        |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> { Ok((r.get(0)?, r.get(1)?, r.get(2)?)) };
+    type Row = (Option<Message>, Option<String>, String);
+    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+        Ok((row::read(r, 0)?, r.get(5)?, r.get(6)?))
+    };
     let rows: Vec<Row> = if query.chars().count() >= TRIGRAM {
         // One quoted phrase: the user's text is matched literally, operators and all.
         let phrase = format!("\"{}\"", query.replace('"', "\"\""));
@@ -102,8 +103,8 @@ pub(super) fn run(
             .collect::<Result<_, _>>()?
     };
     let mut hits = Vec::with_capacity(rows.len());
-    for (json, conv_json, body) in rows {
-        let Some(message) = parse_messages(vec![json]).pop() else {
+    for (message, conv_json, body) in rows {
+        let Some(message) = message else {
             continue;
         };
         let conversation = conv_json.and_then(|j| match serde_json::from_str(&j) {

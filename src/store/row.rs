@@ -1,0 +1,230 @@
+//! How a message is kept: a type of the store's own, versioned, so that the protocol's model
+//! can change without making kept history unreadable, and compact (MessagePack), so that a
+//! row costs little to write. The id, conversation, time, sender and search text are columns
+//! of their own; the rest is this row, its first byte the version.
+
+use crate::protocol::model::TradeCard;
+use crate::protocol::{Cid, Content, Message, MessageId, Uid};
+use serde::{Deserialize, Serialize};
+
+/// The version written now. Older versions stay readable; a newer one is refused by the
+/// schema version before any row is read.
+pub const VERSION: u8 = 1;
+
+/// The columns a message is read from, in this order (see `read`).
+pub const COLUMNS: &str = "id, cid, time, sender, row";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    #[error("empty row")]
+    Empty,
+    #[error("row version {0} is not known")]
+    UnknownVersion(u8),
+    #[error("row not readable: {0}")]
+    Decode(#[from] rmp_serde::decode::Error),
+}
+
+/// Version 1: what a message is beyond its columns.
+#[derive(Serialize, Deserialize)]
+struct RowV1 {
+    is_self: bool,
+    content: ContentV1,
+    item_id: Option<String>,
+    sender_nick: Option<String>,
+    session_type: Option<i64>,
+    need_push: bool,
+    red_reminder: Option<String>,
+    client_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum ContentV1 {
+    Text(String),
+    Image(Vec<String>),
+    TradeCard {
+        title: String,
+        desc: Option<String>,
+        order_id: Option<String>,
+    },
+    Notice(String),
+    Unknown {
+        content_type: i64,
+        summary: String,
+    },
+}
+
+/// The row of `m` (version byte first).
+pub fn encode(m: &Message) -> Vec<u8> {
+    let content = match &m.content {
+        Content::Text { text } => ContentV1::Text(text.to_string()),
+        Content::Image { urls } => ContentV1::Image(urls.clone()),
+        Content::TradeCard(card) => ContentV1::TradeCard {
+            title: card.title.clone(),
+            desc: card.desc.clone(),
+            order_id: card.order_id.clone(),
+        },
+        Content::Notice { text } => ContentV1::Notice(text.clone()),
+        Content::Unknown {
+            content_type,
+            summary,
+        } => ContentV1::Unknown {
+            content_type: *content_type,
+            summary: summary.clone(),
+        },
+    };
+    let row = RowV1 {
+        is_self: m.is_self,
+        content,
+        item_id: m.item_id.as_deref().map(str::to_string),
+        sender_nick: m.sender_nick.as_deref().map(str::to_string),
+        session_type: m.session_type,
+        need_push: m.need_push,
+        red_reminder: m.red_reminder.clone(),
+        client_id: m.client_id.clone(),
+    };
+    let mut out = vec![VERSION];
+    // Writing plain data into a Vec cannot fail.
+    let _ = rmp_serde::encode::write(&mut out, &row);
+    out
+}
+
+/// The message of a row and its columns.
+pub fn decode(
+    id: String,
+    cid: String,
+    time: i64,
+    sender: String,
+    row: &[u8],
+) -> Result<Message, RowError> {
+    let (&version, rest) = row.split_first().ok_or(RowError::Empty)?;
+    if version != VERSION {
+        return Err(RowError::UnknownVersion(version));
+    }
+    let r: RowV1 = rmp_serde::from_slice(rest)?;
+    let content = match r.content {
+        ContentV1::Text(text) => Content::Text { text: text.into() },
+        ContentV1::Image(urls) => Content::Image { urls },
+        ContentV1::TradeCard {
+            title,
+            desc,
+            order_id,
+        } => Content::TradeCard(Box::new(TradeCard {
+            title,
+            desc,
+            order_id,
+        })),
+        ContentV1::Notice(text) => Content::Notice { text },
+        ContentV1::Unknown {
+            content_type,
+            summary,
+        } => Content::Unknown {
+            content_type,
+            summary,
+        },
+    };
+    Ok(Message {
+        id: MessageId::new(id),
+        cid: Cid::new(cid),
+        sender: Uid::new(sender),
+        is_self: r.is_self,
+        time,
+        content,
+        item_id: r.item_id.map(Into::into),
+        sender_nick: r.sender_nick.map(Into::into),
+        session_type: r.session_type,
+        need_push: r.need_push,
+        red_reminder: r.red_reminder,
+        client_id: r.client_id,
+    })
+}
+
+/// Reads the message of `COLUMNS` starting at column `at`; a row this version cannot read
+/// is logged and skipped (None), never an error that hides the others.
+pub fn read(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<Message>> {
+    let row: Vec<u8> = r.get(at + 4)?;
+    let id: String = r.get(at)?;
+    match decode(
+        id.clone(),
+        r.get(at + 1)?,
+        r.get(at + 2)?,
+        r.get(at + 3)?,
+        &row,
+    ) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => {
+            tracing::warn!(%id, error = %e, "stored message not readable");
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(content: Content) -> Message {
+        Message {
+            id: MessageId::new("3400000000304.PNM"),
+            cid: Cid::new("40000000201"),
+            sender: Uid::new("1000000101"),
+            is_self: false,
+            time: 1_742_458_937_389,
+            content,
+            item_id: Some("900000000601".into()),
+            sender_nick: Some("买家小明😀".into()),
+            session_type: Some(1),
+            need_push: true,
+            red_reminder: Some("等待卖家发货".into()),
+            client_id: Some("-17424589073891".into()),
+        }
+    }
+
+    #[test]
+    fn every_kind_of_message_comes_back_as_it_went_in() {
+        for content in [
+            Content::Text {
+                text: "能便宜点吗？包邮吗 🙏".into(),
+            },
+            Content::Image {
+                urls: vec!["https://img.alicdn.com/a.jpg".into()],
+            },
+            Content::trade_card(
+                "我已付款".into(),
+                Some("等待你发货".into()),
+                Some("1".into()),
+            ),
+            Content::Notice {
+                text: "你有一条新的交易评价".into(),
+            },
+            Content::Unknown {
+                content_type: 99,
+                summary: "[语音]".into(),
+            },
+        ] {
+            let m = message(content);
+            let row = encode(&m);
+            assert_eq!(row.first(), Some(&VERSION));
+            let back = decode(
+                m.id.as_str().into(),
+                m.cid.as_str().into(),
+                m.time,
+                m.sender.as_str().into(),
+                &row,
+            )
+            .unwrap();
+            assert_eq!(back, m);
+        }
+    }
+
+    #[test]
+    fn an_unknown_version_or_a_broken_row_is_an_error_not_a_panic() {
+        let call = |row: &[u8]| decode("1".into(), "2".into(), 3, "4".into(), row);
+        assert!(matches!(call(&[]), Err(RowError::Empty)));
+        assert!(matches!(call(&[9, 1, 2]), Err(RowError::UnknownVersion(9))));
+        assert!(matches!(call(&[VERSION, 0xc1]), Err(RowError::Decode(_))));
+        let good = encode(&message(Content::Text { text: "x".into() }));
+        for cut in 0..good.len() {
+            let _ = call(&good[..cut]);
+        }
+    }
+}
