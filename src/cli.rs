@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// The language the help is shown in, known before the arguments are parsed: `--lang`,
 /// else the locale.
-pub fn early_lang(args: impl Iterator<Item = String>) -> crate::ui::i18n::Lang {
+pub fn early_lang(args: impl Iterator<Item = String>) -> crate::text::i18n::Lang {
     let args: Vec<String> = args.collect();
     let flag = args
         .iter()
@@ -17,16 +17,16 @@ pub fn early_lang(args: impl Iterator<Item = String>) -> crate::ui::i18n::Lang {
             None => None,
         });
     flag.as_deref()
-        .and_then(crate::ui::i18n::parse_lang)
+        .and_then(crate::text::i18n::parse_lang)
         .unwrap_or_default()
         .resolve()
 }
 
 /// The command line, with its help headings in `lang` (the descriptions stay English: clap
 /// takes them from the code).
-pub fn command(lang: crate::ui::i18n::Lang) -> clap::Command {
+pub fn command(lang: crate::text::i18n::Lang) -> clap::Command {
     let cmd = <Cli as clap::CommandFactory>::command();
-    if lang == crate::ui::i18n::Lang::Zh {
+    if lang == crate::text::i18n::Lang::Zh {
         headings_zh(cmd, true)
     } else {
         cmd
@@ -114,12 +114,12 @@ pub enum LangArg {
     Auto,
 }
 
-impl From<LangArg> for crate::ui::i18n::Lang {
+impl From<LangArg> for crate::text::i18n::Lang {
     fn from(l: LangArg) -> Self {
         match l {
-            LangArg::Zh => crate::ui::i18n::Lang::Zh,
-            LangArg::En => crate::ui::i18n::Lang::En,
-            LangArg::Auto => crate::ui::i18n::Lang::Auto,
+            LangArg::Zh => crate::text::i18n::Lang::Zh,
+            LangArg::En => crate::text::i18n::Lang::En,
+            LangArg::Auto => crate::text::i18n::Lang::Auto,
         }
     }
 }

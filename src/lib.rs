@@ -14,6 +14,7 @@ pub mod safe_text;
 pub mod secret;
 pub mod sim;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod tui;
 pub mod ui;

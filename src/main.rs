@@ -52,9 +52,9 @@ fn main() -> Result<()> {
 /// and exit code 1 (the headless commands print their own and exit). It may quote the
 /// service (a risk-control URL, an error text), so it is cleaned for the terminal like
 /// every other text.
-fn said(lang: goofish_tui::ui::i18n::Lang, result: Result<()>) -> Result<()> {
+fn said(lang: goofish_tui::text::i18n::Lang, result: Result<()>) -> Result<()> {
     if let Err(e) = result {
-        let text = goofish_tui::ui::i18n::message(lang, &format!("{e:#}"));
+        let text = goofish_tui::text::i18n::message(lang, &format!("{e:#}"));
         eprintln!("goofish-tui: {}", goofish_tui::safe_text::clean(&text));
         headless::exit(1);
     }

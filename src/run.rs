@@ -13,20 +13,10 @@ use crate::protocol::Uid;
 use crate::secret::Secret;
 use crate::sim::{self, Scenario, SimHandle, SimOptions};
 use crate::store::{Store, StoreHandle};
+use crate::text::i18n::COOKIE_HELP;
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use std::io::IsTerminal;
 use std::time::Duration;
-
-/// What to tell a user who has no working cookie.
-pub const COOKIE_HELP: &str = "\
-Log in with the Xianyu (闲鱼) app: run `goofish-tui login` and scan the QR code it shows.
-Or log in to https://www.goofish.com/im in a browser, open the developer tools (Network tab),
-copy the Cookie header of any request to goofish.com, and give it to goofish-tui in one of
-these ways:
-  - export GOOFISH_COOKIE='unb=...; cookie2=...; ...'
-  - save it in a file and run: goofish-tui --cookie-file FILE
-  - set cookie_file = \"FILE\" in ~/.config/goofish-tui/config.toml
-To try the program without an account, run: goofish-tui --demo";
 
 /// A session ready to be used, with the simulator it talks to when in demo mode.
 pub struct Connection {

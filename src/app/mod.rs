@@ -6,6 +6,7 @@
 mod attach;
 pub mod attention;
 mod cursor;
+mod help;
 mod keymap;
 pub mod layout;
 mod order;

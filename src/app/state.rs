@@ -5,7 +5,7 @@ use super::search::SearchView;
 use super::thread::Thread;
 use crate::im::api::ConnState;
 use crate::protocol::{Cid, Conversation, ItemInfo, MessageId, Uid};
-use crate::ui::i18n::Lang;
+use crate::text::i18n::Lang;
 use chrono::FixedOffset;
 use ratatui_textarea::TextArea;
 use serde::Deserialize;

@@ -9,7 +9,7 @@ use crate::im::cookies::CookieJar;
 use crate::im::device;
 use crate::im::mtop::{Endpoints, MtopClient, MtopError};
 use crate::protocol::Uid;
-use crate::ui::i18n::Lang;
+use crate::text::i18n::Lang;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -99,7 +99,7 @@ impl Check {
     }
 
     pub fn render(&self) -> String {
-        let pad = 10usize.saturating_sub(crate::ui::text::width(&self.name));
+        let pad = 10usize.saturating_sub(crate::text::width(&self.name));
         let mut s = format!(
             "{} {}{} {}",
             self.status.mark(),
@@ -289,7 +289,7 @@ pub fn store_check(dir: &Path, uid: &Uid, lang: Lang) -> Check {
         Err(e) => {
             return Check::warn(
                 n,
-                crate::ui::i18n::detail(lang, &e.to_string()),
+                crate::text::i18n::detail(lang, &e.to_string()),
                 t(lang, "the history cache is off", "本地记录不可用"),
             );
         }
@@ -321,7 +321,7 @@ pub fn store_check(dir: &Path, uid: &Uid, lang: Lang) -> Check {
                 format!("{p} cannot be used: {e}"),
                 format!(
                     "{p} 无法使用：{}",
-                    crate::ui::i18n::detail(lang, &e.to_string())
+                    crate::text::i18n::detail(lang, &e.to_string())
                 ),
             ),
             t(
@@ -367,7 +367,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
     super::init_logging(cli);
     let lang = super::lang(cli);
     let n = |en| name(lang, en);
-    let d = |e: &dyn std::fmt::Display| crate::ui::i18n::message(lang, &e.to_string());
+    let d = |e: &dyn std::fmt::Display| crate::text::i18n::message(lang, &e.to_string());
     let wait = super::secs(args.timeout);
     let mut p = Printer { failed: false };
     let no_home = |p: &mut Printer, e: crate::config::ConfigError| {
@@ -483,7 +483,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
             None => p.print(Check::fail(
                 n("cookie"),
                 t(lang, "no login cookie found", "没有找到登录 cookie"),
-                crate::ui::i18n::message(lang, crate::run::COOKIE_HELP),
+                crate::text::i18n::message(lang, crate::text::i18n::COOKIE_HELP),
             )),
             Some((jar, source)) if jar.uid().is_none() => p.print(Check::fail(
                 n("cookie"),
@@ -551,7 +551,7 @@ async fn network_checks(
     lang: Lang,
 ) {
     let n = |en| name(lang, en);
-    let d = |e: &dyn std::fmt::Display| crate::ui::i18n::detail(lang, &e.to_string());
+    let d = |e: &dyn std::fmt::Display| crate::text::i18n::detail(lang, &e.to_string());
     let secs = wait.as_secs_f64();
     // No jar path: doctor must not rewrite the saved cookies.
     let mtop = match MtopClient::new(endpoints, jar, None) {

@@ -8,7 +8,7 @@ use crate::im::cookies::CookieJar;
 use crate::im::mtop::{Endpoints, MtopClient, MtopError};
 use crate::im::passport::{PassportError, QrCode, QrLogin, QrState};
 use crate::protocol::Uid;
-use crate::ui::i18n::{Lang, tr};
+use crate::text::i18n::{Lang, tr};
 use qrcode::render::unicode::Dense1x2;
 use std::time::Duration;
 use tokio::time::Instant;

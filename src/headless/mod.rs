@@ -48,7 +48,7 @@ pub mod send;
 pub mod watch;
 
 use crate::cli::Cli;
-use crate::ui::i18n::Lang;
+use crate::text::i18n::Lang;
 use std::io::Write;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -73,7 +73,7 @@ pub fn lang(cli: &Cli) -> Lang {
         let (_, file) = crate::run::load_settings(cli).ok()?;
         let ui = file.ui?;
         let lang = ui.get("lang")?.as_str()?.to_string();
-        crate::ui::i18n::parse_lang(&lang)
+        crate::text::i18n::parse_lang(&lang)
     };
     flag.or_else(file).unwrap_or_default().resolve()
 }
@@ -83,7 +83,7 @@ pub fn complain(lang: Lang, command: &str, msg: &str) {
     // The text may carry what the service or a buyer wrote: cleaned for the terminal.
     eprintln!(
         "goofish-tui {command}: {}",
-        crate::safe_text::clean(&crate::ui::i18n::message(lang, msg))
+        crate::safe_text::clean(&crate::text::i18n::message(lang, msg))
     );
 }
 

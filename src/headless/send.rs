@@ -56,19 +56,16 @@ pub fn find_conversation<'a>(
         .find(|c| &c.peer == peer && item.is_none_or(|i| c.item_id.as_deref() == Some(i)))
 }
 
-/// What to do about risk control, on a line of its own (the URL is on the line before).
-pub const RISK_STEPS: &str =
-    "open it in a browser logged into the account, pass the check, then export a fresh cookie";
-
 /// A login problem the session reports, as a message.
 pub(super) fn login_problem(state: &ConnState) -> Option<String> {
     match state {
         ConnState::NeedsLogin { reason } => Some(format!(
             "the login is not valid: {reason}\n\n{}",
-            crate::run::COOKIE_HELP
+            crate::text::i18n::COOKIE_HELP
         )),
         ConnState::RiskControl { url } => Some(format!(
-            "Goofish asks for a slider check (risk control): {url}\n{RISK_STEPS}"
+            "Goofish asks for a slider check (risk control): {url}\n{}",
+            crate::text::i18n::RISK_STEPS
         )),
         ConnState::SessionRemoved { reason } => {
             Some(format!("the service removed the IM session: {reason}"))
@@ -157,7 +154,7 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
         Err(_) => {
             let secs = super::secs(args.timeout).as_secs_f64();
             let msg = match lang {
-                crate::ui::i18n::Lang::Zh => format!("{secs} 秒后超时；消息未发出"),
+                crate::text::i18n::Lang::Zh => format!("{secs} 秒后超时；消息未发出"),
                 _ => format!("timed out after {secs} s; the message was not sent"),
             };
             eprintln!("goofish-tui send: {msg}");
@@ -172,7 +169,7 @@ enum Payload {
     Image(std::path::PathBuf),
     /// A quick reply, filled in for the conversation once it is known (the language words
     /// what is missing).
-    Quick(String, crate::ui::i18n::Lang),
+    Quick(String, crate::text::i18n::Lang),
 }
 
 /// A quick reply filled in for `cid`: the nickname and the item title come from the
@@ -183,7 +180,7 @@ async fn fill_quick(
     events: &mut tokio::sync::mpsc::Receiver<ImEvent>,
     cid: &Cid,
     template: &str,
-    lang: crate::ui::i18n::Lang,
+    lang: crate::text::i18n::Lang,
 ) -> Result<String, Failure> {
     use crate::app::quick::{Values, fill};
     let mut conv: Option<Conversation> = None;
@@ -239,7 +236,7 @@ async fn fill_quick(
     if !missing.is_empty() {
         let missing = missing.join(", ");
         return Err(Failure::Failed(match lang {
-            crate::ui::i18n::Lang::Zh => {
+            crate::text::i18n::Lang::Zh => {
                 format!("会话 {cid} 的 {missing} 未知，无法填入快捷回复；没有发送")
             }
             _ => format!(

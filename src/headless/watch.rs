@@ -328,11 +328,11 @@ impl Watcher {
         let fatal = match &state {
             ConnState::NeedsLogin { reason } => Some(format!(
                 "the login is no longer valid: {reason}\n\n{}",
-                crate::run::COOKIE_HELP
+                crate::text::i18n::COOKIE_HELP
             )),
             ConnState::RiskControl { url } => Some(format!(
                 "Goofish asks for a slider check (risk control): {url}\n{}",
-                super::send::RISK_STEPS
+                crate::text::i18n::RISK_STEPS
             )),
             ConnState::SessionRemoved { reason } => Some(format!(
                 "the service removed this IM session: {reason}\nanother client may be using the account"

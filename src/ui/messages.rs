@@ -1,9 +1,10 @@
 //! The message pane: drawn bottom-up from the anchored message, wrapping only the messages
 //! that are in view, so its cost does not grow with the history.
 
-use super::{dim, i18n, text, timefmt};
+use super::dim;
 use crate::app::{AppState, Delivery, Entry, Focus, OrderTag, Thread};
 use crate::protocol::{Cid, Content, Conversation};
+use crate::text::{self, i18n, timefmt};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -60,8 +61,8 @@ pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) {
         l2.push(Span::raw(" · "));
         let label = text::one_line(r);
         let shown = match OrderTag::of(r) {
-            Some(t) if i18n::order_tag(state.lang, t) != label => {
-                format!("[{}] {label}", i18n::order_tag(state.lang, t))
+            Some(t) if t.label(state.lang) != label => {
+                format!("[{}] {label}", t.label(state.lang))
             }
             _ => label,
         };
