@@ -9,6 +9,7 @@ mod cursor;
 mod help;
 mod keymap;
 pub mod layout;
+pub mod message_rows;
 mod order;
 pub mod quick;
 mod search;

@@ -430,7 +430,7 @@ fn scroll_messages(state: &mut AppState, delta: isize, fx: &mut Vec<Effect>) {
         // One step inside a message taller than the pane moves through it by most of a pane.
         let a = state.areas();
         let pane = usize::from(a.messages.height);
-        let rows = crate::ui::entry_rows(state, &cid, cur, a.messages.width);
+        let rows = super::message_rows::count(state, &cid, cur, a.messages.width);
         let Some(thread) = state.threads.get_mut(&cid) else {
             return;
         };

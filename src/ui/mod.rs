@@ -18,8 +18,6 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-pub use messages::entry_rows;
-
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, state: &AppState) {
     let area = frame.area();
