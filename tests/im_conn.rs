@@ -620,7 +620,7 @@ mod session {
         let sim = start_sim().await;
         let mut h = session_for(&sim);
         let list = live_with_list(&mut h).await;
-        let client_id = ClientId::generate(goofish_tui::time::now_ms());
+        let client_id = ClientId::generate(goofish_tui::time::now_ms(), rand::random());
         h.commands
             .send(ImCommand::SendText {
                 cid: list[0].cid.clone(),

@@ -519,7 +519,7 @@ fn send_command(cid: Cid, client_id: ClientId, content: &Content) -> Option<ImCo
 /// Shows `content` at once as a local entry of `cid` (after everything already there) and
 /// asks the session to send it.
 pub(crate) fn send_local(state: &mut AppState, cid: Cid, content: Content, fx: &mut Vec<Effect>) {
-    let client_id = ClientId::generate(state.now_ms);
+    let client_id = ClientId::generate(state.now_ms, rand::random());
     let Some(command) = send_command(cid.clone(), client_id.clone(), &content) else {
         return;
     };
@@ -589,7 +589,7 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
     let super::EntryKey::Local(old_id) = target.key.clone() else {
         return;
     };
-    let client_id = ClientId::generate(now);
+    let client_id = ClientId::generate(now, rand::random());
     let Some(command) = send_command(cid, client_id.clone(), &target.content) else {
         return;
     };

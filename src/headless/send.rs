@@ -316,7 +316,7 @@ async fn deliver(
         }
         other => other,
     };
-    let client_id = ClientId::generate(crate::time::now_ms());
+    let client_id = ClientId::generate(crate::time::now_ms(), rand::random());
     if matches!(payload, Payload::Image(_)) && !live {
         // A picture is only sent while connected: wait for the connection first.
         loop {

@@ -210,7 +210,7 @@ impl Shared {
             while key.is_empty() || st.pending.contains_key(&key) {
                 frame
                     .headers
-                    .insert("mid".into(), Value::String(lwp::new_mid()));
+                    .insert("mid".into(), Value::String(fresh_mid()));
                 key = frame.mid_key().unwrap_or_default().to_string();
             }
             st.next_ticket += 1;
@@ -314,7 +314,7 @@ impl Conn {
     /// One RPC: a request frame with a fresh mid, the response classified by
     /// `Frame::into_result`.
     pub async fn request(&self, path: &str, body: Option<Value>) -> Result<Value, RequestError> {
-        let frame = Frame::request(path, body);
+        let frame = Frame::request(path, body, fresh_mid());
         let resp = self
             .shared()
             .call(frame, self.shared().cfg.request_timeout)
@@ -375,10 +375,15 @@ impl Conn {
     }
 }
 
+/// A mid of the time now and a random number.
+fn fresh_mid() -> String {
+    lwp::new_mid(crate::time::now_ms(), rand::random())
+}
+
 /// The `/reg` request (§4.3). The token is sent as received from `login.token` (the Python
 /// clients' choice; GO URL-decodes it first, which only matters if it holds `%`) [L].
 fn reg_frame(token: &Secret, did: &str) -> Frame {
-    let mut frame = Frame::request(path::REG, None);
+    let mut frame = Frame::request(path::REG, None, fresh_mid());
     let h = &mut frame.headers;
     let mut put = |k: &str, v: String| {
         h.insert(k.to_string(), Value::String(v));
@@ -556,7 +561,7 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
             _ = ticker.tick() => {
                 let shared = shared.clone();
                 in_flight.push(async move {
-                    shared.call(Frame::request(path::HEARTBEAT, None), timeout).await
+                    shared.call(Frame::request(path::HEARTBEAT, None, fresh_mid()), timeout).await
                 });
             }
         }

@@ -257,9 +257,9 @@ pub fn classify(env: &Envelope) -> Outcome {
     }
 }
 
-/// An envelope as the service writes it, for the simulator and tests.
-pub fn envelope_json(api: &str, v: &str, ret: &[&str], data: Value) -> Value {
-    let trace: u128 = rand::random();
+/// An envelope as the service writes it, for the simulator and tests; `trace` is a random
+/// number for its `traceId`.
+pub fn envelope_json(api: &str, v: &str, ret: &[&str], data: Value, trace: u128) -> Value {
     json!({
         "api": api,
         "data": data,
@@ -475,6 +475,7 @@ mod tests {
             "1.0",
             &["SUCCESS::调用成功"],
             json!({"userId": "1"}),
+            u128::MAX,
         );
         assert_eq!(v["traceId"].as_str().map(str::len), Some(30));
         let e = parse_envelope(v.to_string().as_bytes()).unwrap();
