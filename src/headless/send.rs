@@ -1,12 +1,40 @@
 //! `goofish-tui send`: one text message, then the message id on stdout.
 
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
-use crate::cli::{Cli, SendArgs};
+use crate::config::Settings;
 use crate::im::api::{ConnState, ImCommand, ImEvent, OPEN_CONVERSATION_FAILED};
 use crate::protocol::{Cid, ClientId, Conversation, Uid};
 use crate::safe_text::clean_line;
 use std::io::Read;
 use tokio::time::Instant;
+
+/// Arguments of `send`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["to", "peer"])))]
+pub struct SendArgs {
+    /// Conversation id to send to.
+    #[arg(long, value_name = "CID")]
+    pub to: Option<String>,
+    /// User id of the peer; the conversation is found or created.
+    #[arg(long, value_name = "UID")]
+    pub peer: Option<String>,
+    /// With --peer: the item the conversation is about.
+    #[arg(long, value_name = "ITEM", requires = "peer")]
+    pub item: Option<String>,
+    /// The text (default: read from stdin).
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Send this picture file (JPEG, PNG, GIF or WebP, at most 5 MB) instead of a text.
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub image: Option<std::path::PathBuf>,
+    /// Send quick reply N (1 is the first of `[ui] quick_replies`, or of the built-in ones),
+    /// with the buyer's nickname, the item and its price filled in.
+    #[arg(long, value_name = "N", conflicts_with_all = ["text", "image"])]
+    pub quick: Option<usize>,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub timeout: f64,
+}
 
 /// Longest text read from stdin; a message is far shorter, this only bounds memory.
 const MAX_STDIN: u64 = 1 << 20;
@@ -80,28 +108,15 @@ pub(super) enum Failure {
 }
 
 /// Runs `send`; returns the exit code.
-pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
-    super::init_logging(cli);
-    let lang = super::lang(cli);
+pub async fn run(settings: &Settings, args: &SendArgs) -> i32 {
+    super::init_logging(&settings.stderr_log_level);
+    let lang = settings.lang;
     let say = |msg: &str| super::complain(lang, "send", msg);
-    let (paths, file) = match crate::run::load_settings(cli) {
-        Ok(s) => s,
-        Err(e) => {
-            say(&format!("{e:#}"));
-            return EXIT_FAILED;
-        }
-    };
     let payload = match (&args.image, args.quick) {
         (Some(path), _) => Payload::Image(path.clone()),
         (None, Some(n)) => {
-            let configured = match crate::run::ui_options(cli, &file) {
-                Ok(o) => o.quick_replies,
-                Err(e) => {
-                    say(&format!("{e:#}"));
-                    return EXIT_FAILED;
-                }
-            };
-            let replies = crate::app::quick::resolve(configured.as_deref(), lang);
+            let configured = settings.ui.quick_replies.as_deref();
+            let replies = crate::app::quick::resolve(configured, lang);
             match n.checked_sub(1).and_then(|i| replies.get(i)) {
                 Some(template) => Payload::Quick(template.clone(), lang),
                 None => {
@@ -124,8 +139,7 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
     };
     let deadline = Instant::now() + super::secs(args.timeout);
     let mut conn =
-        match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file, false)).await
-        {
+        match tokio::time::timeout_at(deadline, crate::run::connect(settings, false)).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 say(&format!("{e:#}"));

@@ -25,9 +25,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-/// The production endpoint (§4.1).
-pub const DEFAULT_WS_URL: &str = "wss://wss-goofish.dingtalk.com/";
-
 /// A desktop Chrome user agent, sent on the handshake and inside the `/reg` `ua` header.
 pub const BROWSER_UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36";
 
@@ -48,7 +45,7 @@ const GARBAGE_WARN_EVERY: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnConfig {
     pub ws_url: String,
-    /// `/!` period (15 s in every client but TS).
+    /// `/!` period.
     pub heartbeat_every: Duration,
     /// A heartbeat unanswered this long means the socket is dead (GO: 30 s).
     pub heartbeat_timeout: Duration,
@@ -59,8 +56,8 @@ pub struct ConnConfig {
 impl Default for ConnConfig {
     fn default() -> Self {
         ConnConfig {
-            ws_url: DEFAULT_WS_URL.to_string(),
-            heartbeat_every: Duration::from_secs(15),
+            ws_url: crate::config::defaults::WS_URL.to_string(),
+            heartbeat_every: crate::config::defaults::HEARTBEAT,
             heartbeat_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(20),
         }

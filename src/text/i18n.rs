@@ -2,9 +2,10 @@
 
 use serde::Deserialize;
 
-/// UI language. `Auto` follows the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`).
+/// UI language. `Auto` follows the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`). Read from the
+/// config file as `--lang` takes it ([`parse_lang`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum Lang {
     #[default]
     Auto,
@@ -16,6 +17,14 @@ impl Lang {
     /// Resolves `Auto` with the process environment.
     pub fn resolve(self) -> Lang {
         self.resolve_with(|k| std::env::var(k).ok())
+    }
+
+    /// `locale` (the language of the locale, resolved) for `Auto`.
+    pub fn resolve_with_locale(self, locale: Lang) -> Lang {
+        match self {
+            Lang::Auto => locale,
+            l => l,
+        }
     }
 
     /// Resolves `Auto` with `env` (a lookup like `std::env::var`): the first non-empty of
@@ -46,6 +55,14 @@ pub fn parse_lang(s: &str) -> Option<Lang> {
         "en" => Some(Lang::En),
         "auto" => Some(Lang::Auto),
         _ => None,
+    }
+}
+
+impl TryFrom<String> for Lang {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Lang, String> {
+        parse_lang(&s).ok_or_else(|| format!("unknown language {s:?}: zh, en or auto"))
     }
 }
 
@@ -408,6 +425,9 @@ goofish.com 的请求的 Cookie 请求头，再用以下任一方式交给 goofi
   - 在 ~/.config/goofish-tui/config.toml 中设置 cookie_file = \"FILE\"
 不用账号试用本程序：goofish-tui --demo";
 
+/// What a build without the simulator says to `--demo` and `goofish-tui sim`.
+pub const NO_SIMULATOR: &str = "this goofish-tui was built without the simulator (the `sim` feature): --demo and `goofish-tui sim` are not available";
+
 /// What to do about risk control, on a line of its own (the URL is on the line before).
 pub const RISK_STEPS: &str =
     "open it in a browser logged into the account, pass the check, then export a fresh cookie";
@@ -544,6 +564,10 @@ const DETAILS: &[(&str, &str)] = &[
         "没有主目录：请设置 GOOFISH_DATA_DIR 或使用 --data-dir",
     ),
     ("cannot start the embedded simulator", "无法启动内置模拟器"),
+    (
+        NO_SIMULATOR,
+        "这个 goofish-tui 构建时没有包含模拟器（`sim` 功能）：--demo 和 `goofish-tui sim` 不可用",
+    ),
     ("cannot create the data directory", "无法创建数据目录"),
     ("cannot save the login in", "无法保存登录信息到"),
     (
