@@ -1,4 +1,6 @@
 //! The LWP connection against an in-test WebSocket server on loopback.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 use futures_util::{SinkExt, StreamExt};

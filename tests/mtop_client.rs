@@ -1,6 +1,8 @@
 //! The mtop client against a small in-test gateway on loopback that checks signatures the
 //! way the real one does (§3): no `_m_h5_tk` → TOKEN_EMPTY plus fresh token cookies; a sign
 //! made with another token → TOKEN_EXOIRED plus fresh cookies.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 use axum::extract::{Form, Path, Query, State};

@@ -1,5 +1,7 @@
 //! Settings as a user gives them: the config file's `data_dir`, and the flags that override it,
 //! decide where the program keeps its files; a flag value it does not know is refused.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

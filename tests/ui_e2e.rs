@@ -1,6 +1,8 @@
 //! The whole program, scripted: the UI runtime on a test terminal, the session actor and the
 //! simulator over loopback. Open a conversation, see a buyer's message arrive, reply, and find
 //! the reply in the simulator.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -463,7 +463,9 @@ pub async fn run(
             n("cookie"),
             t(lang, "the simulator's (demo)", "模拟器的（演示）"),
         ));
-    } else if let Some(given) = given {
+    } else if !settings.demo
+        && let Some(given) = given
+    {
         let jar_path = paths.cookie_jar();
         let found = match given {
             Some(found) => Some(found),
