@@ -553,10 +553,6 @@ const DETAILS: &[(&str, &str)] = &[
     ("the local history cannot be read", "无法读取本地记录"),
     ("cannot read the config file", "无法读取配置文件"),
     ("the config file", "配置文件"),
-    (
-        "the [ui] section of the config file is not valid",
-        "配置文件的 [ui] 部分无效",
-    ),
     ("unknown language", "未知语言"),
     ("cannot read the cookie file", "无法读取 cookie 文件"),
     (
