@@ -109,6 +109,14 @@ fn proc_cpu(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / hz
 }
 
+/// Messages stored in the database at `db`, read through a connection of its own.
+fn count_rows(db: &std::path::Path) -> u64 {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0)))
+        .map(|n| n.max(0) as u64)
+        .unwrap_or(0)
+}
+
 /// Peak resident memory of a process in MB, from /proc.
 fn proc_peak_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -177,6 +185,13 @@ async fn watch(count: usize, conversations: usize) -> Value {
     while next(&rx, 30).unwrap() != usize::MAX {}
     // Settled: the first list and its writes are done.
     tokio::time::sleep(Duration::from_secs(4)).await;
+    let stored_before = count_rows(
+        &goofish_tui::store::db_path(
+            dir.path(),
+            &goofish_tui::protocol::Uid::new(sim.field("self_uid")),
+        )
+        .unwrap(),
+    );
     let cpu0 = proc_cpu(pid);
     let started = Instant::now();
     let burst = json!({"count": count, "conversations": conversations});
@@ -197,9 +212,16 @@ async fn watch(count: usize, conversations: usize) -> Value {
         })
     };
     let seen = waiter.await.unwrap();
+    let printed = started.elapsed().as_secs_f64();
+    // Done when every message is also stored (and so searchable): the store's own count,
+    // read beside the running program.
+    let uid = goofish_tui::protocol::Uid::new(sim.field("self_uid"));
+    let db = goofish_tui::store::db_path(dir.path(), &uid).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_rows(&db) < stored_before + count as u64 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let elapsed = started.elapsed().as_secs_f64();
-    // Everything printed is also stored: counted once the writes have settled.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let cpu = proc_cpu(pid) - cpu0;
     let peak = proc_peak_mb(pid);
     let _ = child.kill();
@@ -219,6 +241,8 @@ async fn watch(count: usize, conversations: usize) -> Value {
         "cpu_ms": (cpu * 1000.0).round(),
         "cpu_us_per_message": (cpu * 1e6 / seen.max(1) as f64 * 10.0).round() / 10.0,
         "messages_per_s": (seen as f64 / elapsed).round(),
+        "printed_after_s": (printed * 100.0).round() / 100.0,
+        "stored_after_s": (elapsed * 100.0).round() / 100.0,
         "peak_rss_mb": (peak * 10.0).round() / 10.0,
         "sim_unacked": sim.state().await["pushes_unacked"],
     })

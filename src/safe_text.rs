@@ -60,7 +60,9 @@ pub fn clean_line(s: &str) -> Cow<'_, str> {
 /// character escaped here stands in a string, where the escape means the same character.
 pub fn escape_json(json: String) -> String {
     let escape = |c: char| is_unsafe(c) && !c.is_ascii_whitespace();
-    if !json.chars().any(escape) {
+    // Past serde's own escapes, only DEL (7F), C1 (C2 80–9F) and the bidi controls (E2 …)
+    // can be left: a text without those lead bytes is returned at once.
+    if memchr::memchr3(0x7f, 0xc2, 0xe2, json.as_bytes()).is_none() || !json.chars().any(escape) {
         return json;
     }
     let mut out = String::with_capacity(json.len() + 16);

@@ -122,6 +122,7 @@ async fn responses_out_of_order_reach_their_requests() {
         headers: serde_json::from_value(json!({"mid": "123 0"})).unwrap(),
         body: Some(json!({"stray": true})),
         lwp: None,
+        raw_body: None,
     };
     send_frame(&mut ws, &stray).await;
     for req in [&second, &first] {
@@ -209,7 +210,15 @@ async fn push_is_acked_with_full_headers_before_delivery() {
     assert!(ack.lwp.is_none() && ack.body.is_none());
 
     match next_event(&mut ev).await {
-        ConnEvent::Push(f) => assert_eq!(f, push),
+        ConnEvent::Push(f) => {
+            assert_eq!((&f.lwp, &f.headers), (&push.lwp, &push.headers));
+            // A sync body is handed on as its text, for the decoder to read.
+            let raw = f.raw_body.expect("the sync body as text");
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(raw.get()).ok(),
+                push.body
+            );
+        }
         other => panic!("expected the push, got {other:?}"),
     }
 }

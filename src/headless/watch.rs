@@ -452,10 +452,30 @@ fn local_time(ms: i64) -> String {
     }
 }
 
-/// Writes one line and flushes; false when stdout is gone (reader closed the pipe).
-fn print_line(text: &str) -> bool {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").and_then(|_| out.flush()).is_ok()
+/// Lines for stdout, written through a buffer that is flushed whenever no further event is
+/// waiting: a burst costs a few writes, and a single message is out at once.
+struct Output {
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl Output {
+    fn new() -> Output {
+        Output {
+            out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+        }
+    }
+
+    /// False when stdout is gone (the reader closed the pipe).
+    fn line(&mut self, text: &str) -> bool {
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+            .is_ok()
+    }
+
+    fn flush(&mut self) -> bool {
+        self.out.flush().is_ok()
+    }
 }
 
 /// Runs `watch`; returns the exit code.
@@ -489,10 +509,20 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
         .map(|cmd| ExecQueue::start(cmd.clone(), super::secs(args.exec_timeout)));
     let commands = conn.session.commands.clone();
     let _ = commands.send(ImCommand::ListConversations).await;
+    let mut output = Output::new();
     let code = loop {
-        let ev = tokio::select! {
-            ev = conn.session.events.recv() => ev,
-            _ = signals.recv() => break EXIT_OK,
+        // Flushed before waiting: what was printed is out before the next wait.
+        let ev = match conn.session.events.try_recv() {
+            Ok(ev) => Some(ev),
+            Err(_) => {
+                if !output.flush() {
+                    break EXIT_OK;
+                }
+                tokio::select! {
+                    ev = conn.session.events.recv() => ev,
+                    _ = signals.recv() => break EXIT_OK,
+                }
+            }
         };
         let Some(ev) = ev else {
             super::complain(lang, "watch", "the IM session stopped");
@@ -502,7 +532,7 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
         for action in watcher.on_event(ev) {
             match action {
                 Action::Print(l) => {
-                    if !print_line(&l) {
+                    if !output.line(&l) {
                         stop = Some(EXIT_OK);
                         break;
                     }
@@ -525,6 +555,7 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
             break code;
         }
     };
+    output.flush();
     if let Some(q) = exec {
         q.stop();
     }

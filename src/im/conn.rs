@@ -500,7 +500,7 @@ async fn read_loop<S>(
                 break;
             }
         };
-        let frame = match Frame::parse(text.as_str()) {
+        let frame = match Frame::parse_push(text.as_str()) {
             Ok(f) => f,
             Err(_) => {
                 garbage.record(&shared, "not JSON");

@@ -48,6 +48,39 @@ pub struct Frame {
     pub headers: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
+    /// The body of a sync push as it came, unparsed (`Frame::parse_push`): its items are
+    /// decoded straight from the text, without building a JSON tree first.
+    #[serde(skip)]
+    pub raw_body: Option<RawBody>,
+}
+
+/// A body kept as JSON text.
+#[derive(Clone, Debug)]
+pub struct RawBody(pub Box<serde_json::value::RawValue>);
+
+impl PartialEq for RawBody {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl RawBody {
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+}
+
+/// A frame's fields, the body not yet parsed.
+#[derive(Deserialize)]
+struct WireFrame<'a> {
+    #[serde(default)]
+    lwp: Option<Value>,
+    #[serde(default)]
+    code: Option<Value>,
+    #[serde(default)]
+    headers: Option<Value>,
+    #[serde(borrow, default)]
+    body: Option<&'a serde_json::value::RawValue>,
 }
 
 /// What a frame is, by the rule of GO and PY-C: `code` + `headers` is a response (or, seen
@@ -76,6 +109,44 @@ impl Frame {
         Ok(Frame::from_value(value))
     }
 
+    /// As `parse`, but the body of a sync push (`/s/sync`, `/s/sync_failover`, `/s/para`)
+    /// is kept as text in `raw_body` for the decoder. What is not a well-formed object is
+    /// read as `parse` reads it.
+    pub fn parse_push(text: &str) -> Result<Frame, FrameError> {
+        let Ok(wire) = serde_json::from_str::<WireFrame<'_>>(text) else {
+            return Frame::parse(text);
+        };
+        let lwp = match wire.lwp {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let is_sync = matches!(
+            lwp.as_deref(),
+            Some(path::PUSH_SYNC | path::PUSH_SYNC_FAILOVER | path::PUSH_PARA)
+        );
+        let (headers, has_headers) = match wire.headers {
+            Some(Value::Object(h)) => (h, true),
+            _ => (Map::new(), false),
+        };
+        let code = wire.code.and_then(|c| match c {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        });
+        let (body, raw_body) = match wire.body {
+            Some(raw) if is_sync && code.is_none() => (None, Some(RawBody(raw.to_owned()))),
+            Some(raw) => (Some(serde_json::from_str(raw.get())?), None),
+            None => (None, None),
+        };
+        Ok(Frame {
+            lwp: if has_headers { lwp } else { None },
+            code: if has_headers { code } else { None },
+            headers,
+            body,
+            raw_body,
+        })
+    }
+
     pub fn from_value(value: Value) -> Frame {
         let Value::Object(mut obj) = value else {
             return Frame::default();
@@ -100,6 +171,7 @@ impl Frame {
             code: if has_headers { code } else { None },
             headers,
             body,
+            raw_body: None,
         }
     }
 
@@ -127,6 +199,7 @@ impl Frame {
             code: None,
             headers,
             body,
+            raw_body: None,
         }
     }
 
@@ -141,6 +214,7 @@ impl Frame {
             code: Some(code),
             headers,
             body,
+            raw_body: None,
         }
     }
 
@@ -151,6 +225,7 @@ impl Frame {
             code: Some(200),
             headers: push.headers.clone(),
             body: None,
+            raw_body: None,
         }
     }
 

@@ -170,6 +170,7 @@ fn push_text(sim: &Sim, shared: &ConnShared, lwp: &str, body: Value) -> String {
         code: None,
         headers,
         body: Some(body),
+        raw_body: None,
     }
     .to_text()
 }

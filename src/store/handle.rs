@@ -28,6 +28,12 @@ use tokio::sync::{mpsc, oneshot};
 /// At most this many writes in one transaction: a commit that takes too long would keep the
 /// first of them waiting.
 const MAX_BATCH: usize = 4096;
+/// When writes come one by one right after a commit (a burst being received), the owner
+/// waits up to this long for more before the next commit, so that one commit carries many:
+/// a commit costs far more than a row. Only writes wait; nothing is shown later for it.
+const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(8);
+/// A batch this large goes at once.
+const FULL_BATCH: usize = 512;
 
 /// A change to the local history, queued and committed with whatever else is waiting.
 #[derive(Debug, Clone, PartialEq)]
@@ -299,11 +305,29 @@ fn spawn_reader(store: Store) -> std::sync::mpsc::Sender<Read> {
 
 /// The owner's loop: live work first, writes committed together, background work between.
 fn serve(mut store: Store, shared: &Shared) {
+    let mut last_commit: Option<std::time::Instant> = None;
     loop {
         let (batch, background) = {
             let mut q = lock(&shared.queue);
             loop {
                 if !q.live.is_empty() {
+                    // Right after a commit, a short wait gathers the burst's next writes.
+                    let busy = last_commit.is_some_and(|t| t.elapsed() < COMMIT_WINDOW);
+                    if busy && !q.closed && q.live.len() < FULL_BATCH && only_writes(&q.live) {
+                        let deadline = std::time::Instant::now() + COMMIT_WINDOW;
+                        while q.live.len() < FULL_BATCH && !q.closed && only_writes(&q.live) {
+                            let left =
+                                deadline.saturating_duration_since(std::time::Instant::now());
+                            if left.is_zero() {
+                                break;
+                            }
+                            q = shared
+                                .ready
+                                .wait_timeout(q, left)
+                                .map(|(g, _)| g)
+                                .unwrap_or_else(|e| e.into_inner().0);
+                        }
+                    }
                     let n = q.live.len().min(MAX_BATCH);
                     break (q.live.drain(..n).collect::<Vec<_>>(), None);
                 }
@@ -316,11 +340,21 @@ fn serve(mut store: Store, shared: &Shared) {
                 q = shared.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        run_batch(&mut store, batch);
+        if batch.iter().any(|w| matches!(w, Work::Write { .. })) {
+            run_batch(&mut store, batch);
+            last_commit = Some(std::time::Instant::now());
+        } else {
+            run_batch(&mut store, batch);
+        }
         if let Some(work) = background {
             run_batch(&mut store, vec![work]);
         }
     }
+}
+
+/// Whether every waiting piece of work is a write (a call is answered without the wait).
+fn only_writes(queue: &VecDeque<Work>) -> bool {
+    queue.iter().all(|w| matches!(w, Work::Write { .. }))
 }
 
 /// Runs `batch` in order; consecutive writes share one transaction.
@@ -358,19 +392,39 @@ impl Outcome {
     }
 }
 
-/// One transaction for `writes`; each runs in a savepoint of its own, so that one that
-/// fails leaves the others in.
+/// One transaction for `writes`. Each write but the messages runs in a savepoint of its own,
+/// so that one that fails leaves the others in; the messages of the whole batch are inserted
+/// last, together, without a savepoint (a savepoint would make the full-text index write
+/// out what it holds, row by row).
 fn commit(store: &mut Store, writes: Vec<(WriteOp, Outcome)>) {
     if writes.is_empty() {
         return;
     }
     let begun = store.begin();
-    let mut results = Vec::with_capacity(writes.len());
-    for (op, outcome) in writes {
+    let not_begun = |e: &StoreError| StoreError::Unavailable(e.to_string());
+    let (messages, others): (Vec<_>, Vec<_>) = writes
+        .into_iter()
+        .partition(|(op, _)| matches!(op, WriteOp::Messages(_)));
+    let mut results = Vec::with_capacity(messages.len() + others.len());
+    for (op, outcome) in others {
         let result = match &begun {
             Ok(()) => op.apply(store),
-            Err(e) => Err(StoreError::Unavailable(e.to_string())),
+            Err(e) => Err(not_begun(e)),
         };
+        results.push((op, outcome, result));
+    }
+    let inserted = match &begun {
+        Ok(()) => store
+            .insert_messages(messages.iter().filter_map(|(op, _)| match op {
+                WriteOp::Messages(m) => Some(m.as_slice()),
+                _ => None,
+            }))
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    for (op, outcome) in messages {
+        let result = inserted.clone().map_err(StoreError::Unavailable);
         results.push((op, outcome, result));
     }
     let committed = match begun {

@@ -358,32 +358,22 @@ impl Store {
             return Ok(0);
         }
         let tx = self.conn.savepoint()?;
-        let mut added = 0;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO messages (id, cid, time, sender, json, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            let mut index =
-                tx.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?;
-            for m in messages {
-                let body = m.content.summary();
-                let n = insert.execute(params![
-                    m.id.as_str(),
-                    m.cid.as_str(),
-                    m.time,
-                    m.sender.as_str(),
-                    serde_json::to_string(m)?,
-                    body,
-                ])?;
-                // Only a new row is indexed: a duplicate must not be indexed twice.
-                if n == 1 {
-                    index.execute(params![tx.last_insert_rowid(), body])?;
-                    added += 1;
-                }
-            }
-        }
+        let added = insert_rows(&tx, messages)?;
         tx.commit()?;
+        Ok(added)
+    }
+
+    /// As `save_messages`, inside the transaction the caller has open (`begin`), without a
+    /// savepoint of its own: a savepoint makes the full-text index write out what it holds,
+    /// and holding it until the commit is what makes a batch cheap.
+    pub fn insert_messages<'a>(
+        &mut self,
+        batches: impl IntoIterator<Item = &'a [Message]>,
+    ) -> Result<usize, StoreError> {
+        let mut added = 0;
+        for messages in batches {
+            added += insert_rows(&self.conn, messages)?;
+        }
         Ok(added)
     }
 
@@ -676,6 +666,35 @@ impl Store {
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
         search::run(&self.conn, query, limit)
     }
+}
+
+/// Inserts `messages` (ones already stored are left) and indexes the new ones; how many
+/// were new.
+fn insert_rows(conn: &Connection, messages: &[Message]) -> Result<usize, StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO messages (id, cid, time, sender, json, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut index =
+        conn.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?;
+    let mut added = 0;
+    for m in messages {
+        let body = m.content.summary();
+        let n = insert.execute(params![
+            m.id.as_str(),
+            m.cid.as_str(),
+            m.time,
+            m.sender.as_str(),
+            serde_json::to_string(m)?,
+            body,
+        ])?;
+        // Only a new row is indexed: a duplicate must not be indexed twice.
+        if n == 1 {
+            index.execute(params![conn.last_insert_rowid(), body])?;
+            added += 1;
+        }
+    }
+    Ok(added)
 }
 
 /// Decodes stored rows, skipping (and logging) ones this version cannot read.

@@ -22,7 +22,7 @@ use crate::im::mtop::{ImToken, MtopError};
 use crate::protocol::history::ParseError;
 use crate::protocol::lwp::{Frame, RpcError, path};
 use crate::protocol::send::SendAck;
-use crate::protocol::sync::decode_sync_body;
+use crate::protocol::sync::{decode_sync_body, decode_sync_text};
 use crate::protocol::{
     Cid, ClientId, Content, Conversation, HistoryPage, ItemInfo, Message, MessageId, Profile,
     SyncEvent, Uid,
@@ -1051,13 +1051,28 @@ impl SessionCore {
             // harmless when it holds something else.
             path::PUSH_SYNC | path::PUSH_SYNC_FAILOVER | path::PUSH_PARA => {
                 let Some(uid) = self.uid.clone() else { return };
-                let body = frame.body.unwrap_or(Value::Null);
-                let decoded = decode_sync_body(&body, &uid);
+                let decoded = match (&frame.raw_body, &frame.body) {
+                    (Some(raw), _) => decode_sync_text(raw.get(), &uid),
+                    (None, Some(body)) => decode_sync_body(body, &uid),
+                    (None, None) => decode_sync_body(&Value::Null, &uid),
+                };
                 if matches!(decoded.sync_extra_type, Some(1 | 2))
                     && let Some(link) = self.live_link()
                 {
                     // GO's rule (§4.5); the ACK already went out.
                     self.run(Job::SyncState { link });
+                }
+                // The package's new messages go to the store as one write.
+                let new: Vec<Message> = decoded
+                    .events
+                    .iter()
+                    .filter_map(|e| match e {
+                        SyncEvent::Message(m) if !self.seen.contains(&m.id) => Some(m.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if !new.is_empty() {
+                    self.write(WriteOp::Messages(new));
                 }
                 for event in decoded.events {
                     self.on_sync_event(now, event);
@@ -1091,7 +1106,8 @@ impl SessionCore {
 
     fn on_sync_event(&mut self, now: Now, event: SyncEvent) {
         match event {
-            SyncEvent::Message(m) => self.on_message(now, m, false),
+            // Written with its package (`on_push`).
+            SyncEvent::Message(m) => self.on_message(now, m, true),
             SyncEvent::Receipt { cid, ids, .. } => self.emit(ImEvent::Receipt { cid, ids }),
             SyncEvent::Typing { uid, cid } => self.emit(ImEvent::Typing { cid, uid }),
             SyncEvent::CardUpdate {
