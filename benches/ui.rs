@@ -8,7 +8,8 @@ use goofish_tui::im::api::{ConnState, ImEvent};
 use goofish_tui::protocol::{
     Cid, CompactString, Content, Conversation, HistoryEntry, HistoryPage, Message, MessageId, Uid,
 };
-use goofish_tui::ui::{self, i18n::Lang};
+use goofish_tui::text::i18n::Lang;
+use goofish_tui::ui;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

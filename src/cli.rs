@@ -1,12 +1,24 @@
-//! Command-line interface.
+//! The command line, on the binary's side: clap's view of the flags, turned into the
+//! settings' top layer ([`Cli::layer`]) and the command to run.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use goofish_tui::config::defaults::{MTOP_URL, PASSPORT_URL, UPLOAD_URL, WS_URL};
+use goofish_tui::config::{GivenCookie, Layer};
+use goofish_tui::headless::decode::DecodeArgs;
+use goofish_tui::headless::doctor::DoctorArgs;
+use goofish_tui::headless::history::FetchHistoryArgs;
+use goofish_tui::headless::login::LoginArgs;
+use goofish_tui::headless::recall::RecallArgs;
+use goofish_tui::headless::search::SearchArgs;
+use goofish_tui::headless::send::SendArgs;
+use goofish_tui::headless::watch::WatchArgs;
+use goofish_tui::text::i18n::{self, Lang};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// The language the help is shown in, known before the arguments are parsed: `--lang`,
-/// else the locale.
-pub fn early_lang(args: impl Iterator<Item = String>) -> crate::ui::i18n::Lang {
+/// else `locale`.
+pub fn early_lang(args: impl Iterator<Item = String>, locale: Lang) -> Lang {
     let args: Vec<String> = args.collect();
     let flag = args
         .iter()
@@ -17,16 +29,16 @@ pub fn early_lang(args: impl Iterator<Item = String>) -> crate::ui::i18n::Lang {
             None => None,
         });
     flag.as_deref()
-        .and_then(crate::ui::i18n::parse_lang)
+        .and_then(i18n::parse_lang)
         .unwrap_or_default()
-        .resolve()
+        .resolve_with_locale(locale)
 }
 
 /// The command line, with its help headings in `lang` (the descriptions stay English: clap
 /// takes them from the code).
-pub fn command(lang: crate::ui::i18n::Lang) -> clap::Command {
+pub fn command(lang: Lang) -> clap::Command {
     let cmd = <Cli as clap::CommandFactory>::command();
-    if lang == crate::ui::i18n::Lang::Zh {
+    if lang == Lang::Zh {
         headings_zh(cmd, true)
     } else {
         cmd
@@ -82,11 +94,18 @@ pub struct Cli {
     pub demo: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// Config file (default: ~/.config/goofish-tui/config.toml).
-    #[arg(long, global = true, env = "GOOFISH_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        help = "Config file (default: ~/.config/goofish-tui/config.toml) [env: GOOFISH_CONFIG]"
+    )]
     pub config: Option<PathBuf>,
-    /// Data directory for the cookie jar and device id (default: ~/.local/share/goofish-tui).
-    #[arg(long, global = true, env = "GOOFISH_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        help = "Data directory for the cookie jar and device id (default: \
+                ~/.local/share/goofish-tui) [env: GOOFISH_DATA_DIR]"
+    )]
     pub data_dir: Option<PathBuf>,
     /// Log level for the log file: error, warn, info, debug, trace (RUST_LOG also works).
     #[arg(long, global = true)]
@@ -114,30 +133,56 @@ pub enum LangArg {
     Auto,
 }
 
-impl From<LangArg> for crate::ui::i18n::Lang {
+impl From<LangArg> for Lang {
     fn from(l: LangArg) -> Self {
         match l {
-            LangArg::Zh => crate::ui::i18n::Lang::Zh,
-            LangArg::En => crate::ui::i18n::Lang::En,
-            LangArg::Auto => crate::ui::i18n::Lang::Auto,
+            LangArg::Zh => Lang::Zh,
+            LangArg::En => Lang::En,
+            LangArg::Auto => Lang::Auto,
         }
     }
+}
+
+impl Cli {
+    /// What the command line says, as the top layer of the settings (the environment is
+    /// read apart, once: [`goofish_tui::config::Env`]).
+    pub fn layer(&self) -> Layer {
+        let c = &self.conn;
+        Layer {
+            config_file: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            mtop_url: c.mtop_url.clone(),
+            passport_url: c.passport_url.clone(),
+            ws_url: c.ws_url.clone(),
+            upload_url: c.upload_url.clone(),
+            cookie: c
+                .cookie_file
+                .clone()
+                .map(|p| GivenCookie::file("--cookie-file", p)),
+            heartbeat_secs: c.heartbeat_secs,
+            log_level: self.log_level.clone(),
+            lang: self.lang.map(Lang::from),
+            demo: self.demo.then_some(true),
+            ..Layer::default()
+        }
+    }
+}
+
+/// The help of a URL flag: what it is, its default and its variable.
+fn url_help(what: &str, default: &str, var: &str) -> String {
+    format!("{what} (default: {default}) [env: {var}]")
 }
 
 /// Where to connect and who to be; shared by every command that talks to the service.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ConnArgs {
-    /// mtop gateway base URL (default: https://h5api.m.goofish.com/).
-    #[arg(long, global = true, env = "GOOFISH_MTOP_URL")]
+    #[arg(long, global = true, help = url_help("mtop gateway base URL", MTOP_URL, "GOOFISH_MTOP_URL"))]
     pub mtop_url: Option<String>,
-    /// Passport base URL (default: https://passport.goofish.com/).
-    #[arg(long, global = true, env = "GOOFISH_PASSPORT_URL")]
+    #[arg(long, global = true, help = url_help("Passport base URL", PASSPORT_URL, "GOOFISH_PASSPORT_URL"))]
     pub passport_url: Option<String>,
-    /// Picture upload base URL (default: https://stream-upload.goofish.com/).
-    #[arg(long, global = true, env = "GOOFISH_UPLOAD_URL")]
+    #[arg(long, global = true, help = url_help("Picture upload base URL", UPLOAD_URL, "GOOFISH_UPLOAD_URL"))]
     pub upload_url: Option<String>,
-    /// LWP WebSocket URL (default: wss://wss-goofish.dingtalk.com/).
-    #[arg(long, global = true, env = "GOOFISH_WS_URL")]
+    #[arg(long, global = true, help = url_help("LWP WebSocket URL", WS_URL, "GOOFISH_WS_URL"))]
     pub ws_url: Option<String>,
     /// A file with the login cookie (a Cookie header value, or a JSON object name → value).
     #[arg(long, global = true)]
@@ -162,46 +207,11 @@ pub enum Command {
     /// Check the config, the cookie, the connection and the terminal.
     Doctor(DoctorArgs),
     /// Search the local history (no network): conversation, time, sender and text of each match.
-    Search(crate::store::cmd::SearchArgs),
+    Search(SearchArgs),
     /// Log in by scanning a QR code with the Xianyu app; the login is saved for later runs.
     Login(LoginArgs),
     /// Read the history of every conversation into the local history, so search finds it all.
     FetchHistory(FetchHistoryArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct FetchHistoryArgs {
-    /// At most this many pages per conversation.
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub max_pages: u32,
-    /// Seconds between two requests (the service has risk control; do not hurry it).
-    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
-    pub pause: f64,
-    /// Only this conversation.
-    #[arg(long, value_name = "CID")]
-    pub cid: Option<String>,
-    /// Go on past pages that are stored already (to finish a run cut short by --max-pages).
-    #[arg(long)]
-    pub full: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct LoginArgs {
-    /// Give up after this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
-    pub timeout: f64,
-    /// Draw the QR code for a terminal with a light background (dark text).
-    #[arg(long)]
-    pub light_terminal: bool,
-}
-
-impl Default for LoginArgs {
-    fn default() -> Self {
-        LoginArgs {
-            timeout: 300.0,
-            light_terminal: false,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -237,79 +247,6 @@ pub struct SimArgs {
     /// Kick a connection after this many seconds without a heartbeat.
     #[arg(long, default_value_t = 30)]
     pub heartbeat_kick_after: u64,
-}
-
-#[derive(Debug, Args)]
-pub struct WatchArgs {
-    /// JSON Lines (schema version 1, see the README) instead of readable lines.
-    #[arg(long)]
-    pub json: bool,
-    /// Also show platform notices, trade cards, order-state updates and system messages.
-    #[arg(long)]
-    pub all: bool,
-    /// Run this shell command for each incoming buyer message, with its JSON on stdin.
-    #[arg(long, value_name = "CMD")]
-    pub exec: Option<String>,
-    /// Kill an --exec command that runs longer than this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub exec_timeout: f64,
-}
-
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["to", "peer"])))]
-pub struct SendArgs {
-    /// Conversation id to send to.
-    #[arg(long, value_name = "CID")]
-    pub to: Option<String>,
-    /// User id of the peer; the conversation is found or created.
-    #[arg(long, value_name = "UID")]
-    pub peer: Option<String>,
-    /// With --peer: the item the conversation is about.
-    #[arg(long, value_name = "ITEM", requires = "peer")]
-    pub item: Option<String>,
-    /// The text (default: read from stdin).
-    #[arg(long)]
-    pub text: Option<String>,
-    /// Send this picture file (JPEG, PNG, GIF or WebP, at most 5 MB) instead of a text.
-    #[arg(long, value_name = "FILE", conflicts_with = "text")]
-    pub image: Option<std::path::PathBuf>,
-    /// Send quick reply N (1 is the first of `[ui] quick_replies`, or of the built-in ones),
-    /// with the buyer's nickname, the item and its price filled in.
-    #[arg(long, value_name = "N", conflicts_with_all = ["text", "image"])]
-    pub quick: Option<usize>,
-    /// Give up after this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
-    pub timeout: f64,
-}
-
-#[derive(Debug, Args)]
-pub struct RecallArgs {
-    /// The conversation the message is in.
-    #[arg(long, value_name = "CID")]
-    pub to: String,
-    /// The message id (`<digits>.PNM`, as `send` prints it).
-    #[arg(long, value_name = "MSG_ID")]
-    pub id: String,
-    /// Give up after this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub timeout: f64,
-}
-
-#[derive(Debug, Args)]
-pub struct DecodeArgs {
-    /// Print one JSON document instead of readable text.
-    #[arg(long)]
-    pub json: bool,
-    /// The logged-in account's uid, so own messages are recognised as such.
-    #[arg(long, value_name = "UID")]
-    pub self_uid: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct DoctorArgs {
-    /// Seconds to wait for each network check.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub timeout: f64,
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod cli;
 pub mod config;
 pub mod headless;
 pub mod im;
@@ -12,8 +11,10 @@ pub mod protocol;
 pub mod run;
 pub mod safe_text;
 pub mod secret;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod tui;
 pub mod ui;

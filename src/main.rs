@@ -1,76 +1,152 @@
+//! The program: reads the environment once and the command line, resolves the settings from
+//! them and the config file, and runs the messenger or the command asked for.
+
+mod cli;
+
 use clap::FromArgMatches;
+use cli::{Cli, Command, SimArgs};
 use color_eyre::eyre::{Result, WrapErr, eyre};
-use goofish_tui::cli::{Cli, Command, ScenarioArg, SimArgs};
-use goofish_tui::headless;
-use goofish_tui::sim::{self, Scenario, SimOptions};
-use std::io::Write;
-use std::time::Duration;
+use goofish_tui::config::{ConfigError, Env, Settings, Sources};
+use goofish_tui::headless::{self, EXIT_FAILED};
+use goofish_tui::im::ImCommand;
+use goofish_tui::run::NoLogin;
+use goofish_tui::text::i18n::{self, COOKIE_HELP, Lang};
+use std::io::IsTerminal;
 
 fn main() -> Result<()> {
     color_eyre::install()?;
-    let lang = goofish_tui::cli::early_lang(std::env::args());
-    let matches = goofish_tui::cli::command(lang).get_matches();
+    let env = Env::read();
+    let lang = cli::early_lang(std::env::args(), env.locale);
+    let matches = cli::command(lang).get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    let lang = goofish_tui::headless::lang(&cli);
+    let sources = Sources {
+        flags: cli.layer(),
+        env,
+    };
+    let resolved = sources.resolve();
+    let lang = match &resolved {
+        Ok(s) => s.lang,
+        Err(_) => sources.lang_without_file(),
+    };
     if cli.clear_cache {
-        return said(lang, goofish_tui::store::cmd::clear_cache(&cli));
+        let cleared = resolved
+            .map_err(Into::into)
+            .and_then(|s| headless::search::clear_cache(&s));
+        return said(lang, cleared);
     }
     let runtime = tokio::runtime::Runtime::new().wrap_err("cannot start the async runtime")?;
     let result = runtime.block_on(async move {
         match cli.command {
-            Some(Command::Sim(ref args)) => run_sim(&cli, args).await,
-            Some(Command::Watch(ref args)) => {
-                headless::exit(headless::watch::run(&cli, args).await)
-            }
-            Some(Command::Send(ref args)) => headless::exit(headless::send::run(&cli, args).await),
-            Some(Command::Recall(ref args)) => {
-                headless::exit(headless::recall::run(&cli, args).await)
-            }
-            Some(Command::Decode(ref args)) => headless::exit(headless::decode::run(&cli, args)),
+            Some(Command::Sim(ref args)) => run_sim(&sources.stderr_log_level(), args).await,
+            Some(Command::Decode(ref args)) => headless::exit(headless::decode::run(lang, args)),
             Some(Command::Doctor(ref args)) => {
-                headless::exit(headless::doctor::run(&cli, args).await)
+                let code = headless::doctor::run(&sources, resolved, lang, args).await;
+                headless::exit(code)
             }
-            Some(Command::Search(ref args)) => {
-                said(lang, goofish_tui::store::cmd::search(&cli, args))
-            }
+            Some(Command::Watch(ref args)) => headless::exit(
+                headless::watch::run(&settings_for("watch", lang, resolved), args).await,
+            ),
+            Some(Command::Send(ref args)) => headless::exit(
+                headless::send::run(&settings_for("send", lang, resolved), args).await,
+            ),
+            Some(Command::Recall(ref args)) => headless::exit(
+                headless::recall::run(&settings_for("recall", lang, resolved), args).await,
+            ),
             Some(Command::FetchHistory(ref args)) => {
-                headless::exit(headless::history::run(&cli, args).await)
+                let settings = settings_for("fetch-history", lang, resolved);
+                headless::exit(headless::history::run(&settings, args).await)
             }
-            Some(Command::Login(ref args)) => {
-                headless::exit(headless::login::run(&cli, args).await)
-            }
-            None => said(lang, goofish_tui::run::tui(&cli).await),
+            Some(Command::Login(ref args)) => headless::exit(
+                headless::login::run(&settings_for("login", lang, resolved), args).await,
+            ),
+            Some(Command::Search(ref args)) => said(
+                lang,
+                resolved
+                    .map_err(Into::into)
+                    .and_then(|s| headless::search::search(&s, args)),
+            ),
+            None => match resolved {
+                Ok(settings) => said(lang, messenger(&settings).await),
+                Err(e) => said(lang, Err(e.into())),
+            },
         }
     });
     said(lang, result)
+}
+
+/// The settings a headless command runs on; when they cannot be resolved, the command says
+/// why and the program ends (exit code 1).
+fn settings_for(command: &str, lang: Lang, resolved: Result<Settings, ConfigError>) -> Settings {
+    resolved.unwrap_or_else(|e| {
+        headless::complain(lang, command, &e.to_string());
+        headless::exit(EXIT_FAILED)
+    })
 }
 
 /// An error of the messenger or of a command that returns one, said in `lang` on stderr,
 /// and exit code 1 (the headless commands print their own and exit). It may quote the
 /// service (a risk-control URL, an error text), so it is cleaned for the terminal like
 /// every other text.
-fn said(lang: goofish_tui::ui::i18n::Lang, result: Result<()>) -> Result<()> {
+fn said(lang: Lang, result: Result<()>) -> Result<()> {
     if let Err(e) = result {
-        let text = goofish_tui::ui::i18n::message(lang, &format!("{e:#}"));
+        let text = i18n::message(lang, &format!("{e:#}"));
         eprintln!("goofish-tui: {}", goofish_tui::safe_text::clean(&text));
         headless::exit(1);
     }
     Ok(())
 }
 
-async fn run_sim(cli: &Cli, args: &SimArgs) -> Result<()> {
+/// The terminal messenger. Without any login yet (and on a terminal), a QR code to scan
+/// comes first.
+async fn messenger(settings: &Settings) -> Result<()> {
+    let _log = goofish_tui::run::start_file_logging(settings);
+    let mut conn = match goofish_tui::run::connect(settings, true).await {
+        Err(e) if e.is::<NoLogin>() && std::io::stdout().is_terminal() => {
+            println!(
+                "No Goofish login yet. Scan the code below with the Xianyu (闲鱼) app to log in \
+                 (Ctrl-C to stop; `goofish-tui --demo` tries the program without an account)."
+            );
+            headless::login::login(settings, &headless::login::LoginArgs::default())
+                .await
+                .map_err(|e| eyre!("{e}\n\n{COOKIE_HELP}"))?;
+            goofish_tui::run::connect(settings, true).await?
+        }
+        other => other?,
+    };
+    let commands = conn.session.commands.clone();
+    commands
+        .send(ImCommand::ListConversations)
+        .await
+        .map_err(|_| eyre!("the session stopped at start"))?;
+    let result = goofish_tui::tui::run(
+        commands,
+        &mut conn.session.events,
+        settings.ui.clone(),
+        conn.store.clone(),
+        conn.store_problem.clone(),
+    )
+    .await;
+    conn.shutdown().await;
+    result
+}
+
+/// `goofish-tui sim`: the simulator on its own, until SIGINT or SIGTERM.
+#[cfg(feature = "sim")]
+async fn run_sim(log_level: &str, args: &SimArgs) -> Result<()> {
+    use goofish_tui::sim::{self, Scenario, SimOptions};
+    use std::io::Write;
+    use std::time::Duration;
     // The simulator logs to stderr: stdout carries exactly one JSON line.
-    let level = cli.log_level.as_deref().unwrap_or("warn");
-    goofish_tui::logging::to_stderr(&goofish_tui::logging::spec(level));
+    goofish_tui::logging::to_stderr(&goofish_tui::logging::spec(log_level));
     let opts = SimOptions {
         listen: args.listen,
         seed: args.seed,
         scenario: match args.scenario {
-            ScenarioArg::Demo => Scenario::Demo,
-            ScenarioArg::Quiet => Scenario::Quiet,
+            cli::ScenarioArg::Demo => Scenario::Demo,
+            cli::ScenarioArg::Quiet => Scenario::Quiet,
         },
         conversations: args.conversations,
         history: args.history,
@@ -95,8 +171,15 @@ async fn run_sim(cli: &Cli, args: &SimArgs) -> Result<()> {
     Ok(())
 }
 
+/// Without the simulator, `sim` says so.
+#[cfg(not(feature = "sim"))]
+async fn run_sim(_: &str, _: &SimArgs) -> Result<()> {
+    Err(eyre!("{}", i18n::NO_SIMULATOR))
+}
+
 /// SIGINT or SIGTERM.
-pub async fn wait_for_signal() {
+#[cfg(feature = "sim")]
+async fn wait_for_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -1,5 +1,6 @@
 //! Files only the owner may read: the cookie jar, the device id, the message store (with its
-//! `-wal` and `-shm`) and the logs are created 0600, in folders created 0700.
+//! `-wal` and `-shm`) and the logs are created 0600, in folders created 0700. And the user's
+//! own text files (the config file, a cookie file), read with a bound.
 
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -90,6 +91,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// The text of `path`, refused (`InvalidData`) past `limit` bytes or when not UTF-8.
+pub fn read_bounded(path: &Path, limit: u64) -> io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is larger than {} KiB", limit / 1024),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The headless commands as a user runs them: the real binary against an in-test
 //! simulator over loopback sockets.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -1,5 +1,7 @@
 //! `ImCommand::OpenConversation` on the session actor against the simulator: what
 //! `send --peer` relies on.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

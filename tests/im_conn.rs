@@ -1,4 +1,6 @@
 //! The LWP connection against an in-test WebSocket server on loopback.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 use futures_util::{SinkExt, StreamExt};
@@ -629,7 +631,7 @@ mod session {
         let sim = start_sim().await;
         let mut h = session_for(&sim);
         let list = live_with_list(&mut h).await;
-        let client_id = ClientId::generate(goofish_tui::time::now_ms());
+        let client_id = ClientId::generate(goofish_tui::time::now_ms(), rand::random());
         h.commands
             .send(ImCommand::SendText {
                 cid: list[0].cid.clone(),

@@ -1,6 +1,8 @@
 //! The TUI's log file at trace level: private (0600 in a 0700 folder), and without the IM
 //! token or the cookies, although the WebSocket and HTTP crates dump frames and headers at
 //! trace. Its own test binary: the log subscriber is global to the process.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -1,6 +1,8 @@
 //! The mtop client against a small in-test gateway on loopback that checks signatures the
 //! way the real one does (§3): no `_m_h5_tk` → TOKEN_EMPTY plus fresh token cookies; a sign
 //! made with another token → TOKEN_EXOIRED plus fresh cookies.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 use axum::extract::{Form, Path, Query, State};
@@ -110,7 +112,7 @@ async fn handle(
     };
     let mut gw = gw.lock().unwrap();
     gw.seen.push(seen.clone());
-    let fail = |ret: &str| envelope_json(&api_name, &version, &[ret], json!({}));
+    let fail = |ret: &str| envelope_json(&api_name, &version, &[ret], json!({}), rand::random());
 
     // Signature check, as the real gateway does it.
     let presented = cookie_value(&seen.cookie, "_m_h5_tk");
@@ -178,7 +180,15 @@ async fn handle(
     }
 
     let data: Value = serde_json::from_str(&seen.data).unwrap_or(Value::Null);
-    let ok = |d: Value| envelope_json(&api_name, &version, &["SUCCESS::调用成功"], d);
+    let ok = |d: Value| {
+        envelope_json(
+            &api_name,
+            &version,
+            &["SUCCESS::调用成功"],
+            d,
+            rand::random(),
+        )
+    };
     let body = match api_name.as_str() {
         api::LOGIN_TOKEN => ok(json!({
             "accessToken": format!("im-token-for-{}", data["deviceId"].as_str().unwrap_or("")),

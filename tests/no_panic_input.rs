@@ -4,13 +4,35 @@
 #![allow(clippy::unwrap_used)]
 
 use clap::{CommandFactory, Parser};
-use goofish_tui::cli::Cli;
-use goofish_tui::config::{FileConfig, Overrides, Paths, Resolved};
+use goofish_tui::config::{Env, FileConfig, GivenCookie, Layer, Settings, Sources};
 use goofish_tui::im::cookies::{CookieJar, MAX_HEADER_BYTES};
 use goofish_tui::im::mtop::Endpoints;
 use goofish_tui::secret::Secret;
 use proptest::prelude::*;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+/// The binary's command line, as the binary builds it.
+#[allow(dead_code)]
+#[path = "../src/cli.rs"]
+mod cli;
+use cli::Cli;
+
+/// Settings of `flags` over `file`, with an environment that says nothing.
+fn settings(flags: Layer, file: FileConfig) -> Option<Settings> {
+    let sources = Sources {
+        flags,
+        env: Env::from_lookup(|_| None),
+    };
+    sources
+        .with_file(PathBuf::from("/etc/gt/config.toml"), file)
+        .ok()
+}
+
+/// The given cookie of `settings`, read and parsed as the client does.
+fn given_jar(settings: Option<Settings>) -> Option<CookieJar> {
+    CookieJar::from_given(settings?.cookie.as_ref()?).ok()
+}
 
 /// Text that looks like a pasted cookie, with the characters that used to make the parser cut
 /// inside a character: wide ones right after a short prefix.
@@ -40,12 +62,20 @@ proptest! {
             prop_assert!(jar.header_len() <= MAX_HEADER_BYTES);
         }
         // Through the settings, as GOOFISH_COOKIE, a cookie file and the config file.
-        let over = Overrides { cookie: Some(Secret::new(s.clone())), ..Overrides::default() };
-        let _ = Resolved::new(&FileConfig::default(), &over);
-        let over = Overrides { cookie_file: Some(p.clone()), ..Overrides::default() };
-        let _ = Resolved::new(&FileConfig::default(), &over);
+        let env = Env::from_lookup(|k| (k == "GOOFISH_COOKIE").then(|| s.clone().into()));
+        let sources = Sources { flags: Layer::default(), env };
+        if let Ok(settings) = sources.with_file(PathBuf::from("c.toml"), FileConfig::default()) {
+            let _ = given_jar(Some(settings));
+        }
+        let header = Layer {
+            cookie: Some(GivenCookie::header("test", Secret::new(s.clone()))),
+            ..Layer::default()
+        };
+        let _ = given_jar(settings(header, FileConfig::default()));
+        let file = Layer { cookie: Some(GivenCookie::file("--cookie-file", p.clone())), ..Layer::default() };
+        let _ = given_jar(settings(file, FileConfig::default()));
         let file = FileConfig { cookie: Some(t.clone()), ..FileConfig::default() };
-        let _ = Resolved::new(&file, &Overrides::default());
+        let _ = given_jar(settings(Layer::default(), file));
     }
 
     #[test]
@@ -66,11 +96,10 @@ proptest! {
         for content in [raw, text.into_bytes(), shaped.into_bytes()] {
             std::fs::write(&p, &content).unwrap();
             let Ok(file) = FileConfig::load(&p) else { continue };
-            if let Ok(r) = Resolved::new(&file, &Overrides::default()) {
-                let _ = Endpoints::from_urls(&r.endpoints);
+            if let Some(s) = settings(Layer::default(), file) {
+                let _ = Endpoints::from_urls(&s.endpoints);
+                let _ = given_jar(Some(s));
             }
-            let cli = Cli::try_parse_from(["goofish-tui"]).unwrap();
-            let _ = goofish_tui::run::ui_options(&cli, &file);
         }
     }
 
@@ -78,14 +107,14 @@ proptest! {
     fn any_command_line_is_parsed_without_panic(args in command_line()) {
         let argv = std::iter::once("goofish-tui".to_string()).chain(args);
         let Ok(cli) = Cli::try_parse_from(argv) else { return Ok(()) };
-        let over = goofish_tui::run::overrides(&cli);
-        if let Ok(r) = Resolved::new(&FileConfig::default(), &over) {
-            let _ = Endpoints::from_urls(&r.endpoints);
+        let sources = Sources { flags: cli.layer(), env: Env::from_lookup(|_| None) };
+        let _ = sources.lang_without_file();
+        if let Ok(config_file) = sources.config_file()
+            && let Ok(s) = sources.with_file(config_file, FileConfig::default())
+        {
+            let _ = Endpoints::from_urls(&s.endpoints);
+            let _ = given_jar(Some(s));
         }
-        if let Ok(config_file) = Paths::config_file(cli.config.as_deref()) {
-            let _ = Paths::resolve(config_file, cli.data_dir.as_deref(), &FileConfig::default());
-        }
-        let _ = goofish_tui::run::ui_options(&cli, &FileConfig::default());
     }
 }
 

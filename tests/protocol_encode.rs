@@ -1,5 +1,7 @@
 //! Push encoders (`protocol::encode`): byte-exact against the real capture, shape-exact against
 //! the constructed samples, and round trips through the push decoder.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 use base64::Engine as _;

@@ -1,5 +1,7 @@
 //! History and conversation-list parsing (`protocol::history`): the samples, the simulator's own
 //! answers, and agreement with the push decoder.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 use goofish_tui::protocol::encode::chat_message_item;

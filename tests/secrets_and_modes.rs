@@ -1,6 +1,8 @@
 //! Secrets never reach stderr, even at `RUST_LOG=trace` (the WebSocket and HTTP crates dump
 //! frames and headers there), and what the program keeps on disk is private: folders 0700,
 //! files 0600.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -1,6 +1,8 @@
 //! The session actor against the simulator over loopback: every RPC the client uses and
 //! every fault kind. After each fault the client is live again (or reports needs-login /
 //! risk control), and the messages it holds are exactly the ones the simulator delivered.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -1,5 +1,7 @@
 //! Settings as a user gives them: the config file's `data_dir`, and the flags that override it,
 //! decide where the program keeps its files; a flag value it does not know is refused.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -158,4 +160,55 @@ fn an_unknown_language_is_refused_with_the_known_ones() {
         assert!(err.contains("[possible values: zh, en, auto]"), "{err}");
         assert!(out.stdout.is_empty());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_names_the_service_and_a_flag_overrides_it() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 1,
+        history: 1,
+        ..SimOptions::default()
+    })
+    .await;
+    let cid = control(&sim, "incoming", json!({"text": "在吗"})).await["cid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let data = tmp.path().join("data");
+    let url = sim.http_url().to_string();
+    let send = |text: &str, ws: &str, extra: &[&str]| {
+        let mut c = cmd(&home, &tmp.path().join("absent.toml"));
+        for k in [
+            "GOOFISH_MTOP_URL",
+            "GOOFISH_PASSPORT_URL",
+            "GOOFISH_UPLOAD_URL",
+        ] {
+            c.env(k, &url);
+        }
+        c.env("GOOFISH_WS_URL", ws)
+            .env("GOOFISH_COOKIE", sim.cookie())
+            .env("GOOFISH_DATA_DIR", &data)
+            .args(extra)
+            .args(["send", "--to", &cid, "--text", text]);
+        c
+    };
+
+    // The service named by the environment alone.
+    let out = output(send("一", sim.ws_url(), &[])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A flag beats the environment: a dead WebSocket there, the simulator's on the command line.
+    let out = output(send("二", "ws://127.0.0.1:9/", &["--ws-url", sim.ws_url()])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // An empty variable is an unset one: the config file in the home directory (none).
+    let mut c = send("三", sim.ws_url(), &[]);
+    c.env("GOOFISH_CONFIG", "");
+    let out = output(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(data.join("device_id").is_file());
+    let got = sim_received(&sim).await;
+    assert_eq!(got.len(), 3, "{got:#?}");
+    sim.shutdown().await;
 }

@@ -1,5 +1,7 @@
 //! The simulator answers only requests addressed to it by a loopback name, so that a web page
 //! cannot drive it by DNS rebinding while `--demo` runs.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -1,5 +1,7 @@
 //! The simulator speaks the protocol: checked with bare HTTP and WebSocket clients, the way
 //! an independent Goofish client would meet it.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -441,12 +441,8 @@ async fn the_retention_cap_is_applied_after_start_up_not_before() {
             .collect();
         s.save_messages(&many).unwrap();
     }
-    let file = goofish_tui::config::FileConfig {
-        keep_per_conversation: Some(3),
-        ..Default::default()
-    };
     let (store, problem) =
-        goofish_tui::run::open_store(dir.path().to_path_buf(), &uid(), &file).await;
+        goofish_tui::run::open_store(dir.path().to_path_buf(), &uid(), Some(3)).await;
     assert!(problem.is_none());
     let store = store.unwrap();
     // Opening does not wait for the trim: everything is still there for the first frame.

@@ -1,5 +1,7 @@
 //! The session actor with local history against the simulator: what it accepts is on disk
 //! before it is shown, and a text in the outbox survives a kill and goes out exactly once.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

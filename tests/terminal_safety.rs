@@ -2,6 +2,8 @@
 //! the service's error texts with escape sequences, C1 controls, CR and bidi overrides go
 //! through every command (the real binary, against the simulator or a hostile server) and
 //! not one such character reaches stdout or stderr, while JSON output keeps the exact text.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

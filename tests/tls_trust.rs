@@ -2,6 +2,8 @@
 //! its own CA (as a TLS-inspecting proxy has) stands before the simulator; the real binary is
 //! told to trust that CA the way a system is (`SSL_CERT_FILE`), and must then reach the
 //! service over both `https://` and `wss://`, and over neither with a CA it does not trust.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

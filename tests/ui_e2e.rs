@@ -1,6 +1,8 @@
 //! The whole program, scripted: the UI runtime on a test terminal, the session actor and the
 //! simulator over loopback. Open a conversation, see a buyer's message arrive, reply, and find
 //! the reply in the simulator.
+// Against the embedded simulator: needs the `sim` feature (on by default).
+#![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -13,8 +15,8 @@ use goofish_tui::im::api::ImCommand;
 use goofish_tui::im::conn::ConnConfig;
 use goofish_tui::im::session::{self, DeviceSource, SessionConfig, SessionHandle};
 use goofish_tui::sim::{Scenario, SimOptions};
+use goofish_tui::text::i18n::Lang;
 use goofish_tui::tui::Runtime;
-use goofish_tui::ui::i18n::Lang;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;

@@ -6,7 +6,7 @@ mod ui_support;
 use goofish_tui::app::{Delivery, Effect, EntryKey, Focus, Input, UiOptions};
 use goofish_tui::im::api::{ConnState, ImCommand, ImEvent, SendFailure, SendStage};
 use goofish_tui::protocol::{Cid, ClientId, Content, MessageId, Profile, Uid};
-use goofish_tui::ui::i18n::Lang;
+use goofish_tui::text::i18n::Lang;
 use ratatui::crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use std::collections::BTreeMap;
 use ui_support::*;

@@ -8,7 +8,8 @@ use goofish_tui::app::{Input, StoreReply, UiOptions};
 use goofish_tui::im::api::{ConnState, ImEvent, SendFailure};
 use goofish_tui::protocol::{Cid, ClientId, Content, Conversation, MessageId, Uid};
 use goofish_tui::store::SearchHit;
-use goofish_tui::ui::{self, i18n::Lang};
+use goofish_tui::text::i18n::Lang;
+use goofish_tui::ui;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{

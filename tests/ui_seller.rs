@@ -11,7 +11,7 @@ use goofish_tui::app::{
 };
 use goofish_tui::im::api::{ImCommand, ImEvent, SendFailure};
 use goofish_tui::protocol::{Cid, ClientId, Content, ItemInfo, MessageId, Uid};
-use goofish_tui::ui::i18n::Lang;
+use goofish_tui::text::i18n::Lang;
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use ui_support::*;
 

@@ -10,8 +10,8 @@ use goofish_tui::app::{
 use goofish_tui::im::api::{ConnState, ImCommand, ImEvent};
 use goofish_tui::protocol::{Cid, Conversation, Message, MessageId, Uid};
 use goofish_tui::store::{SearchHit, Store, StoreHandle};
+use goofish_tui::text::i18n::Lang;
 use goofish_tui::tui::Runtime;
-use goofish_tui::ui::i18n::Lang;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tokio::sync::mpsc;

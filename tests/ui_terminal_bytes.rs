@@ -6,7 +6,7 @@
 mod ui_support;
 
 use goofish_tui::im::api::{ConnState, ImEvent};
-use goofish_tui::ui::i18n::Lang;
+use goofish_tui::text::i18n::Lang;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::KeyCode;
 use ratatui::layout::Rect;

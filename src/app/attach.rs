@@ -17,7 +17,7 @@ pub struct AttachView {
 pub(crate) fn open(state: &mut AppState) {
     if state.open.is_none() {
         state.notice = Some(
-            crate::ui::i18n::strings(state.lang)
+            crate::text::i18n::strings(state.lang)
                 .attach_needs_chat
                 .into(),
         );
@@ -56,7 +56,7 @@ pub(crate) fn on_key(
 /// A paste while the popup is open: the path of a dropped file, perhaps quoted.
 pub(crate) fn on_paste(state: &mut AppState, text: &str) {
     if let Some(view) = state.attach.as_mut() {
-        view.path.push_str(&crate::ui::text::one_line(text));
+        view.path.push_str(&crate::text::one_line(text));
     }
 }
 

@@ -8,7 +8,7 @@ use super::thread::{Delivery, Entry, EntryKey};
 use super::{Effect, update};
 use crate::im::api::ImCommand;
 use crate::protocol::{Cid, Content, MessageId};
-use crate::ui::i18n;
+use crate::text::i18n;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 /// How long after sending an own message may be recalled (§6.11 [L]: a client offers it for

@@ -85,7 +85,7 @@ pub fn layout(width: u16, height: u16, compose_rows_wanted: usize) -> Areas {
 pub fn with_compose(width: u16, height: u16, compose: &ratatui_textarea::TextArea<'_>) -> Areas {
     let c = compose.cursor();
     let rows =
-        crate::ui::text::compose_rows(compose.lines(), (c.0, c.1), usize::from(right_width(width)));
+        crate::text::compose_rows(compose.lines(), (c.0, c.1), usize::from(right_width(width)));
     layout(width, height, rows)
 }
 

@@ -6,8 +6,10 @@
 mod attach;
 pub mod attention;
 mod cursor;
+mod help;
 mod keymap;
 pub mod layout;
+pub mod message_rows;
 mod order;
 pub mod quick;
 mod search;
@@ -16,13 +18,14 @@ mod store_io;
 mod thread;
 mod update;
 
+pub use crate::config::UiOptions;
 pub use attach::AttachView;
 pub use cursor::{Confirm, RECALL_WINDOW_MS};
 pub use keymap::{Action, KeySpec, Keymap, KeymapError};
 pub use order::OrderTag;
 pub use quick::QuickPick;
 pub use search::SearchView;
-pub use state::{AppState, ConnView, DRAFT_SAVE_MS, Focus, UiOptions};
+pub use state::{AppState, ConnView, DRAFT_SAVE_MS, Focus};
 pub use store_io::{
     JUMP_CONTEXT, JUMP_NEWER_CAP, SEARCH_LIMIT, STORE_PAGE, StoreReply, StoreRequest,
 };

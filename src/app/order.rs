@@ -1,6 +1,8 @@
 //! The order state of a conversation as a short tag, read from its label (`redReminder`, from
 //! trade cards, the conversation list and order-status pushes, §7.4, §7.5, §7.8).
 
+use crate::text::i18n::Lang;
+
 /// Where a conversation's order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderTag {
@@ -30,6 +32,21 @@ impl OrderTag {
         OrderTag::Rated,
         OrderTag::Refund,
     ];
+
+    /// The short tag of an order state in the list and the pane header.
+    pub fn label(self, lang: Lang) -> &'static str {
+        use OrderTag as T;
+        let (zh, en) = match self {
+            T::Unpaid => ("待付款", "unpaid"),
+            T::ToShip => ("待发货", "to ship"),
+            T::Shipped => ("已发货", "shipped"),
+            T::Done => ("交易成功", "done"),
+            T::Closed => ("交易关闭", "closed"),
+            T::Rated => ("新评价", "rated"),
+            T::Refund => ("退款", "refund"),
+        };
+        if lang == Lang::Zh { zh } else { en }
+    }
 
     /// The tag of a label, when it is a known kind of order state. The labels are the
     /// service's Chinese phrases; only a few are attested (§7.4, §7.8), so this reads the

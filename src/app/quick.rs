@@ -6,7 +6,7 @@ use super::keymap::Action;
 use super::state::{AppState, Focus};
 use super::{Effect, update};
 use crate::protocol::{Cid, Conversation, ItemInfo};
-use crate::ui::i18n::Lang;
+use crate::text::i18n::Lang;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// The built-in replies for a first run, by language.
@@ -54,7 +54,7 @@ pub struct Values {
 impl Values {
     /// The values of a conversation, with the item details when they were looked up.
     pub fn of(conv: &Conversation, item: Option<&ItemInfo>) -> Values {
-        let clean = |s: &str| Some(crate::ui::text::one_line(s)).filter(|s| !s.is_empty());
+        let clean = |s: &str| Some(crate::text::one_line(s)).filter(|s| !s.is_empty());
         Values {
             nick: conv.peer_nick.as_deref().and_then(clean),
             item: item
@@ -108,7 +108,7 @@ pub(crate) fn open(state: &mut AppState, fx: &mut Vec<Effect>) {
         Focus::List => state.selected.clone().or_else(|| state.open.clone()),
         _ => state.open.clone().or_else(|| state.selected.clone()),
     };
-    let s = crate::ui::i18n::strings(state.lang);
+    let s = crate::text::i18n::strings(state.lang);
     let Some(cid) = target else {
         state.notice = Some(s.quick_needs_chat.into());
         return;

@@ -33,7 +33,7 @@ impl SearchView {
 pub(crate) fn open(state: &mut AppState) {
     if !state.has_store {
         state.notice = Some(
-            crate::ui::i18n::strings(state.lang)
+            crate::text::i18n::strings(state.lang)
                 .search_unavailable
                 .into(),
         );
@@ -94,7 +94,7 @@ pub(crate) fn on_key(
 /// Text pasted while the popup is open joins the query.
 pub(crate) fn on_paste(state: &mut AppState, text: &str, fx: &mut Vec<Effect>) {
     if let Some(view) = state.search.as_mut() {
-        view.query.push_str(&crate::ui::text::one_line(text));
+        view.query.push_str(&crate::text::one_line(text));
         ask(state, fx);
     }
 }

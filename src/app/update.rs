@@ -66,7 +66,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     if state.focus != Focus::Compose && state.draft_changed_at.is_some() {
         store_io::persist_draft(state, &mut fx);
     }
-    let title = crate::ui::i18n::title(state.lang, state.unread_total());
+    let title = crate::text::i18n::title(state.lang, state.unread_total());
     if state.title.as_ref() != Some(&title) {
         state.title = Some(title.clone());
         fx.push(Effect::SetTitle(title));
@@ -211,9 +211,9 @@ fn matches_filter(c: &Conversation, needle: &str) -> bool {
     // The order state by its tag in either language (待发货, "to ship") or its label.
     let tag = c.red_reminder.as_deref().and_then(super::OrderTag::of);
     if tag.is_some_and(|t| {
-        [crate::ui::i18n::Lang::Zh, crate::ui::i18n::Lang::En]
+        [crate::text::i18n::Lang::Zh, crate::text::i18n::Lang::En]
             .into_iter()
-            .any(|l| hit(Some(crate::ui::i18n::order_tag(l, t))))
+            .any(|l| hit(Some(t.label(l))))
     }) || hit(c.red_reminder.as_deref())
     {
         return true;
@@ -430,7 +430,7 @@ fn scroll_messages(state: &mut AppState, delta: isize, fx: &mut Vec<Effect>) {
         // One step inside a message taller than the pane moves through it by most of a pane.
         let a = state.areas();
         let pane = usize::from(a.messages.height);
-        let rows = crate::ui::entry_rows(state, &cid, cur, a.messages.width);
+        let rows = super::message_rows::count(state, &cid, cur, a.messages.width);
         let Some(thread) = state.threads.get_mut(&cid) else {
             return;
         };
@@ -519,7 +519,7 @@ fn send_command(cid: Cid, client_id: ClientId, content: &Content) -> Option<ImCo
 /// Shows `content` at once as a local entry of `cid` (after everything already there) and
 /// asks the session to send it.
 pub(crate) fn send_local(state: &mut AppState, cid: Cid, content: Content, fx: &mut Vec<Effect>) {
-    let client_id = ClientId::generate(state.now_ms);
+    let client_id = ClientId::generate(state.now_ms, rand::random());
     let Some(command) = send_command(cid.clone(), client_id.clone(), &content) else {
         return;
     };
@@ -589,7 +589,7 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
     let super::EntryKey::Local(old_id) = target.key.clone() else {
         return;
     };
-    let client_id = ClientId::generate(now);
+    let client_id = ClientId::generate(now, rand::random());
     let Some(command) = send_command(cid, client_id.clone(), &target.content) else {
         return;
     };
@@ -720,8 +720,8 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
             }
             state.notice = Some(format!(
                 "{}: {}",
-                crate::ui::i18n::strings(state.lang).history_failed,
-                crate::ui::i18n::detail(state.lang, &reason)
+                crate::text::i18n::strings(state.lang).history_failed,
+                crate::text::i18n::detail(state.lang, &reason)
             ));
         }
         ImEvent::Message(m) => on_message(state, m, fx),
@@ -1036,7 +1036,7 @@ fn common_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> bool 
         Action::WaitingFirst => {
             state.waiting_first = !state.waiting_first;
             resort(state);
-            let s = crate::ui::i18n::strings(state.lang);
+            let s = crate::text::i18n::strings(state.lang);
             state.notice = Some(
                 if state.waiting_first {
                     s.waiting_first_on
@@ -1171,11 +1171,11 @@ fn on_edited(state: &mut AppState, result: Result<String, String>) {
             state.focus = Focus::Compose;
         }
         Err(e) => {
-            let s = crate::ui::i18n::strings(state.lang);
+            let s = crate::text::i18n::strings(state.lang);
             state.notice = Some(format!(
                 "{}: {}",
                 s.editor_failed,
-                crate::ui::i18n::detail(state.lang, &e)
+                crate::text::i18n::detail(state.lang, &e)
             ));
         }
     }
@@ -1223,7 +1223,7 @@ fn on_paste(state: &mut AppState, text: &str, fx: &mut Vec<Effect>) {
         attach::on_paste(state, &text);
     } else if state.filter_editing {
         if let Some(f) = state.filter.as_mut() {
-            f.push_str(&crate::ui::text::one_line(&text));
+            f.push_str(&crate::text::one_line(&text));
         }
         refilter(state);
     } else if state.open.is_some() {

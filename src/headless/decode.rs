@@ -3,12 +3,23 @@
 //! frame (`{"lwp", "body"}`) or a sync body (`{"syncPushPackage": …}`).
 
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
-use crate::cli::{Cli, DecodeArgs};
 use crate::protocol::sync::{decode_item, decode_sync_body, item_to_json};
 use crate::protocol::{SyncEvent, Uid};
 use crate::safe_text::{clean, clean_line, escape_json};
+use crate::text::i18n::Lang;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
+
+/// Arguments of `decode`.
+#[derive(Debug, clap::Args)]
+pub struct DecodeArgs {
+    /// Print one JSON document instead of readable text.
+    #[arg(long)]
+    pub json: bool,
+    /// The logged-in account's uid, so own messages are recognised as such.
+    #[arg(long, value_name = "UID")]
+    pub self_uid: Option<String>,
+}
 
 /// Largest input accepted; real frames are a few KiB.
 pub const MAX_INPUT: usize = 16 << 20;
@@ -283,8 +294,9 @@ pub fn read_input(r: &mut impl Read) -> Result<String, InputError> {
     String::from_utf8(buf).map_err(|_| InputError::NotText)
 }
 
-/// Runs `decode`; returns the exit code: 0 decoded, 1 undecodable, 2 unreadable input.
-pub fn run(cli: &Cli, args: &DecodeArgs) -> i32 {
+/// Runs `decode`, speaking `lang`; returns the exit code: 0 decoded, 1 undecodable, 2
+/// unreadable input. It needs no settings: it reads nothing but stdin.
+pub fn run(lang: Lang, args: &DecodeArgs) -> i32 {
     let self_uid = Uid::new(args.self_uid.as_deref().unwrap_or(""));
     let decoded =
         match read_input(&mut std::io::stdin().lock()).and_then(|t| decode_input(&t, &self_uid)) {
@@ -295,11 +307,11 @@ pub fn run(cli: &Cli, args: &DecodeArgs) -> i32 {
                 | InputError::NotText
                 | InputError::Read(_)),
             ) => {
-                super::complain(super::lang(cli), "decode", &e.to_string());
+                super::complain(lang, "decode", &e.to_string());
                 return EXIT_LOGIN;
             }
             Err(e) => {
-                super::complain(super::lang(cli), "decode", &e.to_string());
+                super::complain(lang, "decode", &e.to_string());
                 return EXIT_FAILED;
             }
         };
@@ -319,7 +331,7 @@ pub fn run(cli: &Cli, args: &DecodeArgs) -> i32 {
         EXIT_OK
     } else {
         for f in failures {
-            super::complain(super::lang(cli), "decode", &f.to_string());
+            super::complain(lang, "decode", &f.to_string());
         }
         EXIT_FAILED
     }

@@ -2,17 +2,24 @@
 //! what to do about it. Never prints a cookie or token value.
 
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::cli::{Cli, DoctorArgs};
-use crate::config::{FileConfig, Paths, Resolved};
+use crate::config::{ConfigError, FileConfig, Paths, Settings, Sources};
 use crate::im::conn::{self, ConnConfig};
 use crate::im::cookies::CookieJar;
 use crate::im::device;
 use crate::im::mtop::{Endpoints, MtopClient, MtopError};
 use crate::protocol::Uid;
-use crate::ui::i18n::Lang;
+use crate::text::i18n::Lang;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
+
+/// Arguments of `doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Seconds to wait for each network check.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+}
 
 /// English or Chinese, as the user reads.
 fn t(lang: Lang, en: impl Into<String>, zh: impl Into<String>) -> String {
@@ -99,7 +106,7 @@ impl Check {
     }
 
     pub fn render(&self) -> String {
-        let pad = 10usize.saturating_sub(crate::ui::text::width(&self.name));
+        let pad = 10usize.saturating_sub(crate::text::width(&self.name));
         let mut s = format!(
             "{} {}{} {}",
             self.status.mark(),
@@ -289,7 +296,7 @@ pub fn store_check(dir: &Path, uid: &Uid, lang: Lang) -> Check {
         Err(e) => {
             return Check::warn(
                 n,
-                crate::ui::i18n::detail(lang, &e.to_string()),
+                crate::text::i18n::detail(lang, &e.to_string()),
                 t(lang, "the history cache is off", "本地记录不可用"),
             );
         }
@@ -321,7 +328,7 @@ pub fn store_check(dir: &Path, uid: &Uid, lang: Lang) -> Check {
                 format!("{p} cannot be used: {e}"),
                 format!(
                     "{p} 无法使用：{}",
-                    crate::ui::i18n::detail(lang, &e.to_string())
+                    crate::text::i18n::detail(lang, &e.to_string())
                 ),
             ),
             t(
@@ -362,15 +369,21 @@ impl Printer {
     }
 }
 
-/// Runs `doctor`; 0 when every essential check passed.
-pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
-    super::init_logging(cli);
-    let lang = super::lang(cli);
+/// Runs `doctor` on the settings as `sources` resolved them (`resolved`), speaking `lang`; 0
+/// when every essential check passed. A config file that cannot be read is reported, and
+/// the other checks run on the defaults.
+pub async fn run(
+    sources: &Sources,
+    resolved: Result<Settings, ConfigError>,
+    lang: Lang,
+    args: &DoctorArgs,
+) -> i32 {
+    super::init_logging(&sources.stderr_log_level());
     let n = |en| name(lang, en);
-    let d = |e: &dyn std::fmt::Display| crate::ui::i18n::message(lang, &e.to_string());
+    let d = |e: &dyn std::fmt::Display| crate::text::i18n::message(lang, &e.to_string());
     let wait = super::secs(args.timeout);
     let mut p = Printer { failed: false };
-    let no_home = |p: &mut Printer, e: crate::config::ConfigError| {
+    let no_home = |p: &mut Printer, e: ConfigError| {
         p.print(Check::fail(
             n("config"),
             d(&e),
@@ -382,71 +395,59 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
         ));
         EXIT_FAILED
     };
-    let config_file = match Paths::config_file(cli.config.as_deref()) {
-        Ok(f) => f,
-        Err(e) => return no_home(&mut p, e),
-    };
-    let cf = config_file.display();
-    let file = if config_file.exists() {
-        match FileConfig::load(&config_file) {
-            Ok(f) => {
-                p.print(Check::pass(
-                    n("config"),
-                    t(lang, format!("{cf} parses"), format!("{cf} 有效")),
-                ));
-                f
-            }
-            Err(e) => {
-                p.print(Check::fail(
-                    n("config"),
-                    d(&e),
+    let settings = match resolved {
+        Ok(s) => {
+            let cf = s.paths.config_file.display();
+            p.print(Check::pass(
+                n("config"),
+                if s.paths.config_file.exists() {
+                    t(lang, format!("{cf} parses"), format!("{cf} 有效"))
+                } else {
                     t(
                         lang,
-                        "fix the file (unknown keys are refused) or move it away",
-                        "修改这个文件（不认识的键会被拒绝），或把它移走",
-                    ),
-                ));
-                FileConfig::default()
+                        format!("none at {cf} (defaults)"),
+                        format!("{cf} 不存在（使用默认值）"),
+                    )
+                },
+            ));
+            s
+        }
+        Err(e) => {
+            let path = match &e {
+                ConfigError::Read { path, .. } | ConfigError::Invalid { path, .. } => path.clone(),
+                ConfigError::NoHome => return no_home(&mut p, e),
+            };
+            p.print(Check::fail(
+                n("config"),
+                d(&e),
+                t(
+                    lang,
+                    "fix the file (unknown keys are refused) or move it away",
+                    "修改这个文件（不认识的键会被拒绝），或把它移走",
+                ),
+            ));
+            match sources.with_file(path, FileConfig::default()) {
+                Ok(s) => s,
+                Err(e) => return no_home(&mut p, e),
             }
         }
-    } else {
-        p.print(Check::pass(
-            n("config"),
-            t(
-                lang,
-                format!("none at {cf} (defaults)"),
-                format!("{cf} 不存在（使用默认值）"),
-            ),
-        ));
-        FileConfig::default()
     };
-    let paths = match Paths::resolve(config_file, cli.data_dir.as_deref(), &file) {
-        Ok(p) => p,
-        Err(e) => return no_home(&mut p, e),
-    };
+    let paths = &settings.paths;
 
     // In demo mode every network check runs against the embedded simulator.
-    let sim = if cli.demo {
-        match crate::sim::start(crate::sim::SimOptions::default()).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                p.print(Check::fail(
-                    n("demo"),
-                    t(
-                        lang,
-                        format!("cannot start the simulator: {e}"),
-                        format!("无法启动模拟器：{e}"),
-                    ),
-                    t(lang, "free a local port", "请释放一个本地端口"),
-                ));
-                None
-            }
-        }
+    let sim = if settings.demo {
+        DemoSim::start(&mut p, lang).await
     } else {
         None
     };
-    let resolved = match Resolved::new(&file, &crate::run::overrides(cli)) {
-        Ok(r) => Some(r),
+    // The cookie given this time, read and parsed; `None` when it cannot be read.
+    let given = match settings
+        .cookie
+        .as_ref()
+        .map(|c| CookieJar::from_given(c).map(|jar| (jar, c.source.clone())))
+        .transpose()
+    {
+        Ok(given) => Some(given),
         Err(e) => {
             p.print(Check::fail(n("cookie"), d(&e), fresh_cookie(lang)));
             None
@@ -455,22 +456,19 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
     let mut network = None;
     let mut account: Option<Uid> = None;
     if let Some(sim) = &sim {
-        account = Some(sim.self_uid.clone());
-        network = Some((
-            CookieJar::parse_header(sim.cookie()),
-            Endpoints::at(
-                url::Url::parse(sim.http_url()).unwrap_or_else(|_| Endpoints::real().mtop),
-            ),
-            sim.ws_url().to_string(),
-        ));
+        let (uid, demo) = sim.network();
+        account = Some(uid);
+        network = Some(demo);
         p.print(Check::pass(
             n("cookie"),
             t(lang, "the simulator's (demo)", "模拟器的（演示）"),
         ));
-    } else if let Some(r) = resolved {
+    } else if !settings.demo
+        && let Some(given) = given
+    {
         let jar_path = paths.cookie_jar();
-        let found = match r.cookie {
-            Some(jar) => Some((jar, r.cookie_source.clone().unwrap_or_default())),
+        let found = match given {
+            Some(found) => Some(found),
             None => CookieJar::load(&jar_path).ok().map(|j| {
                 let jp = jar_path.display();
                 (
@@ -483,7 +481,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
             None => p.print(Check::fail(
                 n("cookie"),
                 t(lang, "no login cookie found", "没有找到登录 cookie"),
-                crate::ui::i18n::message(lang, crate::run::COOKIE_HELP),
+                crate::text::i18n::message(lang, crate::text::i18n::COOKIE_HELP),
             )),
             Some((jar, source)) if jar.uid().is_none() => p.print(Check::fail(
                 n("cookie"),
@@ -505,8 +503,10 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
                         format!("来自 {source}，{entries} 项，有 `unb`"),
                     ),
                 ));
-                match Endpoints::from_urls(&r.endpoints) {
-                    Ok(endpoints) => network = Some((jar, endpoints, r.endpoints.ws.clone())),
+                match Endpoints::from_urls(&settings.endpoints) {
+                    Ok(endpoints) => {
+                        network = Some((jar, endpoints, settings.endpoints.ws.clone()))
+                    }
                     Err(e) => p.print(Check::fail(
                         n("endpoints"),
                         e,
@@ -522,23 +522,86 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> i32 {
     }
 
     if let Some((jar, endpoints, ws)) = network {
-        network_checks(&mut p, jar, endpoints, ws, &paths, wait, lang).await;
+        network_checks(&mut p, jar, endpoints, ws, paths, wait, lang).await;
     }
     for c in terminal_checks(&|k| std::env::var(k).ok(), lang) {
         p.print(c);
     }
     p.print(data_dir_check(&paths.data_dir, lang));
     if let Some(uid) = account {
-        p.print(store_check(
-            &crate::store::cmd::store_dir(&paths, cli.demo),
-            &uid,
-            lang,
-        ));
+        p.print(store_check(&settings.store_dir(), &uid, lang));
     }
     if let Some(sim) = sim {
-        sim.shutdown().await;
+        sim.stop().await;
     }
     if p.failed { EXIT_FAILED } else { EXIT_OK }
+}
+
+/// The cookie, the HTTP endpoints and the WebSocket URL the network checks run with.
+type Network = (CookieJar, Endpoints, String);
+
+/// The embedded simulator that demo mode checks against.
+struct DemoSim {
+    #[cfg(feature = "sim")]
+    sim: crate::sim::SimHandle,
+    /// Without the simulator there is none to check against, and no `DemoSim` can be made.
+    #[cfg(not(feature = "sim"))]
+    none: std::convert::Infallible,
+}
+
+impl DemoSim {
+    /// The simulator, started; `None` when it cannot start (the check failed is printed).
+    async fn start(p: &mut Printer, lang: Lang) -> Option<DemoSim> {
+        #[cfg(feature = "sim")]
+        let failure = match crate::sim::start(crate::sim::SimOptions::default()).await {
+            Ok(sim) => return Some(DemoSim { sim }),
+            Err(e) => Check::fail(
+                name(lang, "demo"),
+                t(
+                    lang,
+                    format!("cannot start the simulator: {e}"),
+                    format!("无法启动模拟器：{e}"),
+                ),
+                t(lang, "free a local port", "请释放一个本地端口"),
+            ),
+        };
+        #[cfg(not(feature = "sim"))]
+        let failure = Check::fail(
+            name(lang, "demo"),
+            crate::text::i18n::message(lang, crate::text::i18n::NO_SIMULATOR),
+            t(
+                lang,
+                "use a build with the default features",
+                "请使用带默认功能的构建",
+            ),
+        );
+        p.print(failure);
+        None
+    }
+
+    /// The simulator's account, and the network to check.
+    fn network(&self) -> (Uid, Network) {
+        #[cfg(feature = "sim")]
+        {
+            let sim = &self.sim;
+            let base = url::Url::parse(sim.http_url()).unwrap_or_else(|_| Endpoints::real().mtop);
+            let network = (
+                CookieJar::parse_header(sim.cookie()),
+                Endpoints::at(base),
+                sim.ws_url().to_string(),
+            );
+            (sim.self_uid.clone(), network)
+        }
+        #[cfg(not(feature = "sim"))]
+        match self.none {}
+    }
+
+    async fn stop(self) {
+        #[cfg(feature = "sim")]
+        self.sim.shutdown().await;
+        #[cfg(not(feature = "sim"))]
+        match self.none {}
+    }
 }
 
 async fn network_checks(
@@ -551,7 +614,7 @@ async fn network_checks(
     lang: Lang,
 ) {
     let n = |en| name(lang, en);
-    let d = |e: &dyn std::fmt::Display| crate::ui::i18n::detail(lang, &e.to_string());
+    let d = |e: &dyn std::fmt::Display| crate::text::i18n::detail(lang, &e.to_string());
     let secs = wait.as_secs_f64();
     // No jar path: doctor must not rewrite the saved cookies.
     let mtop = match MtopClient::new(endpoints, jar, None) {

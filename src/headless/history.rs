@@ -5,26 +5,37 @@
 
 use super::send::{Failure, ask, login_problem, next};
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
-use crate::cli::{Cli, FetchHistoryArgs};
+use crate::config::Settings;
 use crate::im::api::{ImCommand, ImEvent};
 use crate::protocol::{Cid, Conversation};
 use crate::run::Connection;
 use crate::safe_text::clean_line;
 use crate::store::StoreHandle;
 
-pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
-    super::init_logging(cli);
-    let connected = match crate::run::load_settings(cli) {
-        Ok((paths, file)) => crate::run::connect(cli, paths, file, false).await,
-        Err(e) => {
-            super::complain(super::lang(cli), "fetch-history", &format!("{e:#}"));
-            return EXIT_FAILED;
-        }
-    };
-    let mut conn = match connected {
+/// Arguments of `fetch-history`.
+#[derive(Debug, clap::Args)]
+pub struct FetchHistoryArgs {
+    /// At most this many pages per conversation.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub max_pages: u32,
+    /// Seconds between two requests (the service has risk control; do not hurry it).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub pause: f64,
+    /// Only this conversation.
+    #[arg(long, value_name = "CID")]
+    pub cid: Option<String>,
+    /// Go on past pages that are stored already (to finish a run cut short by --max-pages).
+    #[arg(long)]
+    pub full: bool,
+}
+
+pub async fn run(settings: &Settings, args: &FetchHistoryArgs) -> i32 {
+    super::init_logging(&settings.stderr_log_level);
+    let lang = settings.lang;
+    let mut conn = match crate::run::connect(settings, false).await {
         Ok(c) => c,
         Err(e) => {
-            super::complain(super::lang(cli), "fetch-history", &format!("{e:#}"));
+            super::complain(lang, "fetch-history", &format!("{e:#}"));
             return EXIT_LOGIN;
         }
     };
@@ -37,11 +48,11 @@ pub async fn run(cli: &Cli, args: &FetchHistoryArgs) -> i32 {
     match result {
         Ok(()) => EXIT_OK,
         Err(Failure::Login(msg)) => {
-            super::complain(super::lang(cli), "fetch-history", &msg);
+            super::complain(lang, "fetch-history", &msg);
             EXIT_LOGIN
         }
         Err(Failure::Failed(msg)) => {
-            super::complain(super::lang(cli), "fetch-history", &msg);
+            super::complain(lang, "fetch-history", &msg);
             EXIT_FAILED
         }
     }

@@ -2,16 +2,35 @@
 //! login cookies in the data directory, where the messenger and the other commands find them.
 
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK, init_logging, secs};
-use crate::cli::{Cli, LoginArgs};
-use crate::config::Resolved;
+use crate::config::Settings;
 use crate::im::cookies::CookieJar;
 use crate::im::mtop::{Endpoints, MtopClient, MtopError};
 use crate::im::passport::{PassportError, QrCode, QrLogin, QrState};
 use crate::protocol::Uid;
-use crate::ui::i18n::{Lang, tr};
+use crate::text::i18n::{Lang, tr};
 use qrcode::render::unicode::Dense1x2;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// Arguments of `login`.
+#[derive(Debug, clap::Args)]
+pub struct LoginArgs {
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub timeout: f64,
+    /// Draw the QR code for a terminal with a light background (dark text).
+    #[arg(long)]
+    pub light_terminal: bool,
+}
+
+impl Default for LoginArgs {
+    fn default() -> Self {
+        LoginArgs {
+            timeout: 300.0,
+            light_terminal: false,
+        }
+    }
+}
 
 /// Pause between status queries (§5.1: 0.8–3 s).
 const POLL_EVERY: Duration = Duration::from_millis(1500);
@@ -44,12 +63,12 @@ impl From<PassportError> for LoginError {
     }
 }
 
-pub async fn run(cli: &Cli, args: &LoginArgs) -> i32 {
-    init_logging(cli);
-    match login(cli, args).await {
+pub async fn run(settings: &Settings, args: &LoginArgs) -> i32 {
+    init_logging(&settings.stderr_log_level);
+    match login(settings, args).await {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            super::complain(super::lang(cli), "login", &e.to_string());
+            super::complain(settings.lang, "login", &e.to_string());
             e.code()
         }
     }
@@ -57,21 +76,22 @@ pub async fn run(cli: &Cli, args: &LoginArgs) -> i32 {
 
 /// The whole login: codes until one is confirmed, then the cookies saved where the other
 /// commands look for them. Also run by the messenger when it starts without any login.
-pub async fn login(cli: &Cli, args: &LoginArgs) -> Result<(), LoginError> {
-    if cli.demo {
+pub async fn login(settings: &Settings, args: &LoginArgs) -> Result<(), LoginError> {
+    if settings.demo {
         return Err(LoginError::Failed(
             "--demo needs no login: run `goofish-tui --demo` to try the messenger".into(),
         ));
     }
-    let settings = crate::run::load_settings(cli).map_err(|e| LoginError::Failed(e.to_string()));
-    let (paths, file) = settings?;
-    let resolved = Resolved::new(&file, &crate::run::overrides(cli))
-        .map_err(|e| LoginError::Failed(e.to_string()))?;
-    let endpoints = Endpoints::from_urls(&resolved.endpoints).map_err(LoginError::Failed)?;
+    // A given cookie wins over the saved login: one that cannot even be read is said first.
+    if let Some(given) = &settings.cookie {
+        CookieJar::from_given(given).map_err(|e| LoginError::Failed(e.to_string()))?;
+    }
+    let paths = &settings.paths;
+    let endpoints = Endpoints::from_urls(&settings.endpoints).map_err(LoginError::Failed)?;
     // A fresh jar: cookies of an older login must not mix with the new one.
     let mut mtop = MtopClient::new(endpoints, CookieJar::new(), None)
         .map_err(|e| LoginError::Failed(e.to_string()))?;
-    let lang = super::lang(cli);
+    let lang = settings.lang;
     let uid = scan(&mut mtop, args, lang).await?;
 
     let path = paths.cookie_jar();
@@ -89,7 +109,7 @@ pub async fn login(cli: &Cli, args: &LoginArgs) -> Result<(), LoginError> {
         Lang::Zh => println!("已登录为 {uid}。登录信息保存在 {p}。"),
         _ => println!("Logged in as {uid}. The login is saved in {p}."),
     }
-    if let Some(source) = &resolved.cookie_source {
+    if let Some(source) = settings.cookie.as_ref().map(|c| &c.source) {
         match lang {
             Lang::Zh => {
                 println!("注意：{source} 也给出了 cookie，在删除它之前会用它代替这次登录。")

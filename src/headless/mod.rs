@@ -1,5 +1,5 @@
 //! Headless commands for SSH sessions and scripts: `watch`, `send`, `recall`, `decode`,
-//! `doctor`, and `login`.
+//! `doctor`, `login`, `fetch-history`, `search` and `--clear-cache`.
 //!
 //! They connect exactly like the terminal UI (same flags, cookie sources, config file and
 //! `--demo`), print results on stdout and everything else (logs, warnings, errors) on
@@ -44,11 +44,11 @@ mod exec;
 pub mod history;
 pub mod login;
 pub mod recall;
+pub mod search;
 pub mod send;
 pub mod watch;
 
-use crate::cli::Cli;
-use crate::ui::i18n::Lang;
+use crate::text::i18n::Lang;
 use std::io::Write;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -65,31 +65,17 @@ pub fn exit(code: i32) -> ! {
     std::process::exit(code)
 }
 
-/// The language of what a command says: `--lang`, else `[ui] lang` of the config file, else
-/// the locale.
-pub fn lang(cli: &Cli) -> Lang {
-    let flag = cli.lang.map(Lang::from);
-    let file = || {
-        let (_, file) = crate::run::load_settings(cli).ok()?;
-        let ui = file.ui?;
-        let lang = ui.get("lang")?.as_str()?.to_string();
-        crate::ui::i18n::parse_lang(&lang)
-    };
-    flag.or_else(file).unwrap_or_default().resolve()
-}
-
 /// Prints `goofish-tui <command>: <msg>` on stderr, in `lang`.
 pub fn complain(lang: Lang, command: &str, msg: &str) {
     // The text may carry what the service or a buyer wrote: cleaned for the terminal.
     eprintln!(
         "goofish-tui {command}: {}",
-        crate::safe_text::clean(&crate::ui::i18n::message(lang, msg))
+        crate::safe_text::clean(&crate::text::i18n::message(lang, msg))
     );
 }
 
-/// Logs go to stderr at warn (or `--log-level`), never into stdout.
-fn init_logging(cli: &Cli) {
-    let level = cli.log_level.as_deref().unwrap_or("warn");
+/// Logs go to stderr at `level` (the settings' `stderr_log_level`), never into stdout.
+fn init_logging(level: &str) {
     crate::logging::to_stderr(&crate::logging::spec(level));
 }
 

@@ -2,15 +2,29 @@
 
 use super::send::{Failure, ask, login_problem, next};
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
-use crate::cli::{Cli, RecallArgs};
+use crate::config::Settings;
 use crate::im::api::{ConnState, ImCommand, ImEvent};
 use crate::protocol::{Cid, MessageId};
 use tokio::time::Instant;
 
+/// Arguments of `recall`.
+#[derive(Debug, clap::Args)]
+pub struct RecallArgs {
+    /// The conversation the message is in.
+    #[arg(long, value_name = "CID")]
+    pub to: String,
+    /// The message id (`<digits>.PNM`, as `send` prints it).
+    #[arg(long, value_name = "MSG_ID")]
+    pub id: String,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout: f64,
+}
+
 /// Runs `recall`; returns the exit code. Prints nothing on success.
-pub async fn run(cli: &Cli, args: &RecallArgs) -> i32 {
-    super::init_logging(cli);
-    let lang = super::lang(cli);
+pub async fn run(settings: &Settings, args: &RecallArgs) -> i32 {
+    super::init_logging(&settings.stderr_log_level);
+    let lang = settings.lang;
     let say = |msg: &str| super::complain(lang, "recall", msg);
     let id = MessageId::new(args.id.trim());
     if id.number().is_none() {
@@ -21,16 +35,8 @@ pub async fn run(cli: &Cli, args: &RecallArgs) -> i32 {
         return EXIT_FAILED;
     }
     let deadline = Instant::now() + super::secs(args.timeout);
-    let (paths, file) = match crate::run::load_settings(cli) {
-        Ok(s) => s,
-        Err(e) => {
-            say(&format!("{e:#}"));
-            return EXIT_FAILED;
-        }
-    };
     let mut conn =
-        match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file, false)).await
-        {
+        match tokio::time::timeout_at(deadline, crate::run::connect(settings, false)).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 say(&format!("{e:#}"));

@@ -1,12 +1,40 @@
 //! `goofish-tui send`: one text message, then the message id on stdout.
 
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
-use crate::cli::{Cli, SendArgs};
+use crate::config::Settings;
 use crate::im::api::{ConnState, ImCommand, ImEvent, OPEN_CONVERSATION_FAILED};
 use crate::protocol::{Cid, ClientId, Conversation, Uid};
 use crate::safe_text::clean_line;
 use std::io::Read;
 use tokio::time::Instant;
+
+/// Arguments of `send`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["to", "peer"])))]
+pub struct SendArgs {
+    /// Conversation id to send to.
+    #[arg(long, value_name = "CID")]
+    pub to: Option<String>,
+    /// User id of the peer; the conversation is found or created.
+    #[arg(long, value_name = "UID")]
+    pub peer: Option<String>,
+    /// With --peer: the item the conversation is about.
+    #[arg(long, value_name = "ITEM", requires = "peer")]
+    pub item: Option<String>,
+    /// The text (default: read from stdin).
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Send this picture file (JPEG, PNG, GIF or WebP, at most 5 MB) instead of a text.
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub image: Option<std::path::PathBuf>,
+    /// Send quick reply N (1 is the first of `[ui] quick_replies`, or of the built-in ones),
+    /// with the buyer's nickname, the item and its price filled in.
+    #[arg(long, value_name = "N", conflicts_with_all = ["text", "image"])]
+    pub quick: Option<usize>,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub timeout: f64,
+}
 
 /// Longest text read from stdin; a message is far shorter, this only bounds memory.
 const MAX_STDIN: u64 = 1 << 20;
@@ -56,19 +84,16 @@ pub fn find_conversation<'a>(
         .find(|c| &c.peer == peer && item.is_none_or(|i| c.item_id.as_deref() == Some(i)))
 }
 
-/// What to do about risk control, on a line of its own (the URL is on the line before).
-pub const RISK_STEPS: &str =
-    "open it in a browser logged into the account, pass the check, then export a fresh cookie";
-
 /// A login problem the session reports, as a message.
 pub(super) fn login_problem(state: &ConnState) -> Option<String> {
     match state {
         ConnState::NeedsLogin { reason } => Some(format!(
             "the login is not valid: {reason}\n\n{}",
-            crate::run::COOKIE_HELP
+            crate::text::i18n::COOKIE_HELP
         )),
         ConnState::RiskControl { url } => Some(format!(
-            "Goofish asks for a slider check (risk control): {url}\n{RISK_STEPS}"
+            "Goofish asks for a slider check (risk control): {url}\n{}",
+            crate::text::i18n::RISK_STEPS
         )),
         ConnState::SessionRemoved { reason } => {
             Some(format!("the service removed the IM session: {reason}"))
@@ -83,28 +108,15 @@ pub(super) enum Failure {
 }
 
 /// Runs `send`; returns the exit code.
-pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
-    super::init_logging(cli);
-    let lang = super::lang(cli);
+pub async fn run(settings: &Settings, args: &SendArgs) -> i32 {
+    super::init_logging(&settings.stderr_log_level);
+    let lang = settings.lang;
     let say = |msg: &str| super::complain(lang, "send", msg);
-    let (paths, file) = match crate::run::load_settings(cli) {
-        Ok(s) => s,
-        Err(e) => {
-            say(&format!("{e:#}"));
-            return EXIT_FAILED;
-        }
-    };
     let payload = match (&args.image, args.quick) {
         (Some(path), _) => Payload::Image(path.clone()),
         (None, Some(n)) => {
-            let configured = match crate::run::ui_options(cli, &file) {
-                Ok(o) => o.quick_replies,
-                Err(e) => {
-                    say(&format!("{e:#}"));
-                    return EXIT_FAILED;
-                }
-            };
-            let replies = crate::app::quick::resolve(configured.as_deref(), lang);
+            let configured = settings.ui.quick_replies.as_deref();
+            let replies = crate::app::quick::resolve(configured, lang);
             match n.checked_sub(1).and_then(|i| replies.get(i)) {
                 Some(template) => Payload::Quick(template.clone(), lang),
                 None => {
@@ -127,8 +139,7 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
     };
     let deadline = Instant::now() + super::secs(args.timeout);
     let mut conn =
-        match tokio::time::timeout_at(deadline, crate::run::connect(cli, paths, file, false)).await
-        {
+        match tokio::time::timeout_at(deadline, crate::run::connect(settings, false)).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 say(&format!("{e:#}"));
@@ -157,7 +168,7 @@ pub async fn run(cli: &Cli, args: &SendArgs) -> i32 {
         Err(_) => {
             let secs = super::secs(args.timeout).as_secs_f64();
             let msg = match lang {
-                crate::ui::i18n::Lang::Zh => format!("{secs} 秒后超时；消息未发出"),
+                crate::text::i18n::Lang::Zh => format!("{secs} 秒后超时；消息未发出"),
                 _ => format!("timed out after {secs} s; the message was not sent"),
             };
             eprintln!("goofish-tui send: {msg}");
@@ -172,7 +183,7 @@ enum Payload {
     Image(std::path::PathBuf),
     /// A quick reply, filled in for the conversation once it is known (the language words
     /// what is missing).
-    Quick(String, crate::ui::i18n::Lang),
+    Quick(String, crate::text::i18n::Lang),
 }
 
 /// A quick reply filled in for `cid`: the nickname and the item title come from the
@@ -183,7 +194,7 @@ async fn fill_quick(
     events: &mut tokio::sync::mpsc::Receiver<ImEvent>,
     cid: &Cid,
     template: &str,
-    lang: crate::ui::i18n::Lang,
+    lang: crate::text::i18n::Lang,
 ) -> Result<String, Failure> {
     use crate::app::quick::{Values, fill};
     let mut conv: Option<Conversation> = None;
@@ -239,7 +250,7 @@ async fn fill_quick(
     if !missing.is_empty() {
         let missing = missing.join(", ");
         return Err(Failure::Failed(match lang {
-            crate::ui::i18n::Lang::Zh => {
+            crate::text::i18n::Lang::Zh => {
                 format!("会话 {cid} 的 {missing} 未知，无法填入快捷回复；没有发送")
             }
             _ => format!(
@@ -319,7 +330,7 @@ async fn deliver(
         }
         other => other,
     };
-    let client_id = ClientId::generate(crate::time::now_ms());
+    let client_id = ClientId::generate(crate::time::now_ms(), rand::random());
     if matches!(payload, Payload::Image(_)) && !live {
         // A picture is only sent while connected: wait for the connection first.
         loop {

@@ -3,13 +3,30 @@
 
 use super::exec::ExecQueue;
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK, Signals};
-use crate::cli::{Cli, WatchArgs};
+use crate::config::Settings;
 use crate::im::api::{ConnState, ImCommand, ImEvent};
 use crate::protocol::{Cid, Conversation, Message, MessageId, Uid};
 use crate::safe_text::{clean_line, escape_json};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{IsTerminal, Write};
+
+/// Arguments of `watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// JSON Lines (schema version 1, see the README) instead of readable lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Also show platform notices, trade cards, order-state updates and system messages.
+    #[arg(long)]
+    pub all: bool,
+    /// Run this shell command for each incoming buyer message, with its JSON on stdin.
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    /// Kill an --exec command that runs longer than this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub exec_timeout: f64,
+}
 
 /// Schema version of the JSON lines.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -328,11 +345,11 @@ impl Watcher {
         let fatal = match &state {
             ConnState::NeedsLogin { reason } => Some(format!(
                 "the login is no longer valid: {reason}\n\n{}",
-                crate::run::COOKIE_HELP
+                crate::text::i18n::COOKIE_HELP
             )),
             ConnState::RiskControl { url } => Some(format!(
                 "Goofish asks for a slider check (risk control): {url}\n{}",
-                super::send::RISK_STEPS
+                crate::text::i18n::RISK_STEPS
             )),
             ConnState::SessionRemoved { reason } => Some(format!(
                 "the service removed this IM session: {reason}\nanother client may be using the account"
@@ -462,24 +479,18 @@ impl Output {
 }
 
 /// Runs `watch`; returns the exit code.
-pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
-    super::init_logging(cli);
+pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
+    super::init_logging(&settings.stderr_log_level);
+    let lang = settings.lang;
     let mut signals = Signals::new();
-    let (paths, file) = match crate::run::load_settings(cli) {
-        Ok(s) => s,
-        Err(e) => {
-            super::complain(super::lang(cli), "watch", &format!("{e:#}"));
-            return EXIT_FAILED;
-        }
-    };
     let connected = tokio::select! {
-        c = crate::run::connect(cli, paths, file, true) => c,
+        c = crate::run::connect(settings, true) => c,
         _ = signals.recv() => return EXIT_OK,
     };
     let mut conn = match connected {
         Ok(c) => c,
         Err(e) => {
-            super::complain(super::lang(cli), "watch", &format!("{e:#}"));
+            super::complain(lang, "watch", &format!("{e:#}"));
             return EXIT_LOGIN;
         }
     };
@@ -514,7 +525,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
             }
         };
         let Some(ev) = ev else {
-            super::complain(super::lang(cli), "watch", "the IM session stopped");
+            super::complain(lang, "watch", "the IM session stopped");
             break EXIT_FAILED;
         };
         let mut stop = None;
@@ -535,7 +546,7 @@ pub async fn run(cli: &Cli, args: &WatchArgs) -> i32 {
                     let _ = commands.try_send(cmd);
                 }
                 Action::Fatal(msg) => {
-                    super::complain(super::lang(cli), "watch", &msg);
+                    super::complain(lang, "watch", &msg);
                     stop = Some(EXIT_LOGIN);
                 }
             }

@@ -167,3 +167,23 @@ pub enum ImEvent {
     /// Something went wrong that the user should know about; the session goes on.
     Error(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::text::i18n::{Lang, detail};
+
+    #[test]
+    fn the_sessions_own_error_texts_are_said_in_chinese() {
+        use crate::im::conn::RequestError;
+        for (en, zh) in [
+            (RequestError::Timeout.to_string(), "请求超时"),
+            (RequestError::Closed.to_string(), "连接已断开"),
+            (
+                format!("{} with 42: not connected", super::OPEN_CONVERSATION_FAILED),
+                "无法打开会话：with 42: not connected",
+            ),
+        ] {
+            assert_eq!(detail(Lang::Zh, &en), zh, "{en}");
+        }
+    }
+}

@@ -25,9 +25,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-/// The production endpoint (§4.1).
-pub const DEFAULT_WS_URL: &str = "wss://wss-goofish.dingtalk.com/";
-
 /// A desktop Chrome user agent, sent on the handshake and inside the `/reg` `ua` header.
 pub const BROWSER_UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36";
 
@@ -48,7 +45,7 @@ const GARBAGE_WARN_EVERY: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnConfig {
     pub ws_url: String,
-    /// `/!` period (15 s in every client but TS).
+    /// `/!` period.
     pub heartbeat_every: Duration,
     /// A heartbeat unanswered this long means the socket is dead (GO: 30 s).
     pub heartbeat_timeout: Duration,
@@ -59,8 +56,8 @@ pub struct ConnConfig {
 impl Default for ConnConfig {
     fn default() -> Self {
         ConnConfig {
-            ws_url: DEFAULT_WS_URL.to_string(),
-            heartbeat_every: Duration::from_secs(15),
+            ws_url: crate::config::defaults::WS_URL.to_string(),
+            heartbeat_every: crate::config::defaults::HEARTBEAT,
             heartbeat_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(20),
         }
@@ -210,7 +207,7 @@ impl Shared {
             while key.is_empty() || st.pending.contains_key(&key) {
                 frame
                     .headers
-                    .insert("mid".into(), Value::String(lwp::new_mid()));
+                    .insert("mid".into(), Value::String(fresh_mid()));
                 key = frame.mid_key().unwrap_or_default().to_string();
             }
             st.next_ticket += 1;
@@ -314,7 +311,7 @@ impl Conn {
     /// One RPC: a request frame with a fresh mid, the response classified by
     /// `Frame::into_result`.
     pub async fn request(&self, path: &str, body: Option<Value>) -> Result<Value, RequestError> {
-        let frame = Frame::request(path, body);
+        let frame = Frame::request(path, body, fresh_mid());
         let resp = self
             .shared()
             .call(frame, self.shared().cfg.request_timeout)
@@ -375,10 +372,15 @@ impl Conn {
     }
 }
 
+/// A mid of the time now and a random number.
+fn fresh_mid() -> String {
+    lwp::new_mid(crate::time::now_ms(), rand::random())
+}
+
 /// The `/reg` request (§4.3). The token is sent as received from `login.token` (the Python
 /// clients' choice; GO URL-decodes it first, which only matters if it holds `%`) [L].
 fn reg_frame(token: &Secret, did: &str) -> Frame {
-    let mut frame = Frame::request(path::REG, None);
+    let mut frame = Frame::request(path::REG, None, fresh_mid());
     let h = &mut frame.headers;
     let mut put = |k: &str, v: String| {
         h.insert(k.to_string(), Value::String(v));
@@ -556,7 +558,7 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
             _ = ticker.tick() => {
                 let shared = shared.clone();
                 in_flight.push(async move {
-                    shared.call(Frame::request(path::HEARTBEAT, None), timeout).await
+                    shared.call(Frame::request(path::HEARTBEAT, None, fresh_mid()), timeout).await
                 });
             }
         }

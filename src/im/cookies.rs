@@ -4,6 +4,7 @@
 //! Several clients lost their sessions because their jar held two `_m_h5_tk` values (one per
 //! domain/path) and sent the stale one; this jar is keyed by name only, so that cannot happen.
 
+use crate::config::{CookieValue, GivenCookie};
 use crate::protocol::Uid;
 use crate::secret::Secret;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -32,6 +33,14 @@ pub enum CookieError {
         "the cookie file {path} looks like JSON but cannot be read ({reason}); expected {{\"name\": \"value\", …}}"
     )]
     BadJson { path: PathBuf, reason: String },
+}
+
+/// A cookie the user gave that cannot be used: its file cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the cookie file {path}: {message}")]
+pub struct GivenCookieError {
+    pub path: PathBuf,
+    pub message: String,
 }
 
 impl CookieError {
@@ -394,6 +403,18 @@ impl CookieJar {
         self.cookies.is_empty()
     }
 
+    /// The jar of a cookie the user gave (`--cookie-file`, `GOOFISH_COOKIE`, the config file):
+    /// a header value parsed, or a file read and parsed.
+    pub fn from_given(given: &GivenCookie) -> Result<CookieJar, GivenCookieError> {
+        match &given.value {
+            CookieValue::Header(value) => Ok(CookieJar::parse_header(value.expose())),
+            CookieValue::File(path) => CookieJar::load(path).map_err(|e| GivenCookieError {
+                path: path.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
     /// Reads a jar saved by [`save`](Self::save) (a JSON object `{name: value}`), a JSON list
     /// of `{name, value}` objects as browser extensions export it, or a pasted header
     /// `a=b; c=d`.
@@ -401,7 +422,7 @@ impl CookieJar {
         // A cookie file is a few KiB; the bound keeps `--cookie-file /dev/zero` from reading
         // forever.
         let text =
-            crate::config::read_bounded(path, 1 << 20).map_err(|e| CookieError::io(path, e))?;
+            crate::private_fs::read_bounded(path, 1 << 20).map_err(|e| CookieError::io(path, e))?;
         let text = text.trim_start_matches('\u{feff}').trim();
         let jar = if text.starts_with('{') || text.starts_with('[') {
             Self::from_json(text).map_err(|reason| CookieError::BadJson {
@@ -468,6 +489,29 @@ impl CookieJar {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_given_cookie_is_parsed_here_and_a_bad_file_is_named() {
+        let jar = CookieJar::from_given(&GivenCookie::header(
+            "GOOFISH_COOKIE",
+            Secret::new("unb=42; cookie2=x"),
+        ))
+        .unwrap();
+        assert_eq!(jar.uid(), Some(Uid::new("42")));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cookie");
+        std::fs::write(&p, "unb=7").unwrap();
+        let jar = CookieJar::from_given(&GivenCookie::file("--cookie-file", p)).unwrap();
+        assert_eq!(jar.uid(), Some(Uid::new("7")));
+        let err = CookieJar::from_given(&GivenCookie::file("--cookie-file", "/dev/zero".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot read the cookie file /dev/zero"),
+            "{err}"
+        );
+        assert!(err.contains("larger than"), "{err}");
+    }
 
     #[test]
     fn parses_a_pasted_header_tolerantly() {

@@ -48,11 +48,11 @@ pub struct Endpoints {
 
 impl Endpoints {
     pub fn real() -> Self {
+        use crate::config::defaults::{MTOP_URL, PASSPORT_URL, UPLOAD_URL};
         Self {
-            mtop: Url::parse("https://h5api.m.goofish.com/").expect("constant URL is valid"),
-            passport: Url::parse("https://passport.goofish.com/").expect("constant URL is valid"),
-            upload: Url::parse("https://stream-upload.goofish.com/")
-                .expect("constant URL is valid"),
+            mtop: Url::parse(MTOP_URL).expect("constant URL is valid"),
+            passport: Url::parse(PASSPORT_URL).expect("constant URL is valid"),
+            upload: Url::parse(UPLOAD_URL).expect("constant URL is valid"),
         }
     }
 

@@ -185,6 +185,7 @@ pub fn content_to_json(content: &Content) -> String {
     v.to_string()
 }
 
+#[cfg(feature = "sim")]
 /// The inner content type of a content, as on the wire.
 pub fn content_type_of(content: &Content) -> i64 {
     match content {

@@ -2,13 +2,14 @@
 //! the client, JSON builders for the simulator. One message seen as a push and in history
 //! parses into the same `Message`.
 
-use super::content::{Extension, content_to_json, content_type, parse_content};
-use super::encode::extension_block;
+use super::content::{Extension, content_type, parse_content};
 use super::ids::{Cid, MessageId, Uid};
 use super::model::{Content, Conversation, ConversationPage, HistoryEntry, HistoryPage, Message};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+#[cfg(feature = "sim")]
+use {super::content::content_to_json, super::encode::extension_block, serde_json::json};
 
 /// Why a response body (or request body, in the simulator) could not be read.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -274,6 +275,7 @@ pub(crate) fn custom_type(content: &Content) -> i64 {
     }
 }
 
+#[cfg(feature = "sim")]
 /// The `message` object of a history model for `msg`.
 fn message_object(msg: &Message) -> Value {
     let summary = msg.content.summary();
@@ -311,12 +313,14 @@ fn message_object(msg: &Message) -> Value {
     m
 }
 
+#[cfg(feature = "sim")]
 fn need_push_block(msg: &Message) -> Value {
     // [U] Where history carries needPush is unknown; the conversation list has it in the
     // model's `userExtension`, and history models use the same place here.
     json!({"needPush": msg.need_push.to_string()})
 }
 
+#[cfg(feature = "sim")]
 /// One `userMessageModels` entry for `msg`, as the simulator answers it.
 pub fn history_message_json(msg: &Message, read_by_peer: bool) -> Value {
     json!({
@@ -326,6 +330,7 @@ pub fn history_message_json(msg: &Message, read_by_peer: bool) -> Value {
     })
 }
 
+#[cfg(feature = "sim")]
 /// A `listUserMessages` response body. `entries` newest first.
 pub fn history_page_json(
     entries: &[HistoryEntry],
@@ -474,6 +479,7 @@ pub fn parse_conversation_list(body: &Value, self_uid: &Uid) -> Vec<Conversation
         .collect()
 }
 
+#[cfg(feature = "sim")]
 /// One conversation entry as the simulator answers it. The pair is peer first, self second, as
 /// in the samples.
 pub fn conversation_entry_json(conv: &Conversation, self_uid: &Uid) -> Value {
@@ -536,6 +542,7 @@ pub fn conversation_entry_json(conv: &Conversation, self_uid: &Uid) -> Value {
     json!({"type": 1, "singleChatUserConversation": uc})
 }
 
+#[cfg(feature = "sim")]
 /// A `listNewestPagination` response body.
 pub fn conversation_page_json(
     convs: &[Conversation],

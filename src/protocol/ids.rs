@@ -113,10 +113,10 @@ impl ClientId {
     pub fn new(s: impl AsRef<str>) -> Self {
         Self(CompactString::from(s.as_ref()))
     }
-    /// A fresh id in the `-<ms><random digits>` form the web client uses.
-    pub fn generate(now_ms: i64) -> Self {
-        let r: u32 = rand::random_range(0..1000);
-        Self(compact_str::format_compact!("-{now_ms}{r}"))
+    /// A fresh id in the `-<ms><random digits>` form the web client uses, of the time now and
+    /// a random number (only its remainder by 1000 is used).
+    pub fn generate(now_ms: i64, random: u32) -> Self {
+        Self(compact_str::format_compact!("-{now_ms}{}", random % 1000))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -138,6 +138,14 @@ impl fmt::Debug for ClientId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_id_is_made_of_the_time_and_a_random_number_given() {
+        assert_eq!(
+            ClientId::generate(1_742_458_877_389, 7_042).as_str(),
+            "-174245887738942"
+        );
+    }
 
     #[test]
     fn ids_accept_both_forms() {

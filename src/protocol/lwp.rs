@@ -190,10 +190,10 @@ impl Frame {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// A request frame with a fresh `mid`.
-    pub fn request(path: &str, body: Option<Value>) -> Frame {
+    /// A request frame with `mid` (fresh, from [`new_mid`]).
+    pub fn request(path: &str, body: Option<Value>, mid: String) -> Frame {
         let mut headers = Map::new();
-        headers.insert("mid".into(), Value::String(new_mid()));
+        headers.insert("mid".into(), Value::String(mid));
         Frame {
             lwp: Some(path.to_string()),
             code: None,
@@ -260,10 +260,10 @@ pub fn mid_key(mid: &str) -> &str {
     mid.split(' ').next().unwrap_or(mid)
 }
 
-/// A fresh mid: `"<0..999 random><13-digit ms timestamp> 0"`.
-pub fn new_mid() -> String {
-    let r: u32 = rand::random_range(0..1000);
-    format!("{r}{} 0", crate::time::now_ms())
+/// A fresh mid: `"<0..999 random><13-digit ms timestamp> 0"`, of the time now and a random
+/// number (only its remainder by 1000 is used).
+pub fn new_mid(now_ms: i64, random: u32) -> String {
+    format!("{}{now_ms} 0", random % 1000)
 }
 
 /// Some gateways answer a rejection with code 200 and a body carrying the reason (§12.5
@@ -400,10 +400,9 @@ mod tests {
 
     #[test]
     fn mid_shape_and_key() {
-        let mid = new_mid();
-        let (digits, tail) = mid.split_once(' ').unwrap();
-        assert_eq!(tail, "0");
-        assert!(digits.len() >= 14 && digits.len() <= 16, "{mid}");
+        let mid = new_mid(1_742_458_877_389, 4_000_123);
+        assert_eq!(mid, "1231742458877389 0");
+        assert_eq!(new_mid(1_742_458_877_389, 7), "71742458877389 0");
         assert_eq!(mid_key("1234567 0"), "1234567");
     }
 

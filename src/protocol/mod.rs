@@ -1,11 +1,13 @@
-//! Pure wire formats shared by the client and the simulator. No sockets, no clocks beyond
-//! id generation.
+//! Pure wire formats shared by the client and the simulator. No sockets, no clocks and no
+//! randomness: the time and random numbers come from the callers. What only the simulator
+//! speaks (push encoders, request parsers, answer builders) is behind the `sim` feature.
 
 // Everything here reads outside input: text is cut with `get`, never by a byte index that
 // may fall inside a character, and nothing is indexed where a bad length would panic.
 #![deny(clippy::string_slice, clippy::indexing_slicing)]
 
 pub mod content;
+#[cfg(feature = "sim")]
 pub mod encode;
 pub mod event;
 pub mod history;

@@ -2,7 +2,9 @@
 //! response envelope and the meaning of its `ret` codes. Pure: no sockets, no clock.
 
 use md5::{Digest, Md5};
-use serde_json::{Value, json};
+use serde_json::Value;
+#[cfg(feature = "sim")]
+use serde_json::json;
 use std::fmt::Write as _;
 
 /// The mtop app key (§3.1); not the IM app key.
@@ -257,9 +259,10 @@ pub fn classify(env: &Envelope) -> Outcome {
     }
 }
 
-/// An envelope as the service writes it, for the simulator and tests.
-pub fn envelope_json(api: &str, v: &str, ret: &[&str], data: Value) -> Value {
-    let trace: u128 = rand::random();
+#[cfg(feature = "sim")]
+/// An envelope as the service writes it, for the simulator and tests; `trace` is a random
+/// number for its `traceId`.
+pub fn envelope_json(api: &str, v: &str, ret: &[&str], data: Value, trace: u128) -> Value {
     json!({
         "api": api,
         "data": data,
@@ -320,6 +323,7 @@ pub fn interpret_expiry(raw: &Value, now_ms: i64) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::path::PathBuf;
 
     #[test]
@@ -469,12 +473,14 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sim")]
     fn envelope_json_round_trips() {
         let v = envelope_json(
             api::LOGIN_USER,
             "1.0",
             &["SUCCESS::调用成功"],
             json!({"userId": "1"}),
+            u128::MAX,
         );
         assert_eq!(v["traceId"].as_str().map(str::len), Some(30));
         let e = parse_envelope(v.to_string().as_bytes()).unwrap();

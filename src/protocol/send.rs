@@ -1,13 +1,18 @@
 //! Request bodies of the IM RPCs (§6) as the client sends them, and their parsers for the
 //! simulator. Bodies are the positional-argument arrays of a request frame.
 
-use super::content::{content_to_json, content_type, parse_content};
-use super::history::{ParseError, as_i64, base64_text, custom_type};
+use super::content::{content_to_json, content_type};
+use super::history::{as_i64, custom_type};
 use super::ids::{Cid, ClientId, MessageId, Uid};
 use super::model::Content;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+#[cfg(feature = "sim")]
+use {
+    super::content::parse_content,
+    super::history::{ParseError, base64_text},
+};
 
 // ---- sendByReceiverScope (§6.8) ------------------------------------------------------------
 
@@ -42,6 +47,7 @@ pub fn send_body(
     ])
 }
 
+#[cfg(feature = "sim")]
 /// A send request as the simulator sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SendRequest {
@@ -52,8 +58,10 @@ pub struct SendRequest {
     pub receivers: Vec<Uid>,
 }
 
+#[cfg(feature = "sim")]
 const SEND: &str = "send request";
 
+#[cfg(feature = "sim")]
 /// Reads a send body; accepts the simple second argument and PY-C's rich one
 /// (`receiverScope.actualReceivers`).
 pub fn parse_send_request(body: &Value) -> Result<SendRequest, ParseError> {
@@ -141,6 +149,7 @@ pub fn parse_send_response(body: &Value) -> SendAck {
     }
 }
 
+#[cfg(feature = "sim")]
 /// The simulator's send answer. It takes PY-C's side of §12.5 (the richer one), so a client
 /// learns the PNM id without waiting for the echo.
 pub fn send_response_json(id: &MessageId, uuid: &str, time: i64) -> Value {
@@ -155,6 +164,7 @@ pub fn list_user_messages_body(cid: &Cid, cursor: i64, limit: u32) -> Value {
     json!([cid.im(), false, cursor, limit, false])
 }
 
+#[cfg(feature = "sim")]
 pub fn parse_list_user_messages(body: &Value) -> Result<(Cid, i64, u32), ParseError> {
     const W: &str = "listUserMessages request";
     let cid = arg(body, 0)
@@ -178,6 +188,7 @@ pub fn list_newest_pagination_body(cursor: i64, limit: u32) -> Value {
     json!([cursor, limit])
 }
 
+#[cfg(feature = "sim")]
 /// Also accepts the `[{startTimeStamp, limitNum}]` form of TS's documentation.
 pub fn parse_list_newest_pagination(body: &Value) -> Result<(i64, u32), ParseError> {
     const W: &str = "listNewestPagination request";
@@ -198,6 +209,7 @@ pub fn parse_list_newest_pagination(body: &Value) -> Result<(i64, u32), ParseErr
     Ok((cursor, limit_of(arg(body, 1), W)?))
 }
 
+#[cfg(feature = "sim")]
 fn limit_of(v: Option<&Value>, what: &'static str) -> Result<u32, ParseError> {
     let n = v.and_then(as_i64).ok_or(ParseError::Missing {
         what,
@@ -216,6 +228,7 @@ pub fn read_body(ids: &[MessageId]) -> Value {
     json!([ids.iter().map(MessageId::as_str).collect::<Vec<_>>()])
 }
 
+#[cfg(feature = "sim")]
 /// Both shapes of §6.9 [U]: a list of PNM ids, or a single cid string (then the ids are empty
 /// and the cid is returned).
 pub fn parse_read_body(body: &Value) -> (Vec<MessageId>, Option<Cid>) {
@@ -243,6 +256,7 @@ pub fn clear_red_point_body(cid: &Cid, last: Option<&MessageId>) -> Value {
     }
 }
 
+#[cfg(feature = "sim")]
 /// The cids of either shape of §6.10.
 pub fn parse_clear_red_point(body: &Value) -> Vec<Cid> {
     let cid_of = |v: &Value| -> Option<Cid> {
@@ -266,6 +280,7 @@ pub fn recall_body(id: &MessageId) -> Value {
     json!([id.as_str()])
 }
 
+#[cfg(feature = "sim")]
 pub fn parse_recall(body: &Value) -> Option<MessageId> {
     let first = arg(body, 0)?;
     let id = match first {
@@ -289,6 +304,7 @@ pub fn create_single_body(peer: &Uid, self_uid: &Uid, item_id: Option<&str>) -> 
     }])
 }
 
+#[cfg(feature = "sim")]
 /// `(pairFirst, pairSecond, itemId)` of a create request.
 pub fn parse_create_single(body: &Value) -> Result<(Uid, Uid, Option<String>), ParseError> {
     const W: &str = "create request";
@@ -348,6 +364,7 @@ pub fn get_by_cids_body(cids: &[Cid]) -> Value {
     json!([cids.iter().map(Cid::im).collect::<Vec<_>>()])
 }
 
+#[cfg(feature = "sim")]
 pub fn parse_get_by_cids(body: &Value) -> Vec<Cid> {
     let strs = match arg(body, 0) {
         Some(Value::Array(a)) => a.iter().collect::<Vec<_>>(),
@@ -390,6 +407,7 @@ pub fn ack_diff_now_body(now_ms: i64) -> Value {
     }])
 }
 
+#[cfg(feature = "sim")]
 fn arg(body: &Value, i: usize) -> Option<&Value> {
     body.as_array()?.get(i)
 }
@@ -398,8 +416,11 @@ fn arg(body: &Value, i: usize) -> Option<&Value> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "sim")]
     const SELF: &str = "2200000000401";
+    #[cfg(feature = "sim")]
     const PEER: &str = "1000000101";
+    #[cfg(feature = "sim")]
     const CID: &str = "40000000201";
 
     /// A constructed sample frame; `None` (with a notice) without samples.
@@ -412,11 +433,13 @@ mod tests {
         sample_frame(name).map(|f| f["body"].clone())
     }
 
+    #[cfg(feature = "sim")]
     fn cid() -> Cid {
         Cid::new(CID)
     }
 
     #[test]
+    #[cfg(feature = "sim")]
     fn send_text_body_matches_the_sample() {
         let content = Content::Text {
             text: "在的，可以直接拍".into(),
@@ -451,6 +474,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sim")]
     fn send_image_body_matches_the_sample() {
         let url = "https://img.alicdn.com/imgextra/i4/O1CN01EXAMPLE_!!0-fleamarket.jpg";
         let content = Content::Image {
@@ -477,6 +501,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sim")]
     fn send_request_accepts_the_rich_scope_and_rejects_garbage() {
         let mut body = send_body(
             &cid(),
@@ -510,6 +535,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sim")]
     fn send_responses_of_both_families() {
         let id = MessageId::new("3400000000303.PNM");
         let ours = send_response_json(&id, "-17424589073891", 1_742_458_907_389);
@@ -538,6 +564,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sim")]
     fn history_and_list_requests() {
         let ours = list_user_messages_body(&cid(), 9_007_199_254_740_991, 20);
         assert_eq!(
@@ -573,6 +600,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sim")]
     fn read_and_clear_red_point_in_both_shapes() {
         let ids = vec![
             MessageId::new("3400000000302.PNM"),
@@ -603,6 +631,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sim")]
     fn create_get_by_cids_and_recall() {
         let body = create_single_body(&Uid::new(PEER), &Uid::new(SELF), Some("900000000601"));
         let expect = (

@@ -78,7 +78,10 @@ async fn wait_while_stalled(shared: &ConnShared) {
 
 fn push_headers(shared: &ConnShared) -> Map<String, Value> {
     let mut h = Map::new();
-    h.insert("mid".into(), json!(new_mid()));
+    h.insert(
+        "mid".into(),
+        json!(new_mid(crate::time::now_ms(), rand::random())),
+    );
     h.insert("sid".into(), json!(shared.sid));
     h.insert("app-key".into(), json!(IM_APP_KEY));
     h.insert(

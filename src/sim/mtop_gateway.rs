@@ -68,7 +68,8 @@ async fn handle(
         .cloned()
         .unwrap_or_default();
     let cookies = request_cookies(&headers);
-    let envelope = |ret: &str, data: Value| envelope_json(&api, &version, &[ret], data);
+    let envelope =
+        |ret: &str, data: Value| envelope_json(&api, &version, &[ret], data, rand::random());
 
     let mut st = sim.state();
     // 1. The signing token, checked before anything else as the gateway does.
@@ -134,7 +135,7 @@ async fn handle(
     drop(st);
     match result {
         Ok(data) => json_response(envelope("SUCCESS::调用成功", data), &[]),
-        Err((ret, data)) => json_response(envelope_json(&api, &version, &[&ret], data), &[]),
+        Err((ret, data)) => json_response(envelope(&ret, data), &[]),
     }
 }
 

@@ -10,7 +10,6 @@
 // may fall inside a character, and nothing is indexed where a bad length would panic.
 #![deny(clippy::string_slice, clippy::indexing_slicing)]
 
-pub mod cmd;
 mod handle;
 mod row;
 mod schema;

@@ -10,7 +10,7 @@ mod outgoing;
 mod store_worker;
 
 pub use crate::app::UiOptions;
-pub use crate::ui::i18n::Lang;
+pub use crate::text::i18n::Lang;
 
 use crate::app::{self, AppState, Effect, Input, Msg, StoreReply};
 use crate::im::api::{ConnState, ImCommand, ImEvent};

@@ -1,7 +1,8 @@
 //! The picture popup: the path being typed, and what the popup takes.
 
-use super::{dim, i18n};
+use super::dim;
 use crate::app::{AppState, AttachView};
+use crate::text::i18n;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;

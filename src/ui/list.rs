@@ -1,9 +1,10 @@
 //! The conversation list: two rows per conversation, only the rows in view are built.
 
-use super::{dim, i18n, text, timefmt};
+use super::dim;
 use crate::app::layout::{Areas, CONV_ROWS};
 use crate::app::{AppState, Focus, OrderTag};
 use crate::protocol::Conversation;
+use crate::text::{self, i18n, timefmt};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -96,7 +97,7 @@ fn conv_lines(
         .as_deref()
         .filter(|r| !r.trim().is_empty())
         .map(|r| match OrderTag::of(r) {
-            Some(t) => format!(" {}", i18n::order_tag(state.lang, t)),
+            Some(t) => format!(" {}", t.label(state.lang)),
             // A state this program does not know: its own words, short.
             None => format!(" {}", text::truncate(&text::one_line(r), 8)),
         })

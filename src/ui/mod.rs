@@ -4,23 +4,19 @@
 //! right (item and peer at its head, messages, compose box), the status bar on the last line.
 
 mod attach;
-pub mod i18n;
 mod list;
 mod messages;
 mod search;
 mod status;
-pub mod text;
-pub mod timefmt;
 
 use crate::app::layout;
 use crate::app::{Action, AppState, Focus};
+use crate::text::{self, i18n};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
-
-pub use messages::entry_rows;
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, state: &AppState) {
@@ -267,7 +263,7 @@ fn draw_help(frame: &mut Frame, state: &AppState, area: Rect) {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(sep);
-            (keys, i18n::action_help(state.lang, a))
+            (keys, a.help(state.lang))
         })
         .collect();
     let per_col = if two { n.div_ceil(2) } else { n };

@@ -1,9 +1,10 @@
 //! The search popup: the query, then one two-row entry per result (who, item, when; the
 //! text around the match with the match highlighted).
 
-use super::{dim, i18n, text, timefmt};
+use super::dim;
 use crate::app::{AppState, SearchView};
 use crate::store::SearchHit;
+use crate::text::{self, i18n, timefmt};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};

@@ -1,8 +1,8 @@
 //! The status bar: connection, catch-up progress, notices, who we are, unread total.
 
-use super::{i18n, text};
 use crate::app::AppState;
 use crate::im::api::ConnState;
+use crate::text::{self, i18n};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};

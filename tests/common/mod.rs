@@ -4,7 +4,7 @@
 pub mod samples;
 
 use futures_util::{SinkExt, StreamExt};
-use goofish_tui::protocol::lwp::{Frame, Kind};
+use goofish_tui::protocol::lwp::{Frame, Kind, new_mid};
 use goofish_tui::protocol::mtop::{MTOP_APP_KEY, sign};
 use goofish_tui::sim::{self, Scenario, SimHandle, SimOptions};
 use serde_json::{Value, json};
@@ -202,7 +202,7 @@ impl RawWs {
 
     /// Sends a request and returns its response, ACKing and collecting pushes meanwhile.
     pub async fn rpc(&mut self, path: &str, body: Option<Value>, pushes: &mut Vec<Frame>) -> Frame {
-        let req = Frame::request(path, body);
+        let req = Frame::request(path, body, fresh_mid());
         let mid = req.mid_key().unwrap().to_string();
         self.send(&req).await;
         loop {
@@ -237,7 +237,7 @@ impl RawWs {
     }
 
     pub fn reg_frame(token: &str, did: &str) -> Frame {
-        let mut f = Frame::request("/reg", None);
+        let mut f = Frame::request("/reg", None, fresh_mid());
         for (k, v) in [
             ("cache-header", "app-key token ua wv"),
             ("app-key", "444e9908a51d1cb236a27862abc769c9"),
@@ -319,4 +319,9 @@ pub fn sim_mtop(sim: &SimHandle) -> goofish_tui::im::mtop::MtopClient {
         None,
     )
     .unwrap()
+}
+
+/// A mid of the time now and a random number, as the client makes them.
+pub fn fresh_mid() -> String {
+    new_mid(goofish_tui::time::now_ms(), rand::random())
 }

@@ -7,7 +7,7 @@ use goofish_tui::im::api::{ConnState, ImEvent};
 use goofish_tui::protocol::{
     Cid, Content, Conversation, HistoryEntry, HistoryPage, Message, MessageId, Uid,
 };
-use goofish_tui::ui::i18n::Lang;
+use goofish_tui::text::i18n::Lang;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 pub const SELF_UID: &str = "2200000001";

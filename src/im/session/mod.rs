@@ -15,7 +15,8 @@ mod jobs;
 mod lifecycle;
 mod media;
 mod outbox;
-#[cfg(test)]
+// The scenarios feed the core pushes made with the simulator's encoders.
+#[cfg(all(test, feature = "sim"))]
 mod scenarios;
 
 pub use self::core::{

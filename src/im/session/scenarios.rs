@@ -176,13 +176,14 @@ impl Sim {
         let mut frame = Frame::request(
             path::PUSH_SYNC,
             Some(sync_push_body(&items, T0 * 1000, None)),
+            "1 0".into(),
         );
         frame.lwp = Some(path::PUSH_SYNC.into());
         self.feed(Input::Push { link, frame });
     }
 
     fn control_push(&mut self, link: LinkId, lwp: &str) {
-        let mut frame = Frame::request(lwp, Some(serde_json::json!({})));
+        let mut frame = Frame::request(lwp, Some(serde_json::json!({})), "1 0".into());
         frame.lwp = Some(lwp.into());
         self.feed(Input::Push { link, frame });
     }

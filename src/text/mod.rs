@@ -1,5 +1,10 @@
-//! Display-width text layout: wrapping and truncation by terminal cells, by grapheme, the way
-//! the terminal buffer measures them. A wide character is never split.
+//! Text as a person reads it, below both the reducer and the views: display-width layout
+//! (wrapping and truncation by terminal cells, by grapheme, the way the terminal buffer
+//! measures them; a wide character is never split), every string in both languages
+//! ([`i18n`]), and times as shown ([`timefmt`]).
+
+pub mod i18n;
+pub mod timefmt;
 
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;

@@ -2,16 +2,13 @@
 //! Neither needs the network; both find the account from the cookie (or, without one, the
 //! only database in the data directory).
 
-use super::{SearchHit, Store, StoreError, accounts_in, db_path, remove_db};
-use crate::cli::Cli;
-use crate::config::{FileConfig, Overrides, Paths, Resolved};
+use crate::config::Settings;
 use crate::im::cookies::CookieJar;
 use crate::protocol::Uid;
 use crate::safe_text::{clean_line, escape_json};
-use crate::secret::Secret;
+use crate::store::{SearchHit, Store, StoreError, accounts_in, db_path, remove_db};
 use color_eyre::eyre::{Result, bail, eyre};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 
 /// Arguments of `search`.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,32 +23,16 @@ pub struct SearchArgs {
     pub limit: usize,
 }
 
-/// Where the databases live: the data dir, or its `demo` subdirectory in demo mode (so
-/// the simulator's made-up conversations never mix with an account's).
-pub fn store_dir(paths: &Paths, demo: bool) -> PathBuf {
-    if demo {
-        paths.data_dir.join("demo")
-    } else {
-        paths.data_dir.clone()
-    }
-}
-
 /// The account whose database the command uses.
-fn account(cli: &Cli, paths: &Paths, file: &FileConfig) -> Result<Uid> {
-    let dir = store_dir(paths, cli.demo);
-    if !cli.demo {
-        let over = Overrides {
-            cookie_file: cli.conn.cookie_file.clone(),
-            cookie: std::env::var("GOOFISH_COOKIE")
-                .ok()
-                .filter(|c| !c.trim().is_empty())
-                .map(Secret::new),
-            ..Overrides::default()
-        };
-        let resolved = Resolved::new(file, &over)?;
-        let jar = resolved
+fn account(settings: &Settings) -> Result<Uid> {
+    let dir = settings.store_dir();
+    if !settings.demo {
+        let given = settings
             .cookie
-            .or_else(|| CookieJar::load(&paths.cookie_jar()).ok());
+            .as_ref()
+            .map(CookieJar::from_given)
+            .transpose()?;
+        let jar = given.or_else(|| CookieJar::load(&settings.paths.cookie_jar()).ok());
         if let Some(uid) = jar.and_then(|j| j.uid()) {
             return Ok(uid);
         }
@@ -69,10 +50,9 @@ fn account(cli: &Cli, paths: &Paths, file: &FileConfig) -> Result<Uid> {
 }
 
 /// `goofish-tui search QUERY`: prints the matches, newest first.
-pub fn search(cli: &Cli, args: &SearchArgs) -> Result<()> {
-    let (paths, file) = crate::run::load_settings(cli)?;
-    let uid = account(cli, &paths, &file)?;
-    let dir = store_dir(&paths, cli.demo);
+pub fn search(settings: &Settings, args: &SearchArgs) -> Result<()> {
+    let uid = account(settings)?;
+    let dir = settings.store_dir();
     let path = db_path(&dir, &uid)?;
     if !path.exists() {
         bail!(
@@ -177,10 +157,9 @@ fn hit_json(hit: &SearchHit) -> serde_json::Value {
 }
 
 /// `goofish-tui --clear-cache`: deletes the account's database and says which files went.
-pub fn clear_cache(cli: &Cli) -> Result<()> {
-    let (paths, file) = crate::run::load_settings(cli)?;
-    let dir = store_dir(&paths, cli.demo);
-    let uid = match account(cli, &paths, &file) {
+pub fn clear_cache(settings: &Settings) -> Result<()> {
+    let dir = settings.store_dir();
+    let uid = match account(settings) {
         Ok(uid) => uid,
         Err(e) => {
             println!(

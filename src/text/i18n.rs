@@ -2,9 +2,10 @@
 
 use serde::Deserialize;
 
-/// UI language. `Auto` follows the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`).
+/// UI language. `Auto` follows the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`). Read from the
+/// config file as `--lang` takes it ([`parse_lang`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum Lang {
     #[default]
     Auto,
@@ -16,6 +17,14 @@ impl Lang {
     /// Resolves `Auto` with the process environment.
     pub fn resolve(self) -> Lang {
         self.resolve_with(|k| std::env::var(k).ok())
+    }
+
+    /// `locale` (the language of the locale, resolved) for `Auto`.
+    pub fn resolve_with_locale(self, locale: Lang) -> Lang {
+        match self {
+            Lang::Auto => locale,
+            l => l,
+        }
     }
 
     /// Resolves `Auto` with `env` (a lookup like `std::env::var`): the first non-empty of
@@ -46,6 +55,14 @@ pub fn parse_lang(s: &str) -> Option<Lang> {
         "en" => Some(Lang::En),
         "auto" => Some(Lang::Auto),
         _ => None,
+    }
+}
+
+impl TryFrom<String> for Lang {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Lang, String> {
+        parse_lang(&s).ok_or_else(|| format!("unknown language {s:?}: zh, en or auto"))
     }
 }
 
@@ -314,211 +331,6 @@ pub fn weekday(lang: Lang, wd: chrono::Weekday) -> &'static str {
     }
 }
 
-/// The description of an action in the help popup.
-pub fn action_help(lang: Lang, action: crate::app::Action) -> &'static str {
-    use crate::app::Action as A;
-    let zh = lang == Lang::Zh;
-    match action {
-        A::Quit => {
-            if zh {
-                "退出（输入框外）"
-            } else {
-                "quit (not in compose)"
-            }
-        }
-        A::ForceQuit => {
-            if zh {
-                "立即退出"
-            } else {
-                "quit from anywhere"
-            }
-        }
-        A::Up => {
-            if zh {
-                "上移 / 上一条消息"
-            } else {
-                "up / older message"
-            }
-        }
-        A::Down => {
-            if zh {
-                "下移 / 下一条消息"
-            } else {
-                "down / newer message"
-            }
-        }
-        A::Top => {
-            if zh {
-                "到顶部（加载更早消息）"
-            } else {
-                "top (loads older)"
-            }
-        }
-        A::Bottom => {
-            if zh {
-                "到底部"
-            } else {
-                "bottom"
-            }
-        }
-        A::PageUp => {
-            if zh {
-                "上翻半页"
-            } else {
-                "half page up"
-            }
-        }
-        A::PageDown => {
-            if zh {
-                "下翻半页"
-            } else {
-                "half page down"
-            }
-        }
-        A::Open => {
-            if zh {
-                "打开会话"
-            } else {
-                "open"
-            }
-        }
-        A::Back => {
-            if zh {
-                "返回列表 / 清除筛选"
-            } else {
-                "back / clear filter"
-            }
-        }
-        A::NextPane => {
-            if zh {
-                "切换窗格"
-            } else {
-                "next pane"
-            }
-        }
-        A::NextUnread => {
-            if zh {
-                "下一个等待回复 / 未读"
-            } else {
-                "next waiting / unread"
-            }
-        }
-        A::Filter => {
-            if zh {
-                "筛选会话"
-            } else {
-                "filter conversations"
-            }
-        }
-        A::Search => {
-            if zh {
-                "搜索全部消息"
-            } else {
-                "search all messages"
-            }
-        }
-        A::Attach => {
-            if zh {
-                "发送图片（输入文件路径）"
-            } else {
-                "send a picture"
-            }
-        }
-        A::Help => {
-            if zh {
-                "帮助"
-            } else {
-                "this help"
-            }
-        }
-        A::Retry => {
-            if zh {
-                "重发失败的消息"
-            } else {
-                "re-send a failed one"
-            }
-        }
-        A::Send => {
-            if zh {
-                "发送"
-            } else {
-                "send"
-            }
-        }
-        A::Newline => {
-            if zh {
-                "换行"
-            } else {
-                "new line"
-            }
-        }
-        A::WaitingFirst => {
-            if zh {
-                "等待回复的排前面（切换）"
-            } else {
-                "waiting buyers first"
-            }
-        }
-        A::Recall => {
-            if zh {
-                "撤回自己的消息（2 分钟内）"
-            } else {
-                "recall (own, 2 min)"
-            }
-        }
-        A::Copy => {
-            if zh {
-                "复制选中的消息"
-            } else {
-                "copy the message"
-            }
-        }
-        A::Edit => {
-            if zh {
-                "修改发送失败的消息"
-            } else {
-                "edit a failed one"
-            }
-        }
-        A::Discard => {
-            if zh {
-                "删除发送失败的消息"
-            } else {
-                "discard a failed one"
-            }
-        }
-        A::QuickReply => {
-            if zh {
-                "快捷回复"
-            } else {
-                "quick replies"
-            }
-        }
-        A::Editor => {
-            if zh {
-                "用 $EDITOR 编辑草稿"
-            } else {
-                "draft in $EDITOR"
-            }
-        }
-    }
-}
-
-/// The short tag of an order state in the list and the pane header.
-pub fn order_tag(lang: Lang, tag: crate::app::OrderTag) -> &'static str {
-    use crate::app::OrderTag as T;
-    let (zh, en) = match tag {
-        T::Unpaid => ("待付款", "unpaid"),
-        T::ToShip => ("待发货", "to ship"),
-        T::Shipped => ("已发货", "shipped"),
-        T::Done => ("交易成功", "done"),
-        T::Closed => ("交易关闭", "closed"),
-        T::Rated => ("新评价", "rated"),
-        T::Refund => ("退款", "refund"),
-    };
-    if lang == Lang::Zh { zh } else { en }
-}
-
 /// How long a buyer has waited for an answer: "等 12 分" / "12m", then hours, then days.
 pub fn waited(lang: Lang, ms: i64) -> String {
     let min = (ms / 60_000).max(1);
@@ -578,7 +390,7 @@ pub fn message(lang: Lang, text: &str) -> String {
     if lang != Lang::Zh {
         return text.to_string();
     }
-    let text = text.replace(crate::run::COOKIE_HELP, COOKIE_HELP_ZH);
+    let text = text.replace(COOKIE_HELP, COOKIE_HELP_ZH);
     text.split('\n')
         .map(|l| {
             // Indented lines (commands, a URL) stay as they are.
@@ -592,7 +404,18 @@ pub fn message(lang: Lang, text: &str) -> String {
         .join("\n")
 }
 
-/// `run::COOKIE_HELP` in Chinese.
+/// What to tell a user who has no working cookie.
+pub const COOKIE_HELP: &str = "\
+Log in with the Xianyu (闲鱼) app: run `goofish-tui login` and scan the QR code it shows.
+Or log in to https://www.goofish.com/im in a browser, open the developer tools (Network tab),
+copy the Cookie header of any request to goofish.com, and give it to goofish-tui in one of
+these ways:
+  - export GOOFISH_COOKIE='unb=...; cookie2=...; ...'
+  - save it in a file and run: goofish-tui --cookie-file FILE
+  - set cookie_file = \"FILE\" in ~/.config/goofish-tui/config.toml
+To try the program without an account, run: goofish-tui --demo";
+
+/// [`COOKIE_HELP`] in Chinese.
 pub const COOKIE_HELP_ZH: &str = "\
 用闲鱼 App 登录：运行 `goofish-tui login`，扫描它显示的二维码。
 或者在浏览器中登录 https://www.goofish.com/im，打开开发者工具（网络），复制任一发往
@@ -601,6 +424,13 @@ goofish.com 的请求的 Cookie 请求头，再用以下任一方式交给 goofi
   - 存入文件并运行：goofish-tui --cookie-file FILE
   - 在 ~/.config/goofish-tui/config.toml 中设置 cookie_file = \"FILE\"
 不用账号试用本程序：goofish-tui --demo";
+
+/// What a build without the simulator says to `--demo` and `goofish-tui sim`.
+pub const NO_SIMULATOR: &str = "this goofish-tui was built without the simulator (the `sim` feature): --demo and `goofish-tui sim` are not available";
+
+/// What to do about risk control, on a line of its own (the URL is on the line before).
+pub const RISK_STEPS: &str =
+    "open it in a browser logged into the account, pass the check, then export a fresh cookie";
 
 /// Openings of English error texts and their Chinese. Longer openings first where one starts
 /// another.
@@ -661,7 +491,7 @@ const DETAILS: &[(&str, &str)] = &[
         "kicked out repeatedly: another client may be using the same device id",
         "多次被踢下线：可能有其他客户端在使用同一设备 ID",
     ),
-    (crate::im::api::OPEN_CONVERSATION_FAILED, "无法打开会话"),
+    ("could not open a conversation", "无法打开会话"),
     ("message not exist", "消息不存在"),
     (
         "only your own messages can be recalled",
@@ -723,10 +553,6 @@ const DETAILS: &[(&str, &str)] = &[
     ("the local history cannot be read", "无法读取本地记录"),
     ("cannot read the config file", "无法读取配置文件"),
     ("the config file", "配置文件"),
-    (
-        "the [ui] section of the config file is not valid",
-        "配置文件的 [ui] 部分无效",
-    ),
     ("unknown language", "未知语言"),
     ("cannot read the cookie file", "无法读取 cookie 文件"),
     (
@@ -734,6 +560,10 @@ const DETAILS: &[(&str, &str)] = &[
         "没有主目录：请设置 GOOFISH_DATA_DIR 或使用 --data-dir",
     ),
     ("cannot start the embedded simulator", "无法启动内置模拟器"),
+    (
+        NO_SIMULATOR,
+        "这个 goofish-tui 构建时没有包含模拟器（`sim` 功能）：--demo 和 `goofish-tui sim` 不可用",
+    ),
     ("cannot create the data directory", "无法创建数据目录"),
     ("cannot save the login in", "无法保存登录信息到"),
     (
@@ -755,7 +585,7 @@ const DETAILS: &[(&str, &str)] = &[
     ("nothing to delete", "没有可删除的内容"),
     ("no quick reply", "没有这个快捷回复"),
     (
-        crate::headless::send::RISK_STEPS,
+        RISK_STEPS,
         "请在已登录该账号的浏览器中打开它，通过验证，然后重新导出 cookie",
     ),
     (
@@ -825,10 +655,9 @@ mod tests {
 
     #[test]
     fn error_details_the_program_words_are_said_in_chinese() {
-        use crate::im::conn::RequestError;
         for (en, zh) in [
-            (RequestError::Timeout.to_string(), "请求超时"),
-            (RequestError::Closed.to_string(), "连接已断开"),
+            ("request timed out".to_string(), "请求超时"),
+            ("connection closed".to_string(), "连接已断开"),
             ("not connected".to_string(), "未连接"),
             (
                 "blocked: 内容存在不当信息".to_string(),
@@ -847,15 +676,15 @@ mod tests {
             assert_eq!(detail(Lang::En, &en), en);
         }
         assert_eq!(detail(Lang::Zh, "something new"), "something new");
-        let help = message(Lang::Zh, &crate::run::NoLogin.to_string());
+        let help = message(
+            Lang::Zh,
+            &format!("No Goofish login cookie was found.\n\n{COOKIE_HELP}"),
+        );
         assert!(help.starts_with("没有找到闲鱼登录 cookie。"), "{help}");
         assert!(help.contains("扫描它显示的二维码") && !help.contains("Log in with"));
         let risk = message(
             Lang::Zh,
-            &format!(
-                "Goofish asks for a slider check (risk control): https://x/y\n{}",
-                crate::headless::send::RISK_STEPS
-            ),
+            &format!("Goofish asks for a slider check (risk control): https://x/y\n{RISK_STEPS}"),
         );
         assert_eq!(
             risk,
