@@ -17,6 +17,7 @@ fn large() -> WorldConfig {
         conversations: 10_000,
         history: 20,
         now_ms: NOW,
+        ..WorldConfig::new(1, NOW)
     }
 }
 

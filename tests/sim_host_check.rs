@@ -43,6 +43,7 @@ async fn foreign_host_names_are_refused_on_every_endpoint() {
             ("POST", "/__sim/incoming"),
             ("POST", "/h5/mtop.taobao.idlemessage.pc.loginuser.get/1.0/"),
             ("GET", "/newlogin/qrcode/generate.do"),
+            ("GET", "/imgextra/i2/O1CN01abc_!!2211-0-xy_chat.jpg"),
             ("GET", "/"),
         ] {
             assert_eq!(

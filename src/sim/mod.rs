@@ -10,6 +10,7 @@ mod host_check;
 mod lwp_server;
 mod mtop_gateway;
 mod passport;
+mod pictures;
 pub mod scenario;
 mod state;
 mod upload;
@@ -124,7 +125,11 @@ pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
     let listener = TcpListener::bind(opts.listen).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let sim = Arc::new(state::Sim::new(opts, stop_rx.clone()));
+    let sim = Arc::new(state::Sim::new(
+        opts,
+        format!("http://{addr}"),
+        stop_rx.clone(),
+    ));
     let info = SimInfo {
         http: format!("http://{addr}"),
         ws: format!("ws://{addr}/"),
@@ -139,6 +144,7 @@ pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
         .merge(mtop_gateway::routes())
         .merge(passport::routes())
         .merge(upload::routes())
+        .merge(pictures::routes())
         .merge(control::routes())
         .merge(lwp_server::routes())
         .with_state(sim)

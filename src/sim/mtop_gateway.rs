@@ -123,7 +123,7 @@ async fn handle(
         "mtop.taobao.idlemessage.pc.user.query" => user_query(&st, &self_uid, &args),
         "mtop.idle.web.user.page.head" => page_head(&st, &self_uid, &args),
         "mtop.idle.web.user.page.nav" => Ok(json!({"module": {"base": {
-            "displayName": st.world.self_nick, "avatar": format!("https://img.example.goofish/avatar/{self_uid}.jpg"),
+            "displayName": st.world.self_nick, "avatar": format!("{}/avatar/{self_uid}.jpg", st.world.picture_host),
             "soldCount": 128, "purchaseCount": 12, "followers": 56, "following": 9}}})),
         "mtop.taobao.idle.pc.detail" => item_detail(&st, &args),
         "mtop.taobao.mtop.common.getTimestamp" => Ok(json!({"t": now.to_string()})),
@@ -220,7 +220,7 @@ fn page_head(st: &State, self_uid: &Uid, args: &Value) -> ApiResult {
     let (nick, avatar) = if is_self {
         (
             st.world.self_nick.clone(),
-            format!("https://img.example.goofish/avatar/{uid}.jpg"),
+            format!("{}/avatar/{uid}.jpg", st.world.picture_host),
         )
     } else {
         match st.world.buyer(&uid) {

@@ -731,7 +731,7 @@ impl Director {
                     .thread(&cid)
                     .map(|t| t.conv.peer.clone())
                     .unwrap_or_default();
-                let url = chat_image_url(&mut self.rng, &buyer);
+                let url = chat_image_url(&world.picture_host, &mut self.rng, &buyer);
                 let text = l
                     .image_qa
                     .choose(&mut self.rng)

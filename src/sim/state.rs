@@ -106,6 +106,8 @@ pub struct State {
     /// Sends are idempotent on the client's uuid: a resend gets the first message back.
     pub sent_by_uuid: HashMap<String, (MessageId, i64)>,
     pub qr: Option<Qr>,
+    /// Pictures uploaded, served back at their URLs.
+    pub uploaded: super::pictures::Uploaded,
 }
 
 impl State {
@@ -187,13 +189,15 @@ pub fn random_hex(len: usize) -> String {
 }
 
 impl Sim {
-    pub fn new(opts: SimOptions, stop: watch::Receiver<bool>) -> Sim {
+    /// `picture_host`: where the world's picture URLs point (the simulator's own server).
+    pub fn new(opts: SimOptions, picture_host: String, stop: watch::Receiver<bool>) -> Sim {
         let now = crate::time::now_ms();
         let world = World::generate(&WorldConfig {
             seed: opts.seed,
             conversations: opts.conversations,
             history: opts.history,
             now_ms: now,
+            picture_host,
         });
         let self_uid = world.self_uid.clone();
         let director = Director::new(opts.seed, opts.scenario);
@@ -215,6 +219,7 @@ impl Sim {
             received: Vec::new(),
             sent_by_uuid: HashMap::new(),
             qr: None,
+            uploaded: Default::default(),
         };
         Sim {
             opts,

@@ -1,5 +1,6 @@
 //! Picture uploads (§3.5): `POST /api/upload.api`, multipart field `file`, answered with a CDN
-//! URL; an HTML page when the login cookies are dead, as the real service does.
+//! URL; an HTML page when the login cookies are dead, as the real service does. The picture is
+//! then served back at that URL.
 
 use super::mtop_gateway::{json_response, request_cookies};
 use super::state::{Sim, random_hex};
@@ -30,11 +31,11 @@ async fn upload(
     if !sim.state().logged_in(&sim.self_uid(), &cookies) {
         return Html("<!DOCTYPE html><html><body>请登录</body></html>").into_response();
     }
-    let mut size = 0;
+    let mut file = Vec::new();
     loop {
         match form.next_field().await {
             Ok(Some(field)) if field.name() == Some("file") => match field.bytes().await {
-                Ok(b) => size = b.len(),
+                Ok(b) => file = b.to_vec(),
                 Err(e) => return refused(&format!("unreadable file: {e}")),
             },
             Ok(Some(_)) => {}
@@ -42,17 +43,26 @@ async fn upload(
             Err(e) => return refused(&format!("unreadable form: {e}")),
         }
     }
-    if size == 0 {
+    if file.is_empty() {
         return refused("no file");
     }
     sim.counters.uploads.fetch_add(1, Ordering::Relaxed);
     let uid = sim.self_uid();
-    let url = format!(
-        "https://img.alicdn.com/imgextra/i4/{uid}/O1CN01{}_!!{uid}-0-fleamarket.jpg",
+    let size = file.len();
+    // The size the service reports; a header it cannot read gets the clients' own default.
+    let (w, h) = super::pictures::dimensions(&file).unwrap_or((800, 600));
+    let path = format!(
+        "/imgextra/i4/{uid}/O1CN01{}_!!{uid}-0-fleamarket.jpg",
         random_hex(16)
     );
+    let url = {
+        let mut st = sim.state();
+        let url = format!("{}{path}", st.world.picture_host);
+        st.uploaded.put(path, file);
+        url
+    };
     json_response(
-        json!({"success": true, "object": {"url": url, "pix": "800x600", "size": size}}),
+        json!({"success": true, "object": {"url": url, "pix": format!("{w}x{h}"), "size": size}}),
         &[],
     )
 }

@@ -48,7 +48,13 @@ pub struct WorldConfig {
     pub history: usize,
     /// The present: all history lies before it.
     pub now_ms: i64,
+    /// Scheme and authority of every picture URL (items, avatars, chat pictures): the real
+    /// CDN by default, the simulator's own server when it serves the bytes.
+    pub picture_host: String,
 }
+
+/// The CDN the service's picture URLs point at.
+pub const CDN_HOST: &str = "https://img.alicdn.com";
 
 impl WorldConfig {
     /// The demo defaults (12 conversations of 30 messages) at the given time.
@@ -58,6 +64,7 @@ impl WorldConfig {
             conversations: 12,
             history: 30,
             now_ms,
+            picture_host: CDN_HOST.to_string(),
         }
     }
 }
@@ -125,6 +132,8 @@ pub struct World {
     pub buyers: Vec<Buyer>,
     /// Read-only.
     pub items: Vec<Item>,
+    /// Where picture URLs point ([`WorldConfig::picture_host`]).
+    pub picture_host: String,
     threads: Vec<Thread>,
     by_cid: HashMap<Cid, usize>,
     by_pair: HashMap<(Uid, Option<String>), usize>,
@@ -379,7 +388,7 @@ impl World {
         }
         if self.buyer(peer).is_none() {
             let nick = gen_nick(&mut self.rng, None);
-            let avatar = avatar_url(&mut self.rng, peer);
+            let avatar = avatar_url(&self.picture_host, &mut self.rng, peer);
             self.add_buyer(Buyer {
                 uid: peer.clone(),
                 nick,
@@ -472,7 +481,7 @@ impl World {
             id: id.clone(),
             title: title.to_string(),
             price: "1.00".to_string(),
-            pic: item_pic_url(&mut self.rng, &seller),
+            pic: item_pic_url(&self.picture_host, &mut self.rng, &seller),
             desc: String::new(),
             short: title.to_string(),
             kind: "other".to_string(),
@@ -776,23 +785,23 @@ fn alnum(rng: &mut StdRng, n: usize) -> String {
         .collect()
 }
 
-fn cdn_url(rng: &mut StdRng, dir: &str, uid: &str, suffix: &str) -> String {
+fn cdn_url(host: &str, rng: &mut StdRng, dir: &str, uid: &str, suffix: &str) -> String {
     let shard = rng.random_range(1..=4);
     let token = alnum(rng, 20);
-    format!("https://img.alicdn.com/{dir}/i{shard}/O1CN01{token}_!!{uid}-0-{suffix}")
+    format!("{host}/{dir}/i{shard}/O1CN01{token}_!!{uid}-0-{suffix}")
 }
 
-fn avatar_url(rng: &mut StdRng, uid: &Uid) -> String {
-    cdn_url(rng, "bao/uploaded", uid.as_str(), "mtopupload.jpg")
+fn avatar_url(host: &str, rng: &mut StdRng, uid: &Uid) -> String {
+    cdn_url(host, rng, "bao/uploaded", uid.as_str(), "mtopupload.jpg")
 }
 
-fn item_pic_url(rng: &mut StdRng, seller: &Uid) -> String {
-    cdn_url(rng, "bao/uploaded", seller.as_str(), "fleamarket.jpg")
+fn item_pic_url(host: &str, rng: &mut StdRng, seller: &Uid) -> String {
+    cdn_url(host, rng, "bao/uploaded", seller.as_str(), "fleamarket.jpg")
 }
 
 /// A picture someone sent in chat.
-pub(crate) fn chat_image_url(rng: &mut StdRng, sender: &Uid) -> String {
-    cdn_url(rng, "imgextra", sender.as_str(), "xy_chat.jpg")
+pub(crate) fn chat_image_url(host: &str, rng: &mut StdRng, sender: &Uid) -> String {
+    cdn_url(host, rng, "imgextra", sender.as_str(), "xy_chat.jpg")
 }
 
 fn order_id(rng: &mut StdRng) -> String {
@@ -866,6 +875,7 @@ impl<'c> Generator<'c> {
             self_nick: d.seller.nick.clone(),
             buyers: Vec::new(),
             items: Vec::new(),
+            picture_host: cfg.picture_host.clone(),
             threads: Vec::new(),
             by_cid: HashMap::new(),
             by_pair: HashMap::new(),
@@ -930,7 +940,7 @@ impl<'c> Generator<'c> {
                 id,
                 title: src.title.clone(),
                 price: src.price.clone(),
-                pic: item_pic_url(&mut self.rng, &seller),
+                pic: item_pic_url(&self.w.picture_host, &mut self.rng, &seller),
                 desc: src.desc.clone(),
                 short: src.short.clone(),
                 kind: src.kind.clone(),
@@ -980,7 +990,7 @@ impl<'c> Generator<'c> {
             }
         };
         let nick = gen_nick(&mut self.rng, Some(nicks_used));
-        let avatar = avatar_url(&mut self.rng, &uid);
+        let avatar = avatar_url(&self.w.picture_host, &mut self.rng, &uid);
         self.w.add_buyer(Buyer { uid, nick, avatar });
         self.w.buyers.len() - 1
     }
@@ -1005,8 +1015,9 @@ impl<'c> Generator<'c> {
         let buyer = self.w.buyers[b].clone();
         let item = self.w.items[item_idx].clone();
         let seller = self.w.self_uid.clone();
-        let steps =
-            Script::new(&mut self.rng, &item, &seller, &buyer.uid, self.cfg.history).build();
+        let steps = Script::new(&mut self.rng, &item, &seller, &buyer.uid, self.cfg.history)
+            .pictures_at(&self.cfg.picture_host)
+            .build();
         let times = step_times(&mut self.rng, &steps, last);
         let item_opt = Some(item.id.clone());
         let mut order_id_v: Option<String> = None;
@@ -1074,7 +1085,7 @@ impl<'c> Generator<'c> {
         let d = data();
         let uid = Uid::new(SYSTEM_SENDER);
         if self.w.buyer(&uid).is_none() {
-            let avatar = avatar_url(&mut self.rng, &uid);
+            let avatar = avatar_url(&self.w.picture_host, &mut self.rng, &uid);
             self.w.add_buyer(Buyer {
                 uid: uid.clone(),
                 nick: d.lines.assistant.nick.clone(),
@@ -1197,6 +1208,7 @@ fn step_times(rng: &mut StdRng, steps: &[Step], last: i64) -> Vec<i64> {
 /// goes somewhere (or not). Stops at exactly `cap` messages.
 struct Script<'a> {
     rng: &'a mut StdRng,
+    picture_host: &'a str,
     item: &'a Item,
     seller: &'a Uid,
     buyer: &'a Uid,
@@ -1216,6 +1228,7 @@ impl<'a> Script<'a> {
         let price = price_yuan(&item.price).unwrap_or(100);
         Self {
             rng,
+            picture_host: CDN_HOST,
             item,
             seller,
             buyer,
@@ -1223,6 +1236,11 @@ impl<'a> Script<'a> {
             price,
             price_s: price.to_string(),
         }
+    }
+
+    fn pictures_at(mut self, host: &'a str) -> Self {
+        self.picture_host = host;
+        self
     }
 
     fn line(&mut self, list: &[String], extra: &[(&str, &str)]) -> String {
@@ -1368,7 +1386,9 @@ impl<'a> Script<'a> {
                 s.push(self.text(Who::Seller, &l.seller_send_pics, &[], CHAT_PAUSE));
                 let n = self.rng.random_range(1..=3);
                 let mut urls = vec![self.item.pic.clone()];
-                urls.extend((1..n).map(|_| chat_image_url(self.rng, self.seller)));
+                urls.extend(
+                    (1..n).map(|_| chat_image_url(self.picture_host, self.rng, self.seller)),
+                );
                 s.push(Step {
                     who: Who::Seller,
                     content: Content::Image { urls },
@@ -1390,7 +1410,7 @@ impl<'a> Script<'a> {
                 s.push(Step {
                     who: Who::Buyer,
                     content: Content::Image {
-                        urls: vec![chat_image_url(self.rng, self.buyer)],
+                        urls: vec![chat_image_url(self.picture_host, self.rng, self.buyer)],
                     },
                     red: None,
                     pause: (2 * SEC, 20 * SEC),
@@ -1448,6 +1468,7 @@ mod tests {
             conversations,
             history,
             now_ms: NOW,
+            picture_host: CDN_HOST.to_string(),
         })
     }
 
