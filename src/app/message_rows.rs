@@ -7,6 +7,7 @@
 
 use super::{AppState, Delivery, Entry};
 use crate::protocol::{Cid, Content, Conversation};
+use crate::text::links::{self, Link};
 use crate::text::{self, i18n, timefmt};
 
 /// Messages from one sender within this long of each other share a header.
@@ -47,10 +48,12 @@ pub enum Row {
     /// The sender's name and the time, above the first of a group of the buyer's messages.
     Header { sender: String, time: String },
     /// A row of what was written (indented on the peer's side); the last may carry the tail.
+    /// A URL on it is shown shortened, whole on this row; `links` says where and to what.
     Body {
         text: String,
         kind: BodyKind,
         tail: Option<Tail>,
+        links: Vec<Link>,
     },
     /// A row of the warning under a pending send that the stored outbox could not take.
     Unsaved(String),
@@ -258,25 +261,34 @@ fn rows(
     let tail_w = tail_time.as_deref().map_or(0, text::width)
         + usize::from(tail_time.is_some() && tail_status.is_some())
         + tail_status.as_ref().map_or(0, |(l, _)| text::width(l));
-    let mut lines = text::wrap(&body, body_w);
+    let mut lines = links::wrap(&body, body_w);
     // The tail goes after the last row, or below it when there is no room.
     let fits = lines
         .last()
-        .is_some_and(|last| text::width(last) + 1 + tail_w <= body_w);
+        .is_some_and(|last| text::width(&last.text) + 1 + tail_w <= body_w);
     if has_tail && !fits {
-        lines.push(String::new());
+        lines.push(Default::default());
     }
     let last = lines.len().saturating_sub(1);
     for (k, l) in lines.into_iter().enumerate() {
         let tail = (k == last && has_tail).then(|| Tail {
-            gap: !l.is_empty(),
+            gap: !l.text.is_empty(),
             time: tail_time.clone(),
             status: tail_status.clone(),
         });
+        let shift = indent.len();
         out.push(Row::Body {
-            text: format!("{indent}{l}"),
+            text: format!("{indent}{}", l.text),
             kind,
             tail,
+            links: l
+                .links
+                .into_iter()
+                .map(|k| Link {
+                    range: k.range.start + shift..k.range.end + shift,
+                    url: k.url,
+                })
+                .collect(),
         });
     }
     if e.unsaved && matches!(e.delivery, Delivery::Queued | Delivery::Sending) {

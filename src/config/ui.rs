@@ -23,6 +23,9 @@ pub struct UiOptions {
     pub quick_replies: Option<Vec<String>>,
     /// Action name → key spec(s), e.g. `next_unread = "ctrl-n"`; see `app::Action::as_str`.
     pub keymap: BTreeMap<String, String>,
+    /// Links in messages and the item title are links the terminal opens (OSC 8), unless the
+    /// terminal is the Linux console or dumb.
+    pub hyperlinks: bool,
 }
 
 impl Default for UiOptions {
@@ -34,6 +37,7 @@ impl Default for UiOptions {
             waiting_first: false,
             quick_replies: None,
             keymap: BTreeMap::new(),
+            hyperlinks: true,
         }
     }
 }

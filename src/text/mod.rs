@@ -4,6 +4,7 @@
 //! ([`i18n`]), and times as shown ([`timefmt`]).
 
 pub mod i18n;
+pub mod links;
 pub mod timefmt;
 
 use unicode_segmentation::UnicodeSegmentation;

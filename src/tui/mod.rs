@@ -6,6 +6,7 @@
 
 pub mod clipboard;
 pub mod editor;
+pub mod hyperlinks;
 mod outgoing;
 mod store_worker;
 
@@ -64,6 +65,10 @@ pub struct Runtime<B: Backend> {
     editor_command: Option<String>,
     /// The text last copied to the clipboard.
     copied: Option<String>,
+    /// Links on screen are made links of the terminal (OSC 8).
+    hyperlinks: bool,
+    /// The links of the last frame drawn.
+    links: Vec<crate::ui::ScreenLink>,
 }
 
 impl<B: Backend> Runtime<B> {
@@ -87,6 +92,8 @@ impl<B: Backend> Runtime<B> {
             editor: None,
             editor_command: None,
             copied: None,
+            hyperlinks: false,
+            links: Vec::new(),
         })
     }
 
@@ -94,6 +101,11 @@ impl<B: Backend> Runtime<B> {
     pub fn with_editor(mut self, command: &str) -> Self {
         self.editor_command = Some(command.to_string());
         self
+    }
+
+    /// The links on screen in the last frame drawn.
+    pub fn links(&self) -> &[crate::ui::ScreenLink] {
+        &self.links
     }
 
     /// The text last put on the clipboard.
@@ -247,9 +259,23 @@ impl<B: Backend> Runtime<B> {
             return Ok(false);
         }
         let state = &self.state;
-        self.terminal
-            .draw(|f| crate::ui::draw(f, state))
+        let mut links = Vec::new();
+        let frame = self
+            .terminal
+            .draw(|f| links = crate::ui::draw_with_links(f, state))
             .map_err(|e| TuiError::Terminal(e.to_string()))?;
+        if self.real_terminal && self.hyperlinks && !links.is_empty() {
+            match hyperlinks::overlay(frame.buffer, &links) {
+                Ok(bytes) => {
+                    let mut out = io::stdout();
+                    if let Err(e) = out.write_all(&bytes).and_then(|()| out.flush()) {
+                        tracing::warn!("links not written: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!("links not encoded: {e}"),
+            }
+        }
+        self.links = links;
         self.draws += 1;
         Ok(true)
     }
@@ -526,6 +552,7 @@ pub async fn run(
     let _guard = RestoreGuard;
     let mut rt = Runtime::new(backend, state, commands)?;
     rt.real_terminal = true;
+    rt.hyperlinks = options.hyperlinks && hyperlinks::supported(|k| std::env::var(k).ok());
     rt.listen_signals = true;
     rt.attach_store(store, store_problem).await;
     let backend_size = rt

@@ -1,7 +1,7 @@
 //! The message pane: drawn bottom-up from the anchored message, wrapping only the messages
 //! that are in view, so its cost does not grow with the history.
 
-use super::dim;
+use super::{ScreenLink, dim};
 use crate::app::message_rows::{self, BodyKind, MessageRows, Row, Status};
 use crate::app::{AppState, Focus, OrderTag, Thread};
 use crate::protocol::Conversation;
@@ -12,10 +12,18 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// Item title and price, peer, order state and typing on top of the pane.
-pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) {
+/// The item's page on the service, for the header's link.
+fn item_page(item_id: &str) -> Option<String> {
+    // Only digits go into a URL that the terminal is asked to open.
+    (!item_id.is_empty() && item_id.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("https://www.goofish.com/item?id={item_id}"))
+}
+
+/// Item title and price, peer, order state and typing on top of the pane. The title links to
+/// the item's page; returns that link.
+pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) -> Vec<ScreenLink> {
     if area.height == 0 {
-        return;
+        return Vec::new();
     }
     let w = usize::from(area.width);
     let s = i18n::strings(state.lang);
@@ -27,7 +35,7 @@ pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) {
             )),
             area,
         );
-        return;
+        return Vec::new();
     };
     let item = conv.item_id.as_ref().and_then(|i| state.items.get(i));
     let title = item
@@ -41,8 +49,20 @@ pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) {
         .unwrap_or_default();
     let price_w = text::width(&price);
     let title_w = w.saturating_sub(price_w + usize::from(price_w > 0));
+    let shown_title = text::truncate(&title, title_w);
+    let mut links = Vec::new();
+    if let Some(url) = conv.item_id.as_deref().and_then(item_page)
+        && !shown_title.is_empty()
+    {
+        links.push(ScreenLink {
+            x: area.x,
+            y: area.y,
+            text: shown_title.clone(),
+            url,
+        });
+    }
     let mut l1 = vec![Span::styled(
-        text::truncate(&title, title_w),
+        shown_title,
         Style::default().add_modifier(Modifier::BOLD),
     )];
     if !price.is_empty() {
@@ -91,6 +111,7 @@ pub fn draw_header(frame: &mut Frame, state: &AppState, area: Rect) {
         Line::from(l2)
     };
     frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
+    links
 }
 
 /// How a waiting buyer is marked.
@@ -108,12 +129,23 @@ fn peer_name(conv: &Conversation) -> String {
         .unwrap_or_else(|| conv.peer.as_str().to_string())
 }
 
-pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
+/// A link on a row of the pane: its first cell from the row's start, its text and target.
+#[derive(Clone, Debug, Default)]
+struct RowLink {
+    col: usize,
+    text: String,
+    url: String,
+}
+
+type Rows = Vec<(Line<'static>, Vec<RowLink>)>;
+
+/// Draws the messages in view; returns the links drawn, where they are on the screen.
+pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) -> Vec<ScreenLink> {
     if area.height == 0 || area.width < 4 {
-        return;
+        return Vec::new();
     }
     let Some(cid) = state.open.as_ref() else {
-        return;
+        return Vec::new();
     };
     let s = i18n::strings(state.lang);
     let height = usize::from(area.height);
@@ -126,7 +158,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     // Blocks from the anchored message up, until the pane is full.
     let w = usize::from(area.width);
     let entries = thread.entries();
-    let block = |i: usize| -> Vec<Line<'static>> {
+    let block = |i: usize| -> Rows {
         let e = &entries[i];
         let laid = message_rows::layout(state, conv, entries, i, w);
         let mut b = lines(&laid);
@@ -138,22 +170,22 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         let jumped = state.jumped_to.is_some() && e.id() == state.jumped_to.as_ref();
         if jumped {
             // The search result the user jumped to: the whole message stands out.
-            for l in &mut b {
+            for (l, _) in &mut b {
                 *l = std::mem::take(l).patch_style(Style::default().bg(Color::Indexed(58)));
             }
         } else if selected == Some(i) {
             // The message under the cursor: its text stands out (not its header).
             let skip = usize::from(b.len() > 1 && laid.has_header());
-            for l in b.iter_mut().skip(skip) {
+            for (l, _) in b.iter_mut().skip(skip) {
                 *l = std::mem::take(l).patch_style(Style::default().bg(Color::Indexed(237)));
             }
         }
         if let Some(day) = laid.day {
-            b.insert(0, Line::styled(day, dim()));
+            b.insert(0, (Line::styled(day, dim()), Vec::new()));
         }
         b
     };
-    let mut up: Vec<Line> = Vec::with_capacity(height + 8);
+    let mut up: Rows = Vec::with_capacity(height + 8);
     let mut reached_top = true;
     if let Some(last) = anchor {
         for i in (0..=last).rev() {
@@ -166,9 +198,15 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     }
     if reached_top && up.len() < height {
         if thread.loading {
-            up.push(Line::styled(s.loading, dim()).alignment(Alignment::Center));
+            up.push((
+                Line::styled(s.loading, dim()).alignment(Alignment::Center),
+                Vec::new(),
+            ));
         } else if thread.loaded && !thread.has_more && !thread.store_more && !entries.is_empty() {
-            up.push(Line::styled(s.no_more_history, dim()).alignment(Alignment::Center));
+            up.push((
+                Line::styled(s.no_more_history, dim()).alignment(Alignment::Center),
+                Vec::new(),
+            ));
         }
     }
     up.truncate(height);
@@ -185,11 +223,33 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     rows.truncate(height);
     // Bottom-aligned when short: the newest message sits just above the compose box.
     if rows.len() < height {
-        let mut padded = vec![Line::default(); height - rows.len()];
+        let mut padded: Rows = vec![(Line::default(), Vec::new()); height - rows.len()];
         padded.append(&mut rows);
         rows = padded;
     }
-    frame.render_widget(Paragraph::new(rows), area);
+    let mut links = Vec::new();
+    for (y, (line, row_links)) in rows.iter().enumerate() {
+        if row_links.is_empty() {
+            continue;
+        }
+        // Where the row starts, as the paragraph aligns it.
+        let free = usize::from(area.width).saturating_sub(line.width());
+        let x0 = match line.alignment {
+            Some(Alignment::Right) => free,
+            Some(Alignment::Center) => free / 2,
+            _ => 0,
+        };
+        for l in row_links {
+            links.push(ScreenLink {
+                x: area.x + (x0 + l.col) as u16,
+                y: area.y + y as u16,
+                text: l.text.clone(),
+                url: l.url.clone(),
+            });
+        }
+    }
+    let lines: Vec<Line> = rows.into_iter().map(|(l, _)| l).collect();
+    frame.render_widget(Paragraph::new(lines), area);
 
     if thread.new_below > 0 && thread.anchor.is_some() {
         let hint = format!(" {} {} ", thread.new_below, s.new_below);
@@ -203,10 +263,11 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             r,
         );
     }
+    links
 }
 
 /// The rows of one message, styled: what is whose and how far a send has come, by colour.
-fn lines(laid: &MessageRows) -> Vec<Line<'static>> {
+fn lines(laid: &MessageRows) -> Rows {
     let align = if laid.own {
         Alignment::Right
     } else {
@@ -215,50 +276,87 @@ fn lines(laid: &MessageRows) -> Vec<Line<'static>> {
     let line = |t: &str, style: Style| Line::styled(t.to_string(), style).alignment(align);
     laid.rows
         .iter()
-        .map(|row| match row {
-            Row::Recalled(t) => line(t, dim().add_modifier(Modifier::ITALIC)),
-            Row::Notice(t) => Line::styled(t.clone(), dim()),
-            Row::TradeCard(t) => line(t, Style::default().fg(Color::Yellow)),
-            Row::Header { sender, time } => Line::from(vec![
-                Span::styled(
-                    sender.clone(),
-                    Style::default()
-                        .fg(if laid.own {
-                            Color::Cyan
-                        } else {
-                            Color::Magenta
-                        })
-                        .add_modifier(Modifier::BOLD),
-                ),
-                Span::styled(time.clone(), dim()),
-            ])
-            .alignment(align),
-            Row::Body { text, kind, tail } => {
-                let style = match kind {
-                    BodyKind::Unknown => dim().add_modifier(Modifier::ITALIC),
-                    BodyKind::Image => Style::default().fg(Color::Blue),
-                    BodyKind::Text if laid.own => Style::default().fg(Color::LightCyan),
-                    BodyKind::Text => Style::default(),
-                };
-                let mut spans = vec![Span::styled(text.clone(), style)];
-                if let Some(tail) = tail {
-                    if tail.gap {
-                        spans.push(Span::raw(" "));
+        .map(|row| {
+            let mut row_links = Vec::new();
+            let drawn = match row {
+                Row::Recalled(t) => line(t, dim().add_modifier(Modifier::ITALIC)),
+                Row::Notice(t) => Line::styled(t.clone(), dim()),
+                Row::TradeCard(t) => line(t, Style::default().fg(Color::Yellow)),
+                Row::Header { sender, time } => Line::from(vec![
+                    Span::styled(
+                        sender.clone(),
+                        Style::default()
+                            .fg(if laid.own {
+                                Color::Cyan
+                            } else {
+                                Color::Magenta
+                            })
+                            .add_modifier(Modifier::BOLD),
+                    ),
+                    Span::styled(time.clone(), dim()),
+                ])
+                .alignment(align),
+                Row::Body {
+                    text,
+                    kind,
+                    tail,
+                    links,
+                } => {
+                    let style = match kind {
+                        BodyKind::Unknown => dim().add_modifier(Modifier::ITALIC),
+                        BodyKind::Image => Style::default().fg(Color::Blue),
+                        BodyKind::Text if laid.own => Style::default().fg(Color::LightCyan),
+                        BodyKind::Text => Style::default(),
+                    };
+                    // Links underlined, in the text's own colour.
+                    let mut spans = Vec::with_capacity(1 + 2 * links.len());
+                    let mut at = 0;
+                    let mut mine = Vec::new();
+                    for l in links {
+                        let (Some(before), Some(shown)) =
+                            (text.get(at..l.range.start), text.get(l.range.clone()))
+                        else {
+                            continue;
+                        };
+                        if !before.is_empty() {
+                            spans.push(Span::styled(before.to_string(), style));
+                        }
+                        mine.push(RowLink {
+                            col: text::width(text.get(..l.range.start).unwrap_or("")),
+                            text: shown.to_string(),
+                            url: l.url.clone(),
+                        });
+                        spans.push(Span::styled(
+                            shown.to_string(),
+                            style.add_modifier(Modifier::UNDERLINED),
+                        ));
+                        at = l.range.end;
                     }
-                    if let Some(time) = &tail.time {
-                        spans.push(Span::styled(time.clone(), dim()));
+                    if let Some(rest) = text.get(at..).filter(|r| !r.is_empty() || spans.is_empty())
+                    {
+                        spans.push(Span::styled(rest.to_string(), style));
                     }
-                    if let Some((label, status)) = &tail.status {
-                        if tail.time.is_some() {
+                    row_links = mine;
+                    if let Some(tail) = tail {
+                        if tail.gap {
                             spans.push(Span::raw(" "));
                         }
-                        spans.push(Span::styled(label.clone(), status_style(*status)));
+                        if let Some(time) = &tail.time {
+                            spans.push(Span::styled(time.clone(), dim()));
+                        }
+                        if let Some((label, status)) = &tail.status {
+                            if tail.time.is_some() {
+                                spans.push(Span::raw(" "));
+                            }
+                            spans.push(Span::styled(label.clone(), status_style(*status)));
+                        }
                     }
+                    Line::from(spans).alignment(align)
                 }
-                Line::from(spans).alignment(align)
-            }
-            Row::Unsaved(t) => line(t, Style::default().fg(Color::Yellow)),
-            Row::Failed(t) => line(t, Style::default().fg(Color::Red)),
+                Row::Unsaved(t) => line(t, Style::default().fg(Color::Yellow)),
+                Row::Failed(t) => line(t, Style::default().fg(Color::Red)),
+            };
+            (drawn, row_links)
         })
         .collect()
 }

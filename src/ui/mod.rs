@@ -18,15 +18,30 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
+/// A link as drawn: its text from cell (`x`, `y`) on, and where it goes. The terminal is told
+/// about it after the frame (OSC 8), as ratatui's cells hold no link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScreenLink {
+    pub x: u16,
+    pub y: u16,
+    pub text: String,
+    pub url: String,
+}
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, state: &AppState) {
+    draw_with_links(frame, state);
+}
+
+/// Draws the whole screen; the links on it (a popup may cover some: see `tui::hyperlinks`).
+pub fn draw_with_links(frame: &mut Frame, state: &AppState) -> Vec<ScreenLink> {
     let area = frame.area();
     let a = layout::with_compose(area.width, area.height, &state.compose);
     list::draw(frame, state, &a);
     let bar = Block::default().borders(Borders::LEFT).border_style(dim());
     frame.render_widget(bar, a.divider);
-    messages::draw_header(frame, state, a.header);
-    messages::draw(frame, state, a.messages);
+    let mut links = messages::draw_header(frame, state, a.header);
+    links.extend(messages::draw(frame, state, a.messages));
     draw_compose(frame, state, a.compose);
     status::draw(frame, state, a.status);
     if let Some(view) = &state.search {
@@ -44,6 +59,7 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     if state.help_open {
         draw_help(frame, state, area);
     }
+    links
 }
 
 pub(crate) fn dim() -> Style {
