@@ -218,6 +218,48 @@ async fn a_copy_goes_to_the_terminal_clipboard() {
 }
 
 #[tokio::test]
+async fn a_key_leaves_the_mouse_to_the_terminal_and_takes_it_back() {
+    let (mut rt, _cmds) = runtime(opened_in_pane());
+    let m = || Input::Key(KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE));
+    rt.dispatch(Input::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)))
+        .await;
+    assert!(rt.state().mouse_capture);
+    rt.dispatch(m()).await;
+    assert!(!rt.state().mouse_capture);
+    rt.draw_if_dirty().unwrap();
+    assert!(screen(&rt).contains("鼠标归终端"), "{}", screen(&rt));
+    rt.dispatch(m()).await;
+    assert!(rt.state().mouse_capture);
+    // The help lists it with its key.
+    rt.dispatch(Input::Key(KeyEvent::new(
+        KeyCode::Char('?'),
+        KeyModifiers::NONE,
+    )))
+    .await;
+    rt.draw_if_dirty().unwrap();
+    assert!(screen(&rt).contains("鼠标"), "{}", screen(&rt));
+}
+
+#[test]
+fn the_mouse_key_is_an_effect_and_can_be_bound_elsewhere() {
+    use goofish_tui::app::{Effect, UiOptions};
+    let opts = UiOptions {
+        lang: Lang::En,
+        keymap: [("mouse".to_string(), "ctrl-y".to_string())].into(),
+        ..UiOptions::default()
+    };
+    let (mut s, errors) = AppState::new(&opts, tz(), now());
+    assert!(errors.is_empty(), "{errors:?}");
+    let fx = key_mod(&mut s, KeyCode::Char('y'), KeyModifiers::CONTROL);
+    assert!(fx.contains(&Effect::MouseCapture(false)), "{fx:?}");
+    let fx = key(&mut s, KeyCode::Char('m'));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::MouseCapture(_))),
+        "{fx:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_editor_has_the_screen_until_it_ends_and_its_text_is_the_draft() {
     let (tx, _cmds) = mpsc::channel(16);
     // An "editor" that writes the file it is given.

@@ -191,6 +191,13 @@ impl Action {
                     "draft in $EDITOR"
                 }
             }
+            A::Mouse => {
+                if zh {
+                    "鼠标交给终端选字（切换）"
+                } else {
+                    "terminal selects text"
+                }
+            }
         }
     }
 }

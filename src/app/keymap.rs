@@ -33,10 +33,11 @@ pub enum Action {
     Discard,
     QuickReply,
     Editor,
+    Mouse,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -60,6 +61,7 @@ impl Action {
         Action::Discard,
         Action::Recall,
         Action::Copy,
+        Action::Mouse,
         Action::Help,
         Action::Quit,
         Action::ForceQuit,
@@ -93,6 +95,7 @@ impl Action {
             Action::Discard => "discard",
             Action::QuickReply => "quick_reply",
             Action::Editor => "editor",
+            Action::Mouse => "mouse",
         }
     }
 
@@ -311,6 +314,7 @@ fn defaults(action: Action) -> &'static [&'static str] {
         Action::Discard => &["d", "delete"],
         Action::QuickReply => &["ctrl-t"],
         Action::Editor => &["ctrl-e"],
+        Action::Mouse => &["m"],
     }
 }
 

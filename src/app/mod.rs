@@ -84,6 +84,8 @@ pub enum Effect {
     Bell,
     /// Put this text on the terminal's clipboard.
     Copy(String),
+    /// Take the mouse (true), or leave it to the terminal, whose own selection then works.
+    MouseCapture(bool),
     /// Edit this draft in the external editor; `Input::Edited` brings it back.
     Editor(String),
     Quit,

@@ -63,6 +63,8 @@ pub struct AppState {
     pub focus: Focus,
     pub terminal_focused: bool,
     pub help_open: bool,
+    /// The program has the mouse; off, the terminal selects text as it does elsewhere.
+    pub mouse_capture: bool,
     pub conn: ConnView,
     pub self_uid: Option<Uid>,
     pub self_nick: Option<String>,
@@ -142,6 +144,7 @@ impl AppState {
             focus: Focus::List,
             terminal_focused: true,
             help_open: false,
+            mouse_capture: true,
             conn: ConnView {
                 state: ConnState::Connecting,
                 since_ms: now_ms,

@@ -1031,6 +1031,19 @@ fn common_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> bool 
     match a {
         Action::Quit => quit(state, fx),
         Action::Help => state.help_open = true,
+        Action::Mouse => {
+            state.mouse_capture = !state.mouse_capture;
+            fx.push(Effect::MouseCapture(state.mouse_capture));
+            let s = crate::text::i18n::strings(state.lang);
+            state.notice = Some(
+                if state.mouse_capture {
+                    s.mouse_on
+                } else {
+                    s.mouse_off
+                }
+                .into(),
+            );
+        }
         Action::NextPane => cycle_focus(state),
         Action::NextUnread => next_unread(state),
         Action::WaitingFirst => {

@@ -67,6 +67,8 @@ pub struct Runtime<B: Backend> {
     copied: Option<String>,
     /// Links on screen are made links of the terminal (OSC 8).
     hyperlinks: bool,
+    /// Inside tmux: the clipboard sequence also goes wrapped for passthrough.
+    in_tmux: bool,
     /// The links of the last frame drawn.
     links: Vec<crate::ui::ScreenLink>,
 }
@@ -93,6 +95,7 @@ impl<B: Backend> Runtime<B> {
             editor_command: None,
             copied: None,
             hyperlinks: false,
+            in_tmux: false,
             links: Vec::new(),
         })
     }
@@ -130,6 +133,9 @@ impl<B: Backend> Runtime<B> {
         if self.real_terminal {
             if let Err(e) = enter_modes() {
                 tracing::warn!("cannot take the terminal back after the editor: {e}");
+            }
+            if !self.state.mouse_capture {
+                set_mouse_capture(false);
             }
             let _ = self.terminal.clear();
         }
@@ -226,10 +232,15 @@ impl<B: Backend> Runtime<B> {
             Effect::Copy(text) => {
                 if self.real_terminal {
                     let mut out = io::stdout();
-                    let seq = clipboard::osc52(&text);
+                    let seq = clipboard::copy_sequence(&text, self.in_tmux);
                     let _ = out.write_all(seq.as_bytes()).and_then(|()| out.flush());
                 }
                 self.copied = Some(text);
+            }
+            Effect::MouseCapture(on) => {
+                if self.real_terminal {
+                    set_mouse_capture(on);
+                }
             }
             Effect::Editor(text) => {
                 let command = self
@@ -477,6 +488,18 @@ impl Signals {
     }
 }
 
+/// Takes the mouse, or leaves it to the terminal (its own selection then works).
+fn set_mouse_capture(on: bool) {
+    let done = if on {
+        execute!(io::stdout(), EnableMouseCapture)
+    } else {
+        execute!(io::stdout(), DisableMouseCapture)
+    };
+    if let Err(e) = done {
+        tracing::warn!("mouse capture not changed: {e}");
+    }
+}
+
 /// Puts the terminal into the UI's mode: raw, alternate screen, bracketed paste, mouse
 /// capture, focus reports.
 pub fn setup_terminal() -> io::Result<CrosstermBackend<Stdout>> {
@@ -553,6 +576,7 @@ pub async fn run(
     let mut rt = Runtime::new(backend, state, commands)?;
     rt.real_terminal = true;
     rt.hyperlinks = options.hyperlinks && hyperlinks::supported(|k| std::env::var(k).ok());
+    rt.in_tmux = clipboard::in_tmux(|k| std::env::var(k).ok());
     rt.listen_signals = true;
     rt.attach_store(store, store_problem).await;
     let backend_size = rt
