@@ -12,6 +12,11 @@ use crate::text::{self, i18n, timefmt};
 
 /// Messages from one sender within this long of each other share a header.
 const GROUP_MS: i64 = 5 * 60 * 1000;
+/// Rows a picture's thumbnail takes, whether it is loaded yet or not (nothing moves when it
+/// arrives).
+pub const THUMB_ROWS: u16 = 6;
+/// Widest a thumbnail is, in cells.
+pub const THUMB_COLS: u16 = 24;
 
 /// One message laid out at a width.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,6 +60,8 @@ pub enum Row {
         tail: Option<Tail>,
         links: Vec<Link>,
     },
+    /// Row `line` of the thumbnail of the picture at `url` (when pictures are shown).
+    Picture { url: String, line: u16 },
     /// A row of the warning under a pending send that the stored outbox could not take.
     Unsaved(String),
     /// A row of why a send failed and what can be done about it.
@@ -261,6 +268,17 @@ fn rows(
     let tail_w = tail_time.as_deref().map_or(0, text::width)
         + usize::from(tail_time.is_some() && tail_status.is_some())
         + tail_status.as_ref().map_or(0, |(l, _)| text::width(l));
+    if let (Content::Image { urls }, true) = (&m.content, state.images) {
+        // Each picture's thumbnail, its link under it.
+        for url in urls {
+            for line in 0..THUMB_ROWS {
+                out.push(Row::Picture {
+                    url: url.clone(),
+                    line,
+                });
+            }
+        }
+    }
     let mut lines = links::wrap(&body, body_w);
     // The tail goes after the last row, or below it when there is no room.
     let fits = lines

@@ -30,6 +30,7 @@ pub use store_io::{
     JUMP_CONTEXT, JUMP_NEWER_CAP, SEARCH_LIMIT, STORE_PAGE, StoreReply, StoreRequest,
 };
 pub use thread::{Delivery, Entry, EntryKey, Thread};
+
 pub use update::update;
 
 use crate::im::api::{ImCommand, ImEvent};
@@ -72,6 +73,20 @@ pub enum Input {
     Terminate,
     /// The external editor (`Effect::Editor`) ended: the edited text, or why it failed.
     Edited(Result<String, String>),
+    /// A picture in view was loaded, or could not be (`None`: forgotten, loaded again when
+    /// next in view).
+    Picture {
+        url: String,
+        view: Option<PictureView>,
+    },
+}
+
+/// What became of a picture's thumbnail; a picture not known yet is loading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PictureView {
+    Ready,
+    /// Why it is not shown.
+    Failed(String),
 }
 
 /// What the runtime does for the reducer.

@@ -65,6 +65,11 @@ pub struct AppState {
     pub help_open: bool,
     /// The program has the mouse; off, the terminal selects text as it does elsewhere.
     pub mouse_capture: bool,
+    /// Pictures are shown as thumbnails (the terminal can draw them and `[ui] images` is not
+    /// `off`); otherwise as a link.
+    pub images: bool,
+    /// Thumbnails loaded or failed, by URL.
+    pub pictures: HashMap<String, super::PictureView>,
     pub conn: ConnView,
     pub self_uid: Option<Uid>,
     pub self_nick: Option<String>,
@@ -145,6 +150,8 @@ impl AppState {
             terminal_focused: true,
             help_open: false,
             mouse_capture: true,
+            images: false,
+            pictures: HashMap::new(),
             conn: ConnView {
                 state: ConnState::Connecting,
                 since_ms: now_ms,

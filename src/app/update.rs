@@ -42,6 +42,13 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         Input::Im(ev) => on_im(state, ev, &mut fx),
         Input::Store(reply) => store_io::on_store(state, reply, &mut fx),
         Input::Edited(result) => on_edited(state, result),
+        Input::Picture { url, view } => {
+            match view {
+                Some(v) => state.pictures.insert(url, v),
+                None => state.pictures.remove(&url),
+            };
+            state.dirty = true;
+        }
         Input::Terminate => quit(state, &mut fx),
         Input::Tick => {
             if state

@@ -26,6 +26,9 @@ pub struct UiOptions {
     /// Links in messages and the item title are links the terminal opens (OSC 8), unless the
     /// terminal is the Linux console or dumb.
     pub hyperlinks: bool,
+    /// How pictures are drawn: `auto` (from the terminal; half blocks inside tmux), `kitty`,
+    /// `sixel`, `iterm2`, `halfblocks` or `off` (a link only).
+    pub images: crate::pictures::ImagesMode,
 }
 
 impl Default for UiOptions {
@@ -38,6 +41,7 @@ impl Default for UiOptions {
             quick_replies: None,
             keymap: BTreeMap::new(),
             hyperlinks: true,
+            images: crate::pictures::ImagesMode::Auto,
         }
     }
 }

@@ -13,8 +13,9 @@ mod store_worker;
 pub use crate::app::UiOptions;
 pub use crate::text::i18n::Lang;
 
-use crate::app::{self, AppState, Effect, Input, Msg, StoreReply};
+use crate::app::{self, AppState, Effect, Input, Msg, PictureView, StoreReply};
 use crate::im::api::{ConnState, ImCommand, ImEvent};
+use crate::pictures::{Fetcher, Limits, Loaded, Loader, Thumbs};
 use crate::store::StoreHandle;
 use futures_util::{Stream, StreamExt};
 use outgoing::Outgoing;
@@ -28,6 +29,7 @@ use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, SetTitle, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::crossterm::{cursor::Show, execute};
+use std::collections::HashSet;
 use std::io::{self, Stdout, Write};
 use std::time::Duration;
 use store_worker::StoreWorker;
@@ -71,6 +73,12 @@ pub struct Runtime<B: Backend> {
     in_tmux: bool,
     /// The links of the last frame drawn.
     links: Vec<crate::ui::ScreenLink>,
+    /// Loads the pictures in view; `None` when pictures are not shown.
+    loader: Option<Loader>,
+    /// Thumbnails ready to draw.
+    thumbs: Thumbs,
+    /// Pictures asked of the loader (and not forgotten since).
+    requested: HashSet<String>,
 }
 
 impl<B: Backend> Runtime<B> {
@@ -97,6 +105,9 @@ impl<B: Backend> Runtime<B> {
             hyperlinks: false,
             in_tmux: false,
             links: Vec::new(),
+            loader: None,
+            thumbs: Thumbs::default(),
+            requested: HashSet::new(),
         })
     }
 
@@ -104,6 +115,51 @@ impl<B: Backend> Runtime<B> {
     pub fn with_editor(mut self, command: &str) -> Self {
         self.editor_command = Some(command.to_string());
         self
+    }
+
+    /// Shows pictures as thumbnails, loaded by `loader`.
+    pub fn with_pictures(mut self, loader: Loader) -> Self {
+        self.loader = Some(loader);
+        self.state.images = true;
+        self.state.dirty = true;
+        self
+    }
+
+    /// Thumbnails ready to draw.
+    pub fn thumbs(&self) -> &Thumbs {
+        &self.thumbs
+    }
+
+    /// Waits for the next picture the loader finishes and takes it in; false without one.
+    pub async fn next_picture(&mut self) -> bool {
+        let Some(loader) = self.loader.as_mut() else {
+            return false;
+        };
+        let loaded = loader.next().await;
+        self.on_picture(loaded).await;
+        true
+    }
+
+    async fn on_picture(&mut self, loaded: Loaded) {
+        let view = match loaded.result {
+            Ok((thumb, _)) => {
+                if let Some(gone) = self.thumbs.put(loaded.url.clone(), thumb) {
+                    self.requested.remove(&gone);
+                    self.dispatch(Input::Picture {
+                        url: gone,
+                        view: None,
+                    })
+                    .await;
+                }
+                PictureView::Ready
+            }
+            Err(e) => PictureView::Failed(e.to_string()),
+        };
+        self.dispatch(Input::Picture {
+            url: loaded.url,
+            view: Some(view),
+        })
+        .await;
     }
 
     /// The links on screen in the last frame drawn.
@@ -270,11 +326,13 @@ impl<B: Backend> Runtime<B> {
             return Ok(false);
         }
         let state = &self.state;
-        let mut links = Vec::new();
+        let thumbs = &self.thumbs;
+        let mut drawn = crate::ui::Drawn::default();
         let frame = self
             .terminal
-            .draw(|f| links = crate::ui::draw_with_links(f, state))
+            .draw(|f| drawn = crate::ui::draw_all(f, state, thumbs))
             .map_err(|e| TuiError::Terminal(e.to_string()))?;
+        let links = drawn.links;
         if self.real_terminal && self.hyperlinks && !links.is_empty() {
             match hyperlinks::overlay(frame.buffer, &links) {
                 Ok(bytes) => {
@@ -287,6 +345,13 @@ impl<B: Backend> Runtime<B> {
             }
         }
         self.links = links;
+        if let Some(loader) = &self.loader {
+            for url in drawn.pictures {
+                if self.requested.insert(url.clone()) {
+                    loader.request(&url);
+                }
+            }
+        }
         self.draws += 1;
         Ok(true)
     }
@@ -340,6 +405,7 @@ impl<B: Backend> Runtime<B> {
                     }
                 }
                 replies = next_replies(&mut self.store) => self.apply_store(replies).await,
+                loaded = next_loaded(&mut self.loader) => self.on_picture(loaded).await,
                 done = editor_done(&mut self.editor), if editing => self.resume(done).await,
                 () = signals.next() => {
                     tracing::info!("asked to end by a signal");
@@ -432,6 +498,13 @@ async fn editor_done(
 }
 
 /// The next store replies, or never when there is no store.
+async fn next_loaded(loader: &mut Option<Loader>) -> Loaded {
+    match loader {
+        Some(l) => l.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_replies(store: &mut Option<StoreWorker>) -> Vec<StoreReply> {
     match store {
         Some(w) => w.next().await,
@@ -577,6 +650,17 @@ pub async fn run(
     rt.real_terminal = true;
     rt.hyperlinks = options.hyperlinks && hyperlinks::supported(|k| std::env::var(k).ok());
     rt.in_tmux = clipboard::in_tmux(|k| std::env::var(k).ok());
+    // Asked here: the terminal is in the UI's mode and its events are not read yet.
+    let choice = crate::pictures::graphics(options.images, &|k| std::env::var(k).ok());
+    if let Some(picker) = crate::pictures::picker(choice) {
+        let cache = crate::pictures::cache::default_dir().map(|dir| {
+            crate::pictures::cache::DiskCache::new(dir, crate::pictures::cache::DEFAULT_MAX_BYTES)
+        });
+        match Fetcher::new(cache, Limits::default()) {
+            Ok(fetcher) => rt = rt.with_pictures(Loader::spawn(fetcher, picker)),
+            Err(e) => tracing::warn!("pictures not shown: {e}"),
+        }
+    }
     rt.listen_signals = true;
     rt.attach_store(store, store_problem).await;
     let backend_size = rt

@@ -1,9 +1,11 @@
 //! The message pane: drawn bottom-up from the anchored message, wrapping only the messages
 //! that are in view, so its cost does not grow with the history.
 
-use super::{ScreenLink, dim};
-use crate::app::message_rows::{self, BodyKind, MessageRows, Row, Status};
+use super::{Drawn, ScreenLink, dim};
+use crate::app::PictureView;
+use crate::app::message_rows::{self, BodyKind, MessageRows, Row, Status, THUMB_ROWS};
 use crate::app::{AppState, Focus, OrderTag, Thread};
+use crate::pictures::Thumbs;
 use crate::protocol::Conversation;
 use crate::text::{self, i18n};
 use ratatui::Frame;
@@ -137,15 +139,26 @@ struct RowLink {
     url: String,
 }
 
-type Rows = Vec<(Line<'static>, Vec<RowLink>)>;
+/// What a row of the pane carries beside its text.
+#[derive(Clone, Debug, Default)]
+struct RowMeta {
+    links: Vec<RowLink>,
+    /// A row of a picture's thumbnail: its URL, which row, and whether it is an own one
+    /// (drawn on the right).
+    picture: Option<(String, u16, bool)>,
+}
 
-/// Draws the messages in view; returns the links drawn, where they are on the screen.
-pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) -> Vec<ScreenLink> {
+type Rows = Vec<(Line<'static>, RowMeta)>;
+
+/// Draws the messages in view, the thumbnails in `thumbs` over their rows; returns the links
+/// drawn (where they are on the screen) and the pictures in view not drawn yet.
+pub fn draw(frame: &mut Frame, state: &AppState, area: Rect, thumbs: &Thumbs) -> Drawn {
+    let mut drawn = Drawn::default();
     if area.height == 0 || area.width < 4 {
-        return Vec::new();
+        return drawn;
     }
     let Some(cid) = state.open.as_ref() else {
-        return Vec::new();
+        return drawn;
     };
     let s = i18n::strings(state.lang);
     let height = usize::from(area.height);
@@ -161,7 +174,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) -> Vec<ScreenLink> 
     let block = |i: usize| -> Rows {
         let e = &entries[i];
         let laid = message_rows::layout(state, conv, entries, i, w);
-        let mut b = lines(&laid);
+        let mut b = lines(state, &laid, thumbs);
         if anchor == Some(i) && thread.anchor_rows > 0 {
             // Scrolled inside a tall message: its last rows are below the view.
             let keep = b.len().saturating_sub(thread.anchor_rows).max(1);
@@ -181,7 +194,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) -> Vec<ScreenLink> 
             }
         }
         if let Some(day) = laid.day {
-            b.insert(0, (Line::styled(day, dim()), Vec::new()));
+            b.insert(0, (Line::styled(day, dim()), RowMeta::default()));
         }
         b
     };
@@ -200,12 +213,12 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) -> Vec<ScreenLink> 
         if thread.loading {
             up.push((
                 Line::styled(s.loading, dim()).alignment(Alignment::Center),
-                Vec::new(),
+                RowMeta::default(),
             ));
         } else if thread.loaded && !thread.has_more && !thread.store_more && !entries.is_empty() {
             up.push((
                 Line::styled(s.no_more_history, dim()).alignment(Alignment::Center),
-                Vec::new(),
+                RowMeta::default(),
             ));
         }
     }
@@ -223,12 +236,47 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) -> Vec<ScreenLink> 
     rows.truncate(height);
     // Bottom-aligned when short: the newest message sits just above the compose box.
     if rows.len() < height {
-        let mut padded: Rows = vec![(Line::default(), Vec::new()); height - rows.len()];
+        let mut padded: Rows = vec![(Line::default(), RowMeta::default()); height - rows.len()];
         padded.append(&mut rows);
         rows = padded;
     }
     let mut links = Vec::new();
-    for (y, (line, row_links)) in rows.iter().enumerate() {
+    // Thumbnails whose rows are all in view, and where.
+    let mut shown: Vec<(Rect, &str)> = Vec::new();
+    for (y, (_, meta)) in rows.iter().enumerate() {
+        let Some((url, 0, own)) = &meta.picture else {
+            continue;
+        };
+        let whole = (0..THUMB_ROWS).all(|k| {
+            rows.get(y + usize::from(k))
+                .and_then(|(_, m)| m.picture.as_ref())
+                .is_some_and(|(u, line, _)| u == url && *line == k)
+        });
+        match thumbs.get(url) {
+            Some(t) if whole => {
+                let own = *own;
+                let cols = t.cols.min(area.width.saturating_sub(2));
+                let x = if own {
+                    area.right().saturating_sub(cols)
+                } else {
+                    area.x + 2
+                };
+                shown.push((
+                    Rect::new(x, area.y + y as u16, cols, t.rows.min(THUMB_ROWS)),
+                    url,
+                ));
+            }
+            Some(_) => {}
+            None if !matches!(state.pictures.get(url), Some(PictureView::Failed(_))) => {
+                if !drawn.pictures.contains(url) {
+                    drawn.pictures.push(url.clone());
+                }
+            }
+            None => {}
+        }
+    }
+    for (y, (line, meta)) in rows.iter().enumerate() {
+        let row_links = &meta.links;
         if row_links.is_empty() {
             continue;
         }
@@ -248,8 +296,14 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) -> Vec<ScreenLink> 
             });
         }
     }
+    let shown: Vec<(Rect, String)> = shown.into_iter().map(|(r, u)| (r, u.to_string())).collect();
     let lines: Vec<Line> = rows.into_iter().map(|(l, _)| l).collect();
     frame.render_widget(Paragraph::new(lines), area);
+    for (r, url) in &shown {
+        if let Some(t) = thumbs.get(url) {
+            frame.render_widget(ratatui_image::Image::new(&t.protocol), *r);
+        }
+    }
 
     if thread.new_below > 0 && thread.anchor.is_some() {
         let hint = format!(" {} {} ", thread.new_below, s.new_below);
@@ -263,11 +317,13 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) -> Vec<ScreenLink> 
             r,
         );
     }
-    links
+    drawn.links = links;
+    drawn
 }
 
 /// The rows of one message, styled: what is whose and how far a send has come, by colour.
-fn lines(laid: &MessageRows) -> Rows {
+fn lines(state: &AppState, laid: &MessageRows, thumbs: &Thumbs) -> Rows {
+    let s = i18n::strings(state.lang);
     let align = if laid.own {
         Alignment::Right
     } else {
@@ -278,7 +334,25 @@ fn lines(laid: &MessageRows) -> Rows {
         .iter()
         .map(|row| {
             let mut row_links = Vec::new();
+            let mut picture = None;
             let drawn = match row {
+                Row::Picture { url, line: k } => {
+                    picture = Some((url.clone(), *k, laid.own));
+                    let indent = if laid.own { "" } else { "  " };
+                    let (note, style) = match (state.pictures.get(url), thumbs.get(url)) {
+                        (_, Some(_)) => (String::new(), Style::default()),
+                        (Some(PictureView::Failed(why)), None) => (
+                            format!("{indent}✗ {}", text::one_line(why)),
+                            Style::default().fg(Color::Red),
+                        ),
+                        _ => (format!("{indent}⧗ {}", s.picture_loading), dim()),
+                    };
+                    if *k == 0 {
+                        line(&note, style)
+                    } else {
+                        Line::default()
+                    }
+                }
                 Row::Recalled(t) => line(t, dim().add_modifier(Modifier::ITALIC)),
                 Row::Notice(t) => Line::styled(t.clone(), dim()),
                 Row::TradeCard(t) => line(t, Style::default().fg(Color::Yellow)),
@@ -356,7 +430,13 @@ fn lines(laid: &MessageRows) -> Rows {
                 Row::Unsaved(t) => line(t, Style::default().fg(Color::Yellow)),
                 Row::Failed(t) => line(t, Style::default().fg(Color::Red)),
             };
-            (drawn, row_links)
+            (
+                drawn,
+                RowMeta {
+                    links: row_links,
+                    picture,
+                },
+            )
         })
         .collect()
 }

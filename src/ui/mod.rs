@@ -11,6 +11,7 @@ mod status;
 
 use crate::app::layout;
 use crate::app::{Action, AppState, Focus};
+use crate::pictures::Thumbs;
 use crate::text::{self, i18n};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
@@ -28,20 +29,30 @@ pub struct ScreenLink {
     pub url: String,
 }
 
-/// Draws the whole screen.
-pub fn draw(frame: &mut Frame, state: &AppState) {
-    draw_with_links(frame, state);
+/// What a frame drew that the terminal or the runtime must know about.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Drawn {
+    /// The links on screen (a popup may cover some: see `tui::hyperlinks`).
+    pub links: Vec<ScreenLink>,
+    /// Pictures in view with no thumbnail yet: to load.
+    pub pictures: Vec<String>,
 }
 
-/// Draws the whole screen; the links on it (a popup may cover some: see `tui::hyperlinks`).
-pub fn draw_with_links(frame: &mut Frame, state: &AppState) -> Vec<ScreenLink> {
+/// Draws the whole screen (pictures as placeholders).
+pub fn draw(frame: &mut Frame, state: &AppState) {
+    draw_all(frame, state, &Thumbs::default());
+}
+
+/// Draws the whole screen, with the thumbnails in `thumbs`.
+pub fn draw_all(frame: &mut Frame, state: &AppState, thumbs: &Thumbs) -> Drawn {
     let area = frame.area();
     let a = layout::with_compose(area.width, area.height, &state.compose);
     list::draw(frame, state, &a);
     let bar = Block::default().borders(Borders::LEFT).border_style(dim());
     frame.render_widget(bar, a.divider);
-    let mut links = messages::draw_header(frame, state, a.header);
-    links.extend(messages::draw(frame, state, a.messages));
+    let header_links = messages::draw_header(frame, state, a.header);
+    let mut drawn = messages::draw(frame, state, a.messages, thumbs);
+    drawn.links.splice(0..0, header_links);
     draw_compose(frame, state, a.compose);
     status::draw(frame, state, a.status);
     if let Some(view) = &state.search {
@@ -59,7 +70,7 @@ pub fn draw_with_links(frame: &mut Frame, state: &AppState) -> Vec<ScreenLink> {
     if state.help_open {
         draw_help(frame, state, area);
     }
-    links
+    drawn
 }
 
 pub(crate) fn dim() -> Style {

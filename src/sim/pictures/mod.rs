@@ -153,7 +153,8 @@ async fn bao_uploaded(AxState(sim): AxState<Arc<Sim>>, Path(rest): Path<String>)
     let found = {
         let st = sim.state();
         let url = format!("{}{path}", st.world.picture_host);
-        let seed = seed_of(&url);
+        // Of the path alone: the same picture whatever port the simulator listens on.
+        let seed = seed_of(&path);
         if let Some(bytes) = st.uploaded.get(&path) {
             return picture(bytes);
         }

@@ -1,0 +1,221 @@
+//! Pictures in the message pane, fetched from the simulator's picture server: the disk cache
+//! (miss, then hit with the server gone), failures shown with their reason, oversized
+//! pictures refused, and a half-block thumbnail drawn where the picture is.
+#![cfg(feature = "sim")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod ui_support;
+
+use goofish_tui::app::{AppState, Input, Msg, PictureView, update};
+use goofish_tui::im::api::ImEvent;
+use goofish_tui::pictures::cache::DiskCache;
+use goofish_tui::pictures::{Fetcher, Limits, Loader, PictureError, Source};
+use goofish_tui::protocol::Content;
+use goofish_tui::text::i18n::Lang;
+use goofish_tui::tui::Runtime;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_image::picker::Picker;
+use serde_json::json;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use ui_support::*;
+
+/// The picture of an item of the simulator's world (a 400×300 JPEG).
+async fn item_picture(sim: &goofish_tui::sim::SimHandle) -> String {
+    let (mut ws, _) = common::RawWs::register(sim, "pictures-did").await;
+    let mut pushes = vec![];
+    let page = ws
+        .rpc(
+            "/r/Conversation/listNewestPagination",
+            Some(json!([9007199254740991i64, 20])),
+            &mut pushes,
+        )
+        .await;
+    page.body.unwrap()["userConvs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|c| {
+            c["singleChatUserConversation"]["singleChatConversation"]["extension"]["itemMainPic"]
+                .as_str()
+                .map(String::from)
+        })
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_is_fetched_once_then_comes_from_the_cache() {
+    let sim = common::quiet_sim().await;
+    let url = item_picture(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DiskCache::new(dir.path().join("pictures"), 8 * 1024 * 1024);
+    let fetcher = Fetcher::new(Some(cache.clone()), Limits::default()).unwrap();
+
+    let (thumb, source) = fetcher.thumbnail(&url).await.unwrap();
+    assert_eq!(source, Source::Network, "a miss");
+    assert_eq!((thumb.width(), thumb.height()), (400, 300));
+    assert!(cache.size() > 0);
+    // The server is gone: the picture still shows, from the disk.
+    sim.shutdown().await;
+    let (again, source) = fetcher.thumbnail(&url).await.unwrap();
+    assert_eq!(source, Source::Cache, "a hit");
+    assert_eq!(again.width(), 400);
+    // Not kept, not reachable: a reason to show.
+    let other = url.replace("-fleamarket.jpg", "-other.jpg");
+    assert!(matches!(
+        fetcher.thumbnail(&other).await,
+        Err(PictureError::Network(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_and_oversized_pictures_have_reasons() {
+    let sim = common::quiet_sim().await;
+    let url = item_picture(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = DiskCache::new(dir.path().join("pictures"), 8 * 1024 * 1024);
+    let fetcher = |limits| Fetcher::new(Some(cache.clone()), limits).unwrap();
+
+    let missing = format!("{}/bao/uploaded/i1/O1CN01gone.jpg", sim.http_url());
+    let err = fetcher(Limits::default())
+        .thumbnail(&missing)
+        .await
+        .unwrap_err();
+    assert_eq!(err, PictureError::Status(404));
+    assert_eq!(err.to_string(), "HTTP 404");
+    // More bytes than allowed: refused while reading.
+    let small = Limits {
+        max_bytes: 1024,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        fetcher(small).thumbnail(&url).await,
+        Err(PictureError::TooManyBytes { .. })
+    ));
+    // More pixels than allowed: refused from the header, before decoding, and not kept.
+    let few = Limits {
+        max_pixels: 100_000,
+        ..Limits::default()
+    };
+    let err = fetcher(few).thumbnail(&url).await.unwrap_err();
+    assert_eq!(
+        err,
+        PictureError::TooManyPixels {
+            width: 400,
+            height: 300
+        }
+    );
+    assert_eq!(err.to_string(), "400×300 pixels, too large to show");
+    assert_eq!(cache.size(), 0);
+    assert_eq!(
+        fetcher(Limits::default())
+            .thumbnail("file:///etc/passwd")
+            .await
+            .unwrap_err(),
+        PictureError::NotWeb
+    );
+    sim.shutdown().await;
+}
+
+fn with_picture(url: &str) -> AppState {
+    let mut s = populated(Lang::Zh);
+    let key = |s: &mut AppState, code| {
+        update(
+            s,
+            Msg::new(now(), Input::Key(KeyEvent::new(code, KeyModifiers::NONE))),
+        );
+    };
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    let msgs = vec![
+        msg("1.PNM", "101", "3001", now() - 2000, text("这里有划痕吗？")),
+        msg(
+            "2.PNM",
+            "101",
+            "3001",
+            now() - 1000,
+            Content::Image {
+                urls: vec![url.to_string()],
+            },
+        ),
+    ];
+    update(
+        &mut s,
+        Msg::new(
+            now(),
+            Input::Im(ImEvent::History {
+                page: page("101", msgs, None),
+                requested: None,
+            }),
+        ),
+    );
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thumbnail_is_drawn_in_half_blocks_where_the_picture_is() {
+    let sim = common::quiet_sim().await;
+    let url = item_picture(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(
+        Some(DiskCache::new(dir.path().to_path_buf(), 1 << 24)),
+        Limits::default(),
+    )
+    .unwrap();
+    let (tx, _rx) = mpsc::channel(16);
+    let mut rt = Runtime::new(TestBackend::new(80, 24), with_picture(&url), tx)
+        .unwrap()
+        .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
+    rt.draw_if_dirty().unwrap();
+    // The frame does not wait for the picture: a placeholder where it will be.
+    let before = screen(&rt);
+    assert!(before.contains("⧗ 图片加载中"), "{before}");
+    tokio::time::timeout(Duration::from_secs(20), rt.next_picture())
+        .await
+        .unwrap();
+    assert_eq!(rt.state().pictures.get(&url), Some(&PictureView::Ready));
+    rt.draw_if_dirty().unwrap();
+    let after = screen(&rt);
+    assert!(!after.contains("图片加载中"), "{after}");
+    // 400×300 in at most 24×6 cells of 1×2 pixels each: 16 columns of half blocks, 6 rows.
+    let spans: Vec<usize> = after
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<char> = l.chars().collect();
+            let first = cells.iter().position(|c| matches!(c, '▀' | '▄'))?;
+            let last = cells.iter().rposition(|c| matches!(c, '▀' | '▄'))?;
+            Some(last - first + 1)
+        })
+        .collect();
+    assert_eq!(spans, [16; 6], "{after}");
+    let shown = after.replace(sim.http_url().trim_start_matches("http://"), "SIM");
+    insta::assert_snapshot!("half_block_thumbnail_80x24", shown);
+
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_that_cannot_be_fetched_shows_why_and_its_link() {
+    let sim = common::quiet_sim().await;
+    let missing = format!("{}/bao/uploaded/i1/O1CN01gone.jpg", sim.http_url());
+    let fetcher = Fetcher::new(None, Limits::default()).unwrap();
+    let (tx, _rx) = mpsc::channel(16);
+    let mut rt = Runtime::new(TestBackend::new(80, 24), with_picture(&missing), tx)
+        .unwrap()
+        .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
+    rt.draw_if_dirty().unwrap();
+    tokio::time::timeout(Duration::from_secs(20), rt.next_picture())
+        .await
+        .unwrap();
+    rt.draw_if_dirty().unwrap();
+    let shown = screen(&rt);
+    assert!(shown.contains("✗ HTTP 404"), "{shown}");
+    assert!(
+        shown.contains("O1CN01gone.jpg"),
+        "the link under it: {shown}"
+    );
+    assert!(rt.links().iter().any(|l| l.url == missing));
+    sim.shutdown().await;
+}
