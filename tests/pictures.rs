@@ -119,6 +119,10 @@ async fn failures_and_oversized_pictures_have_reasons() {
     sim.shutdown().await;
 }
 
+fn fixed_clock() -> i64 {
+    now()
+}
+
 fn with_picture(url: &str) -> AppState {
     let mut s = populated(Lang::Zh);
     let key = |s: &mut AppState, code| {
@@ -167,6 +171,7 @@ async fn a_thumbnail_is_drawn_in_half_blocks_where_the_picture_is() {
     let (tx, _rx) = mpsc::channel(16);
     let mut rt = Runtime::new(TestBackend::new(80, 24), with_picture(&url), tx)
         .unwrap()
+        .with_clock(fixed_clock)
         .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
     rt.draw_if_dirty().unwrap();
     // The frame does not wait for the picture: a placeholder where it will be.
@@ -204,6 +209,7 @@ async fn a_picture_that_cannot_be_fetched_shows_why_and_its_link() {
     let (tx, _rx) = mpsc::channel(16);
     let mut rt = Runtime::new(TestBackend::new(80, 24), with_picture(&missing), tx)
         .unwrap()
+        .with_clock(fixed_clock)
         .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
     rt.draw_if_dirty().unwrap();
     tokio::time::timeout(Duration::from_secs(20), rt.next_picture())
@@ -218,4 +224,82 @@ async fn a_picture_that_cannot_be_fetched_shows_why_and_its_link() {
     );
     assert!(rt.links().iter().any(|l| l.url == missing));
     sim.shutdown().await;
+}
+
+fn press(
+    rt: &mut Runtime<TestBackend>,
+    code: KeyCode,
+) -> impl std::future::Future<Output = ()> + '_ {
+    rt.dispatch(Input::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_viewer_shows_the_picture_large_with_its_size_and_opens_it() {
+    let sim = common::quiet_sim().await;
+    let url = item_picture(&sim).await;
+    let fetcher = Fetcher::new(None, Limits::default()).unwrap();
+    let (tx, _rx) = mpsc::channel(16);
+    let mut rt = Runtime::new(TestBackend::new(120, 40), with_picture(&url), tx)
+        .unwrap()
+        .with_clock(fixed_clock)
+        .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
+    for code in [KeyCode::Esc, KeyCode::Tab, KeyCode::Char('v')] {
+        press(&mut rt, code).await;
+    }
+    assert_eq!(rt.state().viewer.as_deref(), Some(url.as_str()));
+    rt.draw_if_dirty().unwrap();
+    assert!(screen(&rt).contains("⧗"), "a placeholder first");
+    tokio::time::timeout(Duration::from_secs(20), rt.next_picture())
+        .await
+        .unwrap();
+    rt.draw_if_dirty().unwrap();
+    let shown = screen(&rt);
+    assert!(shown.contains("400×300"), "{shown}");
+    let rows = shown
+        .lines()
+        .filter(|l| l.contains('▀') || l.contains('▄'))
+        .count();
+    // Its natural size (400×300 pixels in cells of 10×20), larger than the 6-row thumbnail.
+    assert_eq!(rows, 15, "{shown}");
+    assert!(rt.links().iter().any(|l| l.url == url));
+
+    // `o` on the user's own machine: the desktop's opener gets the address.
+    press(&mut rt, KeyCode::Char('o')).await;
+    assert_eq!(rt.opened(), Some(url.as_str()));
+    // `y` copies its address; Esc goes back to the conversation.
+    press(&mut rt, KeyCode::Char('y')).await;
+    assert_eq!(rt.copied(), Some(url.as_str()));
+    press(&mut rt, KeyCode::Esc).await;
+    assert!(rt.state().viewer.is_none());
+    rt.draw_if_dirty().unwrap();
+    assert!(!screen(&rt).contains("400×300"));
+    sim.shutdown().await;
+}
+
+#[test]
+fn over_ssh_the_link_is_offered_instead_of_opened() {
+    use goofish_tui::app::{Effect, over_ssh};
+    let url = "https://img.alicdn.com/imgextra/i1/O1CN01x_!!1-0-xy_chat.jpg";
+    let mut s = with_picture(url);
+    s.remote = true;
+    for code in [KeyCode::Esc, KeyCode::Tab] {
+        key(&mut s, code);
+    }
+    let fx = key(&mut s, KeyCode::Char('o'));
+    assert_eq!(fx, vec![Effect::Copy(url.into())]);
+    s.remote = false;
+    let fx = key(&mut s, KeyCode::Char('o'));
+    assert_eq!(fx, vec![Effect::OpenUrl(url.into())]);
+    // A message with no picture has nothing to view.
+    key(&mut s, KeyCode::Up);
+    key(&mut s, KeyCode::Char('v'));
+    assert!(s.viewer.is_none());
+    assert!(s.notice.is_some());
+
+    let env = |k: &'static str| {
+        move |name: &str| (name == k).then(|| "10.0.0.2 5122 10.0.0.1 22".to_string())
+    };
+    assert!(over_ssh(env("SSH_CONNECTION")));
+    assert!(over_ssh(env("SSH_TTY")));
+    assert!(!over_ssh(env("DISPLAY")));
 }

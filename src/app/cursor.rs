@@ -22,7 +22,7 @@ pub enum Confirm {
 }
 
 /// The open conversation and the entry under the cursor.
-fn selected(state: &AppState) -> Option<(Cid, &Entry)> {
+pub(crate) fn selected(state: &AppState) -> Option<(Cid, &Entry)> {
     let cid = state.open.clone()?;
     let thread = state.thread(&cid)?;
     let e = thread.entries().get(thread.anchor_index()?)?;

@@ -191,6 +191,20 @@ impl Action {
                     "draft in $EDITOR"
                 }
             }
+            A::View => {
+                if zh {
+                    "查看图片（Esc 返回）"
+                } else {
+                    "view the picture"
+                }
+            }
+            A::OpenLink => {
+                if zh {
+                    "打开图片 / 链接"
+                } else {
+                    "open picture / link"
+                }
+            }
             A::Mouse => {
                 if zh {
                     "鼠标交给终端选字（切换）"

@@ -34,10 +34,12 @@ pub enum Action {
     QuickReply,
     Editor,
     Mouse,
+    View,
+    OpenLink,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 29] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -61,6 +63,8 @@ impl Action {
         Action::Discard,
         Action::Recall,
         Action::Copy,
+        Action::View,
+        Action::OpenLink,
         Action::Mouse,
         Action::Help,
         Action::Quit,
@@ -96,6 +100,8 @@ impl Action {
             Action::QuickReply => "quick_reply",
             Action::Editor => "editor",
             Action::Mouse => "mouse",
+            Action::View => "view",
+            Action::OpenLink => "open_link",
         }
     }
 
@@ -315,6 +321,8 @@ fn defaults(action: Action) -> &'static [&'static str] {
         Action::QuickReply => &["ctrl-t"],
         Action::Editor => &["ctrl-e"],
         Action::Mouse => &["m"],
+        Action::View => &["v"],
+        Action::OpenLink => &["o"],
     }
 }
 

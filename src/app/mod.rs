@@ -17,6 +17,7 @@ mod state;
 mod store_io;
 mod thread;
 mod update;
+mod viewer;
 
 pub use crate::config::UiOptions;
 pub use attach::AttachView;
@@ -32,6 +33,7 @@ pub use store_io::{
 pub use thread::{Delivery, Entry, EntryKey, Thread};
 
 pub use update::update;
+pub use viewer::{opener, over_ssh};
 
 use crate::im::api::{ImCommand, ImEvent};
 use ratatui::crossterm::event::{KeyEvent, MouseEvent};
@@ -101,6 +103,8 @@ pub enum Effect {
     Copy(String),
     /// Take the mouse (true), or leave it to the terminal, whose own selection then works.
     MouseCapture(bool),
+    /// Open this web address with the desktop's opener (`xdg-open`, `open`).
+    OpenUrl(String),
     /// Edit this draft in the external editor; `Input::Edited` brings it back.
     Editor(String),
     Quit,

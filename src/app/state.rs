@@ -68,6 +68,10 @@ pub struct AppState {
     /// Pictures are shown as thumbnails (the terminal can draw them and `[ui] images` is not
     /// `off`); otherwise as a link.
     pub images: bool,
+    /// The picture shown over the whole message pane, by its URL.
+    pub viewer: Option<String>,
+    /// The program runs over SSH: a link is offered (copied), not opened here.
+    pub remote: bool,
     /// Thumbnails loaded or failed, by URL.
     pub pictures: HashMap<String, super::PictureView>,
     pub conn: ConnView,
@@ -151,6 +155,8 @@ impl AppState {
             help_open: false,
             mouse_capture: true,
             images: false,
+            viewer: None,
+            remote: false,
             pictures: HashMap::new(),
             conn: ConnView {
                 state: ConnState::Connecting,

@@ -961,6 +961,14 @@ fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
     }
     state.jumped_to = None;
     let actions = state.keymap.actions(&key);
+    if state.viewer.is_some() {
+        if actions.contains(&Action::ForceQuit) {
+            quit(state, fx);
+        } else {
+            super::viewer::on_key(state, &actions, fx);
+        }
+        return;
+    }
     if state.editing {
         // The terminal is the editor's; nothing typed here is meant for the messenger.
         return;
@@ -1115,6 +1123,8 @@ fn messages_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> boo
         Action::Retry => retry(state, true, fx),
         Action::Recall => cursor::recall(state),
         Action::Copy => cursor::copy(state, fx),
+        Action::View => super::viewer::open(state),
+        Action::OpenLink => super::viewer::open_selected_link(state, fx),
         Action::Edit => cursor::edit(state),
         Action::Discard => cursor::discard(state),
         _ => return common_action(state, a, fx),

@@ -86,10 +86,25 @@ impl Fetcher {
     /// The picture at `url`, decoded and made a thumbnail; kept in the disk cache when it came
     /// from the network and could be decoded.
     pub async fn thumbnail(&self, url: &str) -> Result<(DynamicImage, Source), PictureError> {
+        self.decoded(url, self.limits.thumb_px)
+            .await
+            .map(|(img, _, source)| (img, source))
+    }
+
+    /// The picture at `url` at most `max_px` on each side, with the size it really has.
+    pub async fn decoded(
+        &self,
+        url: &str,
+        max_px: u32,
+    ) -> Result<(DynamicImage, (u32, u32), Source), PictureError> {
         let (bytes, source) = self.bytes(url).await?;
-        let limits = self.limits;
+        let limits = Limits {
+            thumb_px: max_px,
+            ..self.limits
+        };
         let (thumb, bytes) = tokio::task::spawn_blocking(move || {
-            decode_thumbnail(&bytes, &limits).map(|t| (t, bytes))
+            let size = dimensions(&bytes);
+            decode_thumbnail(&bytes, &limits).map(|t| ((t, size), bytes))
         })
         .await
         .map_err(|e| PictureError::Undecodable(e.to_string()))??;
@@ -102,7 +117,8 @@ impl Fetcher {
                 tracing::warn!("picture not kept in the cache: {e}");
             }
         }
-        Ok((thumb, source))
+        let (img, size) = thumb;
+        Ok((img, size.unwrap_or((0, 0)), source))
     }
 
     /// The bytes of the picture at `url`: from the cache, else from the network.
@@ -160,6 +176,15 @@ fn network_reason(e: &reqwest::Error) -> String {
     } else {
         "request failed".to_string()
     }
+}
+
+/// Width and height of picture bytes, from their header.
+pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()
 }
 
 /// Decodes picture bytes into a thumbnail at most `limits.thumb_px` on each side, refusing

@@ -25,17 +25,30 @@ const PARALLEL: usize = 4;
 /// in view.
 pub const THUMBS_KEPT: usize = 64;
 
-/// A thumbnail ready to draw, `cols`×`rows` cells, of a `width`×`height` picture.
+/// Largest side of a picture decoded for the viewer, in pixels.
+const VIEW_PX: u32 = 2048;
+
+/// A picture ready to draw, `cols`×`rows` cells, of a `width`×`height` picture.
 #[derive(Clone)]
 pub struct Thumb {
     pub protocol: Protocol,
     pub cols: u16,
     pub rows: u16,
+    pub width: u32,
+    pub height: u32,
 }
 
-/// What became of a URL asked for.
-pub struct Loaded {
+/// What the loader is asked for: a thumbnail, or the picture to fit `cols`×`rows` cells for
+/// the viewer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Request {
     pub url: String,
+    pub fit: Option<(u16, u16)>,
+}
+
+/// What became of a request.
+pub struct Loaded {
+    pub request: Request,
     pub result: Result<(Thumb, Source), PictureError>,
 }
 
@@ -66,44 +79,51 @@ pub fn picker(choice: Graphics) -> Option<Picker> {
     Some(p)
 }
 
-/// A thumbnail of `img` for the message pane.
-pub fn thumb(picker: &Picker, img: image::DynamicImage) -> Result<Thumb, PictureError> {
+/// `img` (of a `width`×`height` picture) to draw in at most `cols`×`rows` cells.
+pub fn thumb(
+    picker: &Picker,
+    img: image::DynamicImage,
+    (width, height): (u32, u32),
+    (cols, rows): (u16, u16),
+) -> Result<Thumb, PictureError> {
     let protocol = picker
-        .new_protocol(img, Size::new(THUMB_COLS, THUMB_ROWS), Resize::Fit(None))
+        .new_protocol(img, Size::new(cols, rows), Resize::Fit(None))
         .map_err(|e| PictureError::Undecodable(e.to_string()))?;
     let size = protocol.size();
     Ok(Thumb {
         protocol,
         cols: size.width,
         rows: size.height,
+        width,
+        height,
     })
 }
 
 /// The background loader: URLs in, thumbnails out.
 pub struct Loader {
-    requests: mpsc::UnboundedSender<String>,
+    requests: mpsc::UnboundedSender<Request>,
     results: mpsc::UnboundedReceiver<Loaded>,
 }
 
 impl Loader {
     /// Starts loading on the current runtime.
     pub fn spawn(fetcher: Fetcher, picker: Picker) -> Loader {
-        let (req_tx, mut req_rx) = mpsc::unbounded_channel::<String>();
+        let (req_tx, mut req_rx) = mpsc::unbounded_channel::<Request>();
         let (res_tx, res_rx) = mpsc::unbounded_channel();
         let picker = Arc::new(picker);
         let slots = Arc::new(Semaphore::new(PARALLEL));
         tokio::spawn(async move {
-            while let Some(url) = req_rx.recv().await {
+            while let Some(request) = req_rx.recv().await {
                 let Ok(slot) = slots.clone().acquire_owned().await else {
                     break;
                 };
                 let (fetcher, picker, res_tx) = (fetcher.clone(), picker.clone(), res_tx.clone());
                 tokio::spawn(async move {
-                    let result = load(&fetcher, picker, &url).await;
+                    let result = load(&fetcher, picker, &request).await;
                     if let Err(e) = &result {
-                        tracing::info!(%url, "picture not shown: {e}");
+                        tracing::info!(url = %request.url, "picture not shown: {e}");
                     }
-                    let _ = res_tx.send(Loaded { url, result });
+                    let _ = res_tx.send(Loaded { request, result });
                     drop(slot);
                 });
             }
@@ -114,8 +134,20 @@ impl Loader {
         }
     }
 
+    /// Asks for the thumbnail of `url`.
     pub fn request(&self, url: &str) {
-        let _ = self.requests.send(url.to_string());
+        let _ = self.requests.send(Request {
+            url: url.to_string(),
+            fit: None,
+        });
+    }
+
+    /// Asks for the picture at `url` to fit `cols`×`rows` cells (the viewer).
+    pub fn request_fit(&self, url: &str, cols: u16, rows: u16) {
+        let _ = self.requests.send(Request {
+            url: url.to_string(),
+            fit: Some((cols, rows)),
+        });
     }
 
     /// The next picture loaded; never, once the loader is gone.
@@ -134,23 +166,47 @@ impl Loader {
 async fn load(
     fetcher: &Fetcher,
     picker: Arc<Picker>,
-    url: &str,
+    request: &Request,
 ) -> Result<(Thumb, Source), PictureError> {
-    let (img, source) = fetcher.thumbnail(url).await?;
-    let t = tokio::task::spawn_blocking(move || thumb(&picker, img))
+    let max_px = match request.fit {
+        None => fetcher.limits().thumb_px,
+        Some(_) => VIEW_PX,
+    };
+    let cells = request.fit.unwrap_or((THUMB_COLS, THUMB_ROWS));
+    let (img, size, source) = fetcher.decoded(&request.url, max_px).await?;
+    let t = tokio::task::spawn_blocking(move || thumb(&picker, img, size, cells))
         .await
         .map_err(|e| PictureError::Undecodable(e.to_string()))??;
     Ok((t, source))
 }
 
-/// Thumbnails ready to draw, at most [`THUMBS_KEPT`]; the oldest go first.
+/// Thumbnails ready to draw, at most [`THUMBS_KEPT`]; the oldest go first. And the one
+/// picture of the viewer.
 #[derive(Default)]
 pub struct Thumbs {
     by_url: HashMap<String, Thumb>,
     order: VecDeque<String>,
+    view: Option<(Request, Thumb)>,
 }
 
 impl Thumbs {
+    /// The viewer's picture, when it was made for `request`.
+    pub fn view(&self, request: &Request) -> Option<&Thumb> {
+        self.view
+            .as_ref()
+            .filter(|(r, _)| r == request)
+            .map(|(_, t)| t)
+    }
+
+    pub fn set_view(&mut self, request: Request, thumb: Thumb) {
+        self.view = Some((request, thumb));
+    }
+
+    /// Drops the viewer's picture (the viewer closed).
+    pub fn clear_view(&mut self) {
+        self.view = None;
+    }
+
     /// Keeps `thumb`; returns the URL that made room for it, if one did.
     pub fn put(&mut self, url: String, thumb: Thumb) -> Option<String> {
         if self.by_url.insert(url.clone(), thumb).is_none() {

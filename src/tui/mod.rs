@@ -15,7 +15,7 @@ pub use crate::text::i18n::Lang;
 
 use crate::app::{self, AppState, Effect, Input, Msg, PictureView, StoreReply};
 use crate::im::api::{ConnState, ImCommand, ImEvent};
-use crate::pictures::{Fetcher, Limits, Loaded, Loader, Thumbs};
+use crate::pictures::{Fetcher, Limits, Loaded, Loader, Request, Thumbs};
 use crate::store::StoreHandle;
 use futures_util::{Stream, StreamExt};
 use outgoing::Outgoing;
@@ -79,6 +79,10 @@ pub struct Runtime<B: Backend> {
     thumbs: Thumbs,
     /// Pictures asked of the loader (and not forgotten since).
     requested: HashSet<String>,
+    /// The viewer's picture asked of the loader.
+    view_requested: Option<Request>,
+    /// The address last given to the desktop's opener.
+    opened: Option<String>,
 }
 
 impl<B: Backend> Runtime<B> {
@@ -108,6 +112,8 @@ impl<B: Backend> Runtime<B> {
             loader: None,
             thumbs: Thumbs::default(),
             requested: HashSet::new(),
+            view_requested: None,
+            opened: None,
         })
     }
 
@@ -140,10 +146,20 @@ impl<B: Backend> Runtime<B> {
         true
     }
 
+    /// The address last given to the desktop's opener.
+    pub fn opened(&self) -> Option<&str> {
+        self.opened.as_deref()
+    }
+
     async fn on_picture(&mut self, loaded: Loaded) {
+        let url = loaded.request.url.clone();
         let view = match loaded.result {
+            Ok((thumb, _)) if loaded.request.fit.is_some() => {
+                self.thumbs.set_view(loaded.request, thumb);
+                PictureView::Ready
+            }
             Ok((thumb, _)) => {
-                if let Some(gone) = self.thumbs.put(loaded.url.clone(), thumb) {
+                if let Some(gone) = self.thumbs.put(url.clone(), thumb) {
                     self.requested.remove(&gone);
                     self.dispatch(Input::Picture {
                         url: gone,
@@ -156,7 +172,7 @@ impl<B: Backend> Runtime<B> {
             Err(e) => PictureView::Failed(e.to_string()),
         };
         self.dispatch(Input::Picture {
-            url: loaded.url,
+            url,
             view: Some(view),
         })
         .await;
@@ -293,6 +309,12 @@ impl<B: Backend> Runtime<B> {
                 }
                 self.copied = Some(text);
             }
+            Effect::OpenUrl(url) => {
+                if self.real_terminal {
+                    open_externally(&url);
+                }
+                self.opened = Some(url);
+            }
             Effect::MouseCapture(on) => {
                 if self.real_terminal {
                     set_mouse_capture(on);
@@ -351,6 +373,16 @@ impl<B: Backend> Runtime<B> {
                     loader.request(&url);
                 }
             }
+            if let Some(req) = drawn.view
+                && self.view_requested.as_ref() != Some(&req)
+                && let Some((cols, rows)) = req.fit
+            {
+                loader.request_fit(&req.url, cols, rows);
+                self.view_requested = Some(req);
+            }
+        }
+        if self.state.viewer.is_none() && self.view_requested.take().is_some() {
+            self.thumbs.clear_view();
         }
         self.draws += 1;
         Ok(true)
@@ -561,6 +593,29 @@ impl Signals {
     }
 }
 
+/// Gives a web address to the desktop's opener, without a shell, detached from the UI.
+fn open_externally(url: &str) {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        tracing::warn!("not opened: not a web address");
+        return;
+    }
+    let spawned = tokio::process::Command::new(app::opener())
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match spawned {
+        // Waited for, so that it leaves no zombie behind.
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
+        Err(e) => tracing::warn!("{} could not run: {e}", app::opener()),
+    }
+}
+
 /// Takes the mouse, or leaves it to the terminal (its own selection then works).
 fn set_mouse_capture(on: bool) {
     let done = if on {
@@ -650,6 +705,7 @@ pub async fn run(
     rt.real_terminal = true;
     rt.hyperlinks = options.hyperlinks && hyperlinks::supported(|k| std::env::var(k).ok());
     rt.in_tmux = clipboard::in_tmux(|k| std::env::var(k).ok());
+    rt.state.remote = app::over_ssh(|k| std::env::var(k).ok());
     // Asked here: the terminal is in the UI's mode and its events are not read yet.
     let choice = crate::pictures::graphics(options.images, &|k| std::env::var(k).ok());
     if let Some(picker) = crate::pictures::picker(choice) {

@@ -8,6 +8,7 @@ mod list;
 mod messages;
 mod search;
 mod status;
+mod viewer;
 
 use crate::app::layout;
 use crate::app::{Action, AppState, Focus};
@@ -36,6 +37,8 @@ pub struct Drawn {
     pub links: Vec<ScreenLink>,
     /// Pictures in view with no thumbnail yet: to load.
     pub pictures: Vec<String>,
+    /// The viewer's picture, at the size it is shown, when it is not ready.
+    pub view: Option<crate::pictures::Request>,
 }
 
 /// Draws the whole screen (pictures as placeholders).
@@ -51,7 +54,10 @@ pub fn draw_all(frame: &mut Frame, state: &AppState, thumbs: &Thumbs) -> Drawn {
     let bar = Block::default().borders(Borders::LEFT).border_style(dim());
     frame.render_widget(bar, a.divider);
     let header_links = messages::draw_header(frame, state, a.header);
-    let mut drawn = messages::draw(frame, state, a.messages, thumbs);
+    let mut drawn = match &state.viewer {
+        Some(url) => viewer::draw(frame, state, url, a.messages, thumbs),
+        None => messages::draw(frame, state, a.messages, thumbs),
+    };
     drawn.links.splice(0..0, header_links);
     draw_compose(frame, state, a.compose);
     status::draw(frame, state, a.status);
