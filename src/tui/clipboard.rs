@@ -53,7 +53,7 @@ mod tests {
             "\x1b]52;c;5Zyo55qE\x07\x1bPtmux;\x1b\x1b]52;c;5Zyo55qE\x07\x1b\\"
         );
         let env = |v: Option<&'static str>| {
-            move |k: &str| (k == "TMUX").then(|| v).flatten().map(String::from)
+            move |k: &str| (k == "TMUX").then_some(v).flatten().map(String::from)
         };
         assert!(in_tmux(env(Some("/tmp/tmux-0/default,123,0"))));
         assert!(!in_tmux(env(Some(""))) && !in_tmux(env(None)));

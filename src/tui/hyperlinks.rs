@@ -75,7 +75,6 @@ pub fn overlay(buf: &Buffer, links: &[ScreenLink]) -> io::Result<Vec<u8>> {
     if any {
         backend.write_all(b"\x1b8")?;
     }
-    drop(backend);
     Ok(bytes)
 }
 

@@ -267,10 +267,10 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect, thumbs: &Thumbs) ->
                 ));
             }
             Some(_) => {}
-            None if !matches!(state.pictures.get(url), Some(PictureView::Failed(_))) => {
-                if !drawn.pictures.contains(url) {
-                    drawn.pictures.push(url.clone());
-                }
+            None if !matches!(state.pictures.get(url), Some(PictureView::Failed(_)))
+                && !drawn.pictures.contains(url) =>
+            {
+                drawn.pictures.push(url.clone());
             }
             None => {}
         }

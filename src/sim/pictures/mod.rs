@@ -183,7 +183,12 @@ async fn imgextra(AxState(sim): AxState<Arc<Sim>>, Path(rest): Path<String>) -> 
     }
     let seed = seed_of(&path);
     // Every other snapshot shows the scratch a buyer asks about.
-    let s = spec(Subject::any_item(seed >> 8), seed, CHAT_SIZE, seed % 2 == 0);
+    let s = spec(
+        Subject::any_item(seed >> 8),
+        seed,
+        CHAT_SIZE,
+        seed.is_multiple_of(2),
+    );
     drawn(s, path).await
 }
 
