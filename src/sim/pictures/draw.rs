@@ -149,15 +149,16 @@ fn subject_at(s: Subject, x: f32, y: f32, px: f32, main: Color, bg: Color) -> Co
             layer(&mut c, circle(x, y, -0.04, 0.02, 0.035), light);
         }
         Subject::Bike => {
-            let ring = |cx: f32| circle(x, y, cx, 0.15, 0.2).abs() - 0.025;
-            layer(&mut c, ring(-0.3), dark);
-            layer(&mut c, ring(0.3), dark);
-            let w = 0.022;
+            // Within ±0.45 across: whole in an upright picture too.
+            let ring = |cx: f32| circle(x, y, cx, 0.15, 0.17).abs() - 0.022;
+            layer(&mut c, ring(-0.26), dark);
+            layer(&mut c, ring(0.26), dark);
+            let w = 0.02;
             let (rear, front, seat, bar, crank) = (
-                (-0.3, 0.15),
-                (0.3, 0.15),
-                (-0.08, -0.15),
-                (0.2, -0.17),
+                (-0.26, 0.15),
+                (0.26, 0.15),
+                (-0.07, -0.12),
+                (0.17, -0.14),
                 (0.0, 0.15),
             );
             for (a, b) in [
