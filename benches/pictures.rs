@@ -90,13 +90,13 @@ fn state() -> AppState {
         },
         requested: None,
     }));
-    s.images = true;
     for i in 0..3 {
         go(Input::Picture {
             url: url(i),
             view: Some(PictureView::Ready),
         });
     }
+    s.images = true;
     s
 }
 
