@@ -14,7 +14,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// The item's page on the service, for the header's link.
+/// The item's page on the service, for the header's link. Uncertain: the protocol notes do not
+/// give the form; this is the one the web site's item links have.
 fn item_page(item_id: &str) -> Option<String> {
     // Only digits go into a URL that the terminal is asked to open.
     (!item_id.is_empty() && item_id.bytes().all(|b| b.is_ascii_digit()))
