@@ -217,9 +217,12 @@ async fn a_picture_that_cannot_be_fetched_shows_why_and_its_link() {
         .unwrap();
     rt.draw_if_dirty().unwrap();
     let shown = screen(&rt);
-    assert!(shown.contains("✗ HTTP 404"), "{shown}");
+    // One row saying why, the link right under it.
+    let rows: Vec<&str> = shown.lines().collect();
+    let at = rows.iter().position(|l| l.contains("✗ HTTP 404"));
+    let at = at.unwrap_or_else(|| panic!("{shown}"));
     assert!(
-        shown.contains("O1CN01gone.jpg"),
+        rows[at + 1].contains("O1CN01gone.jpg"),
         "the link under it: {shown}"
     );
     assert!(rt.links().iter().any(|l| l.url == missing));

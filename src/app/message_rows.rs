@@ -269,9 +269,10 @@ fn rows(
         + usize::from(tail_time.is_some() && tail_status.is_some())
         + tail_status.as_ref().map_or(0, |(l, _)| text::width(l));
     if let (Content::Image { urls }, true) = (&m.content, state.images) {
-        // Each picture's thumbnail, its link under it.
+        // Each picture's thumbnail, its link under it; one that failed, a row saying why.
         for url in urls {
-            for line in 0..THUMB_ROWS {
+            let failed = matches!(state.pictures.get(url), Some(super::PictureView::Failed(_)));
+            for line in 0..if failed { 1 } else { THUMB_ROWS } {
                 out.push(Row::Picture {
                     url: url.clone(),
                     line,
