@@ -228,8 +228,22 @@ async fn a_key_leaves_the_mouse_to_the_terminal_and_takes_it_back() {
     assert!(!rt.state().mouse_capture);
     rt.draw_if_dirty().unwrap();
     assert!(screen(&rt).contains("鼠标归终端"), "{}", screen(&rt));
+    // Said in the status bar for as long as it lasts, after the notice is gone.
+    rt.dispatch(Input::Key(KeyEvent::new(
+        KeyCode::Char('j'),
+        KeyModifiers::NONE,
+    )))
+    .await;
+    rt.draw_if_dirty().unwrap();
+    let shown = screen(&rt);
+    assert!(
+        !shown.contains("鼠标归终端") && shown.contains("鼠标:终端"),
+        "{shown}"
+    );
     rt.dispatch(m()).await;
     assert!(rt.state().mouse_capture);
+    rt.draw_if_dirty().unwrap();
+    assert!(!screen(&rt).contains("鼠标:终端"));
     // The help lists it with its key.
     rt.dispatch(Input::Key(KeyEvent::new(
         KeyCode::Char('?'),

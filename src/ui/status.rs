@@ -68,6 +68,13 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             Style::default().fg(Color::LightYellow),
         ));
     }
+    if !state.mouse_capture {
+        // Said for as long as it lasts: clicks and scrolling do nothing here meanwhile.
+        right.push(Span::styled(
+            format!("{} │ ", s.mouse_terminal),
+            Style::default().fg(Color::LightYellow),
+        ));
+    }
     if let Some(nick) = &state.self_nick {
         right.push(Span::raw(format!("{}: {} │ ", s.me, text::one_line(nick))));
     }
