@@ -6,7 +6,9 @@
 use super::cache::DiskCache;
 use image::DynamicImage;
 use std::io::Cursor;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Bounds of what is fetched and decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +25,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bytes: 10 * 1024 * 1024,
-            // A 48-megapixel phone photo, decoded, is 192 MB: the bound of one decode.
-            max_pixels: 50_000_000,
+            // A 16-megapixel photo (4608×3456) decodes into 48 MB, and one is decoded at a
+            // time: what bounds the memory a picture takes while it is made a thumbnail.
+            max_pixels: 16_000_000,
             thumb_px: 480,
         }
     }
@@ -60,6 +63,8 @@ pub struct Fetcher {
     http: reqwest::Client,
     cache: Option<DiskCache>,
     limits: Limits,
+    /// One decode at a time, whatever the number of fetches.
+    decoding: Arc<Semaphore>,
 }
 
 impl Fetcher {
@@ -76,6 +81,7 @@ impl Fetcher {
             http,
             cache,
             limits,
+            decoding: Arc::new(Semaphore::new(1)),
         })
     }
 
@@ -102,12 +108,18 @@ impl Fetcher {
             thumb_px: max_px,
             ..self.limits
         };
+        let slot = self
+            .decoding
+            .acquire()
+            .await
+            .map_err(|e| PictureError::Undecodable(e.to_string()))?;
         let (thumb, bytes) = tokio::task::spawn_blocking(move || {
             let size = dimensions(&bytes);
             decode_thumbnail(&bytes, &limits).map(|t| ((t, size), bytes))
         })
         .await
         .map_err(|e| PictureError::Undecodable(e.to_string()))??;
+        drop(slot);
         if source == Source::Network
             && let Some(cache) = self.cache.clone()
         {
