@@ -280,6 +280,21 @@ mod tests {
     }
 
     #[test]
+    fn pictures_and_links_are_read_from_the_ui_table() {
+        use crate::pictures::ImagesMode;
+        let s = resolve(Layer::default(), env(&[]), "");
+        assert_eq!((s.ui.images, s.ui.hyperlinks), (ImagesMode::Auto, true));
+        let s = resolve(
+            Layer::default(),
+            env(&[]),
+            "[ui]\nimages = \"sixel\"\nhyperlinks = false",
+        );
+        assert_eq!((s.ui.images, s.ui.hyperlinks), (ImagesMode::Sixel, false));
+        let s = resolve(Layer::default(), env(&[]), "[ui]\nimages = \"off\"");
+        assert_eq!(s.ui.images, ImagesMode::Off);
+    }
+
+    #[test]
     fn the_language_is_the_flag_else_the_files_else_the_locale() {
         let zh = env(&[("LANG", "zh_CN.UTF-8")]);
         let s = resolve(Layer::default(), zh.clone(), "");
