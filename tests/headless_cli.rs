@@ -11,6 +11,7 @@ use goofish_tui::protocol::encode::{PushItem, chat_message_item, sync_push_body}
 use goofish_tui::protocol::{Cid, Content, Message, MessageId, Uid};
 use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -1060,4 +1061,110 @@ async fn commands_speak_chinese_when_asked() {
         help.contains("Usage:") && help.contains("Options:"),
         "{help}"
     );
+}
+
+/// The ids of the burst's messages (`第N条：还在吗？`) stored in the local history of `dir`,
+/// read beside the running program.
+fn stored_ids(dir: &Path, uid: &Uid) -> Vec<String> {
+    let db = goofish_tui::store::db_path(dir, uid).unwrap();
+    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
+    let mut stmt = c
+        .prepare("SELECT id FROM messages WHERE body LIKE '第%条：还在吗？'")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_killed_mid_burst_misses_nothing_and_doubles_nothing_after_a_restart() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 11,
+        history: 2,
+        ..SimOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let watch = || {
+        let mut c = cmd(Some(&sim), None, dir.path());
+        c.args(["watch", "--json"]);
+        Watch::start(c)
+    };
+    let mut first = watch();
+    first
+        .until("live", |v| {
+            v["type"] == "connection" && v["state"] == "live"
+        })
+        .await;
+    // Let the first list reach the store.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let before = stored_ids(dir.path(), &sim.self_uid).len();
+    let burst = tokio::spawn({
+        let url = format!("{}/burst", sim.control_url());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&json!({"count": 3000, "conversations": 10}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    });
+    // Killed while the burst comes in, part of it shown, part of it stored.
+    let mut shown = 0;
+    while shown < 600 {
+        first.until("a message", |v| v["type"] == "message").await;
+        shown += 1;
+    }
+    Command::new("kill")
+        .args(["-KILL", &first.child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = first.child.wait();
+    assert_eq!(burst.await.unwrap()["count"], 3000);
+    let kept = stored_ids(dir.path(), &sim.self_uid);
+    let kept_set: HashSet<&String> = kept.iter().collect();
+    assert!(kept.len() < before + 3000, "the kill came before the end");
+
+    // The next run catches up by itself: every message ends up stored once, and what the
+    // first run had stored is not shown again.
+    let mut second = watch();
+    second
+        .until("live", |v| {
+            v["type"] == "connection" && v["state"] == "live"
+        })
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stored_ids(dir.path(), &sim.self_uid).len() < before + 3000 {
+        assert!(
+            Instant::now() < deadline,
+            "the catch-up did not store everything"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, _, lines) = second.terminate().await;
+    let all = stored_ids(dir.path(), &sim.self_uid);
+    assert_eq!(all.len(), before + 3000, "nothing missing");
+    let unique: HashSet<&String> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "nothing stored twice");
+    let shown_again: Vec<String> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == "message")
+        .filter_map(|v| v["id"].as_str().map(str::to_string))
+        .filter(|id| kept_set.contains(id))
+        .collect();
+    assert!(
+        shown_again.is_empty(),
+        "{} stored messages shown again",
+        shown_again.len()
+    );
+    sim.shutdown().await;
 }
