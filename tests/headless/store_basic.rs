@@ -190,6 +190,12 @@ fn search_finds_chinese_emoji_and_mixed_text() {
     // Wildcards are literal.
     assert_eq!(search_texts(&s, "%_"), ["100%_新吗"]);
     assert!(search_texts(&s, "_").len() == 1);
+    assert_eq!(search_texts(&s, "0%_新"), ["100%_新吗"]);
+    assert!(search_texts(&s, "0%x新").is_empty());
+    // Every trigram of the query in a message is not enough: they must be in a row.
+    s.save_messages(&[msg(7, "11", 7000, "包邮的，邮的话，的话能")])
+        .unwrap();
+    assert_eq!(search_texts(&s, "包邮的话能"), ["不包邮的话能便宜50吗"]);
     // FTS operators in the query are literal too.
     assert!(search_texts(&s, "\"OR能").is_empty());
     assert!(search_texts(&s, "   ").is_empty());
