@@ -8,8 +8,13 @@
 //!   process (its CPU counted with `getrusage`); a key pressed during the burst must be
 //!   answered.
 //!
+//! A third, when `GOOFISH_CLIENT_DIR` names a directory where the npm package
+//! `goofish-client` is installed: that TypeScript client on the same burst, side by side.
+//! After its burst, `watch` is also timed from push to output while idle (p50/p99).
+//!
 //! `cargo bench --bench receive_cost`; `RECEIVE_COUNT` (default 20,000) and
-//! `RECEIVE_CONVERSATIONS` (50) set the burst. Prints one JSON object per receiver.
+//! `RECEIVE_CONVERSATIONS` (50) set the burst, `LATENCY_ROUNDS` (200) the idle pushes.
+//! Prints one JSON object per receiver.
 #![allow(clippy::unwrap_used)]
 
 use goofish_tui::app::{AppState, Input, UiOptions};
@@ -224,6 +229,7 @@ async fn watch(count: usize, conversations: usize) -> Value {
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = proc_cpu(pid) - cpu0;
     let peak = proc_peak_mb(pid);
+    let latency = idle_latency(&sim, &rx, seen).await;
     let _ = child.kill();
     let _ = child.wait();
     let mut err = String::new();
@@ -244,8 +250,131 @@ async fn watch(count: usize, conversations: usize) -> Value {
         "printed_after_s": (printed * 100.0).round() / 100.0,
         "stored_after_s": (elapsed * 100.0).round() / 100.0,
         "peak_rss_mb": (peak * 10.0).round() / 10.0,
+        "idle_push_to_output_ms": latency,
         "sim_unacked": sim.state().await["pushes_unacked"],
     })
+}
+
+type Lines = std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<usize>>>;
+
+/// Push-to-output latency while idle: single messages a quarter second apart, each timed
+/// from the simulator's control call to the line on the receiver's stdout.
+async fn idle_latency(sim: &SimProcess, rx: &Lines, mut seen: usize) -> Value {
+    let rounds = env_or("LATENCY_ROUNDS", 200);
+    let client = reqwest::Client::new();
+    let url = format!("{}/incoming", sim.field("control"));
+    let mut ms = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let sent = Instant::now();
+        let body = json!({"from": "1000000101", "text": format!("在吗 {i}")});
+        if client.post(&url).json(&body).send().await.is_err() {
+            break;
+        }
+        let rx = rx.clone();
+        let got = tokio::task::spawn_blocking(move || {
+            let rx = rx.lock().unwrap();
+            loop {
+                match rx.recv_timeout(Duration::from_secs(10)) {
+                    Ok(n) if n != usize::MAX && n > seen => return Some(n),
+                    Ok(_) => {}
+                    Err(_) => return None,
+                }
+            }
+        })
+        .await
+        .unwrap();
+        match got {
+            Some(n) => {
+                seen = n;
+                ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            None => break,
+        }
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let i = ((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len().max(1)) - 1;
+        ms.get(i)
+            .map_or(Value::Null, |v| json!((v * 100.0).round() / 100.0))
+    };
+    json!({"rounds": ms.len(), "p50": at(0.5), "p99": at(0.99), "max": at(1.0)})
+}
+
+/// The TypeScript client `goofish-client` from npm on the same burst, decoding and
+/// formatting every message (it stores nothing). Its directory (holding `node_modules`) comes
+/// in `GOOFISH_CLIENT_DIR`; without it this receiver is skipped with a notice.
+async fn peer(count: usize, conversations: usize) -> Option<Value> {
+    let Ok(dir) = std::env::var("GOOFISH_CLIENT_DIR") else {
+        eprintln!(
+            "goofish-client skipped: `npm install goofish-client` in a directory outside the \
+             repository and set GOOFISH_CLIENT_DIR to it"
+        );
+        return None;
+    };
+    let sim = SimProcess::start(conversations);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/peer/goofish_client_receiver.js"
+    );
+    let mut child = Command::new("node")
+        .env("GOOFISH_CLIENT_DIR", &dir)
+        .arg(script)
+        .arg(sim.info.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel::<usize>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let n = match line.strip_prefix("count ") {
+                Some(n) => n.parse().unwrap_or(0),
+                None if line == "live" => usize::MAX,
+                None => continue,
+            };
+            let _ = tx.send(n);
+        }
+    });
+    if rx.recv_timeout(Duration::from_secs(30)) != Ok(usize::MAX) {
+        let _ = child.kill();
+        let _ = child.wait();
+        eprintln!("goofish-client did not go live");
+        return None;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let cpu0 = proc_cpu(pid);
+    let started = Instant::now();
+    let answer = sim
+        .control(
+            "burst",
+            json!({"count": count, "conversations": conversations}),
+        )
+        .await;
+    assert_eq!(answer["count"], count, "{answer}");
+    let mut seen = 0;
+    while seen < count {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(n) if n != usize::MAX => seen = n,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = proc_cpu(pid) - cpu0;
+    let peak = proc_peak_mb(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    Some(json!({
+        "receiver": "goofish-client (TypeScript, npm), decode + format, no storage",
+        "messages": seen,
+        "cpu_ms": (cpu * 1000.0).round(),
+        "cpu_us_per_message": (cpu * 1e6 / seen.max(1) as f64 * 10.0).round() / 10.0,
+        "messages_per_s": (seen as f64 / elapsed).round(),
+        "peak_rss_mb": (peak * 10.0).round() / 10.0,
+    }))
 }
 
 async fn tui(count: usize, conversations: usize) -> Value {
@@ -377,6 +506,9 @@ fn main() {
     let count = env_or("RECEIVE_COUNT", 20_000);
     let conversations = env_or("RECEIVE_CONVERSATIONS", 50);
     let rt = tokio::runtime::Runtime::new().unwrap();
+    if let Some(peer) = rt.block_on(peer(count, conversations)) {
+        println!("{peer}");
+    }
     println!("{}", rt.block_on(watch(count, conversations)));
     println!("{}", rt.block_on(tui(count, conversations)));
 }

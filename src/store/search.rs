@@ -79,18 +79,7 @@ pub(super) fn run(
         Ok((row::read(r, 0)?, r.get(5)?, r.get(6)?))
     };
     let rows: Vec<Row> = if query.chars().count() >= TRIGRAM {
-        // One quoted phrase: the user's text is matched literally, operators and all.
-        let phrase = format!("\"{}\"", query.replace('"', "\"\""));
-        // The newest hits are picked from the small (seq, time) index first; only those
-        // few rows are then read in full. Ties in time go to the later stored.
-        let mut stmt = conn.prepare_cached(read_hits!(
-            "SELECT m.seq, m.time FROM messages_fts f
-             JOIN messages m INDEXED BY messages_seq_time ON m.seq = f.rowid
-             WHERE messages_fts MATCH ?1
-             ORDER BY m.time DESC, m.seq DESC LIMIT ?2"
-        ))?;
-        stmt.query_map(params![phrase, limit], map)?
-            .collect::<Result<_, _>>()?
+        indexed(conn, query, limit, map)?
     } else {
         let pattern = format!("%{}%", escape_like(query));
         // Walks the (time, body) index newest first, reading full rows only for hits.
@@ -123,6 +112,66 @@ pub(super) fn run(
         });
     }
     Ok(hits)
+}
+
+/// The newest `limit` messages holding `query`, through the trigram index. The index knows
+/// which rows hold each trigram but not where (`detail=none`), so a row holding all of the
+/// query's trigrams is a candidate, and candidates are checked against the text here, newest
+/// first, a page at a time. A query of exactly three characters is one trigram: its
+/// candidates are its hits.
+fn indexed<T>(
+    conn: &Connection,
+    query: &str,
+    limit: i64,
+    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<(Option<Message>, T, String)>,
+) -> Result<Vec<(Option<Message>, T, String)>, StoreError> {
+    // The newest candidates are picked from the small (seq, time) index first; only those
+    // few rows are then read in full. Ties in time go to the later stored.
+    let mut stmt = conn.prepare_cached(read_hits!(
+        "SELECT m.seq, m.time FROM messages_fts f
+         JOIN messages m INDEXED BY messages_seq_time ON m.seq = f.rowid
+         WHERE messages_fts MATCH ?1
+         ORDER BY m.time DESC, m.seq DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let expression = trigram_expression(query);
+    let exact = query.chars().count() == TRIGRAM;
+    let mut out = Vec::new();
+    let mut offset = 0i64;
+    let mut page = limit;
+    loop {
+        let rows: Vec<_> = stmt
+            .query_map(params![expression, page, offset], &map)?
+            .collect::<Result<_, _>>()?;
+        let fetched = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        out.extend(
+            rows.into_iter()
+                .filter(|(_, _, body)| exact || find_folded(body, query).is_some()),
+        );
+        if fetched < page || i64::try_from(out.len()).unwrap_or(i64::MAX) >= limit {
+            break;
+        }
+        offset += fetched;
+        // Candidates that were not hits: look further at once.
+        page = page.saturating_mul(2);
+    }
+    out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(out)
+}
+
+/// `"abc" AND "bcd" AND …`: every trigram of `query`, each a quoted string (so operators and
+/// quotes in the query are only text).
+fn trigram_expression(query: &str) -> String {
+    let chars: Vec<char> = query.chars().collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut terms = Vec::new();
+    for w in chars.windows(TRIGRAM) {
+        // The tokenizer folds case itself (folding here could change the length).
+        let t: String = w.iter().collect();
+        if seen.insert(t.clone()) {
+            terms.push(format!("\"{}\"", t.replace('"', "\"\"")));
+        }
+    }
+    terms.join(" AND ")
 }
 
 fn same_char(a: char, b: char) -> bool {

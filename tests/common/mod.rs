@@ -1,7 +1,8 @@
 //! Shared helpers for tests that talk to the simulator over real loopback sockets.
 #![allow(dead_code, clippy::unwrap_used)]
 
-pub mod samples;
+#[allow(unused_imports)]
+pub(crate) use crate::samples;
 
 use futures_util::{SinkExt, StreamExt};
 use goofish_tui::protocol::lwp::{Frame, Kind, new_mid};

@@ -206,9 +206,19 @@ pub fn render(s: &AppState, w: u16, h: u16) -> String {
     format!("{}", t.backend())
 }
 
-/// The text on a test terminal, one line per row, as a person would read it.
+/// The text of the runtime's screen, one line per row, as a person would read it: its state
+/// drawn on a fresh test terminal of the same size. (The runtime's own test terminal only
+/// receives the cells that changed, and unlike a real terminal it does not blank the cell a
+/// wide character covers, so stale halves would show through.)
 pub fn screen(rt: &goofish_tui::tui::Runtime<ratatui::backend::TestBackend>) -> String {
-    let buf = rt.terminal().backend().buffer();
+    let area = rt.terminal().backend().buffer().area;
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(area.width, area.height))
+        .unwrap();
+    t.draw(|f| {
+        goofish_tui::ui::draw_all(f, rt.state(), rt.thumbs());
+    })
+    .unwrap();
+    let buf = t.backend().buffer();
     let mut out = String::new();
     for y in 0..buf.area.height {
         let mut x = 0;

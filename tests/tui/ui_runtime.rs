@@ -1,0 +1,305 @@
+//! The event loop: idle means no drawing, a burst of pushes is one frame.
+#![allow(clippy::unwrap_used)]
+
+use crate::ui_support;
+
+use futures_util::{StreamExt, stream};
+use goofish_tui::app::{AppState, Input, Msg, update};
+use goofish_tui::im::api::{ImCommand, ImEvent};
+use goofish_tui::text::i18n::Lang;
+use goofish_tui::tui::Runtime;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use std::io;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use ui_support::*;
+
+fn fixed_clock() -> i64 {
+    now()
+}
+
+fn runtime(s: AppState) -> (Runtime<TestBackend>, mpsc::Receiver<ImCommand>) {
+    let (tx, rx) = mpsc::channel(1024);
+    let rt = Runtime::new(TestBackend::new(80, 24), s, tx)
+        .unwrap()
+        .with_clock(fixed_clock);
+    (rt, rx)
+}
+
+fn no_input() -> stream::Pending<io::Result<Event>> {
+    stream::pending()
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_draws_nothing() {
+    let (mut rt, _cmds) = runtime(populated(Lang::Zh));
+    let (_events_tx, mut events) = mpsc::channel::<ImEvent>(16);
+    // The first pass draws the initial screen, then nothing happens for an hour.
+    let r = tokio::time::timeout(Duration::from_secs(3600), rt.run(no_input(), &mut events)).await;
+    assert!(r.is_err(), "the loop keeps running");
+    assert_eq!(rt.draws(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn burst_of_pushes_is_one_frame() {
+    let (mut rt, _cmds) = runtime(populated(Lang::Zh));
+    let (events_tx, mut events) = mpsc::channel::<ImEvent>(256);
+    let _ = tokio::time::timeout(Duration::from_secs(1), rt.run(no_input(), &mut events)).await;
+    let before = rt.draws();
+    for i in 0..100 {
+        events_tx
+            .send(ImEvent::Message(msg(
+                &format!("{}.PNM", 1000 + i),
+                "101",
+                "3001",
+                now() + i,
+                text("来了"),
+            )))
+            .await
+            .unwrap();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(60), rt.run(no_input(), &mut events)).await;
+    assert_eq!(rt.draws() - before, 1);
+    assert_eq!(rt.state().conversation(&"101".into()).unwrap().unread, 102);
+    assert_eq!(rt.title(), Some("(102) 闲鱼"));
+}
+
+/// Wall clock that follows tokio's (paused) time.
+fn tokio_clock() -> i64 {
+    static START: OnceLock<tokio::time::Instant> = OnceLock::new();
+    let start = *START.get_or_init(tokio::time::Instant::now);
+    now() + start.elapsed().as_millis() as i64
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_on_screen_is_redrawn_when_its_minute_changes_and_only_then() {
+    let (tx, _cmds) = mpsc::channel(16);
+    let _ = tokio_clock();
+    let mut rt = Runtime::new(TestBackend::new(100, 24), populated(Lang::En), tx)
+        .unwrap()
+        .with_clock(tokio_clock);
+    let (_events_tx, mut events) = mpsc::channel::<ImEvent>(16);
+    let _ = tokio::time::timeout(Duration::from_secs(3600), rt.run(no_input(), &mut events)).await;
+    // 张三 waits from 2 minutes to 62: 3m … 59m, then 1h; the first frame besides.
+    assert!((58..=60).contains(&rt.draws()), "{}", rt.draws());
+    let screen = format!("{}", rt.terminal().backend());
+    assert!(screen.contains("1h"), "{screen}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reconnect_countdown_ticks_then_goes_quiet() {
+    let (tx, _cmds) = mpsc::channel(16);
+    let _ = tokio_clock();
+    // Nobody waits for an answer: only the countdown changes with time.
+    let mut s = populated(Lang::En);
+    update(
+        &mut s,
+        Msg::new(now(), Input::Im(ImEvent::Conversations(answered_list()))),
+    );
+    let mut rt = Runtime::new(TestBackend::new(100, 24), s, tx)
+        .unwrap()
+        .with_clock(tokio_clock);
+    let (events_tx, mut events) = mpsc::channel::<ImEvent>(16);
+    events_tx
+        .send(ImEvent::Connection(
+            goofish_tui::im::api::ConnState::Reconnecting {
+                in_ms: 3000,
+                attempt: 1,
+                last_error: "reset".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    let _ =
+        tokio::time::timeout(Duration::from_millis(1500), rt.run(no_input(), &mut events)).await;
+    let screen = format!("{}", rt.terminal().backend());
+    assert!(screen.contains("in 2s (attempt 1) reset"), "{screen}");
+    let _ = tokio::time::timeout(Duration::from_secs(10), rt.run(no_input(), &mut events)).await;
+    // Initial frame, the event, then one frame per shown second (2, 1, 0).
+    let after_countdown = rt.draws();
+    assert_eq!(after_countdown, 5);
+    let _ = tokio::time::timeout(Duration::from_secs(3600), rt.run(no_input(), &mut events)).await;
+    assert_eq!(
+        rt.draws(),
+        after_countdown,
+        "quiet once the countdown is over"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn keys_flow_to_commands_and_quit_ends_the_loop() {
+    let (mut rt, mut cmds) = runtime(populated(Lang::Zh));
+    let (_tx, mut events) = mpsc::channel::<ImEvent>(16);
+    let keys = [
+        KeyCode::Char('j'),
+        KeyCode::Enter,
+        KeyCode::Char('好'),
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::Char('q'),
+    ];
+    let input = stream::iter(
+        keys.into_iter()
+            .map(|k| Ok::<_, io::Error>(Event::Key(KeyEvent::new(k, KeyModifiers::NONE))))
+            .collect::<Vec<_>>(),
+    )
+    .chain(stream::pending());
+    let r = tokio::time::timeout(Duration::from_secs(5), rt.run(input, &mut events)).await;
+    assert!(matches!(r, Ok(Ok(()))), "q ends the loop");
+    let mut got = Vec::new();
+    while let Ok(c) = cmds.try_recv() {
+        got.push(c);
+    }
+    assert!(
+        got.iter()
+            .any(|c| matches!(c, ImCommand::SendText { text, .. } if text == "好")),
+        "{got:?}"
+    );
+    assert_eq!(got.last(), Some(&ImCommand::Shutdown));
+    // All six keys were folded into very few frames.
+    assert!(rt.draws() <= 2, "{}", rt.draws());
+}
+
+#[tokio::test]
+async fn scripted_dispatch_renders_to_the_test_backend() {
+    let (mut rt, _cmds) = runtime(populated(Lang::Zh));
+    rt.dispatch(Input::Key(KeyEvent::new(
+        KeyCode::Char('j'),
+        KeyModifiers::NONE,
+    )))
+    .await;
+    assert!(rt.draw_if_dirty().unwrap());
+    assert!(
+        !rt.draw_if_dirty().unwrap(),
+        "nothing changed: no second frame"
+    );
+    let screen = format!("{}", rt.terminal().backend());
+    assert!(screen.contains("张三😀"), "{screen}");
+}
+
+/// `populated` with 张三's conversation open and one message loaded, focus in the pane.
+fn opened_in_pane() -> AppState {
+    let mut s = populated(Lang::Zh);
+    let k = |s: &mut AppState, code| {
+        update(
+            s,
+            Msg::new(now(), Input::Key(KeyEvent::new(code, KeyModifiers::NONE))),
+        );
+    };
+    k(&mut s, KeyCode::Char('j'));
+    k(&mut s, KeyCode::Enter);
+    update(
+        &mut s,
+        Msg::new(
+            now(),
+            Input::Im(ImEvent::History {
+                page: page(
+                    "101",
+                    vec![msg("1.PNM", "101", "3001", now(), text("能包邮吗"))],
+                    None,
+                ),
+                requested: None,
+            }),
+        ),
+    );
+    s
+}
+
+#[tokio::test]
+async fn a_copy_goes_to_the_terminal_clipboard() {
+    let (mut rt, _cmds) = runtime(opened_in_pane());
+    for code in [KeyCode::Esc, KeyCode::Tab, KeyCode::Char('y')] {
+        rt.dispatch(Input::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+            .await;
+    }
+    assert_eq!(rt.copied(), Some("能包邮吗"));
+}
+
+#[tokio::test]
+async fn a_key_leaves_the_mouse_to_the_terminal_and_takes_it_back() {
+    let (mut rt, _cmds) = runtime(opened_in_pane());
+    let m = || Input::Key(KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE));
+    rt.dispatch(Input::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)))
+        .await;
+    assert!(rt.state().mouse_capture);
+    rt.dispatch(m()).await;
+    assert!(!rt.state().mouse_capture);
+    rt.draw_if_dirty().unwrap();
+    assert!(screen(&rt).contains("鼠标归终端"), "{}", screen(&rt));
+    // Said in the status bar for as long as it lasts, after the notice is gone.
+    rt.dispatch(Input::Key(KeyEvent::new(
+        KeyCode::Char('j'),
+        KeyModifiers::NONE,
+    )))
+    .await;
+    rt.draw_if_dirty().unwrap();
+    let shown = screen(&rt);
+    assert!(
+        !shown.contains("鼠标归终端") && shown.contains("鼠标:终端"),
+        "{shown}"
+    );
+    rt.dispatch(m()).await;
+    assert!(rt.state().mouse_capture);
+    rt.draw_if_dirty().unwrap();
+    assert!(!screen(&rt).contains("鼠标:终端"));
+    // The help lists it with its key.
+    rt.dispatch(Input::Key(KeyEvent::new(
+        KeyCode::Char('?'),
+        KeyModifiers::NONE,
+    )))
+    .await;
+    rt.draw_if_dirty().unwrap();
+    assert!(screen(&rt).contains("鼠标"), "{}", screen(&rt));
+}
+
+#[test]
+fn the_mouse_key_is_an_effect_and_can_be_bound_elsewhere() {
+    use goofish_tui::app::{Effect, UiOptions};
+    let opts = UiOptions {
+        lang: Lang::En,
+        keymap: [("mouse".to_string(), "ctrl-y".to_string())].into(),
+        ..UiOptions::default()
+    };
+    let (mut s, errors) = AppState::new(&opts, tz(), now());
+    assert!(errors.is_empty(), "{errors:?}");
+    let fx = key_mod(&mut s, KeyCode::Char('y'), KeyModifiers::CONTROL);
+    assert!(fx.contains(&Effect::MouseCapture(false)), "{fx:?}");
+    let fx = key(&mut s, KeyCode::Char('m'));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::MouseCapture(_))),
+        "{fx:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_editor_has_the_screen_until_it_ends_and_its_text_is_the_draft() {
+    let (tx, _cmds) = mpsc::channel(16);
+    // An "editor" that writes the file it is given.
+    let mut rt = Runtime::new(TestBackend::new(80, 24), opened_in_pane(), tx)
+        .unwrap()
+        .with_clock(fixed_clock)
+        .with_editor("printf '亲，今天发货' >");
+    rt.draw_if_dirty().unwrap();
+    let draws = rt.draws();
+    rt.dispatch(Input::Key(KeyEvent::new(
+        KeyCode::Char('e'),
+        KeyModifiers::CONTROL,
+    )))
+    .await;
+    assert!(rt.editing());
+    // Nothing is drawn over the editor.
+    rt.dispatch(Input::Resize {
+        width: 80,
+        height: 24,
+    })
+    .await;
+    assert!(!rt.draw_if_dirty().unwrap());
+    rt.finish_editing().await;
+    assert!(!rt.editing());
+    assert_eq!(rt.state().draft(&"101".into()), "亲，今天发货");
+    assert!(rt.draw_if_dirty().unwrap());
+    assert_eq!(rt.draws(), draws + 1);
+    assert!(screen(&rt).contains("亲，今天发货"));
+}
