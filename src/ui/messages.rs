@@ -242,19 +242,29 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect, thumbs: &Thumbs) ->
         rows = padded;
     }
     let mut links = Vec::new();
-    // Thumbnails whose rows are all in view, and where.
-    let mut shown: Vec<(Rect, &str)> = Vec::new();
+    // A picture whose top is above the view: a word for it on its first row in view.
+    if let Some((line, meta)) = rows.first_mut()
+        && let Some((_, k, own)) = &meta.picture
+        && *k > 0
+    {
+        let indent = if *own { "" } else { "  " };
+        *line = Line::styled(format!("{indent}⋮ {}", s.image), dim());
+    }
+    // Thumbnails whose top row is in view, where, and whether their bottom is cut.
+    let mut shown: Vec<(Rect, &str, bool)> = Vec::new();
     for (y, (_, meta)) in rows.iter().enumerate() {
         let Some((url, 0, own)) = &meta.picture else {
             continue;
         };
-        let whole = (0..THUMB_ROWS).all(|k| {
-            rows.get(y + usize::from(k))
-                .and_then(|(_, m)| m.picture.as_ref())
-                .is_some_and(|(u, line, _)| u == url && *line == k)
-        });
+        let in_view = (0..THUMB_ROWS)
+            .take_while(|&k| {
+                rows.get(y + usize::from(k))
+                    .and_then(|(_, m)| m.picture.as_ref())
+                    .is_some_and(|(u, line, _)| u == url && *line == k)
+            })
+            .count() as u16;
         match thumbs.get(url) {
-            Some(t) if whole => {
+            Some(t) => {
                 let own = *own;
                 let cols = t.cols.min(area.width.saturating_sub(2));
                 let x = if own {
@@ -262,12 +272,13 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect, thumbs: &Thumbs) ->
                 } else {
                     area.x + 2
                 };
+                let rows_shown = t.rows.min(in_view);
                 shown.push((
-                    Rect::new(x, area.y + y as u16, cols, t.rows.min(THUMB_ROWS)),
+                    Rect::new(x, area.y + y as u16, cols, rows_shown),
                     url,
+                    rows_shown < t.rows,
                 ));
             }
-            Some(_) => {}
             None if !matches!(state.pictures.get(url), Some(PictureView::Failed(_)))
                 && !drawn.pictures.contains(url) =>
             {
@@ -297,12 +308,20 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect, thumbs: &Thumbs) ->
             });
         }
     }
-    let shown: Vec<(Rect, String)> = shown.into_iter().map(|(r, u)| (r, u.to_string())).collect();
+    let shown: Vec<(Rect, String, bool)> = shown
+        .into_iter()
+        .map(|(r, u, cut)| (r, u.to_string(), cut))
+        .collect();
     let lines: Vec<Line> = rows.into_iter().map(|(l, _)| l).collect();
     frame.render_widget(Paragraph::new(lines), area);
-    for (r, url) in &shown {
+    for (r, url, cut) in &shown {
         if let Some(t) = thumbs.get(url) {
-            frame.render_widget(ratatui_image::Image::new(&t.protocol), *r);
+            // Cut at the bottom of the pane: its top part, where the protocol can draw a part
+            // (half blocks, kitty); the others leave the rows empty.
+            frame.render_widget(
+                ratatui_image::Image::new(&t.protocol).allow_clipping(*cut),
+                *r,
+            );
         }
     }
 

@@ -305,3 +305,50 @@ fn over_ssh_the_link_is_offered_instead_of_opened() {
     assert!(over_ssh(env("SSH_TTY")));
     assert!(!over_ssh(env("DISPLAY")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_scrolled_half_out_of_view_leaves_a_word_for_it() {
+    let sim = common::quiet_sim().await;
+    let url = item_picture(&sim).await;
+    let fetcher = Fetcher::new(None, Limits::default()).unwrap();
+    let (tx, _rx) = mpsc::channel(16);
+    let mut rt = Runtime::new(TestBackend::new(80, 24), with_picture(&url), tx)
+        .unwrap()
+        .with_clock(fixed_clock)
+        .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
+    rt.draw_if_dirty().unwrap();
+    tokio::time::timeout(Duration::from_secs(20), rt.next_picture())
+        .await
+        .unwrap();
+    let block_rows = |shown: &str| {
+        shown
+            .lines()
+            .filter(|l| l.contains('▀') || l.contains('▄'))
+            .count()
+    };
+    let mut cut_frames = 0;
+    for i in 0..30 {
+        rt.dispatch(Input::Im(ImEvent::Message(msg(
+            &format!("{}.PNM", 100 + i),
+            "101",
+            "3001",
+            now() + i,
+            text("还在吗"),
+        ))))
+        .await;
+        rt.draw_if_dirty().unwrap();
+        let shown = screen(&rt);
+        let n = block_rows(&shown);
+        if shown.contains("⋮ [图片]") {
+            // Its top above the view: no piece of the wrong part of it, a word instead.
+            assert_eq!(n, 0, "{shown}");
+            cut_frames += 1;
+        } else if shown.contains("[图片] ") && shown.contains("fleamarket.jpg") {
+            // Still whole in view, or only its link left.
+            assert!(n == 6 || n == 0, "{shown}");
+        }
+    }
+    // Pushed up one row at a time, the picture spent five frames cut at the top.
+    assert_eq!(cut_frames, 5);
+    sim.shutdown().await;
+}
