@@ -155,6 +155,9 @@ async fn run_sim(log_level: &str, args: &SimArgs) -> Result<()> {
             .map(|s| Duration::from_secs_f64(s.max(0.0))),
         im_token_lifetime: Duration::from_secs(args.im_token_lifetime.max(1)),
         heartbeat_kick_after: Duration::from_secs(args.heartbeat_kick_after.max(1)),
+        session_lifetime: args
+            .session_lifetime
+            .map(|s| Duration::from_secs_f64(s.clamp(0.1, 1e9))),
         ..SimOptions::default()
     };
     let handle = sim::start(opts)

@@ -464,6 +464,17 @@ impl Driver {
                 let adopted = mtop.adopt_saved_login(uid.as_ref()).await;
                 Some(Input::Done(Done::SavedLogin { adopted }))
             }),
+            Job::CheckLogin => self.spawn_reporting(async move {
+                let result = mtop.login_user().await.map(|_| ());
+                Some(Input::Done(Done::LoginChecked { result }))
+            }),
+            Job::RenewLogin { silent } => self.spawn_reporting(async move {
+                let (result, silent_tried) = jobs::renew_login(&mtop, silent).await;
+                Some(Input::Done(Done::LoginRenewed {
+                    result,
+                    silent_tried,
+                }))
+            }),
         }
     }
 

@@ -13,6 +13,7 @@ mod driver;
 mod gap;
 mod jobs;
 mod lifecycle;
+mod login;
 mod media;
 mod outbox;
 // The scenarios feed the core pushes made with the simulator's encoders.
@@ -27,6 +28,7 @@ pub use dedupe::{ResolvedUuids, SeenIds};
 pub use driver::spawn;
 pub use gap::Gap;
 pub use lifecycle::Backoff;
+pub use login::LoginTimes;
 pub use media::MAX_IMAGE_BYTES;
 pub use outbox::{OutState, Outbox, Outgoing, SendError, SendStep, find_delivered};
 
@@ -87,6 +89,8 @@ pub struct SessionConfig {
     /// At the first connection, fetch what arrived since a session of the store was last
     /// live (the messenger and `watch`; a one-shot `send` does not need to).
     pub catch_up_at_start: bool,
+    /// The login's keep-alive and renewal (§5.4).
+    pub login: LoginTimes,
     /// Local history: accepted messages and the conversation list are written here before
     /// they are emitted, and sends wait in its outbox until the server has them. `None`
     /// (or a failing store) only loses the cache, never the session.
@@ -115,6 +119,11 @@ impl SessionConfig {
             token_margin: Duration::from_secs(10 * 60),
             dedupe_capacity: 100_000,
             catch_up_at_start: true,
+            login: LoginTimes {
+                keepalive: Some(crate::config::defaults::LOGIN_KEEPALIVE),
+                renew_every: Some(crate::config::defaults::LOGIN_RENEW),
+                silent_window: crate::config::defaults::SILENT_RENEW_WINDOW,
+            },
             store: None,
         }
     }
