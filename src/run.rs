@@ -119,6 +119,8 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
         conn_cfg(settings.endpoints.ws.clone()),
         DeviceSource::File(paths.device_id()),
     );
+    cfg.login.keepalive = Some(settings.login_keepalive);
+    cfg.login.renew_every = Some(settings.login_renew);
     let keep = settings.keep_per_conversation;
     let (store, store_problem) = open_store(settings.store_dir(), &uid, keep).await;
     cfg.store = store.clone();

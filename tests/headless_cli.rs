@@ -1061,3 +1061,43 @@ async fn commands_speak_chinese_when_asked() {
         "{help}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_keeps_the_login_alive_past_its_lifetime_and_still_receives() {
+    // The 90 s lifetime and 6 minutes, scaled: a 3 s login watched for 10 s.
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 3,
+        history: 2,
+        session_lifetime: Some(Duration::from_secs(3)),
+        ..SimOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.env("GOOFISH_LOGIN_KEEPALIVE_SECS", "1")
+        .env("GOOFISH_LOGIN_RENEW_SECS", "1")
+        .args(["watch", "--json"]);
+    let mut w = Watch::start(c);
+    w.until("live", |v| {
+        v["type"] == "connection" && v["state"] == "live"
+    })
+    .await;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    control(&sim, "incoming", json!({"text": "过了八秒还在吗"})).await;
+    w.until("the late message", is_message_with("过了八秒还在吗"))
+        .await;
+    assert!(started.elapsed() >= Duration::from_secs(8));
+    let state = common::sim_state(&sim).await;
+    assert_eq!(state["registrations"], 1, "the connection never dropped");
+    assert!(state["renewals"].as_u64().unwrap() >= 3, "{state}");
+    let (_, _, seen) = w.terminate().await;
+    let states: Vec<String> = seen
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == "connection")
+        .map(|v| v["state"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(states, ["connecting", "registering", "live"]);
+}

@@ -49,6 +49,10 @@ pub struct Settings {
     /// The cookie given this time, if any (else the saved jar is used).
     pub cookie: Option<GivenCookie>,
     pub heartbeat: Duration,
+    /// `loginuser.get` this often while running (§5.4).
+    pub login_keepalive: Duration,
+    /// `hasLogin.do` this often ahead of any expiry of the login.
+    pub login_renew: Duration,
     /// The log file's level (`--log-level`, else the config file's).
     pub log_file_level: String,
     /// The level of what the commands log on stderr (`--log-level`).
@@ -141,6 +145,12 @@ impl Sources {
             heartbeat: l
                 .heartbeat_secs
                 .map_or(HEARTBEAT, |s| Duration::from_secs(s.max(1))),
+            login_keepalive: l
+                .login_keepalive_secs
+                .map_or(LOGIN_KEEPALIVE, |s| Duration::from_secs(s.max(1))),
+            login_renew: l
+                .login_renew_secs
+                .map_or(LOGIN_RENEW, |s| Duration::from_secs(s.max(1))),
             log_file_level: l
                 .log_level
                 .or(l.log_file_level)
@@ -210,6 +220,24 @@ mod tests {
             "",
         );
         assert_eq!(s.heartbeat, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_login_keepalive_and_renewal_periods_come_from_file_and_environment() {
+        let text = "login_keepalive_secs = 120\nlogin_renew_secs = 900";
+        let s = resolve(Layer::default(), env(&[]), text);
+        assert_eq!(s.login_keepalive, Duration::from_secs(120));
+        assert_eq!(s.login_renew, Duration::from_secs(900));
+        let e = env(&[
+            ("GOOFISH_LOGIN_KEEPALIVE_SECS", "2"),
+            ("GOOFISH_LOGIN_RENEW_SECS", "not a number"),
+        ]);
+        let s = resolve(Layer::default(), e, text);
+        assert_eq!(s.login_keepalive, Duration::from_secs(2));
+        assert_eq!(s.login_renew, Duration::from_secs(900));
+        let s = resolve(Layer::default(), env(&[]), "");
+        assert_eq!(s.login_keepalive, LOGIN_KEEPALIVE);
+        assert_eq!(s.login_renew, LOGIN_RENEW);
     }
 
     #[test]

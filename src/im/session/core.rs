@@ -628,9 +628,14 @@ impl SessionCore {
     }
 
     fn start_connect(&mut self) {
+        self.set_state(ConnState::Connecting);
+        self.connect_again();
+    }
+
+    /// A connection attempt, the state already shown as connecting.
+    fn connect_again(&mut self) {
         self.last_link += 1;
         let link = self.last_link;
-        self.set_state(ConnState::Connecting);
         let job = Job::Connect {
             link,
             uid: self.uid.clone(),
@@ -999,7 +1004,7 @@ impl SessionCore {
                     value: now.wall_ms.to_string(),
                 });
                 if matches!(self.link, Link::Renewing) {
-                    self.start_connect();
+                    self.connect_again();
                 }
             }
             Err(why) => {

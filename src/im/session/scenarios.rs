@@ -991,6 +991,12 @@ fn an_expired_login_at_connect_is_renewed_before_the_user_is_asked() {
     renewed(&mut s, Ok(crate::im::renewal::RenewStep::Silent), true);
     s.finish_connect(token(None));
     assert_eq!(needs_login_count(&s), 0);
+    let connecting = s
+        .states()
+        .iter()
+        .filter(|st| matches!(st, ConnState::Connecting))
+        .count();
+    assert_eq!(connecting, 1, "one attempt as the user sees it");
 }
 
 #[test]
