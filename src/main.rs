@@ -125,6 +125,7 @@ async fn messenger(settings: &Settings) -> Result<()> {
         commands,
         &mut conn.session.events,
         settings.ui.clone(),
+        &settings.notify,
         conn.store.clone(),
         conn.store_problem.clone(),
     )

@@ -1101,3 +1101,45 @@ async fn watch_keeps_the_login_alive_past_its_lifetime_and_still_receives() {
         .collect();
     assert_eq!(states, ["connecting", "registering", "live"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_runs_the_notify_command_with_the_message_json_and_reports_its_failure() {
+    let sim = quiet().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pushed = dir.path().join("pushed.jsonl");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[notify]\nterminal = \"osc9\"\ncommand = \"cat >> '{}'; echo 'push refused' >&2; exit 7\"\n",
+            pushed.display()
+        ),
+    )
+    .unwrap();
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.env("GOOFISH_CONFIG", &config).args(["watch", "--json"]);
+    let mut w = Watch::start(c);
+    w.until("live", |v| {
+        v["type"] == "connection" && v["state"] == "live"
+    })
+    .await;
+    control(&sim, "incoming", json!({"text": "能便宜点吗"})).await;
+    let line = w.until("the message", is_message_with("能便宜点吗")).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let got = loop {
+        let got = std::fs::read_to_string(&pushed).unwrap_or_default();
+        if got.ends_with('\n') {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "the notify command never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let v: Value = serde_json::from_str(got.trim()).unwrap();
+    assert_eq!(v, line, "the command gets the very line watch printed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, stderr, _) = w.terminate().await;
+    assert!(
+        stderr.contains("notify command exited with exit status: 7: push refused"),
+        "{stderr}"
+    );
+}

@@ -25,7 +25,7 @@ pub use keymap::{Action, KeySpec, Keymap, KeymapError};
 pub use order::OrderTag;
 pub use quick::QuickPick;
 pub use search::SearchView;
-pub use state::{AppState, ConnView, DRAFT_SAVE_MS, Focus};
+pub use state::{AppState, BELL_GAP_MS, ConnView, DRAFT_SAVE_MS, Focus};
 pub use store_io::{
     JUMP_CONTEXT, JUMP_NEWER_CAP, SEARCH_LIMIT, STORE_PAGE, StoreReply, StoreRequest,
 };
@@ -80,8 +80,12 @@ pub enum Effect {
     Im(ImCommand),
     Store(StoreRequest),
     SetTitle(String),
-    /// The terminal bell: a buyer wrote where the user is not looking.
-    Bell,
+    /// A buyer wrote where the user is not looking: the terminal's notification (a bell or
+    /// a desktop notification, when `terminal`: `[ui] bell`) and the `[notify] command`.
+    Notify {
+        note: crate::notify::Notification,
+        terminal: bool,
+    },
     /// Put this text on the terminal's clipboard.
     Copy(String),
     /// Edit this draft in the external editor; `Input::Edited` brings it back.

@@ -914,22 +914,48 @@ fn on_message(state: &mut AppState, m: Message, fx: &mut Vec<Effect>) {
     }
 }
 
-/// Rings the bell for a new message from a buyer (a text, a picture, an order card) in a
-/// conversation that is not muted, at most once per `BELL_GAP_MS`. Platform notices and the
-/// assistant stay quiet.
+/// Notifies of a new message from a buyer (a text, a picture, an order card) in a
+/// conversation that is not muted, at most once per `BELL_GAP_MS`: the terminal part when the
+/// bell is on, the notify command always. Platform notices and the assistant stay quiet.
 fn ring_for(state: &mut AppState, m: &Message, fx: &mut Vec<Effect>) {
     let muted = state.convs.get(&m.cid).is_some_and(|c| c.muted);
     let platform = matches!(m.content, Content::Notice { .. })
         || m.sender.as_str() == crate::protocol::model::SYSTEM_SENDER
         || m.session_type.is_some_and(|t| t != 1);
-    if !state.bell || muted || platform {
+    if muted || platform {
         return;
     }
     if state.now_ms.saturating_sub(state.last_bell_ms) < super::state::BELL_GAP_MS {
         return;
     }
     state.last_bell_ms = state.now_ms;
-    fx.push(Effect::Bell);
+    let conv = state.convs.get(&m.cid);
+    let nick = m
+        .sender_nick
+        .as_deref()
+        .map(str::to_string)
+        .or_else(|| conv.and_then(|c| c.peer_nick.clone()));
+    let item_id = m
+        .item_id
+        .as_deref()
+        .map(str::to_string)
+        .or_else(|| conv.and_then(|c| c.item_id.clone()));
+    let item_title = conv.and_then(|c| c.item_title.clone());
+    let who = nick.clone().unwrap_or_else(|| m.sender.to_string());
+    let note = crate::notify::Notification {
+        title: format!("闲鱼 · {who}"),
+        body: crate::text::one_line(&m.content.summary()),
+        json: crate::notify::message_json(
+            m,
+            nick.as_deref(),
+            item_id.as_deref(),
+            item_title.as_deref(),
+        ),
+    };
+    fx.push(Effect::Notify {
+        note,
+        terminal: state.bell,
+    });
 }
 
 // ---------------------------------------------------------------- keyboard

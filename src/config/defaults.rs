@@ -23,3 +23,5 @@ pub const LOGIN_KEEPALIVE: Duration = Duration::from_secs(10 * 60);
 pub const LOGIN_RENEW: Duration = Duration::from_secs(60 * 60);
 /// `silentHasLogin.do` at most once per this long: calling it often is considered risky.
 pub const SILENT_RENEW_WINDOW: Duration = Duration::from_secs(6 * 60 * 60);
+/// A `[notify] command` running longer than this is killed.
+pub const NOTIFY_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);

@@ -39,6 +39,8 @@ pub struct FileConfig {
     pub keep_per_conversation: Option<usize>,
     /// Settings of the terminal UI.
     pub ui: Option<UiOptions>,
+    /// How a buyer's message reaches the seller (terminal notification, a command).
+    pub notify: Option<super::NotifyOptions>,
 }
 
 /// Largest config file read: a real one is a few KiB. Also what keeps `--config /dev/zero`
@@ -88,6 +90,7 @@ impl FileConfig {
             log_file_level: self.log_level,
             keep_per_conversation: self.keep_per_conversation,
             ui: self.ui,
+            notify: self.notify,
             ..Layer::default()
         }
     }

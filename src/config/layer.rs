@@ -32,6 +32,8 @@ pub struct Layer {
     pub lang: Option<Lang>,
     /// The `[ui]` table.
     pub ui: Option<UiOptions>,
+    /// The `[notify]` table.
+    pub notify: Option<super::NotifyOptions>,
     /// `--demo`.
     pub demo: Option<bool>,
 }
@@ -55,6 +57,7 @@ impl Layer {
             keep_per_conversation: self.keep_per_conversation.or(lower.keep_per_conversation),
             lang: self.lang.or(lower.lang),
             ui: self.ui.or(lower.ui),
+            notify: self.notify.or(lower.notify),
             demo: self.demo.or(lower.demo),
         }
     }

@@ -6,11 +6,13 @@
 pub mod defaults;
 mod file;
 mod layer;
+mod notify;
 mod paths;
 mod ui;
 
 pub use file::FileConfig;
 pub use layer::{CookieValue, Env, GivenCookie, Layer};
+pub use notify::{NotifyOptions, TerminalChoice};
 pub use paths::Paths;
 pub use ui::UiOptions;
 
@@ -61,6 +63,8 @@ pub struct Settings {
     pub keep_per_conversation: Option<usize>,
     /// The `[ui]` table, its language resolved (`--lang` over it, `auto` by the locale).
     pub ui: UiOptions,
+    /// The `[notify]` table.
+    pub notify: NotifyOptions,
     /// The language the program speaks in (the same as `ui.lang`).
     pub lang: Lang,
     /// `--demo`: the embedded simulator instead of the service.
@@ -159,6 +163,7 @@ impl Sources {
             keep_per_conversation: l.keep_per_conversation,
             lang: ui.lang,
             ui,
+            notify: l.notify.unwrap_or_default(),
             demo: l.demo.unwrap_or(false),
         })
     }
@@ -238,6 +243,21 @@ mod tests {
         let s = resolve(Layer::default(), env(&[]), "");
         assert_eq!(s.login_keepalive, LOGIN_KEEPALIVE);
         assert_eq!(s.login_renew, LOGIN_RENEW);
+    }
+
+    #[test]
+    fn the_notify_table_is_read_and_a_wrong_terminal_is_refused() {
+        let s = resolve(Layer::default(), env(&[]), "");
+        assert_eq!(s.notify, NotifyOptions::default());
+        assert_eq!(s.notify.terminal, TerminalChoice::Auto);
+        let text = "[notify]\nterminal = \"osc9\"\ncommand = \"cat\"\n";
+        let s = resolve(Layer::default(), env(&[]), text);
+        assert_eq!(s.notify.terminal, TerminalChoice::Osc9);
+        assert_eq!(s.notify.command.as_deref(), Some("cat"));
+        let err = toml::from_str::<FileConfig>("[notify]\nterminal = \"osc10\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("osc10") && err.contains("osc777"), "{err}");
     }
 
     #[test]

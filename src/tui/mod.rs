@@ -64,6 +64,10 @@ pub struct Runtime<B: Backend> {
     editor_command: Option<String>,
     /// The text last copied to the clipboard.
     copied: Option<String>,
+    /// Where notifications go (none: not notified).
+    notifier: Option<crate::notify::Notifier>,
+    /// Failures of the notify command, shown as notices.
+    notify_reports: Option<mpsc::UnboundedReceiver<String>>,
 }
 
 impl<B: Backend> Runtime<B> {
@@ -87,6 +91,8 @@ impl<B: Backend> Runtime<B> {
             editor: None,
             editor_command: None,
             copied: None,
+            notifier: None,
+            notify_reports: None,
         })
     }
 
@@ -150,6 +156,17 @@ impl<B: Backend> Runtime<B> {
     }
 
     /// Replaces the wall clock that stamps each `Msg` (tests use a fixed one).
+    /// Notifications go through `notifier`; its command's failures come on `reports`.
+    pub fn with_notifier(
+        mut self,
+        notifier: crate::notify::Notifier,
+        reports: mpsc::UnboundedReceiver<String>,
+    ) -> Self {
+        self.notifier = Some(notifier);
+        self.notify_reports = Some(reports);
+        self
+    }
+
     pub fn with_clock(mut self, clock: fn() -> i64) -> Self {
         self.clock = clock;
         self
@@ -205,10 +222,9 @@ impl<B: Backend> Runtime<B> {
                     "no local history attached; request dropped"
                 ),
             },
-            Effect::Bell => {
-                if self.real_terminal {
-                    let mut out = io::stdout();
-                    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            Effect::Notify { note, terminal } => {
+                if let Some(n) = self.notifier.as_mut() {
+                    n.notify(&note, terminal);
                 }
             }
             Effect::Copy(text) => {
@@ -294,6 +310,9 @@ impl<B: Backend> Runtime<B> {
                     }
                 },
                 () = timer => self.dispatch(Input::Tick).await,
+                Some(report) = next_report(&mut self.notify_reports) => {
+                    self.dispatch(Input::Im(ImEvent::Error(report))).await;
+                }
                 // The session's channel has room again for what waits.
                 permit = commands.reserve(), if !self.outgoing.is_empty() => {
                     if let Ok(permit) = permit {
@@ -395,6 +414,14 @@ async fn editor_done(
 }
 
 /// The next store replies, or never when there is no store.
+/// The next failure of the notify command (pending forever without one).
+async fn next_report(reports: &mut Option<mpsc::UnboundedReceiver<String>>) -> Option<String> {
+    match reports {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_replies(store: &mut Option<StoreWorker>) -> Vec<StoreReply> {
     match store {
         Some(w) => w.next().await,
@@ -512,6 +539,7 @@ pub async fn run(
     commands: mpsc::Sender<ImCommand>,
     events: &mut mpsc::Receiver<ImEvent>,
     options: UiOptions,
+    notify: &crate::config::NotifyOptions,
     store: Option<StoreHandle>,
     store_problem: Option<String>,
 ) -> color_eyre::Result<()> {
@@ -524,7 +552,10 @@ pub async fn run(
     install_panic_hook();
     let backend = setup_terminal()?;
     let _guard = RestoreGuard;
-    let mut rt = Runtime::new(backend, state, commands)?;
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let notifier =
+        crate::notify::Notifier::from_settings(notify, Some(Box::new(io::stdout())), reports_tx);
+    let mut rt = Runtime::new(backend, state, commands)?.with_notifier(notifier, reports);
     rt.real_terminal = true;
     rt.listen_signals = true;
     rt.attach_store(store, store_problem).await;
