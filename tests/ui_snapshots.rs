@@ -505,3 +505,69 @@ fn a_rejected_content_offers_no_retry() {
     assert!(screen.contains("内容存在不当信息"), "{screen}");
     assert!(!screen.contains("press r to retry"), "{screen}");
 }
+
+/// The real shape of a slider URL (§3.3), long enough to need three lines at 80 columns.
+const PUNISH_URL: &str = "https://h5api.m.goofish.com:443//h5/mtop.taobao.idlemessage.pc.login.token/1.0/_____tmd_____/punish?x5secdata=xdd2c9a1b0e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0__bx__h5api.m.goofish.com%3A443%2Fh5%2Fmtop&x5step=2&action=captcha&pureCaptcha=";
+
+#[test]
+fn risk_control_popup_shows_the_whole_url_80x24() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut s = populated(lang);
+        im(
+            &mut s,
+            ImEvent::Connection(ConnState::RiskControl {
+                url: PUNISH_URL.into(),
+            }),
+        );
+        let screen = render(&s, 80, 24);
+        // Whole, in lines of the popup's inner width (76 at 80 columns).
+        for part in PUNISH_URL.as_bytes().chunks(76) {
+            let part = std::str::from_utf8(part).unwrap();
+            assert!(screen.contains(&format!("│{part}")), "{part} in {screen}");
+        }
+        insta::assert_snapshot!(format!("risk_control_popup_80x24_{lang:?}"), screen);
+    }
+}
+
+#[test]
+fn the_risk_control_popup_copies_retries_and_closes() {
+    use goofish_tui::app::Effect;
+    use goofish_tui::im::api::ImCommand;
+    let mut s = populated(Lang::En);
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::RiskControl {
+            url: PUNISH_URL.into(),
+        }),
+    );
+    let fx = key(&mut s, KeyCode::Char('y'));
+    assert!(fx.contains(&Effect::Copy(PUNISH_URL.into())), "{fx:?}");
+    assert!(s.risk_popup.is_some());
+    let fx = key(&mut s, KeyCode::Char('r'));
+    assert!(fx.contains(&Effect::Im(ImCommand::ReconnectNow)), "{fx:?}");
+    assert!(s.risk_popup.is_none());
+    // The re-check answers risk control again: the popup is back.
+    im(&mut s, ImEvent::Connection(ConnState::Connecting));
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::RiskControl {
+            url: PUNISH_URL.into(),
+        }),
+    );
+    assert!(s.risk_popup.is_some());
+    // Closed: not opened again for the same URL; the status bar keeps it.
+    key(&mut s, KeyCode::Esc);
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::RiskControl {
+            url: PUNISH_URL.into(),
+        }),
+    );
+    assert!(s.risk_popup.is_none());
+    // `R` anywhere reconnects now while not live.
+    let fx = key(&mut s, KeyCode::Char('R'));
+    assert!(fx.contains(&Effect::Im(ImCommand::ReconnectNow)), "{fx:?}");
+    im(&mut s, ImEvent::Connection(ConnState::Live));
+    let fx = key(&mut s, KeyCode::Char('R'));
+    assert!(!fx.contains(&Effect::Im(ImCommand::ReconnectNow)));
+}

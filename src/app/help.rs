@@ -191,6 +191,13 @@ impl Action {
                     "draft in $EDITOR"
                 }
             }
+            A::Reconnect => {
+                if zh {
+                    "立即重连"
+                } else {
+                    "reconnect now"
+                }
+            }
         }
     }
 }

@@ -33,10 +33,12 @@ pub enum Action {
     Discard,
     QuickReply,
     Editor,
+    /// Connect now instead of waiting (reconnecting, removed, risk control, login).
+    Reconnect,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -60,6 +62,7 @@ impl Action {
         Action::Discard,
         Action::Recall,
         Action::Copy,
+        Action::Reconnect,
         Action::Help,
         Action::Quit,
         Action::ForceQuit,
@@ -93,6 +96,7 @@ impl Action {
             Action::Discard => "discard",
             Action::QuickReply => "quick_reply",
             Action::Editor => "editor",
+            Action::Reconnect => "reconnect",
         }
     }
 
@@ -311,6 +315,7 @@ fn defaults(action: Action) -> &'static [&'static str] {
         Action::Discard => &["d", "delete"],
         Action::QuickReply => &["ctrl-t"],
         Action::Editor => &["ctrl-e"],
+        Action::Reconnect => &["R"],
     }
 }
 

@@ -98,6 +98,10 @@ pub struct AppState {
     pub cached: bool,
     /// The service's conversation list has arrived at least once.
     pub(crate) synced: bool,
+    /// The risk-control popup, while open: the slider's URL.
+    pub risk_popup: Option<String>,
+    /// The risk-control URL whose popup was closed (not opened again for it).
+    pub(crate) risk_dismissed: Option<String>,
     /// The search popup, while open.
     pub search: Option<SearchView>,
     /// The picture popup, while open.
@@ -142,6 +146,8 @@ impl AppState {
             focus: Focus::List,
             terminal_focused: true,
             help_open: false,
+            risk_popup: None,
+            risk_dismissed: None,
             conn: ConnView {
                 state: ConnState::Connecting,
                 since_ms: now_ms,

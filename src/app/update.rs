@@ -608,6 +608,47 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
     state.dirty = true;
 }
 
+/// Asks the session to connect now, when it is not connected.
+fn reconnect_now(state: &mut AppState, fx: &mut Vec<Effect>) {
+    if state.is_live() {
+        return;
+    }
+    fx.push(Effect::Im(ImCommand::ReconnectNow));
+    state.notice = Some(
+        crate::text::i18n::strings(state.lang)
+            .reconnecting_now
+            .into(),
+    );
+}
+
+/// Keys of the risk-control popup: copy the URL, check again now, close.
+fn on_risk_key(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Some(url) = state.risk_popup.clone() else {
+        return;
+    };
+    let actions = state.keymap.actions(&key);
+    if actions.contains(&Action::ForceQuit) {
+        quit(state, fx);
+        return;
+    }
+    let s = crate::text::i18n::strings(state.lang);
+    match key.code {
+        KeyCode::Char('y') => {
+            fx.push(Effect::Copy(url));
+            state.notice = Some(s.copied.into());
+        }
+        KeyCode::Char('r' | 'R') | KeyCode::Enter => {
+            state.risk_popup = None;
+            reconnect_now(state, fx);
+        }
+        KeyCode::Esc | KeyCode::Char('q') => {
+            state.risk_popup = None;
+            state.risk_dismissed = Some(url);
+        }
+        _ => {}
+    }
+}
+
 /// A conversation saw `m`: newer activity moves it up.
 fn touch_conv(state: &mut AppState, m: &Message) {
     let old_key = key_of(state, &m.cid);
@@ -658,6 +699,21 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
     state.dirty = true;
     match ev {
         ImEvent::Connection(c) => {
+            // Risk control opens its popup (the whole URL), once per URL; anything else
+            // closes it.
+            match &c {
+                crate::im::ConnState::RiskControl { url } => {
+                    if state.risk_dismissed.as_deref() != Some(url.as_str()) {
+                        state.risk_popup = Some(url.clone());
+                    }
+                }
+                // A re-check on its way keeps it up.
+                crate::im::ConnState::Connecting | crate::im::ConnState::Registering => {}
+                _ => {
+                    state.risk_popup = None;
+                    state.risk_dismissed = None;
+                }
+            }
             state.conn = super::ConnView {
                 state: c,
                 since_ms: state.now_ms,
@@ -978,6 +1034,10 @@ fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
         state.help_open = false;
         return;
     }
+    if state.risk_popup.is_some() {
+        on_risk_key(state, key, fx);
+        return;
+    }
     state.jumped_to = None;
     let actions = state.keymap.actions(&key);
     if state.editing {
@@ -1078,6 +1138,7 @@ fn common_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> bool 
             state.focus = Focus::List;
             refilter(state);
         }
+        Action::Reconnect => reconnect_now(state, fx),
         _ => return false,
     }
     true

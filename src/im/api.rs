@@ -42,6 +42,9 @@ pub enum ImCommand {
     /// `RecallResult` follows; offline it fails at once (a recall is never kept for later:
     /// the service allows it only shortly after sending).
     Recall { cid: Cid, id: MessageId },
+    /// Try to connect now: while waiting to reconnect, or after a login, a slider check or a
+    /// removed session (the user's "reconnect now"). Nothing while connected or connecting.
+    ReconnectNow,
     /// Close the connection and stop.
     Shutdown,
 }

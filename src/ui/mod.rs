@@ -41,9 +41,65 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     if let Some(q) = &state.confirm {
         draw_confirm(frame, state, q, area);
     }
+    if let Some(url) = &state.risk_popup {
+        draw_risk(frame, state, url, area);
+    }
     if state.help_open {
         draw_help(frame, state, area);
     }
+}
+
+/// `s` cut into lines of at most `width` columns, by display width (a URL has no spaces to
+/// wrap at, text may have none either).
+fn hard_wrap(s: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    let mut used = 0;
+    for g in unicode_segmentation::UnicodeSegmentation::graphemes(s, true) {
+        let w = text::width(g);
+        if used + w > width.max(1) && used > 0 {
+            lines.push(String::new());
+            used = 0;
+        }
+        if let Some(last) = lines.last_mut() {
+            last.push_str(g);
+        }
+        used += w;
+    }
+    lines
+}
+
+/// Risk control: the whole slider URL (never cut), what to do, and the keys.
+fn draw_risk(frame: &mut Frame, state: &AppState, url: &str, area: Rect) {
+    let s = i18n::strings(state.lang);
+    let w = area.width.saturating_sub(2).min(78);
+    let inner_w = usize::from(w.saturating_sub(2));
+    let url = text::one_line(url);
+    let mut lines: Vec<Line> = Vec::new();
+    for l in hard_wrap(s.risk_explain, inner_w) {
+        lines.push(Line::raw(l));
+    }
+    for l in hard_wrap(&url, inner_w) {
+        lines.push(Line::styled(
+            l,
+            Style::default()
+                .fg(Color::LightBlue)
+                .add_modifier(Modifier::UNDERLINED),
+        ));
+    }
+    for l in hard_wrap(s.risk_auto, inner_w) {
+        lines.push(Line::styled(l, dim()));
+    }
+    for l in hard_wrap(s.risk_keys, inner_w) {
+        lines.push(Line::styled(
+            l,
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+    }
+    let h = (lines.len() + 2) as u16;
+    let Some(inner) = popup(frame, area, (w, h), (20, 5), s.risk_title) else {
+        return;
+    };
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 pub(crate) fn dim() -> Style {

@@ -25,8 +25,9 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             ..
         } => (
             format!(
-                "⟳ {} {}",
+                "⟳ {} {} {}",
                 s.conn_reconnecting,
+                s.reconnect_key_hint,
                 i18n::reconnect_detail(
                     lang,
                     state.reconnect_in_secs(),
@@ -47,13 +48,19 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             Color::Red,
         ),
         ConnState::RiskControl { url } => (
-            format!("✗ {}: {}", s.conn_risk, text::one_line(url)),
+            format!(
+                "✗ {} {}: {}",
+                s.conn_risk,
+                s.reconnect_key_hint,
+                text::one_line(url)
+            ),
             Color::Red,
         ),
         ConnState::SessionRemoved { reason } => (
             format!(
-                "✗ {}: {}",
+                "✗ {} {}: {}",
                 s.conn_removed,
+                s.reconnect_key_hint,
                 i18n::detail(lang, &text::one_line(reason))
             ),
             Color::Red,

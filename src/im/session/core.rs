@@ -48,6 +48,11 @@ const CLOCK_SLACK_MS: i64 = 5 * 60 * 1000;
 /// `goofish-tui login` in another terminal), so the running program resumes by itself.
 const LOGIN_RECHECK: Duration = Duration::from_secs(3);
 
+/// Risk control is never checked again sooner than this (the service punishes retries).
+const RISK_RECHECK_FLOOR: Duration = Duration::from_secs(120);
+/// … nor later than this, when no parked retry is configured.
+const RISK_RECHECK_CAP: Duration = Duration::from_secs(30 * 60);
+
 /// The store's note of when a session was last live (ms), where a start's catch-up begins.
 pub const LIVE_UNTIL_KEY: &str = "session_live_until_ms";
 /// The store's note of when the login was last renewed (ms), for `doctor`.
@@ -465,6 +470,8 @@ pub struct SessionCore {
     /// A store failure was already reported as an `ImEvent::Error`.
     store_reported: bool,
     login: LoginKeeper,
+    /// Risk-control answers in a row (without a connection between).
+    risk_checks: u32,
 }
 
 impl SessionCore {
@@ -504,6 +511,7 @@ impl SessionCore {
             kickouts: 0,
             store_reported: false,
             login,
+            risk_checks: 0,
         }
     }
 
@@ -773,6 +781,7 @@ impl SessionCore {
             rotate_at,
         };
         self.login.login_works();
+        self.risk_checks = 0;
         if self.login.is_paused() {
             let jitter = self.rng.random_range(0.0..=1.0);
             self.login.start(now.at, jitter);
@@ -836,7 +845,14 @@ impl SessionCore {
                 self.park(now, ConnState::NeedsLogin { reason }, true)
             }
             ConnectFailure::RiskControl { url } => {
-                self.park(now, ConnState::RiskControl { url }, true)
+                // Checked again by itself, ever less often: retrying soon makes it worse.
+                self.risk_checks = self.risk_checks.saturating_add(1);
+                let wait = self.risk_recheck_delay();
+                tracing::warn!(in_s = wait.as_secs(), "risk control; checking again later");
+                self.park(now, ConnState::RiskControl { url }, false);
+                if let Link::Parked { retry_at, .. } = &mut self.link {
+                    *retry_at = Some(now.at + wait);
+                }
             }
             ConnectFailure::SessionRemoved(reason) => self.session_removed(now, reason),
             ConnectFailure::Retry { error, token } => {
@@ -845,6 +861,14 @@ impl SessionCore {
                 self.schedule_reconnect(now, error);
             }
         }
+    }
+
+    /// How long after the `risk_checks`-th risk-control answer to look again: from
+    /// `risk_recheck` (at least 2 minutes), doubling, up to 30 minutes.
+    fn risk_recheck_delay(&self) -> Duration {
+        let min = self.cfg.risk_recheck.max(RISK_RECHECK_FLOOR);
+        let max = self.cfg.parked_retry.unwrap_or(RISK_RECHECK_CAP).max(min);
+        Backoff { min, max }.ceiling(self.risk_checks)
     }
 
     fn session_removed(&mut self, now: Now, reason: String) {
@@ -1177,6 +1201,13 @@ impl SessionCore {
                     id,
                     result: Err("not connected".into()),
                 }),
+            },
+            ImCommand::ReconnectNow => match self.link {
+                Link::Waiting { .. } | Link::Parked { .. } => {
+                    tracing::info!("reconnecting now, as asked");
+                    self.start_connect();
+                }
+                _ => {}
             },
             ImCommand::Shutdown => self.stop(now),
         }

@@ -82,6 +82,9 @@ pub struct SessionConfig {
     /// In `NeedsLogin` / `RiskControl`, try again on its own after this long (`None`: only
     /// on a `ListConversations` command). Retrying risk control too often makes it worse.
     pub parked_retry: Option<Duration>,
+    /// After a risk-control answer, check again this long later (never under 2 minutes),
+    /// doubling each time up to `parked_retry` (30 minutes without it).
+    pub risk_recheck: Duration,
     /// Get a fresh token this long before the current one expires (GO: 10 min minimum).
     pub token_margin: Duration,
     /// Message ids remembered for dedupe.
@@ -116,6 +119,7 @@ impl SessionConfig {
             retry_step: Duration::from_secs(2),
             echo_wait: Duration::from_secs(10),
             parked_retry: Some(Duration::from_secs(30 * 60)),
+            risk_recheck: Duration::from_secs(120),
             token_margin: Duration::from_secs(10 * 60),
             dedupe_capacity: 100_000,
             catch_up_at_start: true,

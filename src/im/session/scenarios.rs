@@ -425,15 +425,88 @@ fn login_and_risk_control_faults_park_until_retried_and_the_saved_login_is_check
     assert!(
         matches!(s.states().last(), Some(ConnState::RiskControl { url }) if url.contains("punish"))
     );
-    // Risk control is not retried soon; after the parked pause it is.
-    s.pass(Duration::from_secs(1799));
+    // Risk control is checked again by itself, never sooner than 2 minutes, then ever less
+    // often while it stays.
+    let mut gaps = vec![];
+    let mut since = s.at;
+    for _ in 0..6 {
+        let mut waited = Duration::ZERO;
+        let link = loop {
+            s.pass(Duration::from_secs(1));
+            waited += Duration::from_secs(1);
+            let jobs = s.take_jobs();
+            if let Some(link) = jobs.iter().find_map(|j| match j {
+                Job::Connect { link, .. } => Some(*link),
+                _ => None,
+            }) {
+                break link;
+            }
+            assert!(waited < Duration::from_secs(3600));
+        };
+        gaps.push(s.at.duration_since(since).as_secs());
+        since = s.at;
+        s.feed(Input::ConnectFailed {
+            link,
+            failure: ConnectFailure::RiskControl {
+                url: "https://punish.example/x5".into(),
+            },
+        });
+    }
+    assert_eq!(gaps, [120, 240, 480, 960, 1800, 1800]);
+}
+
+#[test]
+fn risk_control_cleared_in_a_browser_is_live_again_by_itself_within_three_minutes() {
+    let mut cfg = config();
+    cfg.parked_retry = None;
+    let mut s = Sim::new(cfg);
+    s.feed(Input::Start);
+    let (link, _) = s.connect_job();
+    s.feed(Input::ConnectFailed {
+        link,
+        failure: ConnectFailure::RiskControl {
+            url: "https://punish.example/x5".into(),
+        },
+    });
+    // The slider is passed in a browser meanwhile: the next check connects.
+    s.pass(Duration::from_secs(3 * 60));
+    s.finish_connect(token(None));
+    assert!(matches!(s.states().last(), Some(ConnState::Live)));
+}
+
+#[test]
+fn reconnect_now_skips_the_wait_and_brings_back_a_removed_session() {
+    let mut s = Sim::new(config());
+    let link = s.go_live();
+    s.feed(Input::Closed {
+        link,
+        reason: "network".into(),
+    });
+    assert!(matches!(
+        s.states().last(),
+        Some(ConnState::Reconnecting { .. })
+    ));
+    s.command(ImCommand::ReconnectNow);
+    let link = s.finish_connect(token(None));
+    // Live: nothing to do.
+    s.command(ImCommand::ReconnectNow);
     assert!(
         s.take_jobs()
             .iter()
             .all(|j| !matches!(j, Job::Connect { .. }))
     );
-    s.pass(Duration::from_secs(2));
-    s.connect_job();
+    s.control_push(link, path::PUSH_SESSION_REMOVE);
+    assert!(matches!(
+        s.states().last(),
+        Some(ConnState::SessionRemoved { .. })
+    ));
+    assert!(
+        s.core
+            .next_wake()
+            .is_none_or(|w| w > s.at + Duration::from_secs(3600))
+    );
+    s.command(ImCommand::ReconnectNow);
+    s.finish_connect(token(None));
 }
 
 #[test]
