@@ -342,11 +342,11 @@ async fn watch_with_a_dead_cookie_exits_2_with_a_clear_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_exits_2_when_the_login_dies_while_running() {
+async fn watch_exits_2_when_the_login_dies_while_running_if_asked_to() {
     let sim = quiet().await;
     let dir = tempfile::tempdir().unwrap();
     let mut c = cmd(Some(&sim), None, dir.path());
-    c.args(["watch", "--json"]);
+    c.args(["watch", "--json", "--exit-on-login"]);
     let mut w = Watch::start(c);
     w.until("live", |v| {
         v["type"] == "connection" && v["state"] == "live"
@@ -1142,4 +1142,26 @@ async fn watch_runs_the_notify_command_with_the_message_json_and_reports_its_fai
         stderr.contains("notify command exited with exit status: 7: push refused"),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_waits_for_a_new_login_saying_how_to_make_one() {
+    let sim = quiet().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.args(["watch", "--json"]);
+    let mut w = Watch::start(c);
+    w.until("live", |v| {
+        v["type"] == "connection" && v["state"] == "live"
+    })
+    .await;
+    control(&sim, "fault", json!({"kind": "expire-session"})).await;
+    w.until("needs login", |v| v["state"] == "needs_login")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(w.child.try_wait().unwrap().is_none(), "watch ended");
+    let (code, stderr, _) = w.terminate().await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("goofish-tui login"), "{stderr}");
+    assert!(stderr.contains("resumes by itself"), "{stderr}");
 }

@@ -23,6 +23,11 @@ pub struct WatchArgs {
     /// Run this shell command for each incoming buyer message, with its JSON on stdin.
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
+    /// Exit (code 2) when the login is gone or risk control asks for a slider, instead of
+    /// saying how to fix it and waiting (a new saved login and a passed check are taken by
+    /// themselves).
+    #[arg(long)]
+    pub exit_on_login: bool,
     /// Kill an --exec command that runs longer than this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub exec_timeout: f64,
@@ -40,6 +45,8 @@ pub struct Style {
     pub all: bool,
     /// ANSI colours (human mode on a terminal only).
     pub color: bool,
+    /// Exit on a login or risk-control problem rather than wait for it to be fixed.
+    pub exit_on_login: bool,
 }
 
 /// What to do with one event.
@@ -55,6 +62,8 @@ pub enum Action {
     Ask(ImCommand),
     /// A login problem: print this on stderr and exit 2.
     Fatal(String),
+    /// A problem the user fixes elsewhere: print this on stderr and go on.
+    Warn(String),
 }
 
 /// Turns session events into lines. Pure: no I/O, so it is tested without a session.
@@ -321,18 +330,27 @@ impl Watcher {
     }
 
     fn on_connection(&mut self, state: ConnState, out: &mut Vec<Action>) {
-        let fatal = match &state {
-            ConnState::NeedsLogin { reason } => Some(format!(
+        let exit = self.style.exit_on_login;
+        let problem = match &state {
+            ConnState::NeedsLogin { reason } if exit => Some(Action::Fatal(format!(
                 "the login is no longer valid: {reason}\n\n{}",
                 crate::text::i18n::COOKIE_HELP
-            )),
-            ConnState::RiskControl { url } => Some(format!(
+            ))),
+            ConnState::NeedsLogin { reason } => Some(Action::Warn(format!(
+                "the login is no longer valid: {reason}\n{}",
+                crate::text::i18n::WATCH_WAITS_FOR_LOGIN
+            ))),
+            ConnState::RiskControl { url } if exit => Some(Action::Fatal(format!(
                 "Goofish asks for a slider check (risk control): {url}\n{}",
                 crate::text::i18n::RISK_STEPS
-            )),
-            ConnState::SessionRemoved { reason } => Some(format!(
+            ))),
+            ConnState::RiskControl { url } => Some(Action::Warn(format!(
+                "Goofish asks for a slider check (risk control): {url}\n{}",
+                crate::text::i18n::WATCH_WAITS_FOR_SLIDER
+            ))),
+            ConnState::SessionRemoved { reason } => Some(Action::Fatal(format!(
                 "the service removed this IM session: {reason}\nanother client may be using the account"
-            )),
+            ))),
             _ => None,
         };
         if self.style.json {
@@ -359,9 +377,7 @@ impl Watcher {
                 out.push(self.info(&t));
             }
         }
-        if let Some(f) = fatal {
-            out.push(Action::Fatal(f));
-        }
+        out.extend(problem);
     }
 
     fn conv_label(&self, cid: Option<&Cid>) -> String {
@@ -472,6 +488,7 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
         color: !args.json
             && std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        exit_on_login: args.exit_on_login,
     };
     let mut watcher = Watcher::new(style);
     let exec = args
@@ -541,6 +558,7 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
                     super::complain(lang, "watch", &msg);
                     stop = Some(EXIT_LOGIN);
                 }
+                Action::Warn(msg) => super::complain(lang, "watch", &msg),
             }
         }
         if let Some(code) = stop {
@@ -597,11 +615,13 @@ mod tests {
         json: true,
         all: false,
         color: false,
+        exit_on_login: false,
     };
     const HUMAN: Style = Style {
         json: false,
         all: false,
         color: false,
+        exit_on_login: false,
     };
 
     #[test]
@@ -724,6 +744,19 @@ mod tests {
             vec!["-- reconnecting in 2 s (attempt 3): connection closed"]
         );
         let acts = w.on_event(ImEvent::Connection(ConnState::NeedsLogin {
+            reason: "expired".into(),
+        }));
+        // It waits for a new login, saying how to make one; it exits only when asked to.
+        assert!(
+            acts.iter()
+                .any(|a| matches!(a, Action::Warn(m) if m.contains("goofish-tui login")))
+        );
+        assert!(!acts.iter().any(|a| matches!(a, Action::Fatal(_))));
+        let mut strict = Watcher::new(Style {
+            exit_on_login: true,
+            ..HUMAN
+        });
+        let acts = strict.on_event(ImEvent::Connection(ConnState::NeedsLogin {
             reason: "expired".into(),
         }));
         assert!(acts.iter().any(|a| matches!(a, Action::Fatal(_))));

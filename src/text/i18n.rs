@@ -448,6 +448,11 @@ goofish.com 的请求的 Cookie 请求头，再用以下任一方式交给 goofi
 pub const NO_SIMULATOR: &str = "this goofish-tui was built without the simulator (the `sim` feature): --demo and `goofish-tui sim` are not available";
 
 /// What to do about risk control, on a line of its own (the URL is on the line before).
+/// What `watch` does while the login is gone.
+pub const WATCH_WAITS_FOR_LOGIN: &str = "waiting for a new login: run `goofish-tui login` (in another terminal or over SSH); watch resumes by itself";
+/// What `watch` does during risk control.
+pub const WATCH_WAITS_FOR_SLIDER: &str = "open it in a browser logged into the account and pass the check; watch checks again by itself every few minutes";
+
 pub const RISK_STEPS: &str =
     "open it in a browser logged into the account, pass the check, then export a fresh cookie";
 
@@ -606,6 +611,14 @@ const DETAILS: &[(&str, &str)] = &[
     (
         RISK_STEPS,
         "请在已登录该账号的浏览器中打开它，通过验证，然后重新导出 cookie",
+    ),
+    (
+        WATCH_WAITS_FOR_LOGIN,
+        "等待新的登录：（在另一个终端或通过 SSH）运行 `goofish-tui login`，watch 会自动恢复",
+    ),
+    (
+        WATCH_WAITS_FOR_SLIDER,
+        "请在已登录该账号的浏览器中打开它并通过验证；watch 每隔几分钟会自动再检查",
     ),
     (
         "Goofish asks for a slider check (risk control). Open this page in a browser logged into the account, pass the check, then export a fresh cookie:",
