@@ -9,7 +9,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use goofish_tui::config::{ConfigError, Env, Settings, Sources};
 use goofish_tui::headless::{self, EXIT_FAILED};
 use goofish_tui::im::ImCommand;
-use goofish_tui::run::NoLogin;
+use goofish_tui::run::{LoginExpired, NoLogin};
 use goofish_tui::text::i18n::{self, COOKIE_HELP, Lang};
 use std::io::IsTerminal;
 
@@ -104,11 +104,20 @@ fn said(lang: Lang, result: Result<()>) -> Result<()> {
 async fn messenger(settings: &Settings) -> Result<()> {
     let _log = goofish_tui::run::start_file_logging(settings);
     let mut conn = match goofish_tui::run::connect(settings, true).await {
-        Err(e) if e.is::<NoLogin>() && std::io::stdout().is_terminal() => {
-            println!(
-                "No Goofish login yet. Scan the code below with the Xianyu (闲鱼) app to log in \
-                 (Ctrl-C to stop; `goofish-tui --demo` tries the program without an account)."
-            );
+        Err(e)
+            if (e.is::<NoLogin>() || e.is::<LoginExpired>()) && std::io::stdout().is_terminal() =>
+        {
+            if e.is::<LoginExpired>() {
+                println!(
+                    "The saved Goofish login has expired and could not be renewed. Scan the code \
+                     below with the Xianyu (闲鱼) app to log in again (Ctrl-C to stop)."
+                );
+            } else {
+                println!(
+                    "No Goofish login yet. Scan the code below with the Xianyu (闲鱼) app to log \
+                     in (Ctrl-C to stop; `goofish-tui --demo` tries the program without an account)."
+                );
+            }
             headless::login::login(settings, &headless::login::LoginArgs::default())
                 .await
                 .map_err(|e| eyre!("{e}\n\n{COOKIE_HELP}"))?;

@@ -103,7 +103,13 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
     // One quick check so that a dead cookie is a clear message, not a screen stuck on
     // "needs login". A slow or absent network is not a reason to refuse to start.
     match tokio::time::timeout(Duration::from_secs(8), mtop.login_user()).await {
+        Ok(Err(MtopError::SessionExpired)) if renewed_at_start(&mtop).await => {}
         Ok(Err(e @ (MtopError::SessionExpired | MtopError::NoCookie))) => {
+            // A saved login that died can be replaced by a new one (QR code); a cookie the
+            // user gives cannot: it would be used again.
+            if settings.cookie.is_none() {
+                return Err(LoginExpired { from: source }.into());
+            }
             bail!("The login cookie from {source} was rejected: {e}\n\n{COOKIE_HELP}")
         }
         Ok(Err(MtopError::RiskControl { url })) => bail!(
@@ -226,6 +232,37 @@ fn trim_later(store: StoreHandle, keep: usize) {
             tracing::info!(removed, "local history trimmed to the retention cap");
         }
     });
+}
+
+/// The login expired before the start: renewed (§5.4) if the service allows, before the user
+/// is asked for a new one. Whether it works again.
+async fn renewed_at_start(mtop: &MtopClient) -> bool {
+    tracing::info!("the login expired; renewing it before starting");
+    let renewal = tokio::time::timeout(
+        Duration::from_secs(20),
+        crate::im::renewal::renew_login(mtop, true),
+    );
+    match renewal.await {
+        Ok((Ok(step), _)) => {
+            tracing::info!(via = step.name(), "login renewed at start");
+            true
+        }
+        Ok((Err(why), _)) => {
+            tracing::warn!(%why, "login renewal at start failed");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("login renewal at start timed out");
+            false
+        }
+    }
+}
+
+/// The saved login was rejected and could not be renewed: a new login is needed.
+#[derive(Debug, thiserror::Error)]
+#[error("The login cookie from {from} was rejected and could not be renewed.\n\n{COOKIE_HELP}")]
+pub struct LoginExpired {
+    pub from: String,
 }
 
 /// Neither a cookie given by the user nor a saved login: nobody has logged in here yet.

@@ -1165,3 +1165,48 @@ async fn watch_waits_for_a_new_login_saying_how_to_make_one() {
     assert!(stderr.contains("goofish-tui login"), "{stderr}");
     assert!(stderr.contains("resumes by itself"), "{stderr}");
 }
+
+/// `cmd` with the simulator's cookie saved as the login (no cookie given).
+fn cmd_with_saved_login(sim: &SimHandle, data: &Path) -> Command {
+    let jar = goofish_tui::im::cookies::CookieJar::parse_header(sim.cookie());
+    jar.save(&data.join("cookies.json")).unwrap();
+    let mut c = cmd(Some(sim), None, data);
+    c.env_remove("GOOFISH_COOKIE");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_login_that_lapsed_is_renewed_at_start_and_a_dead_one_is_named() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 2,
+        history: 2,
+        session_lifetime: Some(Duration::from_millis(500)),
+        ..SimOptions::default()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd_with_saved_login(&sim, dir.path());
+    // Renewed ahead of the next lapse from then on.
+    c.env("GOOFISH_LOGIN_RENEW_SECS", "1000")
+        .args(["watch", "--json"]);
+    let mut w = Watch::start(c);
+    w.until("live", |v| {
+        v["type"] == "connection" && v["state"] == "live"
+    })
+    .await;
+    let state = common::sim_state(&sim).await;
+    assert!(state["silent_renewals"].as_u64().unwrap() >= 1, "{state}");
+    w.terminate().await;
+
+    let sim = quiet().await;
+    control(&sim, "fault", json!({"kind": "expire-session"})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd_with_saved_login(&sim, dir.path());
+    c.args(["watch", "--json"]);
+    let out = output(c, None).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(err.contains("could not be renewed"), "{err}");
+}

@@ -567,7 +567,9 @@ fn the_risk_control_popup_copies_retries_and_closes() {
     // `R` anywhere reconnects now while not live.
     let fx = key(&mut s, KeyCode::Char('R'));
     assert!(fx.contains(&Effect::Im(ImCommand::ReconnectNow)), "{fx:?}");
+    assert_eq!(s.notice.as_deref(), Some("reconnecting now…"));
     im(&mut s, ImEvent::Connection(ConnState::Live));
+    assert_eq!(s.notice, None, "said no more once live");
     let fx = key(&mut s, KeyCode::Char('R'));
     assert!(!fx.contains(&Effect::Im(ImCommand::ReconnectNow)));
 }

@@ -710,6 +710,10 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
                 // A re-check on its way keeps it up.
                 crate::im::ConnState::Connecting | crate::im::ConnState::Registering => {}
                 _ => {
+                    let asked = crate::text::i18n::strings(state.lang).reconnecting_now;
+                    if state.notice.as_deref() == Some(asked) {
+                        state.notice = None;
+                    }
                     state.risk_popup = None;
                     state.risk_dismissed = None;
                 }

@@ -123,6 +123,38 @@ pub async fn silent_has_login(mtop: &MtopClient) -> Result<(), RenewError> {
     parse_renewal(&body)
 }
 
+/// The renewal chain (§5.4): `hasLogin.do`, then (when `silent`) `silentHasLogin.do`; a step
+/// counts once `loginuser.get` accepts the login after it. The step that worked or every
+/// step's failure, and whether the silent step was used.
+pub async fn renew_login(mtop: &MtopClient, silent: bool) -> (Result<RenewStep, String>, bool) {
+    let mut failures = Vec::new();
+    let mut silent_tried = false;
+    for step in [RenewStep::HasLogin, RenewStep::Silent] {
+        if step == RenewStep::Silent {
+            if !silent {
+                break;
+            }
+            silent_tried = true;
+        }
+        let answered = match step {
+            RenewStep::HasLogin => has_login(mtop).await,
+            RenewStep::Silent => silent_has_login(mtop).await,
+        };
+        if let Err(e) = answered {
+            failures.push(format!("{}: {e}", step.name()));
+            continue;
+        }
+        match mtop.login_user().await {
+            Err(e @ (MtopError::SessionExpired | MtopError::NoCookie)) => {
+                failures.push(format!("{}: answered, but {e}", step.name()));
+            }
+            // Renewed; a keep-alive that fails for another reason says nothing of the login.
+            _ => return (Ok(step), silent_tried),
+        }
+    }
+    (Err(failures.join("; ")), silent_tried)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

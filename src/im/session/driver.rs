@@ -469,7 +469,7 @@ impl Driver {
                 Some(Input::Done(Done::LoginChecked { result }))
             }),
             Job::RenewLogin { silent } => self.spawn_reporting(async move {
-                let (result, silent_tried) = jobs::renew_login(&mtop, silent).await;
+                let (result, silent_tried) = crate::im::renewal::renew_login(&mtop, silent).await;
                 Some(Input::Done(Done::LoginRenewed {
                     result,
                     silent_tried,

@@ -8,7 +8,6 @@ use super::{DeviceSource, SessionConfig};
 use crate::im::conn::{self, Conn, ConnConfig, ConnEvent, Registration, RequestError};
 use crate::im::device;
 use crate::im::mtop::{ImToken, MtopClient, MtopError};
-use crate::im::renewal::{self, RenewStep};
 use crate::protocol::history::{
     parse_conversation_list, parse_conversation_page, parse_history_page,
 };
@@ -385,36 +384,4 @@ pub async fn open(
     let body = wire::create_single_body(peer, uid, item_id);
     let resp = request_retrying(conn, cfg, path::CREATE_SINGLE, body).await?;
     wire::parse_create_response(&resp).ok_or(RpcFailure::NoConversation)
-}
-
-/// The renewal chain (§5.4): `hasLogin.do`, then (when `silent`) `silentHasLogin.do`; a step
-/// counts once `loginuser.get` accepts the login after it. The step that worked or every
-/// step's failure, and whether the silent step was used.
-pub async fn renew_login(mtop: &MtopClient, silent: bool) -> (Result<RenewStep, String>, bool) {
-    let mut failures = Vec::new();
-    let mut silent_tried = false;
-    for step in [RenewStep::HasLogin, RenewStep::Silent] {
-        if step == RenewStep::Silent {
-            if !silent {
-                break;
-            }
-            silent_tried = true;
-        }
-        let answered = match step {
-            RenewStep::HasLogin => renewal::has_login(mtop).await,
-            RenewStep::Silent => renewal::silent_has_login(mtop).await,
-        };
-        if let Err(e) = answered {
-            failures.push(format!("{}: {e}", step.name()));
-            continue;
-        }
-        match mtop.login_user().await {
-            Err(e @ (MtopError::SessionExpired | MtopError::NoCookie)) => {
-                failures.push(format!("{}: answered, but {e}", step.name()));
-            }
-            // Renewed; a keep-alive that fails for another reason says nothing of the login.
-            _ => return (Ok(step), silent_tried),
-        }
-    }
-    (Err(failures.join("; ")), silent_tried)
 }
