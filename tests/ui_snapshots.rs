@@ -573,3 +573,15 @@ fn the_risk_control_popup_copies_retries_and_closes() {
     let fx = key(&mut s, KeyCode::Char('R'));
     assert!(!fx.contains(&Effect::Im(ImCommand::ReconnectNow)));
 }
+
+#[test]
+fn a_stalled_connection_is_not_shown_as_live() {
+    for (lang, word) in [(Lang::En, "stalled"), (Lang::Zh, "卡住")] {
+        let mut s = populated(lang);
+        im(&mut s, ImEvent::Connection(ConnState::Live));
+        im(&mut s, ImEvent::Connection(ConnState::Stalled));
+        let screen = render(&s, 80, 24);
+        let status = screen.lines().last().unwrap();
+        assert!(status.contains(word) && !status.contains('●'), "{status}");
+    }
+}

@@ -371,6 +371,9 @@ impl Watcher {
                     human_delay(*in_ms)
                 )),
                 ConnState::Stopped => Some("-- stopped".to_string()),
+                ConnState::Stalled => {
+                    Some("-- stalled: the heartbeat is unanswered (cut at 30 s)".to_string())
+                }
                 _ => None,
             };
             if let Some(t) = text {

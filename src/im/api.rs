@@ -62,6 +62,9 @@ pub enum ConnState {
     Registering,
     /// Registered and receiving pushes.
     Live,
+    /// Registered, but a heartbeat is unanswered (15 s of the 30 s before the cut): pushes
+    /// may not be arriving.
+    Stalled,
     /// Waiting `in_ms` before attempt `attempt`.
     Reconnecting {
         in_ms: u64,

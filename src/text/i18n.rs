@@ -71,6 +71,7 @@ pub struct Strings {
     pub conn_connecting: &'static str,
     pub conn_registering: &'static str,
     pub conn_live: &'static str,
+    pub conn_stalled: &'static str,
     pub conn_reconnecting: &'static str,
     pub conn_needs_login: &'static str,
     /// How to log in again without leaving the program.
@@ -156,6 +157,7 @@ pub static ZH: Strings = Strings {
     conn_connecting: "连接中…",
     conn_registering: "注册中…",
     conn_live: "在线",
+    conn_stalled: "卡住（心跳无应答）",
     conn_reconnecting: "重连",
     conn_needs_login: "需要登录",
     login_hint: "在另一个终端运行 goofish-tui login 扫码，本窗口会自动恢复",
@@ -239,6 +241,7 @@ pub static EN: Strings = Strings {
     conn_connecting: "connecting…",
     conn_registering: "registering…",
     conn_live: "live",
+    conn_stalled: "stalled (no heartbeat answer)",
     conn_reconnecting: "reconnecting",
     conn_needs_login: "login needed",
     login_hint: "run `goofish-tui login` in another terminal; this one resumes by itself",

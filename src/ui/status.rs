@@ -19,6 +19,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         ConnState::Connecting => (s.conn_connecting.to_string(), Color::Yellow),
         ConnState::Registering => (s.conn_registering.to_string(), Color::Yellow),
         ConnState::Live => (format!("● {}", s.conn_live), Color::Green),
+        ConnState::Stalled => (format!("◌ {}", s.conn_stalled), Color::Yellow),
         ConnState::Reconnecting {
             attempt,
             last_error,

@@ -99,6 +99,11 @@ pub enum Input {
         link: LinkId,
         frame: Frame,
     },
+    /// The live connection's heartbeat went unanswered (`stalled`) or was answered again.
+    Stalled {
+        link: LinkId,
+        stalled: bool,
+    },
     /// Connection `link` ended.
     Closed {
         link: LinkId,
@@ -540,8 +545,15 @@ impl SessionCore {
                 Input::Closed { link, reason } if self.live_link() == Some(link) => {
                     self.on_disconnect(now, reason, false)
                 }
+                Input::Stalled { link, stalled } if self.live_link() == Some(link) => {
+                    self.set_state(if stalled {
+                        ConnState::Stalled
+                    } else {
+                        ConnState::Live
+                    });
+                }
                 // From a connection that is no longer the live one.
-                Input::Push { .. } | Input::Closed { .. } => {}
+                Input::Push { .. } | Input::Closed { .. } | Input::Stalled { .. } => {}
                 Input::Done(done) => self.on_done(now, done),
                 Input::Store(done) => self.on_store(done),
             }

@@ -160,6 +160,8 @@ impl Driver {
                 (link, ev) = conn_events => {
                     return match ev {
                         Some(ConnEvent::Push(frame)) => Input::Push { link, frame },
+                        Some(ConnEvent::Stalled) => Input::Stalled { link, stalled: true },
+                        Some(ConnEvent::Resumed) => Input::Stalled { link, stalled: false },
                         Some(ConnEvent::Closed { reason }) => {
                             self.live = None;
                             Input::Closed { link, reason }
