@@ -21,8 +21,8 @@ mod outbox;
 mod scenarios;
 
 pub use self::core::{
-    ConnectFailure, ConnectStep, Done, Input, Job, LinkId, ListPurpose, MediaError, Now, Output,
-    RpcFailure, SessionCore, StoreDone, StoreOp, StoreOpKind,
+    ConnectFailure, ConnectStep, Done, Input, Job, LOGIN_RENEWED_KEY, LinkId, ListPurpose,
+    MediaError, Now, Output, RpcFailure, SessionCore, StoreDone, StoreOp, StoreOpKind,
 };
 pub use dedupe::{ResolvedUuids, SeenIds};
 pub use driver::spawn;
