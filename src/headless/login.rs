@@ -87,22 +87,44 @@ pub async fn login(settings: &Settings, args: &LoginArgs) -> Result<(), LoginErr
     }
     let paths = &settings.paths;
     let endpoints = Endpoints::from_urls(&settings.endpoints).map_err(LoginError::Failed)?;
-    // A fresh jar: cookies of an older login must not mix with the new one.
-    let mut mtop = MtopClient::new(endpoints, CookieJar::new(), None)
-        .map_err(|e| LoginError::Failed(e.to_string()))?;
     let lang = settings.lang;
-    let uid = scan(&mut mtop, args, lang).await?;
-
     let path = paths.cookie_jar();
-    crate::private_fs::create_dir(&paths.data_dir).map_err(|e| {
-        LoginError::Failed(format!(
-            "cannot create the data directory {}: {e}",
-            paths.data_dir.display()
-        ))
-    })?;
-    mtop.jar().save(&path).map_err(|e| {
-        LoginError::Failed(format!("cannot save the login in {}: {e}", path.display()))
-    })?;
+    let mut print = |p: LoginProgress| match p {
+        LoginProgress::Code { qr, again } => {
+            if again {
+                println!(
+                    "{}",
+                    tr(lang, "The code expired. A new one:", "二维码已过期，新的：")
+                );
+            }
+            println!("{qr}");
+            println!(
+                "{}",
+                tr(
+                    lang,
+                    "Scan this code with the Xianyu (闲鱼) app and confirm the login on the phone.",
+                    "用闲鱼 App 扫描这个二维码，并在手机上确认登录。",
+                )
+            );
+        }
+        LoginProgress::Scanned => println!(
+            "{}",
+            tr(
+                lang,
+                "Scanned. Confirm the login on the phone…",
+                "已扫描，请在手机上确认登录…",
+            )
+        ),
+    };
+    let uid = login_into(
+        endpoints,
+        &paths.data_dir,
+        &path,
+        secs(args.timeout),
+        args.light_terminal,
+        &mut print,
+    )
+    .await?;
     let p = path.display();
     match lang {
         Lang::Zh => println!("已登录为 {uid}。登录信息保存在 {p}。"),
@@ -122,28 +144,60 @@ pub async fn login(settings: &Settings, args: &LoginArgs) -> Result<(), LoginErr
     Ok(())
 }
 
+/// How a login goes, for whoever shows it (the terminal, the TUI's popup).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginProgress {
+    /// A code to scan, drawn in half blocks; `again`: the previous one expired.
+    Code { qr: String, again: bool },
+    /// Scanned; waiting for the confirmation on the phone.
+    Scanned,
+}
+
+/// A whole QR login with a fresh jar, saved in `jar_path` (in `data_dir`) once confirmed,
+/// where the running session and the other commands take it. The logged-in uid.
+pub async fn login_into(
+    endpoints: Endpoints,
+    data_dir: &std::path::Path,
+    jar_path: &std::path::Path,
+    timeout: Duration,
+    light_terminal: bool,
+    progress: &mut (dyn FnMut(LoginProgress) + Send),
+) -> Result<Uid, LoginError> {
+    // A fresh jar: cookies of an older login must not mix with the new one.
+    let mut mtop = MtopClient::new(endpoints, CookieJar::new(), None)
+        .map_err(|e| LoginError::Failed(e.to_string()))?;
+    let uid = scan(&mut mtop, timeout, light_terminal, progress).await?;
+    crate::private_fs::create_dir(data_dir).map_err(|e| {
+        LoginError::Failed(format!(
+            "cannot create the data directory {}: {e}",
+            data_dir.display()
+        ))
+    })?;
+    mtop.jar().save(jar_path).map_err(|e| {
+        LoginError::Failed(format!(
+            "cannot save the login in {}: {e}",
+            jar_path.display()
+        ))
+    })?;
+    Ok(uid)
+}
+
 /// Shows codes until one is confirmed; returns the logged-in uid.
-async fn scan(mtop: &mut MtopClient, args: &LoginArgs, lang: Lang) -> Result<Uid, LoginError> {
-    let deadline = Instant::now() + secs(args.timeout);
+async fn scan(
+    mtop: &mut MtopClient,
+    timeout: Duration,
+    light_terminal: bool,
+    progress: &mut (dyn FnMut(LoginProgress) + Send),
+) -> Result<Uid, LoginError> {
+    let deadline = Instant::now() + timeout;
     let mut login = QrLogin::start(mtop).await?;
     let mut confirmed = None;
     'codes: for shown in 1..=MAX_CODES {
         let code = login.new_code().await?;
-        if shown > 1 {
-            println!(
-                "{}",
-                tr(lang, "The code expired. A new one:", "二维码已过期，新的：")
-            );
-        }
-        println!("{}", render(&code, args.light_terminal)?);
-        println!(
-            "{}",
-            tr(
-                lang,
-                "Scan this code with the Xianyu (闲鱼) app and confirm the login on the phone.",
-                "用闲鱼 App 扫描这个二维码，并在手机上确认登录。",
-            )
-        );
+        progress(LoginProgress::Code {
+            qr: render(&code, light_terminal)?,
+            again: shown > 1,
+        });
         let mut last = QrState::Waiting;
         let mut transient = 0;
         loop {
@@ -170,14 +224,7 @@ async fn scan(mtop: &mut MtopClient, args: &LoginArgs, lang: Lang) -> Result<Uid
             }
             match &state {
                 QrState::Waiting | QrState::Transient(_) => {}
-                QrState::Scanned => println!(
-                    "{}",
-                    tr(
-                        lang,
-                        "Scanned. Confirm the login on the phone…",
-                        "已扫描，请在手机上确认登录…",
-                    )
-                ),
+                QrState::Scanned => progress(LoginProgress::Scanned),
                 QrState::Confirmed { token } => {
                     confirmed = Some(token.clone());
                     break 'codes;
