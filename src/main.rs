@@ -99,6 +99,19 @@ fn said(lang: Lang, result: Result<()>) -> Result<()> {
     Ok(())
 }
 
+/// Where a QR login from inside the messenger saves the login (not in demo mode).
+fn login_setup(settings: &Settings) -> Option<goofish_tui::tui::LoginSetup> {
+    if settings.demo {
+        return None;
+    }
+    let endpoints = goofish_tui::im::mtop::Endpoints::from_urls(&settings.endpoints).ok()?;
+    Some(goofish_tui::tui::LoginSetup {
+        endpoints,
+        data_dir: settings.paths.data_dir.clone(),
+        jar_path: settings.paths.cookie_jar(),
+    })
+}
+
 /// The terminal messenger. Without any login yet (and on a terminal), a QR code to scan
 /// comes first.
 async fn messenger(settings: &Settings) -> Result<()> {
@@ -135,6 +148,7 @@ async fn messenger(settings: &Settings) -> Result<()> {
         &mut conn.session.events,
         settings.ui.clone(),
         &settings.notify,
+        login_setup(settings),
         conn.store.clone(),
         conn.store_problem.clone(),
     )

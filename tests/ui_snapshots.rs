@@ -585,3 +585,81 @@ fn a_stalled_connection_is_not_shown_as_live() {
         assert!(status.contains(word) && !status.contains('●'), "{status}");
     }
 }
+
+fn login_code() -> String {
+    let url = format!(
+        "https://passport.goofish.com/qrcodeCheck.htm?lgToken={}&tbScanOpenType=Notification",
+        "0123456789abcdef".repeat(2)
+    );
+    let qr =
+        qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::L).unwrap();
+    let dark: Vec<bool> = qr
+        .to_colors()
+        .iter()
+        .map(|c| *c == qrcode::Color::Dark)
+        .collect();
+    goofish_tui::headless::login::half_blocks(&dark, qr.width(), false)
+}
+
+#[test]
+fn qr_login_popup_fits_80x24_and_says_how_big_a_small_window_must_be() {
+    use goofish_tui::app::{Effect, LoginUpdate};
+    let mut s = populated(Lang::Zh);
+    let fx = im(
+        &mut s,
+        ImEvent::Connection(ConnState::NeedsLogin {
+            reason: "Session过期".into(),
+        }),
+    );
+    assert!(fx.contains(&Effect::StartLogin), "{fx:?}");
+    // Asked once per need of a login.
+    let again = im(
+        &mut s,
+        ImEvent::Connection(ConnState::NeedsLogin {
+            reason: "Session过期".into(),
+        }),
+    );
+    assert!(!again.contains(&Effect::StartLogin));
+    send(&mut s, Input::Login(LoginUpdate::Code(login_code())));
+    let screen = render(&s, 80, 24);
+    insta::assert_snapshot!("qr_login_popup_80x24_zh", screen);
+    let small = render(&s, 60, 16);
+    assert!(small.contains("至少需要 43×23"), "{small}");
+    send(&mut s, Input::Login(LoginUpdate::Scanned));
+    assert!(render(&s, 80, 24).contains("已扫描"));
+    // Live again (the session took the saved login): the popup goes, the login task too.
+    let fx = im(&mut s, ImEvent::Connection(ConnState::Live));
+    assert!(fx.contains(&Effect::CancelLogin), "{fx:?}");
+    assert!(s.login.is_none());
+}
+
+#[test]
+fn the_qr_login_popup_closes_on_esc_and_retries_after_a_failure() {
+    use goofish_tui::app::{Effect, LoginUpdate};
+    let mut s = populated(Lang::En);
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::NeedsLogin {
+            reason: "expired".into(),
+        }),
+    );
+    send(
+        &mut s,
+        Input::Login(LoginUpdate::Failed(
+            "the login was cancelled on the phone".into(),
+        )),
+    );
+    let shown = render(&s, 80, 24);
+    assert!(
+        shown.contains("Login failed: the login was cancelled"),
+        "{shown}"
+    );
+    let fx = key(&mut s, KeyCode::Char('r'));
+    assert_eq!(fx, vec![Effect::CancelLogin, Effect::StartLogin]);
+    send(&mut s, Input::Login(LoginUpdate::Code(login_code())));
+    let fx = key(&mut s, KeyCode::Esc);
+    assert_eq!(fx, vec![Effect::CancelLogin]);
+    assert!(s.login.is_none());
+    // The status bar still says how to log in.
+    assert!(render(&s, 120, 40).contains("goofish-tui login"));
+}

@@ -9,6 +9,7 @@ mod cursor;
 mod help;
 mod keymap;
 pub mod layout;
+mod login;
 pub mod message_rows;
 mod order;
 pub mod quick;
@@ -22,6 +23,7 @@ pub use crate::config::UiOptions;
 pub use attach::AttachView;
 pub use cursor::{Confirm, RECALL_WINDOW_MS};
 pub use keymap::{Action, KeySpec, Keymap, KeymapError};
+pub use login::{LoginUpdate, LoginView};
 pub use order::OrderTag;
 pub use quick::QuickPick;
 pub use search::SearchView;
@@ -72,6 +74,8 @@ pub enum Input {
     Terminate,
     /// The external editor (`Effect::Editor`) ended: the edited text, or why it failed.
     Edited(Result<String, String>),
+    /// How the QR login the runtime runs goes.
+    Login(LoginUpdate),
 }
 
 /// What the runtime does for the reducer.
@@ -86,6 +90,10 @@ pub enum Effect {
         note: crate::notify::Notification,
         terminal: bool,
     },
+    /// Start a QR login (the runtime reports it as `Input::Login`); nothing if one runs.
+    StartLogin,
+    /// Stop the QR login that runs, if any.
+    CancelLogin,
     /// Put this text on the terminal's clipboard.
     Copy(String),
     /// Edit this draft in the external editor; `Input::Edited` brings it back.

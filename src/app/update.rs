@@ -42,6 +42,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         Input::Im(ev) => on_im(state, ev, &mut fx),
         Input::Store(reply) => store_io::on_store(state, reply, &mut fx),
         Input::Edited(result) => on_edited(state, result),
+        Input::Login(update) => super::login::on_update(state, update),
         Input::Terminate => quit(state, &mut fx),
         Input::Tick => {
             if state
@@ -702,6 +703,11 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
             // Risk control opens its popup (the whole URL), once per URL; anything else
             // closes it.
             match &c {
+                crate::im::ConnState::NeedsLogin { .. } => super::login::needed(state, fx),
+                crate::im::ConnState::Live => super::login::not_needed(state, fx),
+                _ => {}
+            }
+            match &c {
                 crate::im::ConnState::RiskControl { url } => {
                     if state.risk_dismissed.as_deref() != Some(url.as_str()) {
                         state.risk_popup = Some(url.clone());
@@ -1040,6 +1046,14 @@ fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
     }
     if state.risk_popup.is_some() {
         on_risk_key(state, key, fx);
+        return;
+    }
+    if state.login.is_some() {
+        if state.keymap.actions(&key).contains(&Action::ForceQuit) {
+            quit(state, fx);
+        } else {
+            super::login::on_key(state, key, fx);
+        }
         return;
     }
     state.jumped_to = None;

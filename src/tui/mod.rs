@@ -68,6 +68,20 @@ pub struct Runtime<B: Backend> {
     notifier: Option<crate::notify::Notifier>,
     /// Failures of the notify command, shown as notices.
     notify_reports: Option<mpsc::UnboundedReceiver<String>>,
+    /// Where a QR login started from the UI saves the login (none: no login from here).
+    login_setup: Option<LoginSetup>,
+    login_task: Option<tokio::task::JoinHandle<()>>,
+    login_tx: mpsc::UnboundedSender<crate::app::LoginUpdate>,
+    login_rx: mpsc::UnboundedReceiver<crate::app::LoginUpdate>,
+}
+
+/// What a QR login from the UI needs: the service's endpoints and where the login is saved
+/// (the running session takes it from there).
+#[derive(Clone, Debug)]
+pub struct LoginSetup {
+    pub endpoints: crate::im::mtop::Endpoints,
+    pub data_dir: std::path::PathBuf,
+    pub jar_path: std::path::PathBuf,
 }
 
 impl<B: Backend> Runtime<B> {
@@ -77,6 +91,7 @@ impl<B: Backend> Runtime<B> {
         commands: mpsc::Sender<ImCommand>,
     ) -> Result<Self, TuiError> {
         let terminal = Terminal::new(backend).map_err(|e| TuiError::Terminal(e.to_string()))?;
+        let (login_tx, login_rx) = mpsc::unbounded_channel();
         Ok(Runtime {
             terminal,
             state,
@@ -93,6 +108,10 @@ impl<B: Backend> Runtime<B> {
             copied: None,
             notifier: None,
             notify_reports: None,
+            login_setup: None,
+            login_task: None,
+            login_tx,
+            login_rx,
         })
     }
 
@@ -156,6 +175,64 @@ impl<B: Backend> Runtime<B> {
     }
 
     /// Replaces the wall clock that stamps each `Msg` (tests use a fixed one).
+    /// QR logins asked for by the UI run with `setup`.
+    pub fn with_login(mut self, setup: LoginSetup) -> Self {
+        self.login_setup = Some(setup);
+        self
+    }
+
+    /// Takes what the QR login reported meanwhile (the event loop does this by itself; a
+    /// test that drives the runtime step by step calls it).
+    pub async fn take_login_updates(&mut self) {
+        while let Ok(update) = self.login_rx.try_recv() {
+            self.dispatch(Input::Login(update)).await;
+        }
+    }
+
+    fn start_login(&mut self) {
+        let Some(setup) = self.login_setup.clone() else {
+            return;
+        };
+        if self.login_task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let tx = self.login_tx.clone();
+        self.login_task = Some(tokio::spawn(async move {
+            let progress_tx = tx.clone();
+            let mut progress = move |p: crate::headless::login::LoginProgress| {
+                let update = match p {
+                    crate::headless::login::LoginProgress::Code { qr, .. } => {
+                        crate::app::LoginUpdate::Code(qr)
+                    }
+                    crate::headless::login::LoginProgress::Scanned => {
+                        crate::app::LoginUpdate::Scanned
+                    }
+                };
+                let _ = progress_tx.send(update);
+            };
+            let result = crate::headless::login::login_into(
+                setup.endpoints,
+                &setup.data_dir,
+                &setup.jar_path,
+                Duration::from_secs(300),
+                false,
+                &mut progress,
+            )
+            .await;
+            let update = match result {
+                Ok(uid) => {
+                    tracing::info!(%uid, "logged in from the UI; the session takes the new login");
+                    crate::app::LoginUpdate::Done
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "QR login from the UI failed");
+                    crate::app::LoginUpdate::Failed(e.to_string())
+                }
+            };
+            let _ = tx.send(update);
+        }));
+    }
+
     /// Notifications go through `notifier`; its command's failures come on `reports`.
     pub fn with_notifier(
         mut self,
@@ -222,6 +299,12 @@ impl<B: Backend> Runtime<B> {
                     "no local history attached; request dropped"
                 ),
             },
+            Effect::StartLogin => self.start_login(),
+            Effect::CancelLogin => {
+                if let Some(task) = self.login_task.take() {
+                    task.abort();
+                }
+            }
             Effect::Notify { note, terminal } => {
                 if let Some(n) = self.notifier.as_mut() {
                     n.notify(&note, terminal);
@@ -310,6 +393,7 @@ impl<B: Backend> Runtime<B> {
                     }
                 },
                 () = timer => self.dispatch(Input::Tick).await,
+                Some(update) = self.login_rx.recv() => self.dispatch(Input::Login(update)).await,
                 Some(report) = next_report(&mut self.notify_reports) => {
                     self.dispatch(Input::Im(ImEvent::Error(report))).await;
                 }
@@ -540,6 +624,7 @@ pub async fn run(
     events: &mut mpsc::Receiver<ImEvent>,
     options: UiOptions,
     notify: &crate::config::NotifyOptions,
+    login: Option<LoginSetup>,
     store: Option<StoreHandle>,
     store_problem: Option<String>,
 ) -> color_eyre::Result<()> {
@@ -556,6 +641,9 @@ pub async fn run(
     let notifier =
         crate::notify::Notifier::from_settings(notify, Some(Box::new(io::stdout())), reports_tx);
     let mut rt = Runtime::new(backend, state, commands)?.with_notifier(notifier, reports);
+    if let Some(setup) = login {
+        rt = rt.with_login(setup);
+    }
     rt.real_terminal = true;
     rt.listen_signals = true;
     rt.attach_store(store, store_problem).await;
