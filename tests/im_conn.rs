@@ -318,7 +318,12 @@ async fn unanswered_heartbeat_closes_within_the_timeout() {
     // Keep reading (so the socket is healthy) but never answer.
     let drain = tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
     conn.start_heartbeat();
-    // Timeout 300 ms after the first heartbeat; allow generous slack for slow machines.
+    // Stalled at half the timeout, then cut 300 ms after the first heartbeat; allow
+    // generous slack for slow machines.
+    assert_eq!(
+        timeout(Duration::from_secs(3), ev.recv()).await.unwrap(),
+        Some(ConnEvent::Stalled)
+    );
     match timeout(Duration::from_secs(3), ev.recv()).await.unwrap() {
         Some(ConnEvent::Closed { reason }) => assert!(reason.contains("heartbeat"), "{reason}"),
         other => panic!("expected Closed, got {other:?}"),

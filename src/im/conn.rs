@@ -144,8 +144,9 @@ struct Shared {
     state: Mutex<State>,
     closed_tx: watch::Sender<bool>,
     garbage: AtomicU64,
-    /// For the heartbeat's `Stalled` / `Resumed`.
-    events: mpsc::Sender<ConnEvent>,
+    /// For the heartbeat's `Stalled` / `Resumed`; dropped when the connection ends, so that
+    /// the channel ends after its one `Closed`.
+    events: Mutex<Option<mpsc::Sender<ConnEvent>>>,
 }
 
 #[derive(Default)]
@@ -298,7 +299,7 @@ pub async fn connect(cfg: &ConnConfig) -> Result<(Conn, mpsc::Receiver<ConnEvent
         state: Mutex::new(State::default()),
         closed_tx,
         garbage: AtomicU64::new(0),
-        events: events_tx.clone(),
+        events: Mutex::new(Some(events_tx.clone())),
     });
     tokio::spawn(write_loop(shared.clone(), sink, out_rx, closed_rx.clone()));
     tokio::spawn(read_loop(shared.clone(), stream, events_tx, closed_rx));
@@ -533,6 +534,7 @@ async fn read_loop<S>(
     }
     // Covers the exit through `closed` as well: shutdown is idempotent.
     shared.shutdown("connection closed".into());
+    lock(&shared.events).take();
     let reason = shared.close_reason();
     let _ = events.send(ConnEvent::Closed { reason }).await;
 }
@@ -550,6 +552,9 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
     // When the oldest heartbeat still unanswered went out.
     let mut waiting_since: Option<tokio::time::Instant> = None;
     let mut stalled = false;
+    let Some(events) = lock(&shared.events).clone() else {
+        return;
+    };
     loop {
         let stall_at = waiting_since.filter(|_| !stalled).map(|t| t + stall_after);
         let stall = async move {
@@ -564,14 +569,14 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
             () = stall => {
                 stalled = true;
                 tracing::warn!(after_ms = stall_after.as_millis() as u64, "heartbeat unanswered; connection stalled");
-                let _ = shared.events.try_send(ConnEvent::Stalled);
+                let _ = events.try_send(ConnEvent::Stalled);
             }
             Some(result) = in_flight.next(), if !in_flight.is_empty() => {
                 if matches!(result, Ok(_) | Err(RequestError::Rpc(_))) {
                     waiting_since = None;
                     if std::mem::take(&mut stalled) {
                         tracing::info!("heartbeat answered again");
-                        let _ = shared.events.try_send(ConnEvent::Resumed);
+                        let _ = events.try_send(ConnEvent::Resumed);
                     }
                 }
                 match result {
