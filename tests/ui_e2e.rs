@@ -338,8 +338,28 @@ async fn a_sellers_round_waiting_words_quick_reply_edit_recall_and_order_state()
     })
     .await;
 
-    // A buyer writes: the list shows the words and the wait, without opening anything.
-    let r = control(&sim, "incoming", json!({"text": "有人在吗，想买这个"})).await;
+    // A buyer writes: the list shows the words and the wait, without opening anything. In a
+    // conversation that waits for nobody yet (an older unanswered message would show its own,
+    // longer wait), about an item (the quick reply names it).
+    let quiet = rt
+        .state()
+        .visible()
+        .iter()
+        .find(|c| {
+            rt.state().waiting_since(c).is_none()
+                && rt.state().conversation(c).is_some_and(|v| {
+                    v.item_id.is_some()
+                        && v.peer.as_str() != goofish_tui::protocol::model::SYSTEM_SENDER
+                })
+        })
+        .cloned()
+        .expect("a conversation about an item that waits for nobody");
+    let r = control(
+        &sim,
+        "incoming",
+        json!({"cid": quiet.as_str(), "text": "有人在吗，想买这个"}),
+    )
+    .await;
     let cid = goofish_tui::protocol::Cid::new(r["cid"].as_str().unwrap());
     pump(&mut rt, &mut session, "the words in the list", |rt| {
         let s = screen(rt);
