@@ -102,8 +102,9 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
     let mtop = MtopClient::new(endpoints, jar, Some(jar_path))?;
     // One quick check so that a dead cookie is a clear message, not a screen stuck on
     // "needs login". A slow or absent network is not a reason to refuse to start.
+    let mut silent_spent = false;
     match tokio::time::timeout(Duration::from_secs(8), mtop.login_user()).await {
-        Ok(Err(MtopError::SessionExpired)) if renewed_at_start(&mtop).await => {}
+        Ok(Err(MtopError::SessionExpired)) if renewed_at_start(&mtop, &mut silent_spent).await => {}
         Ok(Err(e @ (MtopError::SessionExpired | MtopError::NoCookie))) => {
             // A saved login that died can be replaced by a new one (QR code); a cookie the
             // user gives cannot: it would be used again.
@@ -126,6 +127,7 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
         DeviceSource::File(paths.device_id()),
     );
     cfg.login.keepalive = Some(settings.login_keepalive);
+    cfg.login.silent_spent = silent_spent;
     cfg.login.renew_every = Some(settings.login_renew);
     let keep = settings.keep_per_conversation;
     let (store, store_problem) = open_store(settings.store_dir(), &uid, keep).await;
@@ -236,14 +238,16 @@ fn trim_later(store: StoreHandle, keep: usize) {
 
 /// The login expired before the start: renewed (§5.4) if the service allows, before the user
 /// is asked for a new one. Whether it works again.
-async fn renewed_at_start(mtop: &MtopClient) -> bool {
+/// `silent_spent`: whether `silentHasLogin.do` was used (its fatigue window starts now).
+async fn renewed_at_start(mtop: &MtopClient, silent_spent: &mut bool) -> bool {
     tracing::info!("the login expired; renewing it before starting");
     let renewal = tokio::time::timeout(
         Duration::from_secs(20),
         crate::im::renewal::renew_login(mtop, true),
     );
     match renewal.await {
-        Ok((Ok(step), _)) => {
+        Ok((Ok(step), silent)) => {
+            *silent_spent = silent;
             tracing::info!(via = step.name(), "login renewed at start");
             true
         }

@@ -17,6 +17,8 @@ pub struct LoginTimes {
     pub renew_every: Option<Duration>,
     /// `silentHasLogin.do` at most once per this long (GO's "fatigue window").
     pub silent_window: Duration,
+    /// The silent step was just used (by the check at start): its window begins at start.
+    pub silent_spent: bool,
 }
 
 /// What the login wants done now.
@@ -60,6 +62,9 @@ impl LoginKeeper {
     /// The timers start (again) from `now`; `jitter` in [0, 1] spreads the keep-alive over
     /// ± 10 % of its period, so many clients never call together.
     pub fn start(&mut self, now: Instant, jitter: f64) {
+        if self.times.silent_spent && self.last_silent.is_none() {
+            self.last_silent = Some(now);
+        }
         self.schedule_check(now, jitter);
         if self.next_renew.is_none() {
             self.next_renew = self.times.renew_every.map(|d| now + d);
@@ -171,6 +176,7 @@ mod tests {
             keepalive: Some(Duration::from_secs(600)),
             renew_every: Some(Duration::from_secs(3600)),
             silent_window: Duration::from_secs(6 * 3600),
+            silent_spent: false,
         }
     }
 
@@ -200,6 +206,17 @@ mod tests {
         k.renewed(later, true, false);
         let after_window = t0 + Duration::from_secs(6 * 3600);
         assert_eq!(k.expired(after_window), Some(true));
+    }
+
+    #[test]
+    fn a_silent_renewal_at_start_counts_for_the_window() {
+        let t0 = Instant::now();
+        let mut k = LoginKeeper::new(LoginTimes {
+            silent_spent: true,
+            ..times()
+        });
+        k.start(t0, 0.5);
+        assert_eq!(k.expired(t0 + Duration::from_secs(60)), Some(false));
     }
 
     #[test]

@@ -127,6 +127,7 @@ impl SessionConfig {
                 keepalive: Some(crate::config::defaults::LOGIN_KEEPALIVE),
                 renew_every: Some(crate::config::defaults::LOGIN_RENEW),
                 silent_window: crate::config::defaults::SILENT_RENEW_WINDOW,
+                silent_spent: false,
             },
             store: None,
         }
