@@ -47,6 +47,7 @@ fn bench(c: &mut Criterion) {
             json,
             all: false,
             color: false,
+            exit_on_login: false,
         });
         w.on_event(ImEvent::Conversations(vec![conversation()]));
         let mut n = 0;

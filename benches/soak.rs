@@ -83,6 +83,7 @@ async fn soak(run_for: Duration, rate: u64, conversations: usize, drop_every: Du
             json: true,
             all: false,
             color: false,
+            exit_on_login: false,
         });
         let mut received: HashMap<String, u32> = HashMap::new();
         let mut live_count = 0u32;

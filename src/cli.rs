@@ -247,6 +247,10 @@ pub struct SimArgs {
     /// Kick a connection after this many seconds without a heartbeat.
     #[arg(long, default_value_t = 30)]
     pub heartbeat_kick_after: u64,
+    /// The login cookie dies this many seconds after it was issued or last renewed
+    /// (default: never).
+    #[arg(long, value_name = "SECS")]
+    pub session_lifetime: Option<f64>,
 }
 
 #[cfg(test)]

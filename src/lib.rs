@@ -6,6 +6,7 @@ pub mod config;
 pub mod headless;
 pub mod im;
 pub mod logging;
+pub mod notify;
 pub mod pictures;
 pub mod private_fs;
 pub mod protocol;

@@ -9,7 +9,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use goofish_tui::config::{ConfigError, Env, Settings, Sources};
 use goofish_tui::headless::{self, EXIT_FAILED};
 use goofish_tui::im::ImCommand;
-use goofish_tui::run::NoLogin;
+use goofish_tui::run::{LoginExpired, NoLogin};
 use goofish_tui::text::i18n::{self, COOKIE_HELP, Lang};
 use std::io::IsTerminal;
 
@@ -99,16 +99,38 @@ fn said(lang: Lang, result: Result<()>) -> Result<()> {
     Ok(())
 }
 
+/// Where a QR login from inside the messenger saves the login (not in demo mode).
+fn login_setup(settings: &Settings) -> Option<goofish_tui::tui::LoginSetup> {
+    if settings.demo {
+        return None;
+    }
+    let endpoints = goofish_tui::im::mtop::Endpoints::from_urls(&settings.endpoints).ok()?;
+    Some(goofish_tui::tui::LoginSetup {
+        endpoints,
+        data_dir: settings.paths.data_dir.clone(),
+        jar_path: settings.paths.cookie_jar(),
+    })
+}
+
 /// The terminal messenger. Without any login yet (and on a terminal), a QR code to scan
 /// comes first.
 async fn messenger(settings: &Settings) -> Result<()> {
     let _log = goofish_tui::run::start_file_logging(settings);
     let mut conn = match goofish_tui::run::connect(settings, true).await {
-        Err(e) if e.is::<NoLogin>() && std::io::stdout().is_terminal() => {
-            println!(
-                "No Goofish login yet. Scan the code below with the Xianyu (闲鱼) app to log in \
-                 (Ctrl-C to stop; `goofish-tui --demo` tries the program without an account)."
-            );
+        Err(e)
+            if (e.is::<NoLogin>() || e.is::<LoginExpired>()) && std::io::stdout().is_terminal() =>
+        {
+            if e.is::<LoginExpired>() {
+                println!(
+                    "The saved Goofish login has expired and could not be renewed. Scan the code \
+                     below with the Xianyu (闲鱼) app to log in again (Ctrl-C to stop)."
+                );
+            } else {
+                println!(
+                    "No Goofish login yet. Scan the code below with the Xianyu (闲鱼) app to log \
+                     in (Ctrl-C to stop; `goofish-tui --demo` tries the program without an account)."
+                );
+            }
             headless::login::login(settings, &headless::login::LoginArgs::default())
                 .await
                 .map_err(|e| eyre!("{e}\n\n{COOKIE_HELP}"))?;
@@ -125,6 +147,8 @@ async fn messenger(settings: &Settings) -> Result<()> {
         commands,
         &mut conn.session.events,
         settings.ui.clone(),
+        &settings.notify,
+        login_setup(settings),
         conn.store.clone(),
         conn.store_problem.clone(),
     )
@@ -155,6 +179,9 @@ async fn run_sim(log_level: &str, args: &SimArgs) -> Result<()> {
             .map(|s| Duration::from_secs_f64(s.max(0.0))),
         im_token_lifetime: Duration::from_secs(args.im_token_lifetime.max(1)),
         heartbeat_kick_after: Duration::from_secs(args.heartbeat_kick_after.max(1)),
+        session_lifetime: args
+            .session_lifetime
+            .map(|s| Duration::from_secs_f64(s.clamp(0.1, 1e9))),
         ..SimOptions::default()
     };
     let handle = sim::start(opts)

@@ -102,8 +102,15 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
     let mtop = MtopClient::new(endpoints, jar, Some(jar_path))?;
     // One quick check so that a dead cookie is a clear message, not a screen stuck on
     // "needs login". A slow or absent network is not a reason to refuse to start.
+    let mut silent_spent = false;
     match tokio::time::timeout(Duration::from_secs(8), mtop.login_user()).await {
+        Ok(Err(MtopError::SessionExpired)) if renewed_at_start(&mtop, &mut silent_spent).await => {}
         Ok(Err(e @ (MtopError::SessionExpired | MtopError::NoCookie))) => {
+            // A saved login that died can be replaced by a new one (QR code); a cookie the
+            // user gives cannot: it would be used again.
+            if settings.cookie.is_none() {
+                return Err(LoginExpired { from: source }.into());
+            }
             bail!("The login cookie from {source} was rejected: {e}\n\n{COOKIE_HELP}")
         }
         Ok(Err(MtopError::RiskControl { url })) => bail!(
@@ -119,6 +126,9 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
         conn_cfg(settings.endpoints.ws.clone()),
         DeviceSource::File(paths.device_id()),
     );
+    cfg.login.keepalive = Some(settings.login_keepalive);
+    cfg.login.silent_spent = silent_spent;
+    cfg.login.renew_every = Some(settings.login_renew);
     let keep = settings.keep_per_conversation;
     let (store, store_problem) = open_store(settings.store_dir(), &uid, keep).await;
     cfg.store = store.clone();
@@ -224,6 +234,39 @@ fn trim_later(store: StoreHandle, keep: usize) {
             tracing::info!(removed, "local history trimmed to the retention cap");
         }
     });
+}
+
+/// The login expired before the start: renewed (§5.4) if the service allows, before the user
+/// is asked for a new one. Whether it works again.
+/// `silent_spent`: whether `silentHasLogin.do` was used (its fatigue window starts now).
+async fn renewed_at_start(mtop: &MtopClient, silent_spent: &mut bool) -> bool {
+    tracing::info!("the login expired; renewing it before starting");
+    let renewal = tokio::time::timeout(
+        Duration::from_secs(20),
+        crate::im::renewal::renew_login(mtop, true),
+    );
+    match renewal.await {
+        Ok((Ok(step), silent)) => {
+            *silent_spent = silent;
+            tracing::info!(via = step.name(), "login renewed at start");
+            true
+        }
+        Ok((Err(why), _)) => {
+            tracing::warn!(%why, "login renewal at start failed");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("login renewal at start timed out");
+            false
+        }
+    }
+}
+
+/// The saved login was rejected and could not be renewed: a new login is needed.
+#[derive(Debug, thiserror::Error)]
+#[error("The login cookie from {from} was rejected and could not be renewed.\n\n{COOKIE_HELP}")]
+pub struct LoginExpired {
+    pub from: String,
 }
 
 /// Neither a cookie given by the user nor a saved login: nobody has logged in here yet.

@@ -212,6 +212,13 @@ impl Action {
                     "terminal selects text"
                 }
             }
+            A::Reconnect => {
+                if zh {
+                    "立即重连"
+                } else {
+                    "reconnect now"
+                }
+            }
         }
     }
 }

@@ -36,10 +36,12 @@ pub enum Action {
     Mouse,
     View,
     OpenLink,
+    /// Connect now instead of waiting (reconnecting, removed, risk control, login).
+    Reconnect,
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -66,6 +68,7 @@ impl Action {
         Action::View,
         Action::OpenLink,
         Action::Mouse,
+        Action::Reconnect,
         Action::Help,
         Action::Quit,
         Action::ForceQuit,
@@ -102,6 +105,7 @@ impl Action {
             Action::Mouse => "mouse",
             Action::View => "view",
             Action::OpenLink => "open_link",
+            Action::Reconnect => "reconnect",
         }
     }
 
@@ -323,6 +327,7 @@ fn defaults(action: Action) -> &'static [&'static str] {
         Action::Mouse => &["m"],
         Action::View => &["v"],
         Action::OpenLink => &["o"],
+        Action::Reconnect => &["R"],
     }
 }
 

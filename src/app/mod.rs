@@ -9,6 +9,7 @@ mod cursor;
 mod help;
 mod keymap;
 pub mod layout;
+mod login;
 pub mod message_rows;
 mod order;
 pub mod quick;
@@ -23,10 +24,11 @@ pub use crate::config::UiOptions;
 pub use attach::AttachView;
 pub use cursor::{Confirm, RECALL_WINDOW_MS};
 pub use keymap::{Action, KeySpec, Keymap, KeymapError};
+pub use login::{LoginUpdate, LoginView};
 pub use order::OrderTag;
 pub use quick::QuickPick;
 pub use search::SearchView;
-pub use state::{AppState, ConnView, DRAFT_SAVE_MS, Focus};
+pub use state::{AppState, BELL_GAP_MS, ConnView, DRAFT_SAVE_MS, Focus};
 pub use store_io::{
     JUMP_CONTEXT, JUMP_NEWER_CAP, SEARCH_LIMIT, STORE_PAGE, StoreReply, StoreRequest,
 };
@@ -81,6 +83,8 @@ pub enum Input {
         url: String,
         view: Option<PictureView>,
     },
+    /// How the QR login the runtime runs goes.
+    Login(LoginUpdate),
 }
 
 /// What became of a picture's thumbnail; a picture not known yet is loading.
@@ -97,8 +101,16 @@ pub enum Effect {
     Im(ImCommand),
     Store(StoreRequest),
     SetTitle(String),
-    /// The terminal bell: a buyer wrote where the user is not looking.
-    Bell,
+    /// A buyer wrote where the user is not looking: the terminal's notification (a bell or
+    /// a desktop notification, when `terminal`: `[ui] bell`) and the `[notify] command`.
+    Notify {
+        note: crate::notify::Notification,
+        terminal: bool,
+    },
+    /// Start a QR login (the runtime reports it as `Input::Login`); nothing if one runs.
+    StartLogin,
+    /// Stop the QR login that runs, if any.
+    CancelLogin,
     /// Put this text on the terminal's clipboard.
     Copy(String),
     /// Take the mouse (true), or leave it to the terminal, whose own selection then works.

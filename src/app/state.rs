@@ -109,6 +109,14 @@ pub struct AppState {
     pub cached: bool,
     /// The service's conversation list has arrived at least once.
     pub(crate) synced: bool,
+    /// The QR login popup, while open.
+    pub login: Option<super::LoginView>,
+    /// A QR login was asked of the runtime for this need of a login.
+    pub(crate) login_started: bool,
+    /// The risk-control popup, while open: the slider's URL.
+    pub risk_popup: Option<String>,
+    /// The risk-control URL whose popup was closed (not opened again for it).
+    pub(crate) risk_dismissed: Option<String>,
     /// The search popup, while open.
     pub search: Option<SearchView>,
     /// The picture popup, while open.
@@ -158,6 +166,10 @@ impl AppState {
             viewer: None,
             remote: false,
             pictures: HashMap::new(),
+            risk_popup: None,
+            login: None,
+            login_started: false,
+            risk_dismissed: None,
             conn: ConnView {
                 state: ConnState::Connecting,
                 since_ms: now_ms,

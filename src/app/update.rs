@@ -49,6 +49,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             };
             state.dirty = true;
         }
+        Input::Login(update) => super::login::on_update(state, update),
         Input::Terminate => quit(state, &mut fx),
         Input::Tick => {
             if state
@@ -615,6 +616,47 @@ fn retry(state: &mut AppState, pick_anchor: bool, fx: &mut Vec<Effect>) {
     state.dirty = true;
 }
 
+/// Asks the session to connect now, when it is not connected.
+fn reconnect_now(state: &mut AppState, fx: &mut Vec<Effect>) {
+    if state.is_live() {
+        return;
+    }
+    fx.push(Effect::Im(ImCommand::ReconnectNow));
+    state.notice = Some(
+        crate::text::i18n::strings(state.lang)
+            .reconnecting_now
+            .into(),
+    );
+}
+
+/// Keys of the risk-control popup: copy the URL, check again now, close.
+fn on_risk_key(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Some(url) = state.risk_popup.clone() else {
+        return;
+    };
+    let actions = state.keymap.actions(&key);
+    if actions.contains(&Action::ForceQuit) {
+        quit(state, fx);
+        return;
+    }
+    let s = crate::text::i18n::strings(state.lang);
+    match key.code {
+        KeyCode::Char('y') => {
+            fx.push(Effect::Copy(url));
+            state.notice = Some(s.copied.into());
+        }
+        KeyCode::Char('r' | 'R') | KeyCode::Enter => {
+            state.risk_popup = None;
+            reconnect_now(state, fx);
+        }
+        KeyCode::Esc | KeyCode::Char('q') => {
+            state.risk_popup = None;
+            state.risk_dismissed = Some(url);
+        }
+        _ => {}
+    }
+}
+
 /// A conversation saw `m`: newer activity moves it up.
 fn touch_conv(state: &mut AppState, m: &Message) {
     let old_key = key_of(state, &m.cid);
@@ -665,6 +707,30 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
     state.dirty = true;
     match ev {
         ImEvent::Connection(c) => {
+            // Risk control opens its popup (the whole URL), once per URL; anything else
+            // closes it.
+            match &c {
+                crate::im::ConnState::NeedsLogin { .. } => super::login::needed(state, fx),
+                crate::im::ConnState::Live => super::login::not_needed(state, fx),
+                _ => {}
+            }
+            match &c {
+                crate::im::ConnState::RiskControl { url } => {
+                    if state.risk_dismissed.as_deref() != Some(url.as_str()) {
+                        state.risk_popup = Some(url.clone());
+                    }
+                }
+                // A re-check on its way keeps it up.
+                crate::im::ConnState::Connecting | crate::im::ConnState::Registering => {}
+                _ => {
+                    let asked = crate::text::i18n::strings(state.lang).reconnecting_now;
+                    if state.notice.as_deref() == Some(asked) {
+                        state.notice = None;
+                    }
+                    state.risk_popup = None;
+                    state.risk_dismissed = None;
+                }
+            }
             state.conn = super::ConnView {
                 state: c,
                 since_ms: state.now_ms,
@@ -921,22 +987,48 @@ fn on_message(state: &mut AppState, m: Message, fx: &mut Vec<Effect>) {
     }
 }
 
-/// Rings the bell for a new message from a buyer (a text, a picture, an order card) in a
-/// conversation that is not muted, at most once per `BELL_GAP_MS`. Platform notices and the
-/// assistant stay quiet.
+/// Notifies of a new message from a buyer (a text, a picture, an order card) in a
+/// conversation that is not muted, at most once per `BELL_GAP_MS`: the terminal part when the
+/// bell is on, the notify command always. Platform notices and the assistant stay quiet.
 fn ring_for(state: &mut AppState, m: &Message, fx: &mut Vec<Effect>) {
     let muted = state.convs.get(&m.cid).is_some_and(|c| c.muted);
     let platform = matches!(m.content, Content::Notice { .. })
         || m.sender.as_str() == crate::protocol::model::SYSTEM_SENDER
         || m.session_type.is_some_and(|t| t != 1);
-    if !state.bell || muted || platform {
+    if muted || platform {
         return;
     }
     if state.now_ms.saturating_sub(state.last_bell_ms) < super::state::BELL_GAP_MS {
         return;
     }
     state.last_bell_ms = state.now_ms;
-    fx.push(Effect::Bell);
+    let conv = state.convs.get(&m.cid);
+    let nick = m
+        .sender_nick
+        .as_deref()
+        .map(str::to_string)
+        .or_else(|| conv.and_then(|c| c.peer_nick.clone()));
+    let item_id = m
+        .item_id
+        .as_deref()
+        .map(str::to_string)
+        .or_else(|| conv.and_then(|c| c.item_id.clone()));
+    let item_title = conv.and_then(|c| c.item_title.clone());
+    let who = nick.clone().unwrap_or_else(|| m.sender.to_string());
+    let note = crate::notify::Notification {
+        title: format!("闲鱼 · {who}"),
+        body: crate::text::one_line(&m.content.summary()),
+        json: crate::notify::message_json(
+            m,
+            nick.as_deref(),
+            item_id.as_deref(),
+            item_title.as_deref(),
+        ),
+    };
+    fx.push(Effect::Notify {
+        note,
+        terminal: state.bell,
+    });
 }
 
 // ---------------------------------------------------------------- keyboard
@@ -957,6 +1049,18 @@ fn on_key(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
 fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
     if state.help_open {
         state.help_open = false;
+        return;
+    }
+    if state.risk_popup.is_some() {
+        on_risk_key(state, key, fx);
+        return;
+    }
+    if state.login.is_some() {
+        if state.keymap.actions(&key).contains(&Action::ForceQuit) {
+            quit(state, fx);
+        } else {
+            super::login::on_key(state, key, fx);
+        }
         return;
     }
     state.jumped_to = None;
@@ -1080,6 +1184,7 @@ fn common_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> bool 
             state.focus = Focus::List;
             refilter(state);
         }
+        Action::Reconnect => reconnect_now(state, fx),
         _ => return false,
     }
     true

@@ -16,3 +16,12 @@ pub const HEARTBEAT: Duration = Duration::from_secs(15);
 pub const LOG_FILE_LEVEL: &str = "info";
 /// The level of what the commands and the simulator log on stderr.
 pub const STDERR_LOG_LEVEL: &str = "warn";
+/// `loginuser.get` this often while running, to keep the login cookies warm (PY-A: 10 min).
+pub const LOGIN_KEEPALIVE: Duration = Duration::from_secs(10 * 60);
+/// `hasLogin.do` this often ahead of any expiry: well within the shortest login lifetimes
+/// reported (1–3 h for an account under suspicion, §5.4).
+pub const LOGIN_RENEW: Duration = Duration::from_secs(60 * 60);
+/// `silentHasLogin.do` at most once per this long: calling it often is considered risky.
+pub const SILENT_RENEW_WINDOW: Duration = Duration::from_secs(6 * 60 * 60);
+/// A `[notify] command` running longer than this is killed.
+pub const NOTIFY_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);

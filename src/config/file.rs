@@ -25,6 +25,10 @@ pub struct FileConfig {
     pub upload_url: Option<String>,
     /// Seconds between heartbeats.
     pub heartbeat_secs: Option<u64>,
+    /// Seconds between `loginuser.get` calls that keep the login cookies warm.
+    pub login_keepalive_secs: Option<u64>,
+    /// Seconds between renewals of the login ahead of its expiry (`hasLogin.do`).
+    pub login_renew_secs: Option<u64>,
     /// `error`, `warn`, `info`, `debug` or `trace`: the log file's level.
     pub log_level: Option<String>,
     /// Overrides the data directory (cookie jar, device id, local history); `--data-dir` and
@@ -35,6 +39,8 @@ pub struct FileConfig {
     pub keep_per_conversation: Option<usize>,
     /// Settings of the terminal UI.
     pub ui: Option<UiOptions>,
+    /// How a buyer's message reaches the seller (terminal notification, a command).
+    pub notify: Option<super::NotifyOptions>,
 }
 
 /// Largest config file read: a real one is a few KiB. Also what keeps `--config /dev/zero`
@@ -79,9 +85,12 @@ impl FileConfig {
             upload_url: self.upload_url,
             cookie,
             heartbeat_secs: self.heartbeat_secs,
+            login_keepalive_secs: self.login_keepalive_secs,
+            login_renew_secs: self.login_renew_secs,
             log_file_level: self.log_level,
             keep_per_conversation: self.keep_per_conversation,
             ui: self.ui,
+            notify: self.notify,
             ..Layer::default()
         }
     }

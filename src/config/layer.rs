@@ -19,6 +19,10 @@ pub struct Layer {
     pub upload_url: Option<String>,
     pub cookie: Option<GivenCookie>,
     pub heartbeat_secs: Option<u64>,
+    /// Seconds between `loginuser.get` keep-alive calls.
+    pub login_keepalive_secs: Option<u64>,
+    /// Seconds between renewals of the login ahead of its expiry (`hasLogin.do`).
+    pub login_renew_secs: Option<u64>,
     /// The level of every log (`--log-level`).
     pub log_level: Option<String>,
     /// The level of the log file alone (the config file's `log_level`).
@@ -28,6 +32,8 @@ pub struct Layer {
     pub lang: Option<Lang>,
     /// The `[ui]` table.
     pub ui: Option<UiOptions>,
+    /// The `[notify]` table.
+    pub notify: Option<super::NotifyOptions>,
     /// `--demo`.
     pub demo: Option<bool>,
 }
@@ -44,11 +50,14 @@ impl Layer {
             upload_url: self.upload_url.or(lower.upload_url),
             cookie: self.cookie.or(lower.cookie),
             heartbeat_secs: self.heartbeat_secs.or(lower.heartbeat_secs),
+            login_keepalive_secs: self.login_keepalive_secs.or(lower.login_keepalive_secs),
+            login_renew_secs: self.login_renew_secs.or(lower.login_renew_secs),
             log_level: self.log_level.or(lower.log_level),
             log_file_level: self.log_file_level.or(lower.log_file_level),
             keep_per_conversation: self.keep_per_conversation.or(lower.keep_per_conversation),
             lang: self.lang.or(lower.lang),
             ui: self.ui.or(lower.ui),
+            notify: self.notify.or(lower.notify),
             demo: self.demo.or(lower.demo),
         }
     }
@@ -109,6 +118,8 @@ impl Env {
         let path = |k: &str| get(k).map(PathBuf::from);
         // A URL that is not UTF-8 stays visibly wrong: refused with the others that are not URLs.
         let url = |k: &str| get(k).map(|v| v.to_string_lossy().into_owned());
+        // A number that does not read as one is left to the layers below.
+        let secs = |k: &str| get(k).and_then(|v| v.to_str()?.trim().parse::<u64>().ok());
         let cookie = get("GOOFISH_COOKIE")
             .and_then(|v| v.into_string().ok())
             .filter(|c| !c.trim().is_empty())
@@ -121,6 +132,8 @@ impl Env {
             ws_url: url("GOOFISH_WS_URL"),
             upload_url: url("GOOFISH_UPLOAD_URL"),
             cookie,
+            login_keepalive_secs: secs("GOOFISH_LOGIN_KEEPALIVE_SECS"),
+            login_renew_secs: secs("GOOFISH_LOGIN_RENEW_SECS"),
             ..Layer::default()
         };
         let locale = Lang::Auto.resolve_with(|k| get(k).and_then(|v| v.into_string().ok()));

@@ -6,11 +6,13 @@
 pub mod defaults;
 mod file;
 mod layer;
+mod notify;
 mod paths;
 mod ui;
 
 pub use file::FileConfig;
 pub use layer::{CookieValue, Env, GivenCookie, Layer};
+pub use notify::{NotifyOptions, TerminalChoice};
 pub use paths::Paths;
 pub use ui::UiOptions;
 
@@ -49,6 +51,10 @@ pub struct Settings {
     /// The cookie given this time, if any (else the saved jar is used).
     pub cookie: Option<GivenCookie>,
     pub heartbeat: Duration,
+    /// `loginuser.get` this often while running (§5.4).
+    pub login_keepalive: Duration,
+    /// `hasLogin.do` this often ahead of any expiry of the login.
+    pub login_renew: Duration,
     /// The log file's level (`--log-level`, else the config file's).
     pub log_file_level: String,
     /// The level of what the commands log on stderr (`--log-level`).
@@ -57,6 +63,8 @@ pub struct Settings {
     pub keep_per_conversation: Option<usize>,
     /// The `[ui]` table, its language resolved (`--lang` over it, `auto` by the locale).
     pub ui: UiOptions,
+    /// The `[notify]` table.
+    pub notify: NotifyOptions,
     /// The language the program speaks in (the same as `ui.lang`).
     pub lang: Lang,
     /// `--demo`: the embedded simulator instead of the service.
@@ -141,6 +149,12 @@ impl Sources {
             heartbeat: l
                 .heartbeat_secs
                 .map_or(HEARTBEAT, |s| Duration::from_secs(s.max(1))),
+            login_keepalive: l
+                .login_keepalive_secs
+                .map_or(LOGIN_KEEPALIVE, |s| Duration::from_secs(s.max(1))),
+            login_renew: l
+                .login_renew_secs
+                .map_or(LOGIN_RENEW, |s| Duration::from_secs(s.max(1))),
             log_file_level: l
                 .log_level
                 .or(l.log_file_level)
@@ -149,6 +163,7 @@ impl Sources {
             keep_per_conversation: l.keep_per_conversation,
             lang: ui.lang,
             ui,
+            notify: l.notify.unwrap_or_default(),
             demo: l.demo.unwrap_or(false),
         })
     }
@@ -210,6 +225,39 @@ mod tests {
             "",
         );
         assert_eq!(s.heartbeat, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_login_keepalive_and_renewal_periods_come_from_file_and_environment() {
+        let text = "login_keepalive_secs = 120\nlogin_renew_secs = 900";
+        let s = resolve(Layer::default(), env(&[]), text);
+        assert_eq!(s.login_keepalive, Duration::from_secs(120));
+        assert_eq!(s.login_renew, Duration::from_secs(900));
+        let e = env(&[
+            ("GOOFISH_LOGIN_KEEPALIVE_SECS", "2"),
+            ("GOOFISH_LOGIN_RENEW_SECS", "not a number"),
+        ]);
+        let s = resolve(Layer::default(), e, text);
+        assert_eq!(s.login_keepalive, Duration::from_secs(2));
+        assert_eq!(s.login_renew, Duration::from_secs(900));
+        let s = resolve(Layer::default(), env(&[]), "");
+        assert_eq!(s.login_keepalive, LOGIN_KEEPALIVE);
+        assert_eq!(s.login_renew, LOGIN_RENEW);
+    }
+
+    #[test]
+    fn the_notify_table_is_read_and_a_wrong_terminal_is_refused() {
+        let s = resolve(Layer::default(), env(&[]), "");
+        assert_eq!(s.notify, NotifyOptions::default());
+        assert_eq!(s.notify.terminal, TerminalChoice::Auto);
+        let text = "[notify]\nterminal = \"osc9\"\ncommand = \"cat\"\n";
+        let s = resolve(Layer::default(), env(&[]), text);
+        assert_eq!(s.notify.terminal, TerminalChoice::Osc9);
+        assert_eq!(s.notify.command.as_deref(), Some("cat"));
+        let err = toml::from_str::<FileConfig>("[notify]\nterminal = \"osc10\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("osc10") && err.contains("osc777"), "{err}");
     }
 
     #[test]

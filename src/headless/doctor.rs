@@ -74,6 +74,10 @@ fn name(lang: Lang, en: &'static str) -> String {
         "locale" => "区域设置",
         "data dir" => "数据目录",
         "store" => "本地记录",
+        "notify" => "通知",
+        "features" => "终端功能",
+        "tmux pass" => "tmux 透传",
+        "renewed" => "登录续期",
         other => other,
     };
     t(lang, en, zh)
@@ -524,17 +528,206 @@ pub async fn run(
     if let Some((jar, endpoints, ws)) = network {
         network_checks(&mut p, jar, endpoints, ws, paths, wait, lang).await;
     }
-    for c in terminal_checks(&|k| std::env::var(k).ok(), lang) {
+    let env = |k: &str| std::env::var(k).ok();
+    for c in terminal_checks(&env, lang) {
+        p.print(c);
+    }
+    let passthrough = env("TMUX")
+        .filter(|t| !t.is_empty())
+        .and_then(|_| tmux_passthrough());
+    for c in feature_checks(&env, settings.notify.terminal, passthrough.as_deref(), lang) {
         p.print(c);
     }
     p.print(data_dir_check(&paths.data_dir, lang));
     if let Some(uid) = account {
         p.print(store_check(&settings.store_dir(), &uid, lang));
+        p.print(login_renewed_check(
+            &settings.store_dir(),
+            &uid,
+            crate::time::now_ms(),
+            lang,
+        ));
     }
     if let Some(sim) = sim {
         sim.stop().await;
     }
     if p.failed { EXIT_FAILED } else { EXIT_OK }
+}
+
+/// What the terminal supports, as far as its environment says: OSC 52 (copy), OSC 8 (links),
+/// its notifications and, inside tmux, whether passthrough lets them out.
+pub fn feature_checks(
+    env: &dyn Fn(&str) -> Option<String>,
+    notify: crate::notify::TerminalChoice,
+    tmux_passthrough: Option<&str>,
+    lang: Lang,
+) -> Vec<Check> {
+    use crate::notify::{Mux, TerminalKind};
+    let n = |en| name(lang, en);
+    let mut out = Vec::new();
+    let yes_no = |v: Option<bool>| match v {
+        Some(true) => t(lang, "yes", "支持"),
+        Some(false) => t(lang, "no", "不支持"),
+        None => t(lang, "unknown", "未知"),
+    };
+    let (osc52, osc8) = known_features(env);
+    out.push(Check::pass(
+        n("features"),
+        t(
+            lang,
+            format!(
+                "copy (OSC 52): {}, links (OSC 8): {}",
+                yes_no(osc52),
+                yes_no(osc8)
+            ),
+            format!(
+                "复制（OSC 52）：{}，链接（OSC 8）：{}",
+                yes_no(osc52),
+                yes_no(osc8)
+            ),
+        ),
+    ));
+    let kind = notify.resolve(env);
+    let how = match kind {
+        TerminalKind::Bell => t(lang, "the bell", "响铃"),
+        TerminalKind::Off => t(lang, "off", "关闭"),
+        k => t(
+            lang,
+            format!("desktop notifications ({})", k.name()),
+            format!("桌面通知（{}）", k.name()),
+        ),
+    };
+    let chosen = if notify == crate::notify::TerminalChoice::Auto {
+        t(lang, "auto", "自动")
+    } else {
+        t(lang, "set in [notify]", "由 [notify] 设定")
+    };
+    if kind == TerminalKind::Bell
+        && crate::notify::is_ssh(env)
+        && notify == crate::notify::TerminalChoice::Auto
+    {
+        out.push(Check::warn(
+            n("notify"),
+            t(lang, format!("{how} ({chosen}, over SSH)"), format!("{how}（{chosen}，通过 SSH）")),
+            t(
+                lang,
+                "the terminal at the other end is unknown: set [notify] terminal = \"osc9\" (or osc777/osc99) if it shows desktop notifications, or a [notify] command for the phone",
+                "SSH 另一端的终端未知：如果它能显示桌面通知，请设置 [notify] terminal = \"osc9\"（或 osc777/osc99），或用 [notify] command 推送到手机",
+            ),
+        ));
+    } else {
+        out.push(Check::pass(
+            n("notify"),
+            t(
+                lang,
+                format!("{how} ({chosen})"),
+                format!("{how}（{chosen}）"),
+            ),
+        ));
+    }
+    let needs_passthrough = !matches!(kind, TerminalKind::Bell | TerminalKind::Off);
+    if crate::notify::detect_mux(env) == Mux::Tmux && needs_passthrough {
+        match tmux_passthrough.map(str::trim) {
+            Some("on" | "all") => out.push(Check::pass(
+                n("tmux pass"),
+                t(lang, "allow-passthrough is on", "allow-passthrough 已打开"),
+            )),
+            other => out.push(Check::warn(
+                n("tmux pass"),
+                t(
+                    lang,
+                    format!("allow-passthrough is {}", other.unwrap_or("unknown")),
+                    format!("allow-passthrough 为 {}", other.unwrap_or("未知")),
+                ),
+                t(
+                    lang,
+                    "notifications stay inside tmux: add `set -g allow-passthrough on` to ~/.tmux.conf",
+                    "通知出不了 tmux：在 ~/.tmux.conf 中加入 `set -g allow-passthrough on`",
+                ),
+            )),
+        }
+    }
+    out
+}
+
+/// OSC 52 and OSC 8 support of the terminals known by their variables (None: unknown).
+fn known_features(env: &dyn Fn(&str) -> Option<String>) -> (Option<bool>, Option<bool>) {
+    let var = |k: &str| env(k).unwrap_or_default();
+    let set = |k: &str| !var(k).is_empty();
+    let (term, program) = (var("TERM"), var("TERM_PROGRAM"));
+    let both = set("KITTY_WINDOW_ID")
+        || term == "xterm-kitty"
+        || program == "WezTerm"
+        || set("WEZTERM_PANE")
+        || program == "ghostty"
+        || term.starts_with("foot")
+        || term == "alacritty"
+        || set("WT_SESSION");
+    if both {
+        (Some(true), Some(true))
+    } else if program == "iTerm.app" || var("LC_TERMINAL") == "iTerm2" {
+        // OSC 52 needs "Applications in terminal may access clipboard" on.
+        (None, Some(true))
+    } else if set("VTE_VERSION") {
+        (Some(false), Some(true))
+    } else {
+        (None, None)
+    }
+}
+
+/// `tmux show-options -gv allow-passthrough`, when inside tmux (None: unknown).
+fn tmux_passthrough() -> Option<String> {
+    let out = std::process::Command::new("tmux")
+        .args(["show-options", "-gv", "allow-passthrough"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// When the session last renewed the login (the store's note), for an account.
+pub fn login_renewed_check(dir: &Path, uid: &Uid, now_ms: i64, lang: Lang) -> Check {
+    let n = name(lang, "renewed");
+    let note = crate::store::db_path(dir, uid)
+        .ok()
+        .filter(|p| p.exists())
+        .and_then(|_| crate::store::Store::open(dir, uid).ok())
+        .and_then(|s| {
+            s.meta_get(crate::im::session::LOGIN_RENEWED_KEY)
+                .ok()
+                .flatten()
+        })
+        .and_then(|v| v.parse::<i64>().ok());
+    match note {
+        Some(at) => {
+            let mins = (now_ms - at).max(0) / 60_000;
+            let when = chrono::DateTime::from_timestamp_millis(at)
+                .map(|d| {
+                    d.with_timezone(&chrono::Local)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            Check::pass(
+                n,
+                t(
+                    lang,
+                    format!("{when} ({mins} min ago)"),
+                    format!("{when}（{mins} 分钟前）"),
+                ),
+            )
+        }
+        None => Check::pass(
+            n,
+            t(
+                lang,
+                "not yet (renewed while the program runs: hourly, and when it expires)",
+                "还没有（程序运行时续期：每小时一次，过期时也会）",
+            ),
+        ),
+    }
 }
 
 /// The cookie, the HTTP endpoints and the WebSocket URL the network checks run with.
@@ -779,6 +972,60 @@ mod tests {
         assert_eq!(by(&bad, "colours"), Some(Status::Warn));
         assert_eq!(by(&bad, "locale"), Some(Status::Warn));
         assert_eq!(by(&bad, "ssh"), None);
+    }
+
+    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn terminal_features_notifications_and_tmux_passthrough_are_reported() {
+        use crate::notify::TerminalChoice;
+        let by = |cs: &[Check], n: &str| cs.iter().find(|c| c.name == n).cloned();
+        let kitty_in_tmux = env_of(&[("KITTY_WINDOW_ID", "1"), ("TMUX", "/tmp/t,1,0")]);
+        let cs = feature_checks(&kitty_in_tmux, TerminalChoice::Auto, Some("off"), Lang::En);
+        assert!(by(&cs, "features").unwrap().detail.contains("OSC 52): yes"));
+        assert!(by(&cs, "notify").unwrap().detail.contains("osc99"));
+        let pass = by(&cs, "tmux pass").unwrap();
+        assert_eq!(pass.status, Status::Warn);
+        assert!(
+            pass.render().contains("set -g allow-passthrough on"),
+            "{pass:?}"
+        );
+        let on = feature_checks(&kitty_in_tmux, TerminalChoice::Auto, Some("on\n"), Lang::En);
+        assert_eq!(by(&on, "tmux pass").unwrap().status, Status::Pass);
+        // The bell needs no passthrough.
+        let bell = feature_checks(&kitty_in_tmux, TerminalChoice::Bell, None, Lang::En);
+        assert!(by(&bell, "tmux pass").is_none());
+        // Over SSH auto means the bell, with a hint; a named kind is taken as it is.
+        let ssh = env_of(&[("SSH_CONNECTION", "a b c d")]);
+        let cs = feature_checks(&ssh, TerminalChoice::Auto, None, Lang::Zh);
+        let note = by(&cs, "通知").unwrap();
+        assert_eq!(note.status, Status::Warn);
+        assert!(note.render().contains("osc9"), "{note:?}");
+        let cs = feature_checks(&ssh, TerminalChoice::Osc9, None, Lang::En);
+        assert_eq!(by(&cs, "notify").unwrap().status, Status::Pass);
+        assert!(by(&cs, "features").unwrap().detail.contains("unknown"));
+    }
+
+    #[test]
+    fn the_last_renewal_of_the_login_is_read_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let uid = Uid::new("2200000000401");
+        let none = login_renewed_check(dir.path(), &uid, 0, Lang::En);
+        assert!(none.detail.starts_with("not yet"), "{none:?}");
+        let at = 1_790_000_000_000_i64;
+        let mut store = crate::store::Store::open(dir.path(), &uid).unwrap();
+        store
+            .meta_set(crate::im::session::LOGIN_RENEWED_KEY, &at.to_string())
+            .unwrap();
+        drop(store);
+        let c = login_renewed_check(dir.path(), &uid, at + 42 * 60_000, Lang::En);
+        assert!(c.detail.ends_with("(42 min ago)"), "{c:?}");
     }
 
     #[test]

@@ -8,7 +8,6 @@ use crate::im::mtop::{Endpoints, MtopClient, MtopError};
 use crate::im::passport::{PassportError, QrCode, QrLogin, QrState};
 use crate::protocol::Uid;
 use crate::text::i18n::{Lang, tr};
-use qrcode::render::unicode::Dense1x2;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -88,22 +87,44 @@ pub async fn login(settings: &Settings, args: &LoginArgs) -> Result<(), LoginErr
     }
     let paths = &settings.paths;
     let endpoints = Endpoints::from_urls(&settings.endpoints).map_err(LoginError::Failed)?;
-    // A fresh jar: cookies of an older login must not mix with the new one.
-    let mut mtop = MtopClient::new(endpoints, CookieJar::new(), None)
-        .map_err(|e| LoginError::Failed(e.to_string()))?;
     let lang = settings.lang;
-    let uid = scan(&mut mtop, args, lang).await?;
-
     let path = paths.cookie_jar();
-    crate::private_fs::create_dir(&paths.data_dir).map_err(|e| {
-        LoginError::Failed(format!(
-            "cannot create the data directory {}: {e}",
-            paths.data_dir.display()
-        ))
-    })?;
-    mtop.jar().save(&path).map_err(|e| {
-        LoginError::Failed(format!("cannot save the login in {}: {e}", path.display()))
-    })?;
+    let mut print = |p: LoginProgress| match p {
+        LoginProgress::Code { qr, again } => {
+            if again {
+                println!(
+                    "{}",
+                    tr(lang, "The code expired. A new one:", "二维码已过期，新的：")
+                );
+            }
+            println!("{qr}");
+            println!(
+                "{}",
+                tr(
+                    lang,
+                    "Scan this code with the Xianyu (闲鱼) app and confirm the login on the phone.",
+                    "用闲鱼 App 扫描这个二维码，并在手机上确认登录。",
+                )
+            );
+        }
+        LoginProgress::Scanned => println!(
+            "{}",
+            tr(
+                lang,
+                "Scanned. Confirm the login on the phone…",
+                "已扫描，请在手机上确认登录…",
+            )
+        ),
+    };
+    let uid = login_into(
+        endpoints,
+        &paths.data_dir,
+        &path,
+        secs(args.timeout),
+        args.light_terminal,
+        &mut print,
+    )
+    .await?;
     let p = path.display();
     match lang {
         Lang::Zh => println!("已登录为 {uid}。登录信息保存在 {p}。"),
@@ -123,28 +144,60 @@ pub async fn login(settings: &Settings, args: &LoginArgs) -> Result<(), LoginErr
     Ok(())
 }
 
+/// How a login goes, for whoever shows it (the terminal, the TUI's popup).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginProgress {
+    /// A code to scan, drawn in half blocks; `again`: the previous one expired.
+    Code { qr: String, again: bool },
+    /// Scanned; waiting for the confirmation on the phone.
+    Scanned,
+}
+
+/// A whole QR login with a fresh jar, saved in `jar_path` (in `data_dir`) once confirmed,
+/// where the running session and the other commands take it. The logged-in uid.
+pub async fn login_into(
+    endpoints: Endpoints,
+    data_dir: &std::path::Path,
+    jar_path: &std::path::Path,
+    timeout: Duration,
+    light_terminal: bool,
+    progress: &mut (dyn FnMut(LoginProgress) + Send),
+) -> Result<Uid, LoginError> {
+    // A fresh jar: cookies of an older login must not mix with the new one.
+    let mut mtop = MtopClient::new(endpoints, CookieJar::new(), None)
+        .map_err(|e| LoginError::Failed(e.to_string()))?;
+    let uid = scan(&mut mtop, timeout, light_terminal, progress).await?;
+    crate::private_fs::create_dir(data_dir).map_err(|e| {
+        LoginError::Failed(format!(
+            "cannot create the data directory {}: {e}",
+            data_dir.display()
+        ))
+    })?;
+    mtop.jar().save(jar_path).map_err(|e| {
+        LoginError::Failed(format!(
+            "cannot save the login in {}: {e}",
+            jar_path.display()
+        ))
+    })?;
+    Ok(uid)
+}
+
 /// Shows codes until one is confirmed; returns the logged-in uid.
-async fn scan(mtop: &mut MtopClient, args: &LoginArgs, lang: Lang) -> Result<Uid, LoginError> {
-    let deadline = Instant::now() + secs(args.timeout);
+async fn scan(
+    mtop: &mut MtopClient,
+    timeout: Duration,
+    light_terminal: bool,
+    progress: &mut (dyn FnMut(LoginProgress) + Send),
+) -> Result<Uid, LoginError> {
+    let deadline = Instant::now() + timeout;
     let mut login = QrLogin::start(mtop).await?;
     let mut confirmed = None;
     'codes: for shown in 1..=MAX_CODES {
         let code = login.new_code().await?;
-        if shown > 1 {
-            println!(
-                "{}",
-                tr(lang, "The code expired. A new one:", "二维码已过期，新的：")
-            );
-        }
-        println!("{}", render(&code, args.light_terminal)?);
-        println!(
-            "{}",
-            tr(
-                lang,
-                "Scan this code with the Xianyu (闲鱼) app and confirm the login on the phone.",
-                "用闲鱼 App 扫描这个二维码，并在手机上确认登录。",
-            )
-        );
+        progress(LoginProgress::Code {
+            qr: render(&code, light_terminal)?,
+            again: shown > 1,
+        });
         let mut last = QrState::Waiting;
         let mut transient = 0;
         loop {
@@ -171,14 +224,7 @@ async fn scan(mtop: &mut MtopClient, args: &LoginArgs, lang: Lang) -> Result<Uid
             }
             match &state {
                 QrState::Waiting | QrState::Transient(_) => {}
-                QrState::Scanned => println!(
-                    "{}",
-                    tr(
-                        lang,
-                        "Scanned. Confirm the login on the phone…",
-                        "已扫描，请在手机上确认登录…",
-                    )
-                ),
+                QrState::Scanned => progress(LoginProgress::Scanned),
                 QrState::Confirmed { token } => {
                     confirmed = Some(token.clone());
                     break 'codes;
@@ -239,16 +285,92 @@ async fn scan(mtop: &mut MtopClient, args: &LoginArgs, lang: Lang) -> Result<Uid
     }
 }
 
-/// The code as text, two modules per character cell. Light modules are drawn (the usual
-/// light-on-dark terminal) unless `light_terminal`, so that the code reads dark on light to
-/// the phone's camera either way.
+/// The code as text, two modules per character cell (half blocks), small enough for an 80×24
+/// terminal: a light module is drawn (the usual light-on-dark terminal) unless
+/// `light_terminal`, so that the code reads dark on light to the phone's camera either way.
+/// No wide quiet zone: on a light terminal its background is the margin; on a dark one a
+/// single drawn module of border stands in for it, as the camera needs some light around.
 fn render(code: &QrCode, light_terminal: bool) -> Result<String, LoginError> {
-    let qr = qrcode::QrCode::new(code.content().expose().as_bytes())
-        .map_err(|e| LoginError::Failed(format!("cannot draw the QR code: {e}")))?;
-    let mut r = qr.render::<Dense1x2>();
-    r.quiet_zone(true);
-    if !light_terminal {
-        r.dark_color(Dense1x2::Light).light_color(Dense1x2::Dark);
+    // Level L: a screen does not smudge, and the lowest level keeps the code small.
+    let qr = qrcode::QrCode::with_error_correction_level(
+        code.content().expose().as_bytes(),
+        qrcode::EcLevel::L,
+    )
+    .map_err(|e| LoginError::Failed(format!("cannot draw the QR code: {e}")))?;
+    let dark: Vec<bool> = qr
+        .to_colors()
+        .iter()
+        .map(|c| *c == qrcode::Color::Dark)
+        .collect();
+    Ok(half_blocks(&dark, qr.width(), light_terminal))
+}
+
+/// `dark` (row-major, `width` a side) as lines of half blocks, two rows per line. The cells
+/// drawn are the light modules (dark terminal, with a one-module light border) or the dark
+/// ones (light terminal, no border).
+pub fn half_blocks(dark: &[bool], width: usize, light_terminal: bool) -> String {
+    let margin = usize::from(!light_terminal);
+    let side = width + 2 * margin;
+    // Whether the cell at (x, y) of the bordered square is drawn.
+    let drawn = |x: usize, y: usize| -> bool {
+        let inside = x >= margin && y >= margin && x < width + margin && y < width + margin;
+        let is_dark = inside
+            && dark
+                .get((y - margin) * width + (x - margin))
+                .copied()
+                .unwrap_or(false);
+        if light_terminal { is_dark } else { !is_dark }
+    };
+    let mut out = String::with_capacity(side * side);
+    for y in (0..side).step_by(2) {
+        for x in 0..side {
+            let top = drawn(x, y);
+            let bottom = y + 1 < side && drawn(x, y + 1);
+            out.push(match (top, bottom) {
+                (true, true) => '█',
+                (true, false) => '▀',
+                (false, true) => '▄',
+                (false, false) => ' ',
+            });
+        }
+        out.push('\n');
     }
-    Ok(r.build())
+    out.pop();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn half_blocks_draw_two_rows_per_line_with_a_border_only_on_dark_terminals() {
+        let dark = [true, false, false, true];
+        assert_eq!(half_blocks(&dark, 2, false), "█▀██\n██▄█");
+        assert_eq!(half_blocks(&dark, 2, true), "▀▄");
+    }
+
+    #[test]
+    fn a_login_code_fits_an_80_by_24_terminal_with_room_for_its_text() {
+        // 22 rows leave one for the line that says what to do with it (the old one took 28).
+        // As long as the real service's codes (§5.1): a passport URL with a login token.
+        let url = format!(
+            "https://passport.goofish.com/qrcodeCheck.htm?lgToken={}&tbScanOpenType=Notification",
+            "0123456789abcdef".repeat(2)
+        );
+        let qr = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::L)
+            .unwrap();
+        let dark: Vec<bool> = qr
+            .to_colors()
+            .iter()
+            .map(|c| *c == qrcode::Color::Dark)
+            .collect();
+        for light in [false, true] {
+            let text = half_blocks(&dark, qr.width(), light);
+            let rows = text.lines().count();
+            let cols = text.lines().map(|l| l.chars().count()).max().unwrap();
+            assert!(rows <= 22 && cols <= 80, "{rows}×{cols}:\n{text}");
+        }
+    }
 }

@@ -25,7 +25,7 @@
 //!   `trade_card`, `notice`, `unknown`), `text` (one-line summary), `time` (ms since the
 //!   epoch) and `time_iso` (RFC 3339, UTC).
 //! * `receipt` — `cid`, `ids`: the peer read these messages.
-//! * `connection` — `state` (`connecting`, `registering`, `live`, `reconnecting`,
+//! * `connection` — `state` (`connecting`, `registering`, `live`, `stalled`, `reconnecting`,
 //!   `needs_login`, `risk_control`, `session_removed`, `stopped`) and, by state, `in_ms`,
 //!   `attempt`, `last_error`, `reason`, `url`.
 //! * `typing` — `cid`, `uid`.

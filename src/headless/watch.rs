@@ -23,13 +23,18 @@ pub struct WatchArgs {
     /// Run this shell command for each incoming buyer message, with its JSON on stdin.
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
+    /// Exit (code 2) when the login is gone or risk control asks for a slider, instead of
+    /// saying how to fix it and waiting (a new saved login and a passed check are taken by
+    /// themselves).
+    #[arg(long)]
+    pub exit_on_login: bool,
     /// Kill an --exec command that runs longer than this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub exec_timeout: f64,
 }
 
 /// Schema version of the JSON lines.
-pub const SCHEMA_VERSION: u32 = 1;
+pub use crate::notify::message_json::SCHEMA_VERSION;
 /// Message ids remembered by the duplicate guard.
 const SEEN_CAPACITY: usize = 100_000;
 
@@ -40,27 +45,8 @@ pub struct Style {
     pub all: bool,
     /// ANSI colours (human mode on a terminal only).
     pub color: bool,
-}
-
-/// A `message` line; a struct rather than a `json!` tree: it is the hot path.
-#[derive(serde::Serialize)]
-struct MessageLine<'a> {
-    v: u32,
-    #[serde(rename = "type")]
-    kind_of_line: &'static str,
-    cid: &'a str,
-    id: &'a str,
-    sender: &'a str,
-    sender_nick: Option<&'a str>,
-    #[serde(rename = "self")]
-    is_self: bool,
-    system: bool,
-    item_id: Option<&'a str>,
-    item_title: Option<&'a str>,
-    kind: &'static str,
-    text: &'a str,
-    time: i64,
-    time_iso: Option<String>,
+    /// Exit on a login or risk-control problem rather than wait for it to be fixed.
+    pub exit_on_login: bool,
 }
 
 /// What to do with one event.
@@ -70,10 +56,14 @@ pub enum Action {
     Print(String),
     /// Run the `--exec` command with this JSON on stdin.
     Exec(String),
+    /// A buyer wrote (not in a muted conversation): notify as `[notify]` says.
+    Notify(crate::notify::Notification),
     /// Ask the session for something (a profile or an item title).
     Ask(ImCommand),
     /// A login problem: print this on stderr and exit 2.
     Fatal(String),
+    /// A problem the user fixes elsewhere: print this on stderr and go on.
+    Warn(String),
 }
 
 /// Turns session events into lines. Pure: no I/O, so it is tested without a session.
@@ -282,23 +272,12 @@ impl Watcher {
         }
         let text = one_line(&m.content.summary());
         let system = m.is_system();
-        let line = MessageLine {
-            v: SCHEMA_VERSION,
-            kind_of_line: "message",
-            cid: m.cid.as_str(),
-            id: m.id.as_str(),
-            sender: m.sender.as_str(),
-            sender_nick: sender_nick.as_deref(),
-            is_self: m.is_self,
-            system,
-            item_id: item_id.as_deref(),
-            item_title: item_title.as_deref(),
-            kind: m.content.kind(),
-            text: &text,
-            time: m.time,
-            time_iso: iso_time(m.time),
-        };
-        let json = escape_json(serde_json::to_string(&line).unwrap_or_default());
+        let json = crate::notify::message_json(
+            &m,
+            sender_nick.as_deref(),
+            item_id.as_deref(),
+            item_title.as_deref(),
+        );
         if self.style.json {
             out.push(Action::Print(json.clone()));
         } else {
@@ -310,6 +289,15 @@ impl Watcher {
             )));
         }
         if !m.is_self && !system {
+            let muted = conv.is_some_and(|c| c.muted);
+            if !muted {
+                let who = sender_nick.as_deref().unwrap_or(m.sender.as_str());
+                out.push(Action::Notify(crate::notify::Notification {
+                    title: format!("闲鱼 · {who}"),
+                    body: crate::text::one_line(&text),
+                    json: json.clone(),
+                }));
+            }
             out.push(Action::Exec(json));
         }
     }
@@ -342,18 +330,27 @@ impl Watcher {
     }
 
     fn on_connection(&mut self, state: ConnState, out: &mut Vec<Action>) {
-        let fatal = match &state {
-            ConnState::NeedsLogin { reason } => Some(format!(
+        let exit = self.style.exit_on_login;
+        let problem = match &state {
+            ConnState::NeedsLogin { reason } if exit => Some(Action::Fatal(format!(
                 "the login is no longer valid: {reason}\n\n{}",
                 crate::text::i18n::COOKIE_HELP
-            )),
-            ConnState::RiskControl { url } => Some(format!(
+            ))),
+            ConnState::NeedsLogin { reason } => Some(Action::Warn(format!(
+                "the login is no longer valid: {reason}\n{}",
+                crate::text::i18n::WATCH_WAITS_FOR_LOGIN
+            ))),
+            ConnState::RiskControl { url } if exit => Some(Action::Fatal(format!(
                 "Goofish asks for a slider check (risk control): {url}\n{}",
                 crate::text::i18n::RISK_STEPS
-            )),
-            ConnState::SessionRemoved { reason } => Some(format!(
+            ))),
+            ConnState::RiskControl { url } => Some(Action::Warn(format!(
+                "Goofish asks for a slider check (risk control): {url}\n{}",
+                crate::text::i18n::WATCH_WAITS_FOR_SLIDER
+            ))),
+            ConnState::SessionRemoved { reason } => Some(Action::Fatal(format!(
                 "the service removed this IM session: {reason}\nanother client may be using the account"
-            )),
+            ))),
             _ => None,
         };
         if self.style.json {
@@ -374,15 +371,16 @@ impl Watcher {
                     human_delay(*in_ms)
                 )),
                 ConnState::Stopped => Some("-- stopped".to_string()),
+                ConnState::Stalled => {
+                    Some("-- stalled: the heartbeat is unanswered (cut at 30 s)".to_string())
+                }
                 _ => None,
             };
             if let Some(t) = text {
                 out.push(self.info(&t));
             }
         }
-        if let Some(f) = fatal {
-            out.push(Action::Fatal(f));
-        }
+        out.extend(problem);
     }
 
     fn conv_label(&self, cid: Option<&Cid>) -> String {
@@ -417,12 +415,9 @@ fn line(v: Value) -> Action {
     Action::Print(escape_json(Value::Object(obj).to_string()))
 }
 
-/// The `text` of a JSON line: newlines and control characters become spaces, keeping the
-/// one-line summary the schema promises (the human lines clean it further).
+/// The `text` of a JSON line (see [`crate::notify::json_text`]).
 fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::notify::json_text(s)
 }
 
 fn human_delay(ms: u64) -> String {
@@ -431,11 +426,6 @@ fn human_delay(ms: u64) -> String {
     } else {
         format!("{} s", (ms as f64 / 1000.0).round() as u64)
     }
-}
-
-fn iso_time(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 fn local_time(ms: i64) -> String {
@@ -501,12 +491,22 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
         color: !args.json
             && std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        exit_on_login: args.exit_on_login,
     };
     let mut watcher = Watcher::new(style);
     let exec = args
         .exec
         .as_ref()
         .map(|cmd| ExecQueue::start(cmd.clone(), super::secs(args.exec_timeout)));
+    let (reports_tx, mut notify_reports) = tokio::sync::mpsc::unbounded_channel();
+    // The terminal the user sits at, if any: stdout may be a pipe.
+    let tty = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/tty")
+        .ok()
+        .map(|f| Box::new(f) as Box<dyn Write + Send>);
+    let mut notifier = crate::notify::Notifier::from_settings(&settings.notify, tty, reports_tx);
+    let mut last_notify: Option<std::time::Instant> = None;
     let commands = conn.session.commands.clone();
     let _ = commands.send(ImCommand::ListConversations).await;
     let mut output = Output::new();
@@ -520,6 +520,10 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
                 }
                 tokio::select! {
                     ev = conn.session.events.recv() => ev,
+                    Some(report) = notify_reports.recv() => {
+                        super::complain(lang, "watch", &report);
+                        continue;
+                    }
                     _ = signals.recv() => break EXIT_OK,
                 }
             }
@@ -537,6 +541,14 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
                         break;
                     }
                 }
+                Action::Notify(note) => {
+                    // A burst (a backfill after a reconnect) notifies once, as in the TUI.
+                    let gap = std::time::Duration::from_millis(crate::app::BELL_GAP_MS as u64);
+                    if last_notify.is_none_or(|t| t.elapsed() >= gap) {
+                        last_notify = Some(std::time::Instant::now());
+                        notifier.notify(&note, true);
+                    }
+                }
                 Action::Exec(json) => {
                     if let Some(q) = &exec {
                         q.push(json);
@@ -549,6 +561,7 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
                     super::complain(lang, "watch", &msg);
                     stop = Some(EXIT_LOGIN);
                 }
+                Action::Warn(msg) => super::complain(lang, "watch", &msg),
             }
         }
         if let Some(code) = stop {
@@ -559,6 +572,7 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
     if let Some(q) = exec {
         q.stop();
     }
+    notifier.stop();
     drop(commands);
     conn.shutdown().await;
     code
@@ -604,11 +618,13 @@ mod tests {
         json: true,
         all: false,
         color: false,
+        exit_on_login: false,
     };
     const HUMAN: Style = Style {
         json: false,
         all: false,
         color: false,
+        exit_on_login: false,
     };
 
     #[test]
@@ -644,6 +660,42 @@ mod tests {
             w.on_event(ImEvent::Message(msg("1.PNM", "x", false)))
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_buyer_message_notifies_with_its_json_line_but_not_in_a_muted_conversation() {
+        let mut w = Watcher::new(HUMAN);
+        w.on_event(ImEvent::Conversations(vec![Conversation {
+            cid: Cid::new("40000000201"),
+            peer: Uid::new("1000000101"),
+            peer_nick: Some("买家小明".into()),
+            ..Default::default()
+        }]));
+        let acts = w.on_event(ImEvent::Message(msg("5.PNM", "还在吗", false)));
+        let note = acts
+            .iter()
+            .find_map(|a| match a {
+                Action::Notify(n) => Some(n.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(note.title, "闲鱼 · 买家小明");
+        assert_eq!(note.body, "还在吗");
+        let v: Value = serde_json::from_str(&note.json).unwrap();
+        assert_eq!(
+            (v["type"].as_str(), v["text"].as_str()),
+            (Some("message"), Some("还在吗"))
+        );
+        let own = w.on_event(ImEvent::Message(msg("6.PNM", "好的", true)));
+        assert!(!own.iter().any(|a| matches!(a, Action::Notify(_))));
+        w.on_event(ImEvent::Conversations(vec![Conversation {
+            cid: Cid::new("40000000201"),
+            peer: Uid::new("1000000101"),
+            muted: true,
+            ..Default::default()
+        }]));
+        let muted = w.on_event(ImEvent::Message(msg("7.PNM", "在吗", false)));
+        assert!(!muted.iter().any(|a| matches!(a, Action::Notify(_))));
     }
 
     #[test]
@@ -695,6 +747,19 @@ mod tests {
             vec!["-- reconnecting in 2 s (attempt 3): connection closed"]
         );
         let acts = w.on_event(ImEvent::Connection(ConnState::NeedsLogin {
+            reason: "expired".into(),
+        }));
+        // It waits for a new login, saying how to make one; it exits only when asked to.
+        assert!(
+            acts.iter()
+                .any(|a| matches!(a, Action::Warn(m) if m.contains("goofish-tui login")))
+        );
+        assert!(!acts.iter().any(|a| matches!(a, Action::Fatal(_))));
+        let mut strict = Watcher::new(Style {
+            exit_on_login: true,
+            ..HUMAN
+        });
+        let acts = strict.on_event(ImEvent::Connection(ConnState::NeedsLogin {
             reason: "expired".into(),
         }));
         assert!(acts.iter().any(|a| matches!(a, Action::Fatal(_))));

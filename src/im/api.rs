@@ -42,6 +42,9 @@ pub enum ImCommand {
     /// `RecallResult` follows; offline it fails at once (a recall is never kept for later:
     /// the service allows it only shortly after sending).
     Recall { cid: Cid, id: MessageId },
+    /// Try to connect now: while waiting to reconnect, or after a login, a slider check or a
+    /// removed session (the user's "reconnect now"). Nothing while connected or connecting.
+    ReconnectNow,
     /// Close the connection and stop.
     Shutdown,
 }
@@ -59,6 +62,9 @@ pub enum ConnState {
     Registering,
     /// Registered and receiving pushes.
     Live,
+    /// Registered, but a heartbeat is unanswered (15 s of the 30 s before the cut): pushes
+    /// may not be arriving.
+    Stalled,
     /// Waiting `in_ms` before attempt `attempt`.
     Reconnecting {
         in_ms: u64,

@@ -69,6 +69,11 @@ impl Default for ConnConfig {
 pub enum ConnEvent {
     /// A push (`/s/sync`, `/s/vulcan`, `/push/kickout` …), already ACKed.
     Push(Frame),
+    /// A heartbeat has been unanswered for half the timeout: the socket may be dead (it is
+    /// cut at the full timeout).
+    Stalled,
+    /// An answer came after `Stalled`: the socket is alive.
+    Resumed,
     /// The connection is over; sent exactly once, and nothing follows it.
     Closed { reason: String },
 }
@@ -139,6 +144,9 @@ struct Shared {
     state: Mutex<State>,
     closed_tx: watch::Sender<bool>,
     garbage: AtomicU64,
+    /// For the heartbeat's `Stalled` / `Resumed`; dropped when the connection ends, so that
+    /// the channel ends after its one `Closed`.
+    events: Mutex<Option<mpsc::Sender<ConnEvent>>>,
 }
 
 #[derive(Default)]
@@ -291,6 +299,7 @@ pub async fn connect(cfg: &ConnConfig) -> Result<(Conn, mpsc::Receiver<ConnEvent
         state: Mutex::new(State::default()),
         closed_tx,
         garbage: AtomicU64::new(0),
+        events: Mutex::new(Some(events_tx.clone())),
     });
     tokio::spawn(write_loop(shared.clone(), sink, out_rx, closed_rx.clone()));
     tokio::spawn(read_loop(shared.clone(), stream, events_tx, closed_rx));
@@ -525,6 +534,7 @@ async fn read_loop<S>(
     }
     // Covers the exit through `closed` as well: shutdown is idempotent.
     shared.shutdown("connection closed".into());
+    lock(&shared.events).take();
     let reason = shared.close_reason();
     let _ = events.send(ConnEvent::Closed { reason }).await;
 }
@@ -537,11 +547,38 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // GO fires on schedule regardless of outstanding heartbeats, so several may be in flight.
     let mut in_flight = futures_util::stream::FuturesUnordered::new();
+    // Half the timeout without an answer shows as stalled before the cut (GO cuts at 30 s).
+    let stall_after = timeout / 2;
+    // When the oldest heartbeat still unanswered went out.
+    let mut waiting_since: Option<tokio::time::Instant> = None;
+    let mut stalled = false;
+    let Some(events) = lock(&shared.events).clone() else {
+        return;
+    };
     loop {
+        let stall_at = waiting_since.filter(|_| !stalled).map(|t| t + stall_after);
+        let stall = async move {
+            match stall_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             _ = closed_signal(&mut closed) => return,
+            () = stall => {
+                stalled = true;
+                tracing::warn!(after_ms = stall_after.as_millis() as u64, "heartbeat unanswered; connection stalled");
+                let _ = events.try_send(ConnEvent::Stalled);
+            }
             Some(result) = in_flight.next(), if !in_flight.is_empty() => {
+                if matches!(result, Ok(_) | Err(RequestError::Rpc(_))) {
+                    waiting_since = None;
+                    if std::mem::take(&mut stalled) {
+                        tracing::info!("heartbeat answered again");
+                        let _ = events.try_send(ConnEvent::Resumed);
+                    }
+                }
                 match result {
                     Err(RequestError::Timeout) => {
                         shared.shutdown(format!(
@@ -556,6 +593,7 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
                 }
             }
             _ = ticker.tick() => {
+                waiting_since.get_or_insert_with(tokio::time::Instant::now);
                 let shared = shared.clone();
                 in_flight.push(async move {
                     shared.call(Frame::request(path::HEARTBEAT, None, fresh_mid()), timeout).await

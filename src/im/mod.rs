@@ -10,6 +10,7 @@ pub mod cookies;
 pub mod device;
 pub mod mtop;
 pub mod passport;
+pub mod renewal;
 pub mod session;
 pub mod tls;
 

@@ -264,6 +264,7 @@ async fn fault(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<FaultRequest>) -
         FaultKind::CsiForbid => sim.state().faults.csi_forbid_left = count,
         FaultKind::LoseSendAnswer => sim.state().faults.lose_send_answer_left = count,
         FaultKind::Duplicate => sim.state().faults.duplicate = true,
+        FaultKind::RefuseRenewal => sim.state().faults.refuse_renewal = true,
         FaultKind::Malformed => {
             let st = sim.state();
             for rec in st.conns.values().filter(|c| c.uid.is_some()) {
@@ -338,6 +339,8 @@ async fn state(AxState(sim): AxState<Arc<Sim>>) -> Response {
         "malformed_from_clients": get(&c.malformed_from_clients),
         "messages_received": st.received,
         "uploads": get(&c.uploads),
+        "renewals": get(&c.renewals),
+        "silent_renewals": get(&c.silent_renewals),
         "faults": st.faults,
     });
     Json(body).into_response()

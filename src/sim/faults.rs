@@ -31,6 +31,8 @@ pub enum FaultKind {
     /// connection that sent them: as when it fails silently right after the service stored
     /// the message. Other connections of the account get the echo.
     LoseSendAnswer,
+    /// `hasLogin.do` and `silentHasLogin.do` refuse to renew the login until `clear`.
+    RefuseRenewal,
     /// Switch every fault off.
     Clear,
 }
@@ -54,6 +56,7 @@ pub struct Faults {
     pub csi_forbid_left: u32,
     pub duplicate: bool,
     pub lose_send_answer_left: u32,
+    pub refuse_renewal: bool,
 }
 
 impl Faults {

@@ -7,6 +7,7 @@ mod control;
 mod driver;
 mod faults;
 mod host_check;
+mod login_life;
 mod lwp_server;
 mod mtop_gateway;
 mod passport;
@@ -45,6 +46,10 @@ pub struct SimOptions {
     pub m_h5_tk_lifetime: Duration,
     /// A connection with no heartbeat for this long is kicked out.
     pub heartbeat_kick_after: Duration,
+    /// The login cookie dies this long after it was issued or last renewed (`hasLogin.do`,
+    /// `silentHasLogin.do`); then mtop answers `FAIL_SYS_SESSION_EXPIRED` and every socket is
+    /// closed. `None`: it never dies on its own.
+    pub session_lifetime: Option<Duration>,
 }
 
 impl Default for SimOptions {
@@ -59,6 +64,7 @@ impl Default for SimOptions {
             im_token_lifetime: Duration::from_secs(24 * 3600),
             m_h5_tk_lifetime: Duration::from_secs(30 * 60),
             heartbeat_kick_after: Duration::from_secs(30),
+            session_lifetime: None,
         }
     }
 }
@@ -139,6 +145,7 @@ pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
     };
     let self_uid = sim.self_uid();
     driver::spawn(sim.clone());
+    login_life::spawn(sim.clone());
     let handle_sim = sim.clone();
     let app = axum::Router::new()
         .merge(mtop_gateway::routes())

@@ -2,17 +2,19 @@
 //! NEW → SCANED → CONFIRMED / EXPIRED / CANCELED, driven by `/__sim/qr` or by
 //! `--qr-auto-confirm`.
 
-use super::mtop_gateway::json_response;
+use super::mtop_gateway::{json_response, request_cookies};
 use super::state::{Qr, QrStatus, Sim, State, login_cookie_pairs, random_hex};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State as AxState};
+use axum::http::HeaderMap;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -24,6 +26,8 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/mini_login.htm", get(mini_login))
         .route("/newlogin/qrcode/generate.do", get(generate).post(generate))
         .route("/newlogin/qrcode/query.do", get(query).post(query))
+        .route("/newlogin/hasLogin.do", post(has_login))
+        .route("/newlogin/silentHasLogin.do", post(silent_has_login))
 }
 
 fn envelope(data: Value) -> Value {
@@ -85,9 +89,57 @@ fn advance(sim: &Sim, qr: &mut Qr) {
 }
 
 /// A confirmed login starts a new session and lifts a session-expired fault.
-fn login(st: &mut State) {
+fn login(st: &mut State, lifetime: Option<Duration>) {
     st.session = random_hex(32);
     st.faults.session_expired = false;
+    st.session_renewed(lifetime);
+}
+
+/// What a renewal answers, refused: passport's envelope with `success: false`.
+fn refused(why: &str) -> Response {
+    json_response(
+        json!({"content": {"data": {"titleMsg": why}, "status": -1, "success": false}, "hasError": false}),
+        &[],
+    )
+}
+
+/// A renewal granted: the session lives another lifetime from now, and the login cookies
+/// come again (§5.4: `sgcookie`, `tracknick`, `csg`, `unb` …).
+fn renewed(sim: &Sim, st: &mut State) -> Response {
+    st.session_renewed(sim.opts.session_lifetime);
+    let self_uid = sim.self_uid();
+    let set: Vec<String> = login_cookie_pairs(&self_uid, st)
+        .into_iter()
+        .chain([("csg", random_hex(8))])
+        .map(|(k, v)| format!("{k}={v}; Path=/; Max-Age=2592000"))
+        .collect();
+    json_response(envelope(json!({"resultCode": 100})), &set)
+}
+
+/// §5.4 step 1: extends a login that is still alive.
+async fn has_login(AxState(sim): AxState<Arc<Sim>>, headers: HeaderMap) -> Response {
+    sim.counters.renewals.fetch_add(1, Ordering::Relaxed);
+    let cookies = request_cookies(&headers);
+    let mut st = sim.state();
+    if st.faults.refuse_renewal {
+        return refused("请重新登录");
+    }
+    if !st.logged_in(&sim.self_uid(), &cookies) {
+        return refused("未登录");
+    }
+    renewed(&sim, &mut st)
+}
+
+/// §5.4 step 2: new short-login cookies from the long login, also for a session that has
+/// lapsed by its lifetime (not for one ended otherwise).
+async fn silent_has_login(AxState(sim): AxState<Arc<Sim>>, headers: HeaderMap) -> Response {
+    sim.counters.silent_renewals.fetch_add(1, Ordering::Relaxed);
+    let cookies = request_cookies(&headers);
+    let mut st = sim.state();
+    if st.faults.refuse_renewal || !st.presents_session(&sim.self_uid(), &cookies) {
+        return refused("请重新登录");
+    }
+    renewed(&sim, &mut st)
 }
 
 async fn query(
@@ -123,7 +175,7 @@ async fn query(
     let mut set = Vec::new();
     let mut data = json!({"qrCodeStatus": status, "resultCode": 100});
     if status == QrStatus::Confirmed {
-        login(&mut st);
+        login(&mut st, sim.opts.session_lifetime);
         data["iframeRedirect"] = json!(false);
         set = login_cookie_pairs(&self_uid, &st)
             .into_iter()

@@ -108,14 +108,33 @@ pub struct State {
     pub qr: Option<Qr>,
     /// Pictures uploaded, served back at their URLs.
     pub uploaded: super::pictures::Uploaded,
+    /// When the login session lapses (`--session-lifetime`), counted from its issue or its
+    /// last renewal.
+    pub session_expires: Option<Instant>,
 }
 
 impl State {
     /// Whether request cookies carry the live login session of `uid`.
     pub fn logged_in(&self, uid: &Uid, cookies: &HashMap<String, String>) -> bool {
+        self.presents_session(uid, cookies) && !self.session_lapsed()
+    }
+
+    /// Whether request cookies name the current login session of `uid`, live or lapsed (not
+    /// one ended by the `expire-session` fault or replaced by a new login).
+    pub fn presents_session(&self, uid: &Uid, cookies: &HashMap<String, String>) -> bool {
         !self.faults.session_expired
             && cookies.get("unb").map(String::as_str) == Some(uid.as_str())
             && cookies.get("cookie2") == Some(&self.session)
+    }
+
+    /// Whether the login session outlived `--session-lifetime`.
+    pub fn session_lapsed(&self) -> bool {
+        self.session_expires.is_some_and(|at| at <= Instant::now())
+    }
+
+    /// The login session starts (again) now: issued or renewed.
+    pub fn session_renewed(&mut self, lifetime: Option<std::time::Duration>) {
+        self.session_expires = lifetime.map(|d| Instant::now() + d);
     }
 
     /// Queues items for every registered connection of the account (twice each while the
@@ -164,6 +183,9 @@ pub struct Counters {
     pub malformed_from_clients: AtomicU64,
     pub packages: AtomicU64,
     pub uploads: AtomicU64,
+    /// `hasLogin.do` and `silentHasLogin.do` requests, answered or refused.
+    pub renewals: AtomicU64,
+    pub silent_renewals: AtomicU64,
 }
 
 pub struct Sim {
@@ -220,6 +242,7 @@ impl Sim {
             sent_by_uuid: HashMap::new(),
             qr: None,
             uploaded: Default::default(),
+            session_expires: opts.session_lifetime.map(|d| Instant::now() + d),
         };
         Sim {
             opts,

@@ -71,6 +71,7 @@ pub struct Strings {
     pub conn_connecting: &'static str,
     pub conn_registering: &'static str,
     pub conn_live: &'static str,
+    pub conn_stalled: &'static str,
     pub conn_reconnecting: &'static str,
     pub conn_needs_login: &'static str,
     /// How to log in again without leaving the program.
@@ -98,6 +99,13 @@ pub struct Strings {
     pub recall_title: &'static str,
     pub confirm_hint: &'static str,
     pub copied: &'static str,
+    pub reconnecting_now: &'static str,
+    /// After a connection state the user can cut short: the key to connect now.
+    pub reconnect_key_hint: &'static str,
+    pub risk_title: &'static str,
+    pub risk_explain: &'static str,
+    pub risk_auto: &'static str,
+    pub risk_keys: &'static str,
     pub copy_nothing: &'static str,
     pub not_failed: &'static str,
     pub discarded: &'static str,
@@ -158,6 +166,7 @@ pub static ZH: Strings = Strings {
     conn_connecting: "连接中…",
     conn_registering: "注册中…",
     conn_live: "在线",
+    conn_stalled: "卡住（心跳无应答）",
     conn_reconnecting: "重连",
     conn_needs_login: "需要登录",
     login_hint: "在另一个终端运行 goofish-tui login 扫码，本窗口会自动恢复",
@@ -184,6 +193,12 @@ pub static ZH: Strings = Strings {
     recall_title: "撤回",
     confirm_hint: "y / Enter 撤回 · 其他键取消",
     copied: "已复制到剪贴板",
+    reconnecting_now: "正在立即重连…",
+    reconnect_key_hint: "[R]",
+    risk_title: "风控验证",
+    risk_explain: "闲鱼要求滑块验证。请在已登录该账号的浏览器中打开下面的链接，完成验证：",
+    risk_auto: "完成后会自动恢复（每隔几分钟检查一次，不会更频繁）。",
+    risk_keys: "y 复制链接 · r 立即重试 · Esc 关闭",
     copy_nothing: "这条消息没有可复制的内容",
     not_failed: "只有发送失败的消息可以编辑或删除",
     discarded: "已删除未发出的消息",
@@ -244,6 +259,7 @@ pub static EN: Strings = Strings {
     conn_connecting: "connecting…",
     conn_registering: "registering…",
     conn_live: "live",
+    conn_stalled: "stalled (no heartbeat answer)",
     conn_reconnecting: "reconnecting",
     conn_needs_login: "login needed",
     login_hint: "run `goofish-tui login` in another terminal; this one resumes by itself",
@@ -270,6 +286,12 @@ pub static EN: Strings = Strings {
     recall_title: "Recall",
     confirm_hint: "y / Enter recalls · any other key cancels",
     copied: "copied to the clipboard",
+    reconnecting_now: "reconnecting now…",
+    reconnect_key_hint: "[R]",
+    risk_title: "Risk control",
+    risk_explain: "Goofish asks for a slider check. Open this link in a browser logged into the account and pass it:",
+    risk_auto: "The program resumes by itself afterwards (it checks every few minutes, never more often).",
+    risk_keys: "y copy the link · r retry now · Esc close",
     copy_nothing: "nothing to copy in this message",
     not_failed: "only a message that failed to send can be edited or discarded",
     discarded: "the unsent message was discarded",
@@ -456,6 +478,11 @@ goofish.com 的请求的 Cookie 请求头，再用以下任一方式交给 goofi
 pub const NO_SIMULATOR: &str = "this goofish-tui was built without the simulator (the `sim` feature): --demo and `goofish-tui sim` are not available";
 
 /// What to do about risk control, on a line of its own (the URL is on the line before).
+/// What `watch` does while the login is gone.
+pub const WATCH_WAITS_FOR_LOGIN: &str = "waiting for a new login: run `goofish-tui login` (in another terminal or over SSH); watch resumes by itself";
+/// What `watch` does during risk control.
+pub const WATCH_WAITS_FOR_SLIDER: &str = "open it in a browser logged into the account and pass the check; watch checks again by itself every few minutes";
+
 pub const RISK_STEPS: &str =
     "open it in a browser logged into the account, pass the check, then export a fresh cookie";
 
@@ -614,6 +641,14 @@ const DETAILS: &[(&str, &str)] = &[
     (
         RISK_STEPS,
         "请在已登录该账号的浏览器中打开它，通过验证，然后重新导出 cookie",
+    ),
+    (
+        WATCH_WAITS_FOR_LOGIN,
+        "等待新的登录：（在另一个终端或通过 SSH）运行 `goofish-tui login`，watch 会自动恢复",
+    ),
+    (
+        WATCH_WAITS_FOR_SLIDER,
+        "请在已登录该账号的浏览器中打开它并通过验证；watch 每隔几分钟会自动再检查",
     ),
     (
         "Goofish asks for a slider check (risk control). Open this page in a browser logged into the account, pass the check, then export a fresh cookie:",

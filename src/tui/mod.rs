@@ -83,6 +83,24 @@ pub struct Runtime<B: Backend> {
     view_requested: Option<Request>,
     /// The address last given to the desktop's opener.
     opened: Option<String>,
+    /// Where notifications go (none: not notified).
+    notifier: Option<crate::notify::Notifier>,
+    /// Failures of the notify command, shown as notices.
+    notify_reports: Option<mpsc::UnboundedReceiver<String>>,
+    /// Where a QR login started from the UI saves the login (none: no login from here).
+    login_setup: Option<LoginSetup>,
+    login_task: Option<tokio::task::JoinHandle<()>>,
+    login_tx: mpsc::UnboundedSender<crate::app::LoginUpdate>,
+    login_rx: mpsc::UnboundedReceiver<crate::app::LoginUpdate>,
+}
+
+/// What a QR login from the UI needs: the service's endpoints and where the login is saved
+/// (the running session takes it from there).
+#[derive(Clone, Debug)]
+pub struct LoginSetup {
+    pub endpoints: crate::im::mtop::Endpoints,
+    pub data_dir: std::path::PathBuf,
+    pub jar_path: std::path::PathBuf,
 }
 
 impl<B: Backend> Runtime<B> {
@@ -92,6 +110,7 @@ impl<B: Backend> Runtime<B> {
         commands: mpsc::Sender<ImCommand>,
     ) -> Result<Self, TuiError> {
         let terminal = Terminal::new(backend).map_err(|e| TuiError::Terminal(e.to_string()))?;
+        let (login_tx, login_rx) = mpsc::unbounded_channel();
         Ok(Runtime {
             terminal,
             state,
@@ -114,6 +133,12 @@ impl<B: Backend> Runtime<B> {
             requested: HashSet::new(),
             view_requested: None,
             opened: None,
+            notifier: None,
+            notify_reports: None,
+            login_setup: None,
+            login_task: None,
+            login_tx,
+            login_rx,
         })
     }
 
@@ -240,6 +265,75 @@ impl<B: Backend> Runtime<B> {
     }
 
     /// Replaces the wall clock that stamps each `Msg` (tests use a fixed one).
+    /// QR logins asked for by the UI run with `setup`.
+    pub fn with_login(mut self, setup: LoginSetup) -> Self {
+        self.login_setup = Some(setup);
+        self
+    }
+
+    /// Takes what the QR login reported meanwhile (the event loop does this by itself; a
+    /// test that drives the runtime step by step calls it).
+    pub async fn take_login_updates(&mut self) {
+        while let Ok(update) = self.login_rx.try_recv() {
+            self.dispatch(Input::Login(update)).await;
+        }
+    }
+
+    fn start_login(&mut self) {
+        let Some(setup) = self.login_setup.clone() else {
+            return;
+        };
+        if self.login_task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let tx = self.login_tx.clone();
+        self.login_task = Some(tokio::spawn(async move {
+            let progress_tx = tx.clone();
+            let mut progress = move |p: crate::headless::login::LoginProgress| {
+                let update = match p {
+                    crate::headless::login::LoginProgress::Code { qr, .. } => {
+                        crate::app::LoginUpdate::Code(qr)
+                    }
+                    crate::headless::login::LoginProgress::Scanned => {
+                        crate::app::LoginUpdate::Scanned
+                    }
+                };
+                let _ = progress_tx.send(update);
+            };
+            let result = crate::headless::login::login_into(
+                setup.endpoints,
+                &setup.data_dir,
+                &setup.jar_path,
+                Duration::from_secs(300),
+                false,
+                &mut progress,
+            )
+            .await;
+            let update = match result {
+                Ok(uid) => {
+                    tracing::info!(%uid, "logged in from the UI; the session takes the new login");
+                    crate::app::LoginUpdate::Done
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "QR login from the UI failed");
+                    crate::app::LoginUpdate::Failed(e.to_string())
+                }
+            };
+            let _ = tx.send(update);
+        }));
+    }
+
+    /// Notifications go through `notifier`; its command's failures come on `reports`.
+    pub fn with_notifier(
+        mut self,
+        notifier: crate::notify::Notifier,
+        reports: mpsc::UnboundedReceiver<String>,
+    ) -> Self {
+        self.notifier = Some(notifier);
+        self.notify_reports = Some(reports);
+        self
+    }
+
     pub fn with_clock(mut self, clock: fn() -> i64) -> Self {
         self.clock = clock;
         self
@@ -295,10 +389,15 @@ impl<B: Backend> Runtime<B> {
                     "no local history attached; request dropped"
                 ),
             },
-            Effect::Bell => {
-                if self.real_terminal {
-                    let mut out = io::stdout();
-                    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            Effect::StartLogin => self.start_login(),
+            Effect::CancelLogin => {
+                if let Some(task) = self.login_task.take() {
+                    task.abort();
+                }
+            }
+            Effect::Notify { note, terminal } => {
+                if let Some(n) = self.notifier.as_mut() {
+                    n.notify(&note, terminal);
                 }
             }
             Effect::Copy(text) => {
@@ -428,6 +527,10 @@ impl<B: Backend> Runtime<B> {
                     }
                 },
                 () = timer => self.dispatch(Input::Tick).await,
+                Some(update) = self.login_rx.recv() => self.dispatch(Input::Login(update)).await,
+                Some(report) = next_report(&mut self.notify_reports) => {
+                    self.dispatch(Input::Im(ImEvent::Error(report))).await;
+                }
                 // The session's channel has room again for what waits.
                 permit = commands.reserve(), if !self.outgoing.is_empty() => {
                     if let Ok(permit) = permit {
@@ -529,7 +632,7 @@ async fn editor_done(
     }
 }
 
-/// The next store replies, or never when there is no store.
+/// The next picture the loader is done with, or never without a loader.
 async fn next_loaded(loader: &mut Option<Loader>) -> Loaded {
     match loader {
         Some(l) => l.next().await,
@@ -537,6 +640,15 @@ async fn next_loaded(loader: &mut Option<Loader>) -> Loaded {
     }
 }
 
+/// The next failure of the notify command (pending forever without one).
+async fn next_report(reports: &mut Option<mpsc::UnboundedReceiver<String>>) -> Option<String> {
+    match reports {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next store replies, or never when there is no store.
 async fn next_replies(store: &mut Option<StoreWorker>) -> Vec<StoreReply> {
     match store {
         Some(w) => w.next().await,
@@ -689,6 +801,8 @@ pub async fn run(
     commands: mpsc::Sender<ImCommand>,
     events: &mut mpsc::Receiver<ImEvent>,
     options: UiOptions,
+    notify: &crate::config::NotifyOptions,
+    login: Option<LoginSetup>,
     store: Option<StoreHandle>,
     store_problem: Option<String>,
 ) -> color_eyre::Result<()> {
@@ -701,7 +815,13 @@ pub async fn run(
     install_panic_hook();
     let backend = setup_terminal()?;
     let _guard = RestoreGuard;
-    let mut rt = Runtime::new(backend, state, commands)?;
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let notifier =
+        crate::notify::Notifier::from_settings(notify, Some(Box::new(io::stdout())), reports_tx);
+    let mut rt = Runtime::new(backend, state, commands)?.with_notifier(notifier, reports);
+    if let Some(setup) = login {
+        rt = rt.with_login(setup);
+    }
     rt.real_terminal = true;
     rt.hyperlinks = options.hyperlinks && hyperlinks::supported(|k| std::env::var(k).ok());
     rt.in_tmux = clipboard::in_tmux(|k| std::env::var(k).ok());

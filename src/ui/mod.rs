@@ -73,10 +73,143 @@ pub fn draw_all(frame: &mut Frame, state: &AppState, thumbs: &Thumbs) -> Drawn {
     if let Some(q) = &state.confirm {
         draw_confirm(frame, state, q, area);
     }
+    if let Some(url) = &state.risk_popup {
+        draw_risk(frame, state, url, area);
+    }
+    if let Some(view) = &state.login {
+        draw_login(frame, state, view, area);
+    }
     if state.help_open {
         draw_help(frame, state, area);
     }
     drawn
+}
+
+/// `s` cut into lines of at most `width` columns, by display width (a URL has no spaces to
+/// wrap at, text may have none either).
+fn hard_wrap(s: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    let mut used = 0;
+    for g in unicode_segmentation::UnicodeSegmentation::graphemes(s, true) {
+        let w = text::width(g);
+        if used + w > width.max(1) && used > 0 {
+            lines.push(String::new());
+            used = 0;
+        }
+        if let Some(last) = lines.last_mut() {
+            last.push_str(g);
+        }
+        used += w;
+    }
+    lines
+}
+
+/// The QR login over the whole screen, without a border: a login code takes 22 of 24 rows.
+/// Light modules are drawn white on black, whatever the terminal's colours. A window too
+/// small for the code says how big it must be.
+fn draw_login(frame: &mut Frame, state: &AppState, view: &crate::app::LoginView, area: Rect) {
+    let zh = state.lang == crate::text::i18n::Lang::Zh;
+    let pick = |en: &'static str, cn: &'static str| if zh { cn } else { en };
+    frame.render_widget(Clear, area);
+    let qr_lines: Vec<&str> = view
+        .qr
+        .as_deref()
+        .map_or(Vec::new(), |q| q.lines().collect());
+    let qr_w = qr_lines.iter().map(|l| text::width(l)).max().unwrap_or(0) as u16;
+    let qr_h = qr_lines.len() as u16;
+    let status = if let Some(why) = &view.failed {
+        format!(
+            "{} {} · {}",
+            pick("Login failed:", "登录失败："),
+            text::one_line(why),
+            pick("r retry · Esc close", "r 重试 · Esc 关闭")
+        )
+    } else if view.done {
+        pick("Logged in; connecting…", "已登录，正在连接…").to_string()
+    } else if view.scanned {
+        pick(
+            "Scanned. Confirm the login on the phone… (Esc close)",
+            "已扫描，请在手机上确认登录…（Esc 关闭）",
+        )
+        .to_string()
+    } else {
+        pick(
+            "Login expired. Scan with the Xianyu (闲鱼) app to log in again (Esc close)",
+            "登录已失效。用闲鱼 App 扫码重新登录（Esc 关闭）",
+        )
+        .to_string()
+    };
+    let mut lines: Vec<Line> = Vec::new();
+    let fits = qr_h < area.height && qr_w <= area.width;
+    if fits && !qr_lines.is_empty() && view.failed.is_none() && !view.done {
+        let pad = " ".repeat(usize::from((area.width - qr_w) / 2));
+        let code = Style::default().fg(Color::White).bg(Color::Black);
+        for l in &qr_lines {
+            lines.push(Line::from(vec![
+                Span::raw(pad.clone()),
+                Span::styled(*l, code),
+            ]));
+        }
+    } else if !fits && view.failed.is_none() && !view.done {
+        let (w, h) = (qr_w, qr_h + 1);
+        lines.push(Line::raw(if zh {
+            format!(
+                "窗口太小，放不下二维码：至少需要 {w}×{h}（现在 {}×{}）。",
+                area.width, area.height
+            )
+        } else {
+            format!(
+                "The window is too small for the login code: it needs {w}×{h} (now {}×{}).",
+                area.width, area.height
+            )
+        }));
+        lines.push(Line::raw(pick(
+            "Enlarge it, or run `goofish-tui login` in another terminal.",
+            "请放大窗口，或在另一个终端运行 goofish-tui login。",
+        )));
+    }
+    lines.push(Line::styled(
+        status,
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        area,
+    );
+}
+
+/// Risk control: the whole slider URL (never cut), what to do, and the keys.
+fn draw_risk(frame: &mut Frame, state: &AppState, url: &str, area: Rect) {
+    let s = i18n::strings(state.lang);
+    let w = area.width.saturating_sub(2).min(78);
+    let inner_w = usize::from(w.saturating_sub(2));
+    let url = text::one_line(url);
+    let mut lines: Vec<Line> = Vec::new();
+    for l in hard_wrap(s.risk_explain, inner_w) {
+        lines.push(Line::raw(l));
+    }
+    for l in hard_wrap(&url, inner_w) {
+        lines.push(Line::styled(
+            l,
+            Style::default()
+                .fg(Color::LightBlue)
+                .add_modifier(Modifier::UNDERLINED),
+        ));
+    }
+    for l in hard_wrap(s.risk_auto, inner_w) {
+        lines.push(Line::styled(l, dim()));
+    }
+    for l in hard_wrap(s.risk_keys, inner_w) {
+        lines.push(Line::styled(
+            l,
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+    }
+    let h = (lines.len() + 2) as u16;
+    let Some(inner) = popup(frame, area, (w, h), (20, 5), s.risk_title) else {
+        return;
+    };
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 pub(crate) fn dim() -> Style {

@@ -19,14 +19,16 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         ConnState::Connecting => (s.conn_connecting.to_string(), Color::Yellow),
         ConnState::Registering => (s.conn_registering.to_string(), Color::Yellow),
         ConnState::Live => (format!("● {}", s.conn_live), Color::Green),
+        ConnState::Stalled => (format!("◌ {}", s.conn_stalled), Color::Yellow),
         ConnState::Reconnecting {
             attempt,
             last_error,
             ..
         } => (
             format!(
-                "⟳ {} {}",
+                "⟳ {} {} {}",
                 s.conn_reconnecting,
+                s.reconnect_key_hint,
                 i18n::reconnect_detail(
                     lang,
                     state.reconnect_in_secs(),
@@ -47,13 +49,19 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
             Color::Red,
         ),
         ConnState::RiskControl { url } => (
-            format!("✗ {}: {}", s.conn_risk, text::one_line(url)),
+            format!(
+                "✗ {} {}: {}",
+                s.conn_risk,
+                s.reconnect_key_hint,
+                text::one_line(url)
+            ),
             Color::Red,
         ),
         ConnState::SessionRemoved { reason } => (
             format!(
-                "✗ {}: {}",
+                "✗ {} {}: {}",
                 s.conn_removed,
+                s.reconnect_key_hint,
                 i18n::detail(lang, &text::one_line(reason))
             ),
             Color::Red,

@@ -343,11 +343,11 @@ async fn watch_with_a_dead_cookie_exits_2_with_a_clear_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_exits_2_when_the_login_dies_while_running() {
+async fn watch_exits_2_when_the_login_dies_while_running_if_asked_to() {
     let sim = quiet().await;
     let dir = tempfile::tempdir().unwrap();
     let mut c = cmd(Some(&sim), None, dir.path());
-    c.args(["watch", "--json"]);
+    c.args(["watch", "--json", "--exit-on-login"]);
     let mut w = Watch::start(c);
     w.until("live", |v| {
         v["type"] == "connection" && v["state"] == "live"
@@ -1167,4 +1167,156 @@ async fn watch_killed_mid_burst_misses_nothing_and_doubles_nothing_after_a_resta
         shown_again.len()
     );
     sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_keeps_the_login_alive_past_its_lifetime_and_still_receives() {
+    // The 90 s lifetime and 6 minutes, scaled: a 3 s login watched for 10 s.
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 3,
+        history: 2,
+        session_lifetime: Some(Duration::from_secs(3)),
+        ..SimOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.env("GOOFISH_LOGIN_KEEPALIVE_SECS", "1")
+        .env("GOOFISH_LOGIN_RENEW_SECS", "1")
+        .args(["watch", "--json"]);
+    let mut w = Watch::start(c);
+    w.until("live", |v| {
+        v["type"] == "connection" && v["state"] == "live"
+    })
+    .await;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    control(&sim, "incoming", json!({"text": "过了八秒还在吗"})).await;
+    w.until("the late message", is_message_with("过了八秒还在吗"))
+        .await;
+    assert!(started.elapsed() >= Duration::from_secs(8));
+    let state = common::sim_state(&sim).await;
+    assert_eq!(state["registrations"], 1, "the connection never dropped");
+    assert!(state["renewals"].as_u64().unwrap() >= 3, "{state}");
+    let (_, _, seen) = w.terminate().await;
+    let states: Vec<String> = seen
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == "connection")
+        .map(|v| v["state"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(states, ["connecting", "registering", "live"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_runs_the_notify_command_with_the_message_json_and_reports_its_failure() {
+    let sim = quiet().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pushed = dir.path().join("pushed.jsonl");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[notify]\nterminal = \"osc9\"\ncommand = \"cat >> '{}'; echo 'push refused' >&2; exit 7\"\n",
+            pushed.display()
+        ),
+    )
+    .unwrap();
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.env("GOOFISH_CONFIG", &config).args(["watch", "--json"]);
+    let mut w = Watch::start(c);
+    w.until("live", |v| {
+        v["type"] == "connection" && v["state"] == "live"
+    })
+    .await;
+    control(&sim, "incoming", json!({"text": "能便宜点吗"})).await;
+    let line = w.until("the message", is_message_with("能便宜点吗")).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let got = loop {
+        let got = std::fs::read_to_string(&pushed).unwrap_or_default();
+        if got.ends_with('\n') {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "the notify command never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let v: Value = serde_json::from_str(got.trim()).unwrap();
+    assert_eq!(v, line, "the command gets the very line watch printed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, stderr, _) = w.terminate().await;
+    assert!(
+        stderr.contains("notify command exited with exit status: 7: push refused"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_waits_for_a_new_login_saying_how_to_make_one() {
+    let sim = quiet().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(Some(&sim), None, dir.path());
+    c.args(["watch", "--json"]);
+    let mut w = Watch::start(c);
+    w.until("live", |v| {
+        v["type"] == "connection" && v["state"] == "live"
+    })
+    .await;
+    control(&sim, "fault", json!({"kind": "expire-session"})).await;
+    w.until("needs login", |v| v["state"] == "needs_login")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(w.child.try_wait().unwrap().is_none(), "watch ended");
+    let (code, stderr, _) = w.terminate().await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("goofish-tui login"), "{stderr}");
+    assert!(stderr.contains("resumes by itself"), "{stderr}");
+}
+
+/// `cmd` with the simulator's cookie saved as the login (no cookie given).
+fn cmd_with_saved_login(sim: &SimHandle, data: &Path) -> Command {
+    let jar = goofish_tui::im::cookies::CookieJar::parse_header(sim.cookie());
+    jar.save(&data.join("cookies.json")).unwrap();
+    let mut c = cmd(Some(sim), None, data);
+    c.env_remove("GOOFISH_COOKIE");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_login_that_lapsed_is_renewed_at_start_and_a_dead_one_is_named() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 2,
+        history: 2,
+        session_lifetime: Some(Duration::from_millis(500)),
+        ..SimOptions::default()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd_with_saved_login(&sim, dir.path());
+    // Renewed ahead of the next lapse from then on.
+    c.env("GOOFISH_LOGIN_RENEW_SECS", "1000")
+        .args(["watch", "--json"]);
+    let mut w = Watch::start(c);
+    w.until("live", |v| {
+        v["type"] == "connection" && v["state"] == "live"
+    })
+    .await;
+    // It lapses again half a second later: hasLogin.do cannot renew a lapsed login, and the
+    // silent step, spent at start, is not tried again within its window.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let state = common::sim_state(&sim).await;
+    assert_eq!(state["silent_renewals"], 1, "{state}");
+    w.terminate().await;
+
+    let sim = quiet().await;
+    control(&sim, "fault", json!({"kind": "expire-session"})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd_with_saved_login(&sim, dir.path());
+    c.args(["watch", "--json"]);
+    let out = output(c, None).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(err.contains("could not be renewed"), "{err}");
 }

@@ -318,7 +318,12 @@ async fn unanswered_heartbeat_closes_within_the_timeout() {
     // Keep reading (so the socket is healthy) but never answer.
     let drain = tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
     conn.start_heartbeat();
-    // Timeout 300 ms after the first heartbeat; allow generous slack for slow machines.
+    // Stalled at half the timeout, then cut 300 ms after the first heartbeat; allow
+    // generous slack for slow machines.
+    assert_eq!(
+        timeout(Duration::from_secs(3), ev.recv()).await.unwrap(),
+        Some(ConnEvent::Stalled)
+    );
     match timeout(Duration::from_secs(3), ev.recv()).await.unwrap() {
         Some(ConnEvent::Closed { reason }) => assert!(reason.contains("heartbeat"), "{reason}"),
         other => panic!("expected Closed, got {other:?}"),
@@ -786,10 +791,15 @@ mod session {
         });
         until(&mut h, "Live", is_live).await;
         control(&sim, "fault", json!({"kind": "stall", "secs": 30})).await;
-        let (ev, _) = until(&mut h, "Reconnecting", |e| {
+        let (ev, before) = until(&mut h, "Reconnecting", |e| {
             matches!(e, ImEvent::Connection(ConnState::Reconnecting { .. }))
         })
         .await;
+        // Shown as stalled at half the timeout, before the cut.
+        assert!(
+            before.contains(&ImEvent::Connection(ConnState::Stalled)),
+            "{before:#?}"
+        );
         match ev {
             ImEvent::Connection(ConnState::Reconnecting { last_error, .. }) => {
                 assert!(last_error.contains("heartbeat"), "{last_error}")
@@ -797,6 +807,29 @@ mod session {
             _ => unreachable!(),
         }
         until(&mut h, "Live again", is_live).await;
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_short_stall_shows_as_stalled_then_live_without_a_reconnect() {
+        let sim = start_sim().await;
+        let mut h = session_with(&sim, |c| {
+            c.conn.heartbeat_every = Duration::from_millis(200);
+            c.conn.heartbeat_timeout = Duration::from_millis(3000);
+        });
+        until(&mut h, "Live", is_live).await;
+        control(&sim, "fault", json!({"kind": "stall", "secs": 2.0})).await;
+        let (_, before) = until(&mut h, "Stalled", |e| {
+            matches!(e, ImEvent::Connection(ConnState::Stalled))
+        })
+        .await;
+        let (_, during) = until(&mut h, "Live again", is_live).await;
+        for e in before.iter().chain(&during) {
+            assert!(
+                !matches!(e, ImEvent::Connection(ConnState::Reconnecting { .. })),
+                "{e:?}"
+            );
+        }
         sim.shutdown().await;
     }
 

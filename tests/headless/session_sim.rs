@@ -936,3 +936,47 @@ async fn a_slow_upload_holds_up_neither_messages_nor_other_requests() {
     assert!(result_of(&mut c, &id).await.is_ok());
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_refused_renewal_asks_for_a_login_once_and_stops_renewing() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 2,
+        history: 2,
+        session_lifetime: Some(Duration::from_secs(2)),
+        ..SimOptions::default()
+    })
+    .await;
+    control(&sim, "fault", json!({"kind": "refuse-renewal"})).await;
+    let mut cfg = test_config(&sim);
+    cfg.login.keepalive = Some(Duration::from_millis(500));
+    cfg.login.renew_every = Some(Duration::from_millis(700));
+    let mut c = Client::start_with(&sim, cfg);
+    c.live().await;
+    c.until("needs login", |e| {
+        matches!(e, ImEvent::Connection(ConnState::NeedsLogin { .. }))
+    })
+    .await;
+    let renewals = |s: &serde_json::Value| {
+        s["renewals"].as_u64().unwrap() + s["silent_renewals"].as_u64().unwrap()
+    };
+    let asked = renewals(&sim_state(&sim).await);
+    // Long enough for several keep-alive and renewal periods: nothing more is tried.
+    c.drain_for(Duration::from_secs(4)).await;
+    assert_eq!(
+        renewals(&sim_state(&sim).await),
+        asked,
+        "renewals after needs-login"
+    );
+    let needs_login = c
+        .states
+        .iter()
+        .filter(|s| matches!(s, ConnState::NeedsLogin { .. }))
+        .count();
+    assert_eq!(needs_login, 1, "{:?}", c.states);
+    let ConnState::NeedsLogin { reason } = c.states.last().unwrap() else {
+        panic!("{:?}", c.states)
+    };
+    assert!(reason.contains("could not be renewed"), "{reason}");
+    sim.shutdown().await;
+}

@@ -338,8 +338,28 @@ async fn a_sellers_round_waiting_words_quick_reply_edit_recall_and_order_state()
     })
     .await;
 
-    // A buyer writes: the list shows the words and the wait, without opening anything.
-    let r = control(&sim, "incoming", json!({"text": "有人在吗，想买这个"})).await;
+    // A buyer writes: the list shows the words and the wait, without opening anything. In a
+    // conversation that waits for nobody yet (an older unanswered message would show its own,
+    // longer wait), about an item (the quick reply names it).
+    let quiet = rt
+        .state()
+        .visible()
+        .iter()
+        .find(|c| {
+            rt.state().waiting_since(c).is_none()
+                && rt.state().conversation(c).is_some_and(|v| {
+                    v.item_id.is_some()
+                        && v.peer.as_str() != goofish_tui::protocol::model::SYSTEM_SENDER
+                })
+        })
+        .cloned()
+        .expect("a conversation about an item that waits for nobody");
+    let r = control(
+        &sim,
+        "incoming",
+        json!({"cid": quiet.as_str(), "text": "有人在吗，想买这个"}),
+    )
+    .await;
     let cid = goofish_tui::protocol::Cid::new(r["cid"].as_str().unwrap());
     pump(&mut rt, &mut session, "the words in the list", |rt| {
         let s = screen(rt);
@@ -448,5 +468,80 @@ async fn a_sellers_round_waiting_words_quick_reply_edit_recall_and_order_state()
         s.contains("[已发货] 等待买家收货") && row.contains("已发货")
     })
     .await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_login_shows_the_qr_code_at_80x24_and_goes_live_once_confirmed() {
+    use goofish_tui::im::cookies::CookieJar;
+    use goofish_tui::im::mtop::{Endpoints, MtopClient};
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 3,
+        history: 2,
+        qr_auto_confirm: Some(Duration::from_secs(3)),
+        ..SimOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let jar_path = dir.path().join("cookies.json");
+    let base = url::Url::parse(sim.http_url()).unwrap();
+    let mtop = MtopClient::new(
+        Endpoints::at(base.clone()),
+        CookieJar::parse_header(sim.cookie()),
+        Some(jar_path.clone()),
+    )
+    .unwrap();
+    let mut session = session::spawn(common::session_config(&sim), mtop);
+    let opts = UiOptions {
+        lang: Lang::En,
+        ..UiOptions::default()
+    };
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let (state, _) = AppState::new(&opts, tz, goofish_tui::time::now_ms());
+    let mut rt = Runtime::new(TestBackend::new(80, 24), state, session.commands.clone())
+        .unwrap()
+        .with_login(goofish_tui::tui::LoginSetup {
+            endpoints: Endpoints::at(base),
+            data_dir: dir.path().to_path_buf(),
+            jar_path,
+        });
+    rt.dispatch(Input::Resize {
+        width: 80,
+        height: 24,
+    })
+    .await;
+    pump(&mut rt, &mut session, "live", |rt| rt.state().is_live()).await;
+    // The login dies and cannot be renewed.
+    control(&sim, "fault", json!({"kind": "expire-session"})).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut saw_code = false;
+    loop {
+        tokio::select! {
+            ev = session.events.recv() => rt.dispatch(Input::Im(ev.unwrap())).await,
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+        rt.take_login_updates().await;
+        rt.draw_if_dirty().unwrap();
+        let shown = screen(&rt);
+        if shown.contains("Scan with the Xianyu") {
+            // The whole code is on the 80×24 screen: 22 rows of half blocks.
+            let rows = shown
+                .lines()
+                .filter(|l| l.contains('█') || l.contains('▀'))
+                .count();
+            assert!(rows >= 20, "{shown}");
+            saw_code = true;
+        }
+        if saw_code && rt.state().is_live() && rt.state().login.is_none() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not live again after the scan:\n{shown}"
+        );
+    }
+    assert!(screen(&rt).contains("● live"), "{}", screen(&rt));
     sim.shutdown().await;
 }

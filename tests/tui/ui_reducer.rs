@@ -824,7 +824,8 @@ fn a_message_taller_than_the_pane_is_read_by_scrolling_through_it() {
 }
 
 fn rang(fx: &[Effect]) -> bool {
-    fx.contains(&Effect::Bell)
+    fx.iter()
+        .any(|e| matches!(e, Effect::Notify { terminal: true, .. }))
 }
 
 #[test]

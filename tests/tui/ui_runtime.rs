@@ -303,3 +303,69 @@ async fn the_editor_has_the_screen_until_it_ends_and_its_text_is_the_draft() {
     assert_eq!(rt.draws(), draws + 1);
     assert!(screen(&rt).contains("亲，今天发货"));
 }
+
+/// A terminal that keeps what is written to it.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_buyer_message_out_of_view_writes_osc9_through_tmux_and_feeds_the_command() {
+    use goofish_tui::notify::{Mux, Notifier, TerminalKind};
+    let dir = tempfile::tempdir().unwrap();
+    let pushed = dir.path().join("push.json");
+    let terminal = Captured::default();
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let notifier = Notifier::new(
+        TerminalKind::Osc9,
+        Mux::Tmux,
+        Box::new(terminal.clone()),
+        Some((
+            format!("cat > '{}'", pushed.display()),
+            Duration::from_secs(10),
+            reports_tx,
+        )),
+    );
+    let (rt, _cmds) = runtime(populated(Lang::Zh));
+    let mut rt = rt.with_notifier(notifier, reports);
+    rt.dispatch(Input::Im(ImEvent::Message(msg(
+        "n1.PNM",
+        "102",
+        "3002",
+        now() + 1,
+        text("自行车还在吗"),
+    ))))
+    .await;
+    let written = String::from_utf8(terminal.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        written.starts_with("\x1bPtmux;\x1b\x1b]9;闲鱼 · ")
+            && written.ends_with(": 自行车还在吗\x07\x1b\\"),
+        "{written:?}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let json = loop {
+        let got = std::fs::read_to_string(&pushed).unwrap_or_default();
+        if got.ends_with('\n') {
+            break got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["cid"], "102");
+    assert_eq!(v["text"], "自行车还在吗");
+    assert_eq!(v["self"], false);
+}

@@ -505,3 +505,161 @@ fn a_rejected_content_offers_no_retry() {
     assert!(screen.contains("内容存在不当信息"), "{screen}");
     assert!(!screen.contains("press r to retry"), "{screen}");
 }
+
+/// The real shape of a slider URL (§3.3), long enough to need three lines at 80 columns.
+const PUNISH_URL: &str = "https://h5api.m.goofish.com:443//h5/mtop.taobao.idlemessage.pc.login.token/1.0/_____tmd_____/punish?x5secdata=xdd2c9a1b0e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0__bx__h5api.m.goofish.com%3A443%2Fh5%2Fmtop&x5step=2&action=captcha&pureCaptcha=";
+
+#[test]
+fn risk_control_popup_shows_the_whole_url_80x24() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut s = populated(lang);
+        im(
+            &mut s,
+            ImEvent::Connection(ConnState::RiskControl {
+                url: PUNISH_URL.into(),
+            }),
+        );
+        let screen = render(&s, 80, 24);
+        // Whole, in lines of the popup's inner width (76 at 80 columns).
+        for part in PUNISH_URL.as_bytes().chunks(76) {
+            let part = std::str::from_utf8(part).unwrap();
+            assert!(screen.contains(&format!("│{part}")), "{part} in {screen}");
+        }
+        insta::assert_snapshot!(format!("risk_control_popup_80x24_{lang:?}"), screen);
+    }
+}
+
+#[test]
+fn the_risk_control_popup_copies_retries_and_closes() {
+    use goofish_tui::app::Effect;
+    use goofish_tui::im::api::ImCommand;
+    let mut s = populated(Lang::En);
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::RiskControl {
+            url: PUNISH_URL.into(),
+        }),
+    );
+    let fx = key(&mut s, KeyCode::Char('y'));
+    assert!(fx.contains(&Effect::Copy(PUNISH_URL.into())), "{fx:?}");
+    assert!(s.risk_popup.is_some());
+    let fx = key(&mut s, KeyCode::Char('r'));
+    assert!(fx.contains(&Effect::Im(ImCommand::ReconnectNow)), "{fx:?}");
+    assert!(s.risk_popup.is_none());
+    // The re-check answers risk control again: the popup is back.
+    im(&mut s, ImEvent::Connection(ConnState::Connecting));
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::RiskControl {
+            url: PUNISH_URL.into(),
+        }),
+    );
+    assert!(s.risk_popup.is_some());
+    // Closed: not opened again for the same URL; the status bar keeps it.
+    key(&mut s, KeyCode::Esc);
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::RiskControl {
+            url: PUNISH_URL.into(),
+        }),
+    );
+    assert!(s.risk_popup.is_none());
+    // `R` anywhere reconnects now while not live.
+    let fx = key(&mut s, KeyCode::Char('R'));
+    assert!(fx.contains(&Effect::Im(ImCommand::ReconnectNow)), "{fx:?}");
+    assert_eq!(s.notice.as_deref(), Some("reconnecting now…"));
+    im(&mut s, ImEvent::Connection(ConnState::Live));
+    assert_eq!(s.notice, None, "said no more once live");
+    let fx = key(&mut s, KeyCode::Char('R'));
+    assert!(!fx.contains(&Effect::Im(ImCommand::ReconnectNow)));
+}
+
+#[test]
+fn a_stalled_connection_is_not_shown_as_live() {
+    for (lang, word) in [(Lang::En, "stalled"), (Lang::Zh, "卡住")] {
+        let mut s = populated(lang);
+        im(&mut s, ImEvent::Connection(ConnState::Live));
+        im(&mut s, ImEvent::Connection(ConnState::Stalled));
+        let screen = render(&s, 80, 24);
+        let status = screen.lines().last().unwrap();
+        assert!(status.contains(word) && !status.contains('●'), "{status}");
+    }
+}
+
+fn login_code() -> String {
+    let url = format!(
+        "https://passport.goofish.com/qrcodeCheck.htm?lgToken={}&tbScanOpenType=Notification",
+        "0123456789abcdef".repeat(2)
+    );
+    let qr =
+        qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::L).unwrap();
+    let dark: Vec<bool> = qr
+        .to_colors()
+        .iter()
+        .map(|c| *c == qrcode::Color::Dark)
+        .collect();
+    goofish_tui::headless::login::half_blocks(&dark, qr.width(), false)
+}
+
+#[test]
+fn qr_login_popup_fits_80x24_and_says_how_big_a_small_window_must_be() {
+    use goofish_tui::app::{Effect, LoginUpdate};
+    let mut s = populated(Lang::Zh);
+    let fx = im(
+        &mut s,
+        ImEvent::Connection(ConnState::NeedsLogin {
+            reason: "Session过期".into(),
+        }),
+    );
+    assert!(fx.contains(&Effect::StartLogin), "{fx:?}");
+    // Asked once per need of a login.
+    let again = im(
+        &mut s,
+        ImEvent::Connection(ConnState::NeedsLogin {
+            reason: "Session过期".into(),
+        }),
+    );
+    assert!(!again.contains(&Effect::StartLogin));
+    send(&mut s, Input::Login(LoginUpdate::Code(login_code())));
+    let screen = render(&s, 80, 24);
+    insta::assert_snapshot!("qr_login_popup_80x24_zh", screen);
+    let small = render(&s, 60, 16);
+    assert!(small.contains("至少需要 43×23"), "{small}");
+    send(&mut s, Input::Login(LoginUpdate::Scanned));
+    assert!(render(&s, 80, 24).contains("已扫描"));
+    // Live again (the session took the saved login): the popup goes, the login task too.
+    let fx = im(&mut s, ImEvent::Connection(ConnState::Live));
+    assert!(fx.contains(&Effect::CancelLogin), "{fx:?}");
+    assert!(s.login.is_none());
+}
+
+#[test]
+fn the_qr_login_popup_closes_on_esc_and_retries_after_a_failure() {
+    use goofish_tui::app::{Effect, LoginUpdate};
+    let mut s = populated(Lang::En);
+    im(
+        &mut s,
+        ImEvent::Connection(ConnState::NeedsLogin {
+            reason: "expired".into(),
+        }),
+    );
+    send(
+        &mut s,
+        Input::Login(LoginUpdate::Failed(
+            "the login was cancelled on the phone".into(),
+        )),
+    );
+    let shown = render(&s, 80, 24);
+    assert!(
+        shown.contains("Login failed: the login was cancelled"),
+        "{shown}"
+    );
+    let fx = key(&mut s, KeyCode::Char('r'));
+    assert_eq!(fx, vec![Effect::CancelLogin, Effect::StartLogin]);
+    send(&mut s, Input::Login(LoginUpdate::Code(login_code())));
+    let fx = key(&mut s, KeyCode::Esc);
+    assert_eq!(fx, vec![Effect::CancelLogin]);
+    assert!(s.login.is_none());
+    // The status bar still says how to log in.
+    assert!(render(&s, 120, 40).contains("goofish-tui login"));
+}

@@ -13,12 +13,14 @@ use super::SessionConfig;
 use super::dedupe::{ResolvedUuids, SeenIds};
 use super::gap::Gap;
 use super::lifecycle::{Backoff, rotation_delay};
+use super::login::{LoginDue, LoginKeeper};
 use super::outbox::{OutState, Outbox, Outgoing, SendError, SendStep, find_delivered};
 use crate::im::api::{
     ConnState, ImCommand, ImEvent, OPEN_CONVERSATION_FAILED, SendFailure, SendStage,
 };
 use crate::im::conn::RequestError;
 use crate::im::mtop::{ImToken, MtopError};
+use crate::im::renewal::RenewStep;
 use crate::protocol::history::ParseError;
 use crate::protocol::lwp::{Frame, RpcError, path};
 use crate::protocol::send::SendAck;
@@ -46,8 +48,15 @@ const CLOCK_SLACK_MS: i64 = 5 * 60 * 1000;
 /// `goofish-tui login` in another terminal), so the running program resumes by itself.
 const LOGIN_RECHECK: Duration = Duration::from_secs(3);
 
+/// Risk control is never checked again sooner than this (the service punishes retries).
+const RISK_RECHECK_FLOOR: Duration = Duration::from_secs(120);
+/// … nor later than this, when no parked retry is configured.
+const RISK_RECHECK_CAP: Duration = Duration::from_secs(30 * 60);
+
 /// The store's note of when a session was last live (ms), where a start's catch-up begins.
 pub const LIVE_UNTIL_KEY: &str = "session_live_until_ms";
+/// The store's note of when the login was last renewed (ms), for `doctor`.
+pub const LOGIN_RENEWED_KEY: &str = "login_renewed_ms";
 
 /// The time of an input: the monotonic clock for timers, the wall clock for message times.
 #[derive(Clone, Copy, Debug)]
@@ -89,6 +98,11 @@ pub enum Input {
     Push {
         link: LinkId,
         frame: Frame,
+    },
+    /// The live connection's heartbeat went unanswered (`stalled`) or was answered again.
+    Stalled {
+        link: LinkId,
+        stalled: bool,
     },
     /// Connection `link` ended.
     Closed {
@@ -238,6 +252,14 @@ pub enum Job {
     AdoptSavedLogin {
         uid: Option<Uid>,
     },
+    /// `loginuser.get`: keeps the login cookies warm (the answer's `Set-Cookie` is saved)
+    /// and says whether the login still holds.
+    CheckLogin,
+    /// The renewal chain (§5.4): `hasLogin.do`, then `silentHasLogin.do` when `silent`,
+    /// each checked with `loginuser.get`.
+    RenewLogin {
+        silent: bool,
+    },
 }
 
 /// What a job produced.
@@ -301,6 +323,14 @@ pub enum Done {
     },
     SavedLogin {
         adopted: bool,
+    },
+    LoginChecked {
+        result: Result<(), MtopError>,
+    },
+    LoginRenewed {
+        /// The step that renewed it, or why none did.
+        result: Result<RenewStep, String>,
+        silent_tried: bool,
     },
 }
 
@@ -384,6 +414,8 @@ enum Link {
     Connecting {
         link: LinkId,
     },
+    /// The login expired while connecting; a renewal is out, then it connects again.
+    Renewing,
     Live {
         link: LinkId,
         since: Instant,
@@ -442,6 +474,9 @@ pub struct SessionCore {
     kickouts: u32,
     /// A store failure was already reported as an `ImEvent::Error`.
     store_reported: bool,
+    login: LoginKeeper,
+    /// Risk-control answers in a row (without a connection between).
+    risk_checks: u32,
 }
 
 impl SessionCore {
@@ -452,6 +487,7 @@ impl SessionCore {
             max: cfg.backoff_max.max(cfg.backoff_min),
         };
         let seen = SeenIds::new(cfg.dedupe_capacity);
+        let login = LoginKeeper::new(cfg.login);
         SessionCore {
             cfg,
             rng: rand::rngs::SmallRng::seed_from_u64(seed),
@@ -479,6 +515,8 @@ impl SessionCore {
             undecodable_reported: None,
             kickouts: 0,
             store_reported: false,
+            login,
+            risk_checks: 0,
         }
     }
 
@@ -486,7 +524,13 @@ impl SessionCore {
     pub fn handle(&mut self, now: Now, input: Input) -> Vec<Output> {
         if !self.is_stopped() {
             match input {
-                Input::Start => self.start(),
+                Input::Start => {
+                    if matches!(self.link, Link::Starting) {
+                        let jitter = self.rng.random_range(0.0..=1.0);
+                        self.login.start(now.at, jitter);
+                    }
+                    self.start()
+                }
                 Input::Command(cmd) => self.on_command(now, cmd),
                 Input::CommandsClosed | Input::ConsumerGone => self.stop(now),
                 Input::Tick => self.on_tick(now),
@@ -501,8 +545,15 @@ impl SessionCore {
                 Input::Closed { link, reason } if self.live_link() == Some(link) => {
                     self.on_disconnect(now, reason, false)
                 }
+                Input::Stalled { link, stalled } if self.live_link() == Some(link) => {
+                    self.set_state(if stalled {
+                        ConnState::Stalled
+                    } else {
+                        ConnState::Live
+                    });
+                }
                 // From a connection that is no longer the live one.
-                Input::Push { .. } | Input::Closed { .. } => {}
+                Input::Push { .. } | Input::Closed { .. } | Input::Stalled { .. } => {}
                 Input::Done(done) => self.on_done(now, done),
                 Input::Store(done) => self.on_store(done),
             }
@@ -526,10 +577,20 @@ impl SessionCore {
                 .into_iter()
                 .flatten()
                 .min(),
-            Link::Starting | Link::Connecting { .. } | Link::Stopped => None,
+            Link::Starting | Link::Connecting { .. } | Link::Renewing | Link::Stopped => None,
         };
         let outbox = self.outbox.next_due(self.is_live());
-        [link, outbox].into_iter().flatten().min()
+        let login = self.keeps_login().then(|| self.login.next_wake()).flatten();
+        [link, outbox, login].into_iter().flatten().min()
+    }
+
+    /// Whether the login is kept alive now: while the session runs, not while it waits for
+    /// the user (a login, a slider check, a removed session).
+    fn keeps_login(&self) -> bool {
+        !matches!(
+            self.link,
+            Link::Starting | Link::Parked { .. } | Link::Stopped
+        )
     }
 
     pub fn is_stopped(&self) -> bool {
@@ -587,9 +648,14 @@ impl SessionCore {
     }
 
     fn start_connect(&mut self) {
+        self.set_state(ConnState::Connecting);
+        self.connect_again();
+    }
+
+    /// A connection attempt, the state already shown as connecting.
+    fn connect_again(&mut self) {
         self.last_link += 1;
         let link = self.last_link;
-        self.set_state(ConnState::Connecting);
         let job = Job::Connect {
             link,
             uid: self.uid.clone(),
@@ -663,6 +729,7 @@ impl SessionCore {
 
     fn park(&mut self, now: Now, state: ConnState, retry: bool) {
         self.drop_link();
+        self.login.pause();
         let retry_at = if retry {
             self.cfg.parked_retry.map(|d| now.at + d)
         } else {
@@ -725,6 +792,12 @@ impl SessionCore {
             since: now.at,
             rotate_at,
         };
+        self.login.login_works();
+        self.risk_checks = 0;
+        if self.login.is_paused() {
+            let jitter = self.rng.random_range(0.0..=1.0);
+            self.login.start(now.at, jitter);
+        }
         // After a drop, or at start with a gap since the last run: catch up first.
         let is_reconnect = self.ever_live || self.gap.is_some();
         self.ever_live = true;
@@ -774,12 +847,24 @@ impl SessionCore {
             return;
         }
         match failure {
+            ConnectFailure::NeedsLogin(MtopError::SessionExpired)
+                if self.renew_expired_login(now) =>
+            {
+                self.link = Link::Renewing;
+            }
             ConnectFailure::NeedsLogin(e) => {
                 let reason = e.to_string();
                 self.park(now, ConnState::NeedsLogin { reason }, true)
             }
             ConnectFailure::RiskControl { url } => {
-                self.park(now, ConnState::RiskControl { url }, true)
+                // Checked again by itself, ever less often: retrying soon makes it worse.
+                self.risk_checks = self.risk_checks.saturating_add(1);
+                let wait = self.risk_recheck_delay();
+                tracing::warn!(in_s = wait.as_secs(), "risk control; checking again later");
+                self.park(now, ConnState::RiskControl { url }, false);
+                if let Link::Parked { retry_at, .. } = &mut self.link {
+                    *retry_at = Some(now.at + wait);
+                }
             }
             ConnectFailure::SessionRemoved(reason) => self.session_removed(now, reason),
             ConnectFailure::Retry { error, token } => {
@@ -790,12 +875,22 @@ impl SessionCore {
         }
     }
 
+    /// How long after the `risk_checks`-th risk-control answer to look again: from
+    /// `risk_recheck` (at least 2 minutes), doubling, up to 30 minutes.
+    fn risk_recheck_delay(&self) -> Duration {
+        let min = self.cfg.risk_recheck.max(RISK_RECHECK_FLOOR);
+        let max = self.cfg.parked_retry.unwrap_or(RISK_RECHECK_CAP).max(min);
+        Backoff { min, max }.ceiling(self.risk_checks)
+    }
+
     fn session_removed(&mut self, now: Now, reason: String) {
         tracing::warn!(%reason, "IM session removed by the service");
         self.park(now, ConnState::SessionRemoved { reason }, false);
     }
 
     fn on_tick(&mut self, now: Now) {
+        // As the link was before this tick: a reconnect from a park starts no keep-alive.
+        let keeps_login = self.keeps_login();
         enum Due {
             Connect,
             Recheck,
@@ -850,6 +945,16 @@ impl SessionCore {
             }
             Due::Nothing => {}
         }
+        if keeps_login && self.keeps_login() {
+            match self.login.due(now.at) {
+                Some(LoginDue::Check) => self.run(Job::CheckLogin),
+                Some(LoginDue::Renew { silent }) => {
+                    tracing::info!(silent, "renewing the login ahead of time");
+                    self.run(Job::RenewLogin { silent });
+                }
+                None => {}
+            }
+        }
         for item in self.outbox.expire_awaiting(now.at) {
             let time = match item.state {
                 OutState::AwaitingEcho { time, .. } => time,
@@ -879,6 +984,7 @@ impl SessionCore {
         };
         if adopted {
             tracing::info!("a new login was saved; connecting with it");
+            self.login.login_works();
             self.start_connect();
         } else {
             self.link = Link::Parked {
@@ -887,6 +993,76 @@ impl SessionCore {
                 rechecking: false,
             };
         }
+    }
+
+    /// The service said `SESSION_EXPIRED`: renew before asking the user. Whether a renewal
+    /// is under way for it (false: one after an expiry already failed; ask the user).
+    fn renew_expired_login(&mut self, now: Now) -> bool {
+        if self.login.has_given_up() {
+            return false;
+        }
+        if let Some(silent) = self.login.expired(now.at) {
+            tracing::info!(silent, "the login expired; renewing it");
+            self.run(Job::RenewLogin { silent });
+        }
+        true
+    }
+
+    fn on_login_checked(&mut self, now: Now, result: Result<(), MtopError>) {
+        let jitter = self.rng.random_range(0.0..=1.0);
+        self.login.checked(now.at, jitter);
+        match result {
+            Ok(()) => tracing::debug!("login keep-alive: the login holds"),
+            Err(MtopError::SessionExpired) => {
+                tracing::warn!("login keep-alive: the login expired");
+                if self.keeps_login() && !self.renew_expired_login(now) {
+                    self.login_lost(now, "the login expired".into());
+                }
+            }
+            // The network or the gateway, not the login: the next keep-alive tries again.
+            Err(e) => tracing::warn!(error = %e, "login keep-alive failed"),
+        }
+    }
+
+    fn on_login_renewed(
+        &mut self,
+        now: Now,
+        result: Result<RenewStep, String>,
+        silent_tried: bool,
+    ) {
+        let ok = result.is_ok();
+        let answered_expiry = self.login.renewed(now.at, ok, silent_tried);
+        match result {
+            Ok(step) => {
+                tracing::info!(via = step.name(), "login renewed");
+                self.write(WriteOp::Meta {
+                    key: LOGIN_RENEWED_KEY,
+                    value: now.wall_ms.to_string(),
+                });
+                if matches!(self.link, Link::Renewing) {
+                    self.connect_again();
+                }
+            }
+            Err(why) => {
+                tracing::warn!(%why, expired = answered_expiry, "login renewal failed");
+                let running = !matches!(self.link, Link::Parked { .. } | Link::Stopped);
+                if answered_expiry && running {
+                    self.login_lost(
+                        now,
+                        format!("the login expired and could not be renewed ({why})"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The login is gone for good: ask the user for a new one.
+    fn login_lost(&mut self, now: Now, reason: String) {
+        if self.is_live() {
+            self.open_gap(now);
+        }
+        self.outbox.requeue_in_flight();
+        self.park(now, ConnState::NeedsLogin { reason }, true);
     }
 
     fn stop(&mut self, now: Now) {
@@ -1037,6 +1213,13 @@ impl SessionCore {
                     id,
                     result: Err("not connected".into()),
                 }),
+            },
+            ImCommand::ReconnectNow => match self.link {
+                Link::Waiting { .. } | Link::Parked { .. } => {
+                    tracing::info!("reconnecting now, as asked");
+                    self.start_connect();
+                }
+                _ => {}
             },
             ImCommand::Shutdown => self.stop(now),
         }
@@ -1265,6 +1448,11 @@ impl SessionCore {
                 self.emit(ImEvent::RecallResult { cid, id, result });
             }
             Done::SavedLogin { adopted } => self.on_saved_login(adopted, now),
+            Done::LoginChecked { result } => self.on_login_checked(now, result),
+            Done::LoginRenewed {
+                result,
+                silent_tried,
+            } => self.on_login_renewed(now, result, silent_tried),
         }
     }
 

@@ -160,6 +160,8 @@ impl Driver {
                 (link, ev) = conn_events => {
                     return match ev {
                         Some(ConnEvent::Push(frame)) => Input::Push { link, frame },
+                        Some(ConnEvent::Stalled) => Input::Stalled { link, stalled: true },
+                        Some(ConnEvent::Resumed) => Input::Stalled { link, stalled: false },
                         Some(ConnEvent::Closed { reason }) => {
                             self.live = None;
                             Input::Closed { link, reason }
@@ -463,6 +465,17 @@ impl Driver {
             Job::AdoptSavedLogin { uid } => self.spawn_reporting(async move {
                 let adopted = mtop.adopt_saved_login(uid.as_ref()).await;
                 Some(Input::Done(Done::SavedLogin { adopted }))
+            }),
+            Job::CheckLogin => self.spawn_reporting(async move {
+                let result = mtop.login_user().await.map(|_| ());
+                Some(Input::Done(Done::LoginChecked { result }))
+            }),
+            Job::RenewLogin { silent } => self.spawn_reporting(async move {
+                let (result, silent_tried) = crate::im::renewal::renew_login(&mtop, silent).await;
+                Some(Input::Done(Done::LoginRenewed {
+                    result,
+                    silent_tried,
+                }))
             }),
         }
     }

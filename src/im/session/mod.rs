@@ -13,6 +13,7 @@ mod driver;
 mod gap;
 mod jobs;
 mod lifecycle;
+mod login;
 mod media;
 mod outbox;
 // The scenarios feed the core pushes made with the simulator's encoders.
@@ -20,13 +21,14 @@ mod outbox;
 mod scenarios;
 
 pub use self::core::{
-    ConnectFailure, ConnectStep, Done, Input, Job, LinkId, ListPurpose, MediaError, Now, Output,
-    RpcFailure, SessionCore, StoreDone, StoreOp, StoreOpKind,
+    ConnectFailure, ConnectStep, Done, Input, Job, LOGIN_RENEWED_KEY, LinkId, ListPurpose,
+    MediaError, Now, Output, RpcFailure, SessionCore, StoreDone, StoreOp, StoreOpKind,
 };
 pub use dedupe::{ResolvedUuids, SeenIds};
 pub use driver::spawn;
 pub use gap::Gap;
 pub use lifecycle::Backoff;
+pub use login::LoginTimes;
 pub use media::MAX_IMAGE_BYTES;
 pub use outbox::{OutState, Outbox, Outgoing, SendError, SendStep, find_delivered};
 
@@ -80,6 +82,9 @@ pub struct SessionConfig {
     /// In `NeedsLogin` / `RiskControl`, try again on its own after this long (`None`: only
     /// on a `ListConversations` command). Retrying risk control too often makes it worse.
     pub parked_retry: Option<Duration>,
+    /// After a risk-control answer, check again this long later (never under 2 minutes),
+    /// doubling each time up to `parked_retry` (30 minutes without it).
+    pub risk_recheck: Duration,
     /// Get a fresh token this long before the current one expires (GO: 10 min minimum).
     pub token_margin: Duration,
     /// Message ids remembered for dedupe.
@@ -87,6 +92,8 @@ pub struct SessionConfig {
     /// At the first connection, fetch what arrived since a session of the store was last
     /// live (the messenger and `watch`; a one-shot `send` does not need to).
     pub catch_up_at_start: bool,
+    /// The login's keep-alive and renewal (§5.4).
+    pub login: LoginTimes,
     /// Local history: accepted messages and the conversation list are written here before
     /// they are emitted, and sends wait in its outbox until the server has them. `None`
     /// (or a failing store) only loses the cache, never the session.
@@ -112,9 +119,16 @@ impl SessionConfig {
             retry_step: Duration::from_secs(2),
             echo_wait: Duration::from_secs(10),
             parked_retry: Some(Duration::from_secs(30 * 60)),
+            risk_recheck: Duration::from_secs(120),
             token_margin: Duration::from_secs(10 * 60),
             dedupe_capacity: 100_000,
             catch_up_at_start: true,
+            login: LoginTimes {
+                keepalive: Some(crate::config::defaults::LOGIN_KEEPALIVE),
+                renew_every: Some(crate::config::defaults::LOGIN_RENEW),
+                silent_window: crate::config::defaults::SILENT_RENEW_WINDOW,
+                silent_spent: false,
+            },
             store: None,
         }
     }

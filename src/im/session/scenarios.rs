@@ -380,9 +380,10 @@ fn login_and_risk_control_faults_park_until_retried_and_the_saved_login_is_check
     let mut s = Sim::new(cfg);
     s.feed(Input::Start);
     let (link, _) = s.connect_job();
+    // No login at all: nothing to renew, the user is asked at once.
     s.feed(Input::ConnectFailed {
         link,
-        failure: ConnectFailure::NeedsLogin(MtopError::SessionExpired),
+        failure: ConnectFailure::NeedsLogin(MtopError::NoCookie),
     });
     assert!(matches!(
         s.states().last(),
@@ -424,15 +425,88 @@ fn login_and_risk_control_faults_park_until_retried_and_the_saved_login_is_check
     assert!(
         matches!(s.states().last(), Some(ConnState::RiskControl { url }) if url.contains("punish"))
     );
-    // Risk control is not retried soon; after the parked pause it is.
-    s.pass(Duration::from_secs(1799));
+    // Risk control is checked again by itself, never sooner than 2 minutes, then ever less
+    // often while it stays.
+    let mut gaps = vec![];
+    let mut since = s.at;
+    for _ in 0..6 {
+        let mut waited = Duration::ZERO;
+        let link = loop {
+            s.pass(Duration::from_secs(1));
+            waited += Duration::from_secs(1);
+            let jobs = s.take_jobs();
+            if let Some(link) = jobs.iter().find_map(|j| match j {
+                Job::Connect { link, .. } => Some(*link),
+                _ => None,
+            }) {
+                break link;
+            }
+            assert!(waited < Duration::from_secs(3600));
+        };
+        gaps.push(s.at.duration_since(since).as_secs());
+        since = s.at;
+        s.feed(Input::ConnectFailed {
+            link,
+            failure: ConnectFailure::RiskControl {
+                url: "https://punish.example/x5".into(),
+            },
+        });
+    }
+    assert_eq!(gaps, [120, 240, 480, 960, 1800, 1800]);
+}
+
+#[test]
+fn risk_control_cleared_in_a_browser_is_live_again_by_itself_within_three_minutes() {
+    let mut cfg = config();
+    cfg.parked_retry = None;
+    let mut s = Sim::new(cfg);
+    s.feed(Input::Start);
+    let (link, _) = s.connect_job();
+    s.feed(Input::ConnectFailed {
+        link,
+        failure: ConnectFailure::RiskControl {
+            url: "https://punish.example/x5".into(),
+        },
+    });
+    // The slider is passed in a browser meanwhile: the next check connects.
+    s.pass(Duration::from_secs(3 * 60));
+    s.finish_connect(token(None));
+    assert!(matches!(s.states().last(), Some(ConnState::Live)));
+}
+
+#[test]
+fn reconnect_now_skips_the_wait_and_brings_back_a_removed_session() {
+    let mut s = Sim::new(config());
+    let link = s.go_live();
+    s.feed(Input::Closed {
+        link,
+        reason: "network".into(),
+    });
+    assert!(matches!(
+        s.states().last(),
+        Some(ConnState::Reconnecting { .. })
+    ));
+    s.command(ImCommand::ReconnectNow);
+    let link = s.finish_connect(token(None));
+    // Live: nothing to do.
+    s.command(ImCommand::ReconnectNow);
     assert!(
         s.take_jobs()
             .iter()
             .all(|j| !matches!(j, Job::Connect { .. }))
     );
-    s.pass(Duration::from_secs(2));
-    s.connect_job();
+    s.control_push(link, path::PUSH_SESSION_REMOVE);
+    assert!(matches!(
+        s.states().last(),
+        Some(ConnState::SessionRemoved { .. })
+    ));
+    assert!(
+        s.core
+            .next_wake()
+            .is_none_or(|w| w > s.at + Duration::from_secs(3600))
+    );
+    s.command(ImCommand::ReconnectNow);
+    s.finish_connect(token(None));
 }
 
 #[test]
@@ -915,4 +989,163 @@ fn history_pages_are_stored_deduped_and_answered() {
     // The same message pushed afterwards is not new.
     s.push(link, &[msg(60, 1, T0, "历史", false)]);
     assert!(s.messages().is_empty());
+}
+
+/// The login jobs waiting (keep-alive checks, renewals with their `silent`), taken.
+fn login_jobs(s: &mut Sim) -> (usize, Vec<bool>) {
+    let mut checks = 0;
+    let mut renewals = vec![];
+    for j in s.take_jobs() {
+        match j {
+            Job::CheckLogin => checks += 1,
+            Job::RenewLogin { silent } => renewals.push(silent),
+            other => s.jobs.push(other),
+        }
+    }
+    (checks, renewals)
+}
+
+fn renewed(s: &mut Sim, step: Result<crate::im::renewal::RenewStep, String>, silent: bool) {
+    s.feed(Input::Done(Done::LoginRenewed {
+        result: step,
+        silent_tried: silent,
+    }));
+}
+
+fn needs_login_count(s: &Sim) -> usize {
+    s.states()
+        .iter()
+        .filter(|st| matches!(st, ConnState::NeedsLogin { .. }))
+        .count()
+}
+
+#[test]
+fn the_login_is_kept_warm_every_ten_minutes_and_renewed_ahead_of_time() {
+    let mut s = Sim::new(config());
+    s.go_live();
+    s.pass(Duration::from_secs(8 * 60));
+    assert_eq!(login_jobs(&mut s), (0, vec![]), "not before 9 minutes");
+    s.pass(Duration::from_secs(3 * 60));
+    assert_eq!(
+        login_jobs(&mut s),
+        (1, vec![]),
+        "one keep-alive by 11 minutes"
+    );
+    s.pass(Duration::from_secs(20 * 60));
+    assert_eq!(login_jobs(&mut s).0, 0, "no second call while one is out");
+    s.feed(Input::Done(Done::LoginChecked { result: Ok(()) }));
+    s.pass(Duration::from_secs(11 * 60));
+    assert_eq!(login_jobs(&mut s), (1, vec![]));
+    s.feed(Input::Done(Done::LoginChecked { result: Ok(()) }));
+    // An hour after the start: hasLogin.do ahead of any expiry (silent allowed: never used).
+    s.pass(Duration::from_secs(20 * 60));
+    let (_, renewals) = login_jobs(&mut s);
+    assert_eq!(renewals, vec![true]);
+    renewed(&mut s, Ok(crate::im::renewal::RenewStep::HasLogin), false);
+    assert!(s.core.is_live());
+    // The next one an hour later.
+    s.pass(Duration::from_secs(59 * 60));
+    assert_eq!(login_jobs(&mut s).1, Vec::<bool>::new());
+    s.pass(Duration::from_secs(2 * 60));
+    assert_eq!(login_jobs(&mut s).1, vec![true]);
+}
+
+#[test]
+fn an_expired_login_at_connect_is_renewed_before_the_user_is_asked() {
+    let mut s = Sim::new(config());
+    s.feed(Input::Start);
+    let (link, _) = s.connect_job();
+    s.feed(Input::ConnectFailed {
+        link,
+        failure: ConnectFailure::NeedsLogin(MtopError::SessionExpired),
+    });
+    assert_eq!(needs_login_count(&s), 0, "not asked yet");
+    assert_eq!(login_jobs(&mut s).1, vec![true]);
+    renewed(&mut s, Ok(crate::im::renewal::RenewStep::Silent), true);
+    s.finish_connect(token(None));
+    assert_eq!(needs_login_count(&s), 0);
+    let connecting = s
+        .states()
+        .iter()
+        .filter(|st| matches!(st, ConnState::Connecting))
+        .count();
+    assert_eq!(connecting, 1, "one attempt as the user sees it");
+}
+
+#[test]
+fn a_refused_renewal_asks_for_a_login_once_and_does_not_loop() {
+    let mut cfg = config();
+    cfg.parked_retry = Some(Duration::from_secs(30 * 60));
+    let mut s = Sim::new(cfg);
+    s.feed(Input::Start);
+    let (link, _) = s.connect_job();
+    s.feed(Input::ConnectFailed {
+        link,
+        failure: ConnectFailure::NeedsLogin(MtopError::SessionExpired),
+    });
+    assert_eq!(login_jobs(&mut s).1, vec![true]);
+    renewed(&mut s, Err("hasLogin.do: passport refused".into()), true);
+    assert_eq!(needs_login_count(&s), 1);
+    // Hours pass: the parked retry reconnects now and then, the service still says
+    // SESSION_EXPIRED; the renewal is not tried again and no keep-alive runs meanwhile.
+    let mut renewals = 0;
+    for _ in 0..6 {
+        s.pass(Duration::from_secs(31 * 60));
+        let mut connects = vec![];
+        for j in s.take_jobs() {
+            match j {
+                Job::Connect { link, .. } => connects.push(link),
+                Job::RenewLogin { .. } => renewals += 1,
+                Job::CheckLogin => panic!("keep-alive while waiting for a login"),
+                _ => {}
+            }
+        }
+        for link in connects {
+            s.feed(Input::ConnectFailed {
+                link,
+                failure: ConnectFailure::NeedsLogin(MtopError::SessionExpired),
+            });
+        }
+        renewals += login_jobs(&mut s).1.len();
+    }
+    assert_eq!(renewals, 0);
+    // A new login saved meanwhile works again, and so would a renewal.
+    s.pass(Duration::from_secs(3));
+    assert!(
+        s.take_jobs()
+            .iter()
+            .any(|j| matches!(j, Job::AdoptSavedLogin { .. }))
+    );
+    s.feed(Input::Done(Done::SavedLogin { adopted: true }));
+    let link = s.finish_connect(token(None));
+    let _ = link;
+}
+
+#[test]
+fn a_keepalive_that_finds_the_login_expired_renews_it_without_dropping_the_connection() {
+    let mut s = Sim::new(config());
+    s.go_live();
+    s.pass(Duration::from_secs(11 * 60));
+    assert_eq!(login_jobs(&mut s).0, 1);
+    s.feed(Input::Done(Done::LoginChecked {
+        result: Err(MtopError::SessionExpired),
+    }));
+    assert_eq!(login_jobs(&mut s).1, vec![true]);
+    renewed(&mut s, Ok(crate::im::renewal::RenewStep::Silent), true);
+    assert!(s.core.is_live());
+    assert!(s.closed.is_empty(), "the connection stays");
+    // The next expiry within six hours: hasLogin.do only, the silent step is spent.
+    s.pass(Duration::from_secs(11 * 60));
+    assert_eq!(login_jobs(&mut s).0, 1);
+    s.feed(Input::Done(Done::LoginChecked {
+        result: Err(MtopError::SessionExpired),
+    }));
+    assert_eq!(login_jobs(&mut s).1, vec![false]);
+    renewed(
+        &mut s,
+        Err("hasLogin.do: passport refused: 未登录".into()),
+        false,
+    );
+    assert_eq!(needs_login_count(&s), 1);
+    assert!(!s.core.is_live());
 }
