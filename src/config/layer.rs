@@ -30,6 +30,8 @@ pub struct Layer {
     pub ui: Option<UiOptions>,
     /// `--demo`.
     pub demo: Option<bool>,
+    /// `--no-daemon`, `GOOFISH_NO_DAEMON`: the session in this process, not in the core.
+    pub no_daemon: Option<bool>,
 }
 
 impl Layer {
@@ -50,6 +52,7 @@ impl Layer {
             lang: self.lang.or(lower.lang),
             ui: self.ui.or(lower.ui),
             demo: self.demo.or(lower.demo),
+            no_daemon: self.no_daemon.or(lower.no_daemon),
         }
     }
 }
@@ -121,6 +124,8 @@ impl Env {
             ws_url: url("GOOFISH_WS_URL"),
             upload_url: url("GOOFISH_UPLOAD_URL"),
             cookie,
+            no_daemon: get("GOOFISH_NO_DAEMON")
+                .map(|v| !matches!(v.to_str().map(str::trim), Some("0" | "false" | "no"))),
             ..Layer::default()
         };
         let locale = Lang::Auto.resolve_with(|k| get(k).and_then(|v| v.into_string().ok()));

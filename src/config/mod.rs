@@ -61,6 +61,8 @@ pub struct Settings {
     pub lang: Lang,
     /// `--demo`: the embedded simulator instead of the service.
     pub demo: bool,
+    /// Run the session in this process instead of attaching to the background core.
+    pub no_daemon: bool,
 }
 
 impl Settings {
@@ -150,6 +152,7 @@ impl Sources {
             lang: ui.lang,
             ui,
             demo: l.demo.unwrap_or(false),
+            no_daemon: l.no_daemon.unwrap_or(false),
         })
     }
 }

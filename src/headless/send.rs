@@ -138,18 +138,22 @@ pub async fn run(settings: &Settings, args: &SendArgs) -> i32 {
         },
     };
     let deadline = Instant::now() + super::secs(args.timeout);
-    let mut conn =
-        match tokio::time::timeout_at(deadline, crate::run::connect(settings, false)).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                say(&format!("{e:#}"));
-                return EXIT_LOGIN;
-            }
-            Err(_) => {
-                say("timed out while connecting");
-                return EXIT_FAILED;
-            }
-        };
+    let mut conn = match tokio::time::timeout_at(
+        deadline,
+        crate::run::open_session(settings, false, "send", false),
+    )
+    .await
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            say(&format!("{e:#}"));
+            return EXIT_LOGIN;
+        }
+        Err(_) => {
+            say("timed out while connecting");
+            return EXIT_FAILED;
+        }
+    };
     let result = tokio::time::timeout_at(deadline, deliver(&mut conn, args, payload)).await;
     conn.shutdown().await;
     match result {
