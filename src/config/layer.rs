@@ -30,6 +30,8 @@ pub struct Layer {
     pub ui: Option<UiOptions>,
     /// `--demo`.
     pub demo: Option<bool>,
+    /// `XDG_RUNTIME_DIR`: where the core's socket goes.
+    pub runtime_dir: Option<PathBuf>,
     /// `--no-daemon`, `GOOFISH_NO_DAEMON`: the session in this process, not in the core.
     pub no_daemon: Option<bool>,
 }
@@ -52,6 +54,7 @@ impl Layer {
             lang: self.lang.or(lower.lang),
             ui: self.ui.or(lower.ui),
             demo: self.demo.or(lower.demo),
+            runtime_dir: self.runtime_dir.or(lower.runtime_dir),
             no_daemon: self.no_daemon.or(lower.no_daemon),
         }
     }
@@ -124,6 +127,7 @@ impl Env {
             ws_url: url("GOOFISH_WS_URL"),
             upload_url: url("GOOFISH_UPLOAD_URL"),
             cookie,
+            runtime_dir: path("XDG_RUNTIME_DIR"),
             no_daemon: get("GOOFISH_NO_DAEMON")
                 .map(|v| !matches!(v.to_str().map(str::trim), Some("0" | "false" | "no"))),
             ..Layer::default()

@@ -124,7 +124,7 @@ impl Sources {
     pub fn with_file(&self, path: PathBuf, file: FileConfig) -> Result<Settings, ConfigError> {
         let file = file.into_layer(&path);
         let l = self.flags.clone().over(self.env.layer.clone()).over(file);
-        let paths = Paths::resolve(path, l.data_dir)?;
+        let paths = Paths::resolve(path, l.data_dir, l.runtime_dir)?;
         let url = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_string());
         let mut ui = l.ui.unwrap_or_default();
         ui.lang = l

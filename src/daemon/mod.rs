@@ -35,10 +35,7 @@ pub struct Place {
 /// state directory. One core per data directory (its name carries a digest of the path), so
 /// two data directories never share a session.
 pub fn place(settings: &Settings) -> Place {
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(|d| PathBuf::from(d).join("goofish-tui"));
-    let dir = runtime.unwrap_or_else(|| settings.paths.log_dir.clone());
+    let dir = settings.paths.runtime_dir.clone();
     let data = std::fs::canonicalize(&settings.paths.data_dir)
         .unwrap_or_else(|_| settings.paths.data_dir.clone());
     let digest = Md5::digest(data.as_os_str().as_encoded_bytes());
