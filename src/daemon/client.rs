@@ -9,9 +9,10 @@ use super::{Place, core_args, place};
 use crate::config::Settings;
 use crate::im::api::{ConnState, ImCommand, ImEvent};
 use crate::im::session::SessionHandle;
-use crate::protocol::Uid;
+use crate::protocol::{ClientId, Uid};
 use crate::run::Connection;
 use color_eyre::eyre::{Result, eyre};
+use std::collections::HashSet;
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -301,8 +302,10 @@ async fn bridge(
     events: mpsc::Sender<ImEvent>,
 ) {
     let mut delay = Duration::from_millis(200);
+    // Sends handed to a core and not answered yet: a new core is asked for them.
+    let mut waiting: HashSet<ClientId> = HashSet::new();
     loop {
-        match run_link(&mut link, &mut commands, &events).await {
+        match run_link(&mut link, &mut commands, &events, &mut waiting).await {
             Lost::Done => return,
             Lost::Stopped => {
                 let _ = events
@@ -327,7 +330,13 @@ async fn bridge(
                 return;
             }
             match connect_or_start(&settings, &view).await {
-                Ok(l) => {
+                Ok(mut l) => {
+                    let asked = ViewLine::Awaiting {
+                        client_ids: waiting.iter().cloned().collect(),
+                    };
+                    if !waiting.is_empty() && send_line(&mut l.wr, &asked).await.is_err() {
+                        continue;
+                    }
                     link = l;
                     delay = Duration::from_millis(200);
                     break;
@@ -349,6 +358,7 @@ async fn run_link(
     link: &mut Link,
     commands: &mut mpsc::Receiver<ImCommand>,
     events: &mpsc::Sender<ImEvent>,
+    waiting: &mut HashSet<ClientId>,
 ) -> Lost {
     let mut buf = Vec::new();
     loop {
@@ -367,6 +377,9 @@ async fn run_link(
                     }
                     Some(c) => c,
                 };
+                if let ImCommand::SendText { client_id, .. } | ImCommand::SendImage { client_id, .. } = &cmd {
+                    waiting.insert(client_id.clone());
+                }
                 if let Err(e) = send_line(&mut link.wr, &ViewLine::Command { command: cmd }).await {
                     return Lost::Gone(e.to_string());
                 }
@@ -380,6 +393,9 @@ async fn run_link(
                 };
                 match wire::parse_core(&text) {
                     Ok(CoreLine::Event { event }) => {
+                        if let ImEvent::SendResult { client_id, .. } = &event {
+                            waiting.remove(client_id);
+                        }
                         if events.send(event).await.is_err() {
                             return Lost::Done;
                         }

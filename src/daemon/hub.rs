@@ -8,7 +8,7 @@
 
 use crate::im::api::{ConnState, ImCommand, ImEvent};
 use crate::protocol::{Cid, ClientId, Conversation, MessageId, Uid};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::wire::ViewInfo;
 
@@ -25,7 +25,13 @@ pub struct Hub {
     history: HashMap<(Cid, Option<i64>), Vec<ViewId>>,
     sends: HashMap<ClientId, ViewId>,
     recalls: HashMap<(Cid, MessageId), ViewId>,
+    /// How the last sends ended, for a view that comes back asking (its core died while it
+    /// waited, and the new core finished the send from the outbox before it attached).
+    finished: VecDeque<(ClientId, ImEvent)>,
 }
+
+/// Send results remembered for views that come back.
+const FINISHED_KEPT: usize = 256;
 
 impl Hub {
     pub fn new() -> Hub {
@@ -107,6 +113,28 @@ impl Hub {
         Some(cmd)
     }
 
+    /// A view says it still waits for these sends (it attached again after losing its core):
+    /// the results already known come at once, the others go to it when they come.
+    pub fn awaiting(&mut self, from: ViewId, ids: Vec<ClientId>) -> Vec<ImEvent> {
+        let mut out = Vec::new();
+        for id in ids {
+            match self.finished.iter().find(|(c, _)| *c == id) {
+                Some((_, ev)) => out.push(ev.clone()),
+                None => {
+                    self.sends.insert(id, from);
+                }
+            }
+        }
+        out
+    }
+
+    fn remember(&mut self, client_id: &ClientId, ev: &ImEvent) {
+        if self.finished.len() >= FINISHED_KEPT {
+            self.finished.pop_front();
+        }
+        self.finished.push_back((client_id.clone(), ev.clone()));
+    }
+
     /// A session event: to whom it goes, and as what.
     pub fn event(&mut self, ev: ImEvent) -> Vec<(ViewId, ImEvent)> {
         match ev {
@@ -153,6 +181,12 @@ impl Hub {
                 result,
             } => {
                 let owner = self.sends.remove(&client_id);
+                let done = ImEvent::SendResult {
+                    client_id: client_id.clone(),
+                    cid: cid.clone(),
+                    result: result.clone(),
+                };
+                self.remember(&client_id, &done);
                 let Some(owner) = owner.filter(|v| self.views.contains_key(v)) else {
                     // Nobody here sent it (a send kept from before the core started): every
                     // view learns how it ended.
@@ -298,6 +332,31 @@ mod tests {
         });
         assert_eq!(out.len(), 1);
         assert!(matches!(&out[0], (v, ImEvent::SendResult { .. }) if *v == b));
+    }
+
+    #[test]
+    fn a_view_back_from_a_lost_core_gets_the_results_it_waited_for() {
+        let mut hub = Hub::new();
+        let done = ImEvent::SendResult {
+            client_id: ClientId::new("c-1"),
+            cid: Cid::new("1"),
+            result: Ok(msg("9.PNM")),
+        };
+        // The new core finished the send from its outbox before the sender was back.
+        hub.attach(1, "watch", None);
+        hub.event(done.clone());
+        hub.attach(2, "send", None);
+        assert_eq!(hub.awaiting(2, vec![ClientId::new("c-1")]), vec![done]);
+        // One still under way goes to it when it ends.
+        assert!(hub.awaiting(2, vec![ClientId::new("c-2")]).is_empty());
+        let later = ImEvent::SendResult {
+            client_id: ClientId::new("c-2"),
+            cid: Cid::new("1"),
+            result: Ok(msg("10.PNM")),
+        };
+        let out = hub.event(later.clone());
+        assert!(out.contains(&(2, later)));
+        assert!(out.contains(&(1, ImEvent::Message(msg("10.PNM")))));
     }
 
     #[test]

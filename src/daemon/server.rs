@@ -136,6 +136,10 @@ enum FromView {
     Status {
         id: ViewId,
     },
+    Awaiting {
+        id: ViewId,
+        client_ids: Vec<crate::protocol::ClientId>,
+    },
     Stop,
     /// A line that is not of the protocol: the view gets an error line and is disconnected.
     Garbage {
@@ -240,6 +244,11 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
                             views,
                         };
                         deliver(&mut hub, &mut sinks, id, CoreLine::Status(status));
+                    }
+                    FromView::Awaiting { id, client_ids } => {
+                        for ev in hub.awaiting(id, client_ids) {
+                            deliver(&mut hub, &mut sinks, id, CoreLine::Event { event: ev });
+                        }
                     }
                     FromView::Stop => {
                         tracing::info!("asked to stop");
@@ -347,10 +356,14 @@ async fn write_lines(
     mut kick: oneshot::Receiver<String>,
 ) {
     let mut out = BufWriter::with_capacity(64 * 1024, wr);
+    // The loop letting go of its handle without a kick is no kick: what is queued (an error
+    // line, say) still goes out before the end.
+    let mut kick_open = true;
     loop {
         tokio::select! {
             biased;
-            reason = &mut kick => {
+            reason = &mut kick, if kick_open => {
+                kick_open = false;
                 if let Ok(reason) = reason {
                     let line = wire::encode(&CoreLine::Dropped { reason });
                     let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -359,16 +372,17 @@ async fn write_lines(
                         out.flush().await
                     })
                     .await;
+                    break;
                 }
-                break;
             }
             line = lines.recv() => {
                 let Some(line) = line else { break };
-                let text = wire::encode(&line);
+                let mut text = wire::encode(&line);
+                text.push('\n');
+                let flush = lines.is_empty();
                 let written = async {
                     out.write_all(text.as_bytes()).await?;
-                    out.write_all(b"\n").await?;
-                    if lines.is_empty() {
+                    if flush {
                         out.flush().await?;
                     }
                     io::Result::Ok(())
@@ -376,7 +390,12 @@ async fn write_lines(
                 // A view that stopped reading blocks here; a kick still ends it.
                 tokio::select! {
                     biased;
-                    _ = &mut kick => break,
+                    r = &mut kick, if kick_open => {
+                        kick_open = false;
+                        if r.is_ok() {
+                            break;
+                        }
+                    }
                     r = written => if r.is_err() { break },
                 }
             }
@@ -458,6 +477,7 @@ async fn read_lines(id: ViewId, rd: OwnedReadHalf, to_loop: mpsc::Sender<FromVie
         let msg = match line.and_then(|l| wire::parse_view(&l)) {
             Ok(ViewLine::Command { command }) => FromView::Command { id, command },
             Ok(ViewLine::Status) => FromView::Status { id },
+            Ok(ViewLine::Awaiting { client_ids }) => FromView::Awaiting { id, client_ids },
             Ok(ViewLine::Stop) => FromView::Stop,
             Ok(ViewLine::Hello { .. }) => garbage("a second hello".into()),
             Err(e) => garbage(e),

@@ -5,7 +5,7 @@
 //! the same process would get. Everything here is pure: parsing and printing, no sockets.
 
 use crate::im::api::{ConnState, ImCommand, ImEvent};
-use crate::protocol::Uid;
+use crate::protocol::{ClientId, Uid};
 use serde::{Deserialize, Serialize};
 
 /// The version of this protocol. A change of meaning bumps it; fields may be added within.
@@ -28,6 +28,9 @@ pub enum ViewLine {
     },
     /// A command for the account's session. `shutdown` only detaches this view.
     Command { command: ImCommand },
+    /// The sends this view still waits for, after attaching again (its core was lost):
+    /// their results come to it, also one that came before it was back.
+    Awaiting { client_ids: Vec<ClientId> },
     /// Asks for a `status` line.
     Status,
     /// Asks the core to end (every view is told `stopping`).
@@ -104,7 +107,7 @@ pub fn parse_core(line: &str) -> Result<CoreLine, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Cid, ClientId, Content, Message, MessageId};
+    use crate::protocol::{Cid, Content, Message, MessageId};
 
     #[test]
     fn commands_and_events_come_back_as_they_went() {

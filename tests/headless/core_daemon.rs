@@ -113,3 +113,150 @@ async fn without_the_core_each_command_has_its_own_connection() {
     assert_eq!(connections(&sim).await.1, 2);
     assert!(place.socket().is_none());
 }
+
+fn kill9(pid: u64) {
+    let ok = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_killed_mid_send_is_replaced_and_the_message_lands_once() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    let first = place.status().await["pid"].as_u64().unwrap();
+    // The service keeps the next send but its answer never comes back.
+    control(
+        &sim,
+        "fault",
+        json!({"kind": "lose-send-answer", "count": 1}),
+    )
+    .await;
+    let mut send = place.cmd(&["send", "--to", &cid, "--text", "顺丰到付 📦"]);
+    let send = tokio::task::spawn_blocking(move || send.output().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !crate::common::sim_received(&sim)
+        .await
+        .iter()
+        .any(|m| m["text"] == "顺丰到付 📦")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the send never reached the service"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    kill9(first);
+    // The views notice, say so, and a new core takes over.
+    let lost = watch
+        .until("the lost core", |v| {
+            v["type"] == "error"
+                && v["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("lost the background core"))
+        })
+        .await;
+    assert!(
+        lost["message"]
+            .as_str()
+            .unwrap()
+            .contains("starting a new one")
+    );
+    watch.until("live again", live).await;
+    let out = send.await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).trim().ends_with(".PNM"));
+    let landed = crate::common::sim_received(&sim)
+        .await
+        .into_iter()
+        .filter(|m| m["text"] == "顺丰到付 📦")
+        .count();
+    assert_eq!(landed, 1, "delivered once");
+    let second = place.status().await["pid"].as_u64().unwrap();
+    assert_ne!(first, second);
+    // The dead core's connection is gone; the new core has the only one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while connections(&sim).await != (1, 2) {
+        assert!(Instant::now() < deadline, "{:?}", connections(&sim).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_socket_file_is_cleaned_up() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    // A socket file nobody listens on, as a core killed with -9 leaves it.
+    let socket = goofish_tui::daemon::place(&place.settings()).socket;
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    assert!(socket.exists());
+    let out = place.run(&["send", "--to", &cid, "--text", "在的"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(place.status().await["connection"]["state"], "live");
+    assert!(std::os::unix::net::UnixStream::connect(&socket).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_that_sends_garbage_is_told_and_disconnected_and_the_core_goes_on() {
+    use std::io::{BufRead, BufReader, Write};
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    let socket = place.socket().unwrap();
+    let talk = |lines: &'static [&'static str]| {
+        let socket = socket.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut s = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            for l in lines {
+                s.write_all(l.as_bytes()).unwrap();
+            }
+            // Everything the core says, until it closes the connection.
+            let said: Vec<Value> = BufReader::new(s)
+                .lines()
+                .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+                .collect();
+            said
+        })
+    };
+    let said = talk(&["this is not json\n"]).await.unwrap();
+    assert_eq!(said[0]["type"], "hello", "{said:?}");
+    assert_eq!(said[0]["protocol"], 1, "{said:?}");
+    let last = said.last().unwrap();
+    assert_eq!(last["type"], "error", "{said:?}");
+    let said = talk(&[
+        "{\"type\":\"hello\",\"protocol\":1,\"view\":\"script\"}\n",
+        "{\"type\":\"command\",\"command\":{\"send_text\":{\"cid\":7}}}\n",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(said.last().unwrap()["type"], "error", "{said:?}");
+    let said = talk(&["{\"type\":\"hello\",\"protocol\":99,\"view\":\"future\"}\n"])
+        .await
+        .unwrap();
+    let last = said.last().unwrap();
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("protocol 1, not 99"),
+        "{said:?}"
+    );
+    // The core, its connection and its other view are unharmed.
+    assert_eq!(place.status().await["connection"]["state"], "live");
+    control(&sim, "incoming", json!({"text": "还在吗"})).await;
+    watch
+        .until("a message", |v| {
+            v["type"] == "message" && v["text"] == "还在吗"
+        })
+        .await;
+    assert_eq!(connections(&sim).await, (1, 1));
+}
