@@ -45,6 +45,8 @@ pub enum AttachError {
         version: String,
         protocol: u32,
         ours: String,
+        /// The other core's process, from its hello.
+        pid: Option<u32>,
     },
     #[error("the core refused this view: {0}")]
     Refused(String),
@@ -106,7 +108,15 @@ pub async fn request(settings: &Settings, line: ViewLine) -> Result<Option<CoreL
             ));
         }
     };
-    let mut link = handshake(stream, "daemon").await?;
+    let mut link = match handshake(stream, "daemon").await {
+        Ok(l) => l,
+        // A core of another version speaks another protocol: it is stopped as any process.
+        Err(AttachError::OtherVersion { pid: Some(pid), .. }) if line == ViewLine::Stop => {
+            terminate(pid)?;
+            return Ok(Some(CoreLine::Stopping));
+        }
+        Err(e) => return Err(e.into()),
+    };
     send_line(&mut link.wr, &line).await?;
     let mut buf = Vec::new();
     loop {
@@ -126,6 +136,16 @@ pub async fn request(settings: &Settings, line: ViewLine) -> Result<Option<CoreL
             Err(e) => return Err(eyre!(e)),
         }
     }
+}
+
+/// SIGTERM to a core: it ends as on `stop` (its outbox is in the store).
+fn terminate(pid: u32) -> Result<()> {
+    let pid = i32::try_from(pid).map_err(|_| eyre!("not a process id: {pid}"))?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .map_err(|e| eyre!("cannot stop the core (pid {pid}): {e}"))
 }
 
 /// The status of the running core, if one runs.
@@ -263,6 +283,10 @@ async fn handshake(stream: UnixStream, view: &str) -> Result<Link, AttachError> 
                 .to_string(),
             protocol: protocol.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
             ours: wire::program_version(),
+            pid: v
+                .get("pid")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|p| u32::try_from(p).ok()),
         });
     }
     let hello_account = match wire::parse_core(&text) {

@@ -489,3 +489,52 @@ async fn read_lines(id: ViewId, rd: OwnedReadHalf, to_loop: mpsc::Sender<FromVie
     }
     let _ = to_loop.send(FromView::Gone { id }).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::im::api::ImEvent;
+
+    #[tokio::test]
+    async fn a_view_that_does_not_keep_up_is_dropped_with_a_notice() {
+        let mut hub = Hub::new();
+        hub.attach(1, "slow", None);
+        hub.attach(2, "fast", None);
+        let mut sinks = HashMap::new();
+        let mut kicks = Vec::new();
+        let mut queues = Vec::new();
+        for id in [1, 2] {
+            let (lines, rx) = mpsc::channel(2);
+            let (kick, kicked) = oneshot::channel();
+            let reader = tokio::spawn(std::future::pending::<()>()).abort_handle();
+            sinks.insert(
+                id,
+                Sink {
+                    lines,
+                    kick: Some(kick),
+                    reader,
+                },
+            );
+            kicks.push(kicked);
+            queues.push(rx);
+        }
+        let line = || CoreLine::Event {
+            event: ImEvent::Error("x".into()),
+        };
+        for _ in 0..2 {
+            deliver(&mut hub, &mut sinks, 1, line());
+            deliver(&mut hub, &mut sinks, 2, line());
+        }
+        // The fast view reads; the slow one does not.
+        queues[1].recv().await;
+        deliver(&mut hub, &mut sinks, 1, line());
+        deliver(&mut hub, &mut sinks, 2, line());
+        assert!(!sinks.contains_key(&1));
+        assert!(sinks.contains_key(&2));
+        assert_eq!(hub.views().len(), 1);
+        let reason = kicks.remove(0).await.unwrap();
+        assert!(reason.contains("behind"), "{reason}");
+        // Nothing more is queued for it: the core holds at most a queue's worth.
+        assert_eq!(queues[0].len(), 2);
+    }
+}

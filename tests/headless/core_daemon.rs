@@ -260,3 +260,50 @@ async fn a_view_that_sends_garbage_is_told_and_disconnected_and_the_core_goes_on
         .await;
     assert_eq!(connections(&sim).await, (1, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_of_another_version_is_named_and_daemon_stop_ends_it() {
+    use std::io::{BufRead, BufReader, Write};
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    // A stand-in for a core of a later version: it answers every hello with protocol 2.
+    let mut other = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let pid = other.id();
+    let socket = goofish_tui::daemon::place(&place.settings()).socket;
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { break };
+            let mut hello = String::new();
+            let _ = BufReader::new(&s).read_line(&mut hello);
+            let line = format!(
+                "{{\"type\":\"hello\",\"protocol\":2,\"version\":\"9.0.0\",\"pid\":{pid},\"shape\":[]}}\n"
+            );
+            let _ = s.write_all(line.as_bytes());
+        }
+    });
+    let out = place.run(&["send", "--to", &cid, "--text", "在的"]).await;
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        err.contains("a core of another version runs (9.0.0, protocol 2")
+            && err.contains("daemon --stop"),
+        "{err}"
+    );
+    assert_eq!(connections(&sim).await.1, 0, "nothing connected meanwhile");
+    let stop = place.run(&["daemon", "--stop"]).await;
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+    let status = tokio::task::spawn_blocking(move || other.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15),
+        "the other core was asked to end"
+    );
+}
