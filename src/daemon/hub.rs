@@ -4,10 +4,12 @@
 //! What one view asked for goes back to it alone: a history page, the progress and result of
 //! its own sends and recalls. The other views see a send that went out as the message it
 //! became, and a recall as the recall it was. A view that attaches late first gets what the
-//! others already know: the connection state, who we are and the conversation list.
+//! others already know: the connection state and who we are. Not the conversation list: the
+//! one last fetched may be older than the local history the view shows at once, and each view
+//! asks for a fresh one when it starts.
 
 use crate::im::api::{ConnState, ImCommand, ImEvent};
-use crate::protocol::{Cid, ClientId, Conversation, MessageId, Uid};
+use crate::protocol::{Cid, ClientId, MessageId, Uid};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::wire::ViewInfo;
@@ -20,7 +22,6 @@ pub struct Hub {
     views: BTreeMap<ViewId, ViewInfo>,
     connection: Option<ConnState>,
     self_info: Option<(Uid, Option<String>)>,
-    conversations: Option<Vec<Conversation>>,
     /// History pages asked for, by conversation and cursor: who waits for each.
     history: HashMap<(Cid, Option<i64>), Vec<ViewId>>,
     sends: HashMap<ClientId, ViewId>,
@@ -57,9 +58,6 @@ impl Hub {
         }
         if let Some(state) = &self.connection {
             replay.push(ImEvent::Connection(state.clone()));
-        }
-        if let Some(list) = &self.conversations {
-            replay.push(ImEvent::Conversations(list.clone()));
         }
         replay
     }
@@ -147,10 +145,6 @@ impl Hub {
                 let nick = nick.or_else(|| self.self_info.as_ref().and_then(|(_, n)| n.clone()));
                 self.self_info = Some((uid.clone(), nick.clone()));
                 self.all(ImEvent::SelfInfo { uid, nick })
-            }
-            ImEvent::Conversations(list) => {
-                self.conversations = Some(list.clone());
-                self.all(ImEvent::Conversations(list))
             }
             ImEvent::History { page, requested } => {
                 let key = (page.cid.clone(), requested);
@@ -251,7 +245,7 @@ impl Hub {
 mod tests {
     use super::*;
     use crate::im::api::SendFailure;
-    use crate::protocol::{Content, HistoryPage, Message};
+    use crate::protocol::{Content, Conversation, HistoryPage, Message};
 
     fn msg(id: &str) -> Message {
         Message {
@@ -400,7 +394,7 @@ mod tests {
         hub.event(ImEvent::Connection(ConnState::Live));
         hub.event(ImEvent::Conversations(vec![Conversation::default()]));
         let replay = hub.attach(11, "tui", Some(7));
-        assert_eq!(replay.len(), 3);
+        assert_eq!(replay.len(), 2);
         assert_eq!(replay[1], ImEvent::Connection(ConnState::Live));
         assert_eq!(hub.command(a, ImCommand::Shutdown), None);
         assert_eq!(hub.account(), Some(&Uid::new("2200000000401")));
