@@ -24,6 +24,9 @@ pub struct Connection {
     pub store: Option<StoreHandle>,
     /// Why there is no local history, when opening it failed.
     pub store_problem: Option<String>,
+    /// The session is the background core's: its writes reach `store` through another
+    /// process, committed a little after its events.
+    pub attached: bool,
 }
 
 impl Connection {
@@ -111,6 +114,7 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
         sim: None,
         store,
         store_problem,
+        attached: false,
     })
 }
 
@@ -185,6 +189,7 @@ async fn demo(settings: &Settings, conn_cfg: impl Fn(String) -> ConnConfig) -> R
         sim: Some(sim),
         store,
         store_problem,
+        attached: false,
     })
 }
 

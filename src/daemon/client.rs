@@ -91,6 +91,7 @@ pub async fn attach(settings: &Settings, view: &str, store: bool) -> Result<Conn
         sim: None,
         store,
         store_problem,
+        attached: true,
     })
 }
 

@@ -527,6 +527,20 @@ impl Store {
         )?)
     }
 
+    /// How many of `ids` are stored.
+    pub fn stored_of(&self, ids: &[MessageId]) -> Result<usize, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?;
+        let mut n = 0;
+        for id in ids {
+            if stmt.exists(params![id.as_str()])? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// How many messages are stored.
     pub fn message_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self

@@ -307,3 +307,25 @@ async fn a_core_of_another_version_is_named_and_daemon_stop_ends_it() {
         "the other core was asked to end"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_history_fills_the_cores_local_history_through_its_connection() {
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    let out = place.run(&["fetch-history", "--pause", "0"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let last = said.lines().last().unwrap();
+    let added: u64 = last.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(added > 0, "{said}");
+    // A second run finds nothing new: the first one counted what the core stored.
+    let again = place.run(&["fetch-history", "--pause", "0"]).await;
+    let again = text(&again.stdout);
+    assert!(
+        again.lines().last().unwrap().starts_with("0 new"),
+        "{again}"
+    );
+    assert_eq!(connections(&sim).await, (1, 1));
+}
