@@ -149,7 +149,7 @@ impl Hub {
             ImEvent::History { page, requested } => {
                 let key = (page.cid.clone(), requested);
                 let ev = ImEvent::History { page, requested };
-                self.to_waiters(key, ev)
+                self.for_waiters(key, ev)
             }
             ImEvent::HistoryFailed {
                 cid,
@@ -162,7 +162,7 @@ impl Hub {
                     requested,
                     reason,
                 };
-                self.to_waiters(key, ev)
+                self.for_waiters(key, ev)
             }
             ImEvent::SendProgress { ref client_id, .. }
             | ImEvent::SendNotSaved { ref client_id, .. } => match self.sends.get(client_id) {
@@ -233,7 +233,7 @@ impl Hub {
     }
 
     /// A history answer to those who asked for it; to everyone when nobody did.
-    fn to_waiters(&mut self, key: (Cid, Option<i64>), ev: ImEvent) -> Vec<(ViewId, ImEvent)> {
+    fn for_waiters(&mut self, key: (Cid, Option<i64>), ev: ImEvent) -> Vec<(ViewId, ImEvent)> {
         match self.history.remove(&key) {
             Some(waiting) => waiting.into_iter().map(|v| (v, ev.clone())).collect(),
             None => self.all(ev),
