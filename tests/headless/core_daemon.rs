@@ -329,3 +329,23 @@ async fn fetch_history_fills_the_cores_local_history_through_its_connection() {
     );
     assert_eq!(connections(&sim).await, (1, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_the_core_instead_of_knocking_its_connection_off() {
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    let tokens = sim_state(&sim).await["token_requests"].as_u64().unwrap();
+    let out = place.run(&["doctor"]).await;
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("connected and registered, 1 view(s); the token and WebSocket are its own"),
+        "{said}"
+    );
+    assert_eq!(connections(&sim).await, (1, 1), "{said}");
+    assert_eq!(
+        sim_state(&sim).await["token_requests"].as_u64().unwrap(),
+        tokens
+    );
+}
