@@ -48,6 +48,11 @@ pub fn place(settings: &Settings) -> Place {
     }
 }
 
+/// Whether a core of this data directory answers on its socket (without speaking to it).
+pub fn running(settings: &Settings) -> bool {
+    std::os::unix::net::UnixStream::connect(place(settings).socket).is_ok()
+}
+
 /// The command line that starts a core with the same settings as this process: the flags
 /// that name them (the environment and the config file are inherited as they are).
 pub fn core_args(settings: &Settings) -> Vec<OsString> {

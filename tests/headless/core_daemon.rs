@@ -349,3 +349,26 @@ async fn doctor_reports_the_core_instead_of_knocking_its_connection_off() {
         tokens
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_is_not_deleted_under_a_running_core() {
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    let out = place.run(&["daemon"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("views: 0"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = place.run(&["--clear-cache"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("daemon --stop"),
+        "{}",
+        text(&out.stderr)
+    );
+    place.run(&["daemon", "--stop"]).await;
+    let out = place.run(&["--clear-cache"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
