@@ -90,10 +90,21 @@ impl Hub {
     }
 
     /// A view's command: what goes on to the session (`None` for a `Shutdown`, which only
-    /// ends that view: the session stays for the others).
-    pub fn command(&mut self, from: ViewId, cmd: ImCommand) -> Option<ImCommand> {
+    /// ends that view: the session stays for the others), and what the other views learn of
+    /// it (a conversation read in one view is read in all).
+    pub fn command(
+        &mut self,
+        from: ViewId,
+        cmd: ImCommand,
+    ) -> (Option<ImCommand>, Vec<(ViewId, ImEvent)>) {
+        let mut others = Vec::new();
         match &cmd {
-            ImCommand::Shutdown => return None,
+            ImCommand::Shutdown => return (None, others),
+            ImCommand::MarkRead { cid, .. } => {
+                for v in self.views.keys().filter(|v| **v != from) {
+                    others.push((*v, ImEvent::ReadElsewhere { cid: cid.clone() }));
+                }
+            }
             ImCommand::LoadHistory { cid, cursor } => {
                 let waiting = self.history.entry((cid.clone(), *cursor)).or_default();
                 if !waiting.contains(&from) {
@@ -108,7 +119,7 @@ impl Hub {
             }
             _ => {}
         }
-        Some(cmd)
+        (Some(cmd), others)
     }
 
     /// A view says it still waits for these sends (it attached again after losing its core):
@@ -282,7 +293,7 @@ mod tests {
         let watch = 2;
         hub.attach(watch, "watch", None);
         let cid = Cid::new("40000000201");
-        assert_eq!(hub.command(tui, send(&cid)), Some(send(&cid)));
+        assert_eq!(hub.command(tui, send(&cid)), (Some(send(&cid)), Vec::new()));
         let progress = ImEvent::SendProgress {
             client_id: ClientId::new("c-1"),
             stage: crate::im::api::SendStage::Sending,
@@ -396,7 +407,16 @@ mod tests {
         let replay = hub.attach(11, "tui", Some(7));
         assert_eq!(replay.len(), 2);
         assert_eq!(replay[1], ImEvent::Connection(ConnState::Live));
-        assert_eq!(hub.command(a, ImCommand::Shutdown), None);
+        assert_eq!(hub.command(a, ImCommand::Shutdown), (None, Vec::new()));
+        let read = ImCommand::MarkRead {
+            cid: Cid::new("1"),
+            ids: Vec::new(),
+        };
+        let (_, others) = hub.command(11, read);
+        assert_eq!(
+            others,
+            vec![(10, ImEvent::ReadElsewhere { cid: Cid::new("1") })]
+        );
         assert_eq!(hub.account(), Some(&Uid::new("2200000000401")));
         assert_eq!(hub.views().len(), 2);
     }

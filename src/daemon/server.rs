@@ -224,7 +224,11 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
                         if !sinks.contains_key(&id) {
                             continue;
                         }
-                        match hub.command(id, command) {
+                        let (command, others) = hub.command(id, command);
+                        for (v, ev) in others {
+                            deliver(&mut hub, &mut sinks, v, CoreLine::Event { event: ev });
+                        }
+                        match command {
                             Some(c) => backlog.push_back(c),
                             None => {
                                 hub.detach(id);

@@ -220,6 +220,7 @@ impl Watcher {
             | ImEvent::History { .. }
             | ImEvent::HistoryFailed { .. }
             | ImEvent::Backfill { .. }
+            | ImEvent::ReadElsewhere { .. }
             | ImEvent::RecallResult { .. } => {}
         }
         out

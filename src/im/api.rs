@@ -120,6 +120,11 @@ pub enum ImEvent {
     },
     /// A new message (push, echo or backfill), never the same id twice.
     Message(Message),
+    /// Another view of this account (attached to the same background core) read the
+    /// conversation: its badge goes here too.
+    ReadElsewhere {
+        cid: Cid,
+    },
     /// The other side read these messages.
     Receipt {
         cid: Option<Cid>,

@@ -148,3 +148,59 @@ async fn a_tui_reply_reaches_a_watch_and_a_tui_after_a_drop_shows_what_came_mean
     // One connection all along: no reconnect for the drop or the new TUI.
     assert_eq!(connections(&sim).await, (1, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_read_in_one_tui_is_read_in_the_other() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 3,
+        history: 2,
+        ..SimOptions::default()
+    })
+    .await;
+    let place = Place::new(&sim);
+    let started = place.run(&["daemon"]).await;
+    assert_eq!(started.status.code(), Some(0));
+    let (mut a, mut a_conn) = tui(&place).await;
+    let (mut b, mut b_conn) = tui(&place).await;
+    for (rt, conn) in [(&mut a, &mut a_conn), (&mut b, &mut b_conn)] {
+        conn.session
+            .commands
+            .send(ImCommand::ListConversations)
+            .await
+            .unwrap();
+        pump(rt, conn, "the list", |rt| rt.state().visible().len() == 3).await;
+    }
+    let cid = a.state().visible()[1].clone();
+    control(
+        &sim,
+        "incoming",
+        json!({"cid": cid.as_str(), "text": "在吗在吗"}),
+    )
+    .await;
+    let unread = |rt: &Runtime<TestBackend>| {
+        rt.state()
+            .conversation(&cid)
+            .map(|c| c.unread)
+            .unwrap_or_default()
+    };
+    pump(&mut a, &mut a_conn, "unread in A", |rt| unread(rt) > 0).await;
+    pump(&mut b, &mut b_conn, "unread in B", |rt| unread(rt) > 0).await;
+    // A opens it: read there, and so in B, which did nothing.
+    // It moved to the top with the new message.
+    for code in [KeyCode::Up; 3].into_iter().chain([KeyCode::Down; 3]) {
+        if a.state().selected.as_ref() == Some(&cid) {
+            break;
+        }
+        key(&mut a, code).await;
+    }
+    key(&mut a, KeyCode::Enter).await;
+    assert_eq!(a.state().open.as_ref(), Some(&cid));
+    assert_eq!(unread(&a), 0);
+    pump(&mut b, &mut b_conn, "read in B", |rt| unread(rt) == 0).await;
+    assert_ne!(
+        b.state().open.as_ref(),
+        Some(&cid),
+        "B keeps its own selection"
+    );
+}
