@@ -313,8 +313,11 @@ enum Lost {
     Done,
     /// The core was stopped on purpose.
     Stopped,
-    /// The core died or dropped this view.
+    /// The core died.
     Gone(String),
+    /// The core disconnected this view (it fell behind, or said something the core did
+    /// not understand); the core itself goes on.
+    Dropped(String),
 }
 
 /// Moves commands to the core and events from it until the view is done; a lost core is
@@ -338,6 +341,14 @@ async fn bridge(
                     .await;
                 let _ = events.send(ImEvent::Connection(ConnState::Stopped)).await;
                 return;
+            }
+            Lost::Dropped(why) => {
+                tracing::warn!("the background core disconnected this view: {why}");
+                let said =
+                    format!("the background core disconnected this view ({why}); attaching again");
+                if events.send(ImEvent::Error(said)).await.is_err() {
+                    return;
+                }
             }
             Lost::Gone(why) => {
                 tracing::warn!("lost the background core: {why}");
@@ -426,8 +437,8 @@ async fn run_link(
                         }
                     }
                     Ok(CoreLine::Stopping) => return Lost::Stopped,
-                    Ok(CoreLine::Dropped { reason }) => return Lost::Gone(reason),
-                    Ok(CoreLine::Error { message }) => return Lost::Gone(message),
+                    Ok(CoreLine::Dropped { reason }) => return Lost::Dropped(reason),
+                    Ok(CoreLine::Error { message }) => return Lost::Dropped(message),
                     Ok(CoreLine::Hello { .. } | CoreLine::Status(_)) => {}
                     Err(e) => tracing::warn!("{e}"),
                 }
