@@ -372,3 +372,33 @@ async fn the_cache_is_not_deleted_under_a_running_core() {
     let out = place.run(&["--clear-cache"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_gives_up_waiting_leaves_the_text_with_the_core_which_sends_it() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    control(&sim, "fault", json!({"kind": "stall", "secs": 3.0})).await;
+    let out = place
+        .run(&["send", "--to", &cid, "--text", "稍后到", "--timeout", "1"])
+        .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("waits in the background core's outbox"),
+        "{err}"
+    );
+    // Nobody waits for it any more: the watch reports how it ended.
+    let done = watch
+        .until("the text, sent by the core", |v| v["type"] == "send_result")
+        .await;
+    assert_eq!(done["ok"], true, "{done}");
+    let landed = crate::common::sim_received(&sim)
+        .await
+        .into_iter()
+        .filter(|m| m["text"] == "稍后到")
+        .count();
+    assert_eq!(landed, 1);
+}
