@@ -33,11 +33,18 @@ pub struct Place {
 
 /// The core of `settings`' data directory: in `$XDG_RUNTIME_DIR/goofish-tui/`, else in the
 /// state directory. One core per data directory (its name carries a digest of the path), so
-/// two data directories never share a session.
+/// two data directories never share a session. The data directory is created when missing:
+/// its name is resolved (symbolic links, `..`) only once it exists, and a first run must find
+/// the same core as the runs after it.
 pub fn place(settings: &Settings) -> Place {
     let dir = settings.paths.runtime_dir.clone();
-    let data = std::fs::canonicalize(&settings.paths.data_dir)
-        .unwrap_or_else(|_| settings.paths.data_dir.clone());
+    let given = &settings.paths.data_dir;
+    if let Err(e) = crate::private_fs::create_dir(given) {
+        tracing::warn!("cannot create the data directory {}: {e}", given.display());
+    }
+    let data = std::fs::canonicalize(given)
+        .or_else(|_| std::path::absolute(given))
+        .unwrap_or_else(|_| given.clone());
     let digest = Md5::digest(data.as_os_str().as_encoded_bytes());
     let name: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     Place {
@@ -82,4 +89,39 @@ pub fn core_args(settings: &Settings) -> Vec<OsString> {
     args.push("daemon".into());
     args.push("--foreground".into());
     args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Env, Layer, Sources};
+
+    fn settings(data: PathBuf, run: &std::path::Path) -> Settings {
+        let flags = Layer {
+            config_file: Some(run.join("absent.toml")),
+            data_dir: Some(data),
+            runtime_dir: Some(run.to_path_buf()),
+            ..Layer::default()
+        };
+        let env = Env::from_lookup(|_| None);
+        Sources { flags, env }.resolve().unwrap()
+    }
+
+    #[test]
+    fn a_data_directory_has_one_core_however_it_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        let data = tmp.path().join("data");
+        // Before it exists, through a `..`, through a link: one socket.
+        let first = place(&settings(tmp.path().join("x/../data"), &run));
+        assert!(data.is_dir());
+        let again = place(&settings(data.clone(), &run));
+        std::os::unix::fs::symlink(&data, tmp.path().join("link")).unwrap();
+        let linked = place(&settings(tmp.path().join("link"), &run));
+        assert_eq!(first, again);
+        assert_eq!(again, linked);
+        assert_eq!(first.dir, run.join("goofish-tui"));
+        let other = place(&settings(tmp.path().join("other"), &run));
+        assert_ne!(other.socket, first.socket);
+    }
 }
