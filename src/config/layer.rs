@@ -30,7 +30,11 @@ pub struct Layer {
     pub ui: Option<UiOptions>,
     /// `--demo`.
     pub demo: Option<bool>,
-    /// `XDG_RUNTIME_DIR`: where the core's socket goes.
+    /// `GOOFISH_CORE_PROGRAM`: the program a view starts as the background core (default:
+    /// this program).
+    pub core_program: Option<PathBuf>,
+    /// The folder of the core's socket: `GOOFISH_RUNTIME_DIR`, else
+    /// `$XDG_RUNTIME_DIR/goofish-tui`.
     pub runtime_dir: Option<PathBuf>,
     /// `--no-daemon`, `GOOFISH_NO_DAEMON`: the session in this process, not in the core.
     pub no_daemon: Option<bool>,
@@ -55,6 +59,7 @@ impl Layer {
             ui: self.ui.or(lower.ui),
             demo: self.demo.or(lower.demo),
             runtime_dir: self.runtime_dir.or(lower.runtime_dir),
+            core_program: self.core_program.or(lower.core_program),
             no_daemon: self.no_daemon.or(lower.no_daemon),
         }
     }
@@ -127,7 +132,9 @@ impl Env {
             ws_url: url("GOOFISH_WS_URL"),
             upload_url: url("GOOFISH_UPLOAD_URL"),
             cookie,
-            runtime_dir: path("XDG_RUNTIME_DIR"),
+            runtime_dir: path("GOOFISH_RUNTIME_DIR")
+                .or_else(|| path("XDG_RUNTIME_DIR").map(|d| d.join("goofish-tui"))),
+            core_program: path("GOOFISH_CORE_PROGRAM"),
             no_daemon: get("GOOFISH_NO_DAEMON")
                 .map(|v| !matches!(v.to_str().map(str::trim), Some("0" | "false" | "no"))),
             ..Layer::default()

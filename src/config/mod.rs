@@ -63,6 +63,8 @@ pub struct Settings {
     pub demo: bool,
     /// Run the session in this process instead of attaching to the background core.
     pub no_daemon: bool,
+    /// The program started as the background core; `None`: this one.
+    pub core_program: Option<PathBuf>,
 }
 
 impl Settings {
@@ -153,6 +155,7 @@ impl Sources {
             ui,
             demo: l.demo.unwrap_or(false),
             no_daemon: l.no_daemon.unwrap_or(false),
+            core_program: l.core_program,
         })
     }
 }

@@ -43,9 +43,7 @@ impl Paths {
             .as_ref()
             .and_then(|d| d.state_dir().map(Path::to_path_buf))
             .unwrap_or_else(|| data_dir.join("logs"));
-        let runtime_dir = runtime_dir
-            .map(|d| d.join("goofish-tui"))
-            .unwrap_or_else(|| log_dir.clone());
+        let runtime_dir = runtime_dir.unwrap_or_else(|| log_dir.clone());
         Ok(Paths {
             config_file,
             data_dir,

@@ -222,7 +222,10 @@ async fn connect_or_start(settings: &Settings, view: &str) -> Result<Link> {
 /// process group (a hang-up or Ctrl-C of this terminal does not reach it), no terminal, its
 /// early errors in a file of its own.
 fn start_core(settings: &Settings, place: &Place) -> Result<tokio::process::Child> {
-    let exe = std::env::current_exe().map_err(|e| eyre!("cannot find this program: {e}"))?;
+    let exe = match &settings.core_program {
+        Some(p) => p.clone(),
+        None => std::env::current_exe().map_err(|e| eyre!("cannot find this program: {e}"))?,
+    };
     crate::private_fs::create_dir(&place.dir)
         .map_err(|e| eyre!("cannot create {}: {e}", place.dir.display()))?;
     let errors = {
@@ -236,7 +239,19 @@ fn start_core(settings: &Settings, place: &Place) -> Result<tokio::process::Chil
             .map_err(|e| eyre!("cannot create {}: {e}", place.errors.display()))?
     };
     tracing::info!("starting the background core");
-    let child = tokio::process::Command::new(exe)
+    let mut command = tokio::process::Command::new(exe);
+    // A cookie given as a value (GOOFISH_COOKIE, the config file) goes to the core as it was
+    // given, never on its command line.
+    if let Some(crate::config::GivenCookie {
+        value: crate::config::CookieValue::Header(cookie),
+        ..
+    }) = &settings.cookie
+    {
+        command.env("GOOFISH_COOKIE", cookie.expose());
+    }
+    // The core must listen where this view looks, whatever its own environment says.
+    command.env("GOOFISH_RUNTIME_DIR", &settings.paths.runtime_dir);
+    let child = command
         .args(core_args(settings))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -371,6 +386,13 @@ async fn bridge(
                         client_ids: waiting.iter().cloned().collect(),
                     };
                     if !waiting.is_empty() && send_line(&mut l.wr, &asked).await.is_err() {
+                        continue;
+                    }
+                    // What changed while no core served this view: the list comes anew.
+                    let list = ViewLine::Command {
+                        command: ImCommand::ListConversations,
+                    };
+                    if send_line(&mut l.wr, &list).await.is_err() {
                         continue;
                     }
                     link = l;

@@ -29,6 +29,8 @@ pub struct Place {
     pub socket: PathBuf,
     pub lock: PathBuf,
     pub errors: PathBuf,
+    /// The data directory served, as resolved.
+    pub data: PathBuf,
 }
 
 /// The core of `settings`' data directory: in `$XDG_RUNTIME_DIR/goofish-tui/`, else in the
@@ -52,6 +54,7 @@ pub fn place(settings: &Settings) -> Place {
         lock: dir.join(format!("core-{name}.lock")),
         errors: dir.join(format!("core-{name}.err")),
         dir,
+        data,
     }
 }
 
@@ -100,7 +103,7 @@ mod tests {
         let flags = Layer {
             config_file: Some(run.join("absent.toml")),
             data_dir: Some(data),
-            runtime_dir: Some(run.to_path_buf()),
+            runtime_dir: Some(run.join("goofish-tui")),
             ..Layer::default()
         };
         let env = Env::from_lookup(|_| None);

@@ -288,6 +288,10 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
                     tracing::warn!("the socket file was removed or replaced; the core ends");
                     break;
                 }
+                if !bound.place.data.is_dir() {
+                    tracing::warn!("the data directory was removed; the core ends");
+                    break;
+                }
             }
             _ = async { match hangups.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => {
                 tracing::info!("hang-up ignored");

@@ -92,7 +92,9 @@ impl Place {
                 "GOOFISH_COOKIE",
                 Secret::new(self.cookie.clone()),
             )),
-            runtime_dir: Some(self.run.path().to_path_buf()),
+            runtime_dir: Some(self.socket_dir()),
+            // A view in the test's process starts the real program as its core.
+            core_program: Some(BIN.into()),
             ..Layer::default()
         };
         let env = Env::from_lookup(|_| None);

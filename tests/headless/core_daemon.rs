@@ -402,3 +402,17 @@ async fn a_send_that_gives_up_waiting_leaves_the_text_with_the_core_which_sends_
         .count();
     assert_eq!(landed, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_whose_data_directory_is_removed_ends() {
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    assert_eq!(place.run(&["daemon"]).await.status.code(), Some(0));
+    let socket = place.socket().unwrap();
+    std::fs::remove_dir_all(place.data.path()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while socket.exists() || connections(&sim).await.0 != 0 {
+        assert!(Instant::now() < deadline, "the core went on");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

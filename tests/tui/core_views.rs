@@ -8,7 +8,7 @@ use crate::common::core_place::{Lines, Place};
 use crate::common::{control, sim_state, sim_with};
 use crate::ui_support::screen;
 use goofish_tui::app::{AppState, Input, UiOptions};
-use goofish_tui::im::api::ImCommand;
+use goofish_tui::im::api::{ConnState, ImCommand};
 use goofish_tui::run::Connection;
 use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
 use goofish_tui::text::i18n::Lang;
@@ -203,4 +203,45 @@ async fn a_conversation_read_in_one_tui_is_read_in_the_other() {
         Some(&cid),
         "B keeps its own selection"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tui_whose_core_is_killed_says_so_and_is_live_again_on_a_new_one() {
+    let sim = sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 3,
+        history: 2,
+        ..SimOptions::default()
+    })
+    .await;
+    let place = Place::new(&sim);
+    assert_eq!(place.run(&["daemon"]).await.status.code(), Some(0));
+    let pid = place.status().await["pid"].as_u64().unwrap();
+    let (mut rt, mut conn) = tui(&place).await;
+    conn.session
+        .commands
+        .send(ImCommand::ListConversations)
+        .await
+        .unwrap();
+    pump(&mut rt, &mut conn, "live", |rt| screen(rt).contains("live")).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    pump(&mut rt, &mut conn, "the notice", |rt| {
+        screen(rt).contains("lost the background core")
+    })
+    .await;
+    // This view starts a new core, which connects: live again, with one connection left.
+    let live = |rt: &Runtime<TestBackend>| rt.state().conn.state == ConnState::Live;
+    pump(&mut rt, &mut conn, "connecting", |rt| !live(rt)).await;
+    pump(&mut rt, &mut conn, "live again", live).await;
+    let again = place.status().await["pid"].as_u64().unwrap();
+    assert_ne!(again, pid);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while connections(&sim).await != (1, 2) {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
