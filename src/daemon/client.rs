@@ -358,7 +358,7 @@ async fn bridge(
                 return;
             }
             Lost::Dropped(why) => {
-                tracing::warn!("the background core disconnected this view: {why}");
+                tracing::info!("the background core disconnected this view: {why}");
                 let said =
                     format!("the background core disconnected this view ({why}); attaching again");
                 if events.send(ImEvent::Error(said)).await.is_err() {
@@ -366,7 +366,7 @@ async fn bridge(
                 }
             }
             Lost::Gone(why) => {
-                tracing::warn!("lost the background core: {why}");
+                tracing::info!("lost the background core: {why}");
                 let said = format!("lost the background core ({why}); starting a new one");
                 if events.send(ImEvent::Error(said)).await.is_err() {
                     return;
