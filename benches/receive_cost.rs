@@ -146,6 +146,7 @@ async fn watch(count: usize, conversations: usize) -> Value {
     let sim = SimProcess::start(conversations);
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
+        .env("GOOFISH_NO_DAEMON", "1")
         .env("GOOFISH_COOKIE", sim.field("cookie"))
         .env("GOOFISH_CONFIG", dir.path().join("absent.toml"))
         .env("GOOFISH_DATA_DIR", dir.path())

@@ -4,6 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use goofish_tui::config::defaults::{MTOP_URL, PASSPORT_URL, UPLOAD_URL, WS_URL};
 use goofish_tui::config::{GivenCookie, Layer};
+use goofish_tui::headless::daemon::DaemonArgs;
 use goofish_tui::headless::decode::DecodeArgs;
 use goofish_tui::headless::doctor::DoctorArgs;
 use goofish_tui::headless::history::FetchHistoryArgs;
@@ -113,6 +114,10 @@ pub struct Cli {
     /// UI language (default: from the locale).
     #[arg(long, global = true, value_enum, ignore_case = true)]
     pub lang: Option<LangArg>,
+    /// Run the IM session in this process instead of attaching to the background core
+    /// (`goofish-tui daemon`) [env: GOOFISH_NO_DAEMON].
+    #[arg(long, global = true)]
+    pub no_daemon: bool,
     /// Delete the account's local history (the message cache and unsent texts), say what
     /// was deleted, and exit.
     #[arg(long, global = true)]
@@ -163,6 +168,7 @@ impl Cli {
             log_level: self.log_level.clone(),
             lang: self.lang.map(Lang::from),
             demo: self.demo.then_some(true),
+            no_daemon: self.no_daemon.then_some(true),
             ..Layer::default()
         }
     }
@@ -212,6 +218,9 @@ pub enum Command {
     Login(LoginArgs),
     /// Read the history of every conversation into the local history, so search finds it all.
     FetchHistory(FetchHistoryArgs),
+    /// The background core that owns the account's connection and local history, shared by
+    /// every view: start it, run it in the foreground, show its status or stop it.
+    Daemon(DaemonArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

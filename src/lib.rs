@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+pub mod daemon;
 pub mod headless;
 pub mod im;
 pub mod logging;

@@ -59,6 +59,9 @@ fn main() -> Result<()> {
                 let settings = settings_for("fetch-history", lang, resolved);
                 headless::exit(headless::history::run(&settings, args).await)
             }
+            Some(Command::Daemon(ref args)) => headless::exit(
+                headless::daemon::run(&settings_for("daemon", lang, resolved), args).await,
+            ),
             Some(Command::Login(ref args)) => headless::exit(
                 headless::login::run(&settings_for("login", lang, resolved), args).await,
             ),
@@ -116,7 +119,7 @@ fn login_setup(settings: &Settings) -> Option<goofish_tui::tui::LoginSetup> {
 /// comes first.
 async fn messenger(settings: &Settings) -> Result<()> {
     let _log = goofish_tui::run::start_file_logging(settings);
-    let mut conn = match goofish_tui::run::connect(settings, true).await {
+    let mut conn = match goofish_tui::run::open_session(settings, true, "tui", true).await {
         Err(e)
             if (e.is::<NoLogin>() || e.is::<LoginExpired>()) && std::io::stdout().is_terminal() =>
         {
@@ -134,7 +137,7 @@ async fn messenger(settings: &Settings) -> Result<()> {
             headless::login::login(settings, &headless::login::LoginArgs::default())
                 .await
                 .map_err(|e| eyre!("{e}\n\n{COOKIE_HELP}"))?;
-            goofish_tui::run::connect(settings, true).await?
+            goofish_tui::run::open_session(settings, true, "tui", true).await?
         }
         other => other?,
     };

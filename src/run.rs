@@ -24,6 +24,9 @@ pub struct Connection {
     pub store: Option<StoreHandle>,
     /// Why there is no local history, when opening it failed.
     pub store_problem: Option<String>,
+    /// The session is the background core's: its writes reach `store` through another
+    /// process, committed a little after its events.
+    pub attached: bool,
 }
 
 impl Connection {
@@ -71,27 +74,8 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
     }
 
     let paths = &settings.paths;
-    let given = settings
-        .cookie
-        .as_ref()
-        .map(|c| CookieJar::from_given(c).map(|jar| (jar, c.source.clone())))
-        .transpose()?;
+    let (jar, source, uid) = login(settings)?;
     let jar_path = paths.cookie_jar();
-    let (jar, source) = match given {
-        Some(given) => given,
-        // A saved jar without a user id is no login either.
-        None => match CookieJar::load(&jar_path) {
-            Ok(jar) if jar.uid().is_some() => {
-                (jar, format!("the saved cookie jar {}", jar_path.display()))
-            }
-            _ => return Err(NoLogin.into()),
-        },
-    };
-    let Some(uid) = jar.uid() else {
-        bail!(
-            "The cookie from {source} has no `unb` (user id): it does not come from a logged-in tab.\n\n{COOKIE_HELP}"
-        );
-    };
     let endpoints = Endpoints::from_urls(&settings.endpoints).map_err(|e| eyre!(e))?;
     crate::private_fs::create_dir(&paths.data_dir).wrap_err_with(|| {
         format!(
@@ -140,7 +124,51 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
         sim: None,
         store,
         store_problem,
+        attached: false,
     })
+}
+
+/// The login to use, read without the network: the cookie given this time, else the saved
+/// jar; where it comes from (for messages) and whose it is. [`NoLogin`] when there is none.
+pub fn login(settings: &Settings) -> Result<(CookieJar, String, Uid)> {
+    let given = settings
+        .cookie
+        .as_ref()
+        .map(|c| CookieJar::from_given(c).map(|jar| (jar, c.source.clone())))
+        .transpose()?;
+    let jar_path = settings.paths.cookie_jar();
+    let (jar, source) = match given {
+        Some(given) => given,
+        // A saved jar without a user id is no login either.
+        None => match CookieJar::load(&jar_path) {
+            Ok(jar) if jar.uid().is_some() => {
+                (jar, format!("the saved cookie jar {}", jar_path.display()))
+            }
+            _ => return Err(NoLogin.into()),
+        },
+    };
+    let Some(uid) = jar.uid() else {
+        bail!(
+            "The cookie from {source} has no `unb` (user id): it does not come from a logged-in tab.\n\n{COOKIE_HELP}"
+        );
+    };
+    Ok((jar, source, uid))
+}
+
+/// The session a view uses: the background core's (attaching to it, or starting it), or one
+/// in this process with `--no-daemon` and `--demo`. `view` names the view for
+/// `daemon --status`; `store`: the view reads the local history itself (its own connection
+/// to the database).
+pub async fn open_session(
+    settings: &Settings,
+    catch_up: bool,
+    view: &str,
+    store: bool,
+) -> Result<Connection> {
+    if settings.demo || settings.no_daemon {
+        return connect(settings, catch_up).await;
+    }
+    crate::daemon::attach(settings, view, store).await
 }
 
 /// The session against the embedded simulator, with a world made for the demo.
@@ -171,6 +199,7 @@ async fn demo(settings: &Settings, conn_cfg: impl Fn(String) -> ConnConfig) -> R
         sim: Some(sim),
         store,
         store_problem,
+        attached: false,
     })
 }
 

@@ -933,6 +933,22 @@ fn on_im(state: &mut AppState, ev: ImEvent, fx: &mut Vec<Effect>) {
             }
             state.items.insert(info.item_id.clone(), info);
         }
+        ImEvent::ReadElsewhere { cid } => {
+            // What this view still meant to mark is covered: it was read over there.
+            if let Some(t) = state.threads.get_mut(&cid) {
+                t.take_unmarked_incoming();
+            }
+            if let Some(conv) = state.convs.get_mut(&cid)
+                && conv.unread > 0
+            {
+                let (bucket, n) = (attention::bucket(conv), conv.unread);
+                conv.unread = 0;
+                attention::count_unread(state, bucket, -i64::from(n));
+                if state.unread_first {
+                    reposition(state, &cid);
+                }
+            }
+        }
         ImEvent::Backfill { done, total } => {
             state.backfill = (done < total).then_some((done, total));
         }

@@ -36,6 +36,14 @@ pub struct Layer {
     pub notify: Option<super::NotifyOptions>,
     /// `--demo`.
     pub demo: Option<bool>,
+    /// `GOOFISH_CORE_PROGRAM`: the program a view starts as the background core (default:
+    /// this program).
+    pub core_program: Option<PathBuf>,
+    /// The folder of the core's socket: `GOOFISH_RUNTIME_DIR`, else
+    /// `$XDG_RUNTIME_DIR/goofish-tui`.
+    pub runtime_dir: Option<PathBuf>,
+    /// `--no-daemon`, `GOOFISH_NO_DAEMON`: the session in this process, not in the core.
+    pub no_daemon: Option<bool>,
 }
 
 impl Layer {
@@ -59,6 +67,9 @@ impl Layer {
             ui: self.ui.or(lower.ui),
             notify: self.notify.or(lower.notify),
             demo: self.demo.or(lower.demo),
+            runtime_dir: self.runtime_dir.or(lower.runtime_dir),
+            core_program: self.core_program.or(lower.core_program),
+            no_daemon: self.no_daemon.or(lower.no_daemon),
         }
     }
 }
@@ -134,6 +145,11 @@ impl Env {
             cookie,
             login_keepalive_secs: secs("GOOFISH_LOGIN_KEEPALIVE_SECS"),
             login_renew_secs: secs("GOOFISH_LOGIN_RENEW_SECS"),
+            runtime_dir: path("GOOFISH_RUNTIME_DIR")
+                .or_else(|| path("XDG_RUNTIME_DIR").map(|d| d.join("goofish-tui"))),
+            core_program: path("GOOFISH_CORE_PROGRAM"),
+            no_daemon: get("GOOFISH_NO_DAEMON")
+                .map(|v| !matches!(v.to_str().map(str::trim), Some("0" | "false" | "no"))),
             ..Layer::default()
         };
         let locale = Lang::Auto.resolve_with(|k| get(k).and_then(|v| v.into_string().ok()));

@@ -69,6 +69,10 @@ pub struct Settings {
     pub lang: Lang,
     /// `--demo`: the embedded simulator instead of the service.
     pub demo: bool,
+    /// Run the session in this process instead of attaching to the background core.
+    pub no_daemon: bool,
+    /// The program started as the background core; `None`: this one.
+    pub core_program: Option<PathBuf>,
 }
 
 impl Settings {
@@ -130,7 +134,7 @@ impl Sources {
     pub fn with_file(&self, path: PathBuf, file: FileConfig) -> Result<Settings, ConfigError> {
         let file = file.into_layer(&path);
         let l = self.flags.clone().over(self.env.layer.clone()).over(file);
-        let paths = Paths::resolve(path, l.data_dir)?;
+        let paths = Paths::resolve(path, l.data_dir, l.runtime_dir)?;
         let url = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_string());
         let mut ui = l.ui.unwrap_or_default();
         ui.lang = l
@@ -165,6 +169,8 @@ impl Sources {
             ui,
             notify: l.notify.unwrap_or_default(),
             demo: l.demo.unwrap_or(false),
+            no_daemon: l.no_daemon.unwrap_or(false),
+            core_program: l.core_program,
         })
     }
 }

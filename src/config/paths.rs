@@ -10,6 +10,9 @@ pub struct Paths {
     pub config_file: PathBuf,
     pub data_dir: PathBuf,
     pub log_dir: PathBuf,
+    /// Where the background core's socket lives: `$XDG_RUNTIME_DIR/goofish-tui`, else the
+    /// state dir.
+    pub runtime_dir: PathBuf,
 }
 
 impl Paths {
@@ -28,6 +31,7 @@ impl Paths {
     pub(super) fn resolve(
         config_file: PathBuf,
         data_dir: Option<PathBuf>,
+        runtime_dir: Option<PathBuf>,
     ) -> Result<Paths, ConfigError> {
         let dirs = project_dirs();
         let data_dir = match (data_dir, &dirs) {
@@ -39,10 +43,12 @@ impl Paths {
             .as_ref()
             .and_then(|d| d.state_dir().map(Path::to_path_buf))
             .unwrap_or_else(|| data_dir.join("logs"));
+        let runtime_dir = runtime_dir.unwrap_or_else(|| log_dir.clone());
         Ok(Paths {
             config_file,
             data_dir,
             log_dir,
+            runtime_dir,
         })
     }
 

@@ -78,6 +78,7 @@ fn name(lang: Lang, en: &'static str) -> String {
         "features" => "终端功能",
         "tmux pass" => "tmux 透传",
         "renewed" => "登录续期",
+        "core" => "后台核心",
         other => other,
     };
     t(lang, en, zh)
@@ -525,8 +526,28 @@ pub async fn run(
         }
     }
 
+    // A running core holds the account's connection: a second one with the same device id
+    // (and a fresh token) would knock it off, so its state is reported instead.
+    let core = match &network {
+        Some(_) if !settings.demo => crate::daemon::status(&settings).await.ok().flatten(),
+        _ => None,
+    };
+    if let Some(core) = &core {
+        p.print(core_check(core, lang));
+    }
     if let Some((jar, endpoints, ws)) = network {
-        network_checks(&mut p, jar, endpoints, ws, paths, wait, lang).await;
+        let own_connection = core.is_none();
+        network_checks(
+            &mut p,
+            jar,
+            endpoints,
+            ws,
+            paths,
+            wait,
+            lang,
+            own_connection,
+        )
+        .await;
     }
     let env = |k: &str| std::env::var(k).ok();
     for c in terminal_checks(&env, lang) {
@@ -797,6 +818,48 @@ impl DemoSim {
     }
 }
 
+/// The background core's state, when one runs.
+fn core_check(core: &crate::daemon::wire::CoreStatus, lang: Lang) -> Check {
+    let views = core.views.len();
+    match &core.connection {
+        Some(crate::im::api::ConnState::Live) => Check::pass(
+            name(lang, "core"),
+            t(
+                lang,
+                format!(
+                    "pid {}, connected and registered, {views} view(s); the token and WebSocket are its own",
+                    core.pid
+                ),
+                format!(
+                    "进程 {}，已连接并注册，{views} 个视图；令牌和 websocket 由它持有",
+                    core.pid
+                ),
+            ),
+        ),
+        state => {
+            let state = state
+                .as_ref()
+                .and_then(|s| serde_json::to_value(s).ok())
+                .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_string))
+                .unwrap_or_else(|| "starting".into());
+            Check::warn(
+                name(lang, "core"),
+                t(
+                    lang,
+                    format!("pid {}, not connected ({state})", core.pid),
+                    format!("进程 {}，未连接（{state}）", core.pid),
+                ),
+                t(
+                    lang,
+                    "see `goofish-tui daemon --status`; `daemon --stop` ends it",
+                    "查看 `goofish-tui daemon --status`；`daemon --stop` 可结束它",
+                ),
+            )
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn network_checks(
     p: &mut Printer,
     jar: CookieJar,
@@ -805,6 +868,7 @@ async fn network_checks(
     paths: &Paths,
     wait: Duration,
     lang: Lang,
+    own_connection: bool,
 ) {
     let n = |en| name(lang, en);
     let d = |e: &dyn std::fmt::Display| crate::text::i18n::detail(lang, &e.to_string());
@@ -860,6 +924,9 @@ async fn network_checks(
             ));
         }
     };
+    if !own_connection {
+        return;
+    }
     let did = device_id(&paths.device_id(), &uid);
     let token = match tokio::time::timeout(wait, mtop.login_token(&did)).await {
         Ok(Ok(tok)) => {

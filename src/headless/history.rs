@@ -32,7 +32,7 @@ pub struct FetchHistoryArgs {
 pub async fn run(settings: &Settings, args: &FetchHistoryArgs) -> i32 {
     super::init_logging(&settings.stderr_log_level);
     let lang = settings.lang;
-    let mut conn = match crate::run::connect(settings, false).await {
+    let mut conn = match crate::run::open_session(settings, false, "fetch-history", true).await {
         Ok(c) => c,
         Err(e) => {
             super::complain(lang, "fetch-history", &format!("{e:#}"));
@@ -63,6 +63,26 @@ async fn stored(store: &StoreHandle) -> Result<u64, Failure> {
         .call(|s| s.message_count())
         .await
         .map_err(|e| Failure::Failed(format!("the local history cannot be read: {e}")))
+}
+
+/// Waits (a little) until the core has committed `page`: its writes reach this process's
+/// connection to the local history a few milliseconds after the page itself.
+async fn settled(store: &StoreHandle, page: &crate::protocol::HistoryPage) {
+    let ids: Vec<_> = page.entries.iter().map(|e| e.message.id.clone()).collect();
+    let want = ids.len();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let ids = ids.clone();
+        match store.read(move |s| s.stored_of(&ids)).await {
+            Ok(n) if n >= want => return,
+            Ok(_) => {}
+            Err(e) => return tracing::warn!("the local history cannot be read: {e}"),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return tracing::warn!("a history page was not stored in time");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 fn name(c: &Conversation) -> String {
@@ -153,6 +173,9 @@ async fn fetch(conn: &mut Connection, args: &FetchHistoryArgs) -> Result<(), Fai
                 }
             };
             pages += 1;
+            if conn.attached {
+                settled(&store, &page).await;
+            }
             let now = stored(&store).await?;
             let fresh = now.saturating_sub(count);
             count = now;

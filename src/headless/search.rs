@@ -159,6 +159,13 @@ fn hit_json(hit: &SearchHit) -> serde_json::Value {
 /// `goofish-tui --clear-cache`: deletes the account's database and says which files went.
 pub fn clear_cache(settings: &Settings) -> Result<()> {
     let dir = settings.store_dir();
+    // The background core writes to the file: deleting it under the core would lose what it
+    // writes next and keep nothing from being cached again.
+    if !settings.demo && crate::daemon::running(settings) {
+        return Err(eyre!(
+            "the background core is using the local history; stop it first: goofish-tui daemon --stop"
+        ));
+    }
     let uid = match account(settings) {
         Ok(uid) => uid,
         Err(e) => {

@@ -138,19 +138,29 @@ pub async fn run(settings: &Settings, args: &SendArgs) -> i32 {
         },
     };
     let deadline = Instant::now() + super::secs(args.timeout);
-    let mut conn =
-        match tokio::time::timeout_at(deadline, crate::run::connect(settings, false)).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                say(&format!("{e:#}"));
-                return EXIT_LOGIN;
-            }
-            Err(_) => {
-                say("timed out while connecting");
-                return EXIT_FAILED;
-            }
-        };
-    let result = tokio::time::timeout_at(deadline, deliver(&mut conn, args, payload)).await;
+    let mut conn = match tokio::time::timeout_at(
+        deadline,
+        crate::run::open_session(settings, false, "send", false),
+    )
+    .await
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            say(&format!("{e:#}"));
+            return EXIT_LOGIN;
+        }
+        Err(_) => {
+            say("timed out while connecting");
+            return EXIT_FAILED;
+        }
+    };
+    let is_text = !matches!(payload, Payload::Image(_));
+    let handed = std::cell::Cell::new(false);
+    let result =
+        tokio::time::timeout_at(deadline, deliver(&mut conn, args, payload, &handed)).await;
+    // A text handed to the background core stays in its outbox: it goes out when the core
+    // connects, after this command has given up waiting.
+    let kept = conn.attached && is_text && handed.get();
     conn.shutdown().await;
     match result {
         Ok(Ok(id)) => {
@@ -167,9 +177,16 @@ pub async fn run(settings: &Settings, args: &SendArgs) -> i32 {
         }
         Err(_) => {
             let secs = super::secs(args.timeout).as_secs_f64();
-            let msg = match lang {
-                crate::text::i18n::Lang::Zh => format!("{secs} 秒后超时；消息未发出"),
-                _ => format!("timed out after {secs} s; the message was not sent"),
+            let msg = match (lang, kept) {
+                (crate::text::i18n::Lang::Zh, false) => format!("{secs} 秒后超时；消息未发出"),
+                (crate::text::i18n::Lang::Zh, true) => {
+                    format!("{secs} 秒后超时；消息留在后台核心的发件箱里，连上后发出")
+                }
+                (_, false) => format!("timed out after {secs} s; the message was not sent"),
+                (_, true) => format!(
+                    "timed out after {secs} s; the message waits in the background core's outbox \
+                     and goes out when it is connected"
+                ),
             };
             eprintln!("goofish-tui send: {msg}");
             EXIT_FAILED
@@ -266,6 +283,7 @@ async fn deliver(
     conn: &mut crate::run::Connection,
     args: &SendArgs,
     payload: Payload,
+    handed: &std::cell::Cell<bool>,
 ) -> Result<String, Failure> {
     let commands = conn.session.commands.clone();
     let events = &mut conn.session.events;
@@ -358,6 +376,7 @@ async fn deliver(
         },
     })
     .await?;
+    handed.set(true);
     loop {
         match next(events).await? {
             ImEvent::SendResult {

@@ -210,6 +210,7 @@ impl Watcher {
             | ImEvent::History { .. }
             | ImEvent::HistoryFailed { .. }
             | ImEvent::Backfill { .. }
+            | ImEvent::ReadElsewhere { .. }
             | ImEvent::RecallResult { .. } => {}
         }
         out
@@ -474,7 +475,7 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
     let lang = settings.lang;
     let mut signals = Signals::new();
     let connected = tokio::select! {
-        c = crate::run::connect(settings, true) => c,
+        c = crate::run::open_session(settings, true, "watch", false) => c,
         _ = signals.recv() => return EXIT_OK,
     };
     let mut conn = match connected {

@@ -3,10 +3,12 @@
 use crate::protocol::{
     Cid, ClientId, Conversation, HistoryPage, ItemInfo, Message, MessageId, Profile, Uid,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// What the rest of the program asks of the network.
-#[derive(Clone, Debug, PartialEq)]
+/// What the rest of the program asks of the network. Its serde form is what a view says on
+/// the core's socket (`crate::daemon::wire`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ImCommand {
     /// Refresh the conversation list (all pages).
     ListConversations,
@@ -53,7 +55,7 @@ pub enum ImCommand {
 pub const OPEN_CONVERSATION_FAILED: &str = "could not open a conversation";
 
 /// The connection as the user should see it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnState {
     /// Getting a token / opening the socket.
@@ -82,14 +84,14 @@ pub enum ConnState {
 }
 
 /// Why a send failed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendFailure {
     pub reason: String,
     /// Worth retrying by the user (network trouble); false for content-security rejections.
     pub retryable: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "stage", rename_all = "snake_case")]
 pub enum SendStage {
     /// Waiting for a connection.
@@ -98,8 +100,10 @@ pub enum SendStage {
     Sending,
 }
 
-/// What the network tells the rest of the program.
-#[derive(Clone, Debug, PartialEq)]
+/// What the network tells the rest of the program. Its serde form is what the core says to
+/// its views on the socket (`crate::daemon::wire`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ImEvent {
     Connection(ConnState),
     /// Who we are, once known (uid from the cookie, nick from the profile).
@@ -122,6 +126,11 @@ pub enum ImEvent {
     },
     /// A new message (push, echo or backfill), never the same id twice.
     Message(Message),
+    /// Another view of this account (attached to the same background core) read the
+    /// conversation: its badge goes here too.
+    ReadElsewhere {
+        cid: Cid,
+    },
     /// The other side read these messages.
     Receipt {
         cid: Option<Cid>,

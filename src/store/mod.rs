@@ -347,7 +347,46 @@ impl Store {
                 Err(e) => tracing::warn!(error = %e, "stored conversation not readable"),
             }
         }
+        let mut moved = false;
+        for c in &mut out {
+            moved |= self.bring_up_to_date(c)?;
+        }
+        if moved {
+            out.sort_by(|a, b| b.modify_time.cmp(&a.modify_time).then(a.cid.cmp(&b.cid)));
+        }
         Ok(out)
+    }
+
+    /// Brings a stored conversation up to its newest stored message: what arrived after the
+    /// list was last fetched (while no view was open, the background core kept storing) is its
+    /// last words, and the peer's messages since our last one are unread. True when it changed.
+    fn bring_up_to_date(&self, c: &mut Conversation) -> Result<bool, StoreError> {
+        let known = c.last_message.as_ref().map_or(c.modify_time, |m| m.time);
+        let Some(newest) = self.messages(&c.cid, None, 1)?.pop() else {
+            return Ok(false);
+        };
+        if newest.time <= known || c.last_message.as_ref().is_some_and(|m| m.id == newest.id) {
+            return Ok(false);
+        }
+        let unread: u32 = if newest.is_self {
+            0
+        } else {
+            let mut count = self.conn.prepare_cached(
+                "SELECT COUNT(*) FROM messages WHERE cid = ?1 AND time > ?2 AND sender <> ?3
+                   AND time > COALESCE(
+                       (SELECT MAX(time) FROM messages WHERE cid = ?1 AND sender = ?3), 0)",
+            )?;
+            let n: i64 = count
+                .query_row(params![c.cid.as_str(), known, self.uid.as_str()], |r| {
+                    r.get(0)
+                })?;
+            c.unread
+                .saturating_add(u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        c.unread = unread;
+        c.modify_time = c.modify_time.max(newest.time);
+        c.last_message = Some(newest);
+        Ok(true)
     }
 
     // ---- messages ----
@@ -486,6 +525,20 @@ impl Store {
             params![cid.as_str()],
             |r| r.get(0),
         )?)
+    }
+
+    /// How many of `ids` are stored.
+    pub fn stored_of(&self, ids: &[MessageId]) -> Result<usize, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?;
+        let mut n = 0;
+        for id in ids {
+            if stmt.exists(params![id.as_str()])? {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// How many messages are stored.

@@ -4,6 +4,7 @@
 #[allow(unused_imports)]
 pub(crate) use crate::samples;
 
+pub mod core_place;
 use futures_util::{SinkExt, StreamExt};
 use goofish_tui::protocol::lwp::{Frame, Kind, new_mid};
 use goofish_tui::protocol::mtop::{MTOP_APP_KEY, sign};

@@ -33,6 +33,8 @@ async fn quiet() -> SimHandle {
 /// The binary pointed at `sim` (or at nothing), with a private data dir and no config.
 fn cmd(sim: Option<&SimHandle>, cookie: Option<&str>, data: &Path) -> Command {
     let mut c = Command::new(BIN);
+    // The session in the command's own process: these tests are about one command alone.
+    c.env("GOOFISH_NO_DAEMON", "1");
     c.env_remove("GOOFISH_MTOP_URL")
         .env_remove("GOOFISH_PASSPORT_URL")
         .env_remove("GOOFISH_WS_URL")

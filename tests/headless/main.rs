@@ -14,6 +14,7 @@ mod hostile;
 #[path = "../common/samples.rs"]
 mod samples;
 
+mod core_daemon;
 mod headless_cli;
 mod headless_session;
 mod hostile_http;

@@ -42,6 +42,8 @@ fn without_signing_pair(cookie: &str) -> String {
 
 fn cmd(sim: &SimHandle, data: &Path, rust_log: Option<&str>) -> Command {
     let mut c = Command::new(BIN);
+    // The session in the command's own process: these tests are about one command alone.
+    c.env("GOOFISH_NO_DAEMON", "1");
     c.env("GOOFISH_CONFIG", data.join("absent-config.toml"))
         .env("GOOFISH_DATA_DIR", data)
         .env("GOOFISH_COOKIE", without_signing_pair(sim.cookie()))

@@ -18,6 +18,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_goofish-tui");
 /// else says where the data goes.
 fn cmd(home: &Path, config: &Path) -> Command {
     let mut c = Command::new(BIN);
+    // The session in the command's own process: these tests are about one command alone.
+    c.env("GOOFISH_NO_DAEMON", "1");
     for k in [
         "GOOFISH_MTOP_URL",
         "GOOFISH_PASSPORT_URL",

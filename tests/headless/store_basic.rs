@@ -114,6 +114,38 @@ fn conversations_come_back_newest_first_and_update_in_place() {
 }
 
 #[test]
+fn a_stored_list_shows_the_messages_stored_after_it() {
+    let mut s = mem();
+    s.save_conversations(&[conv("1", 500, "甲", "相机"), conv("2", 300, "乙", "手机")])
+        .unwrap();
+    // While no view was open, two buyer messages came to the older conversation.
+    s.save_messages(&[
+        msg(7, "2", 600, "还在吗"),
+        msg(8, "2", 700, "能发顺丰吗 🚚"),
+    ])
+    .unwrap();
+    let list = s.conversations().unwrap();
+    assert_eq!(list[0].cid, Cid::new("2"), "moved up by its newest message");
+    assert_eq!(list[0].modify_time, 700);
+    assert_eq!(list[0].unread, 2 + 2);
+    let last = list[0].last_message.as_ref().unwrap();
+    assert_eq!(
+        last.content,
+        Content::Text {
+            text: "能发顺丰吗 🚚".into()
+        }
+    );
+    // An own reply after them: nothing unread any more.
+    let mut mine = msg(9, "2", 800, "可以");
+    mine.is_self = true;
+    mine.sender = uid();
+    s.save_messages(&[mine]).unwrap();
+    let list = s.conversations().unwrap();
+    assert_eq!(list[0].unread, 0);
+    assert_eq!(list[1], conv("1", 500, "甲", "相机"), "untouched");
+}
+
+#[test]
 fn outbox_keeps_texts_until_removed() {
     let mut s = mem();
     let (a, b) = (

@@ -65,6 +65,8 @@ async fn quiet() -> SimHandle {
 /// The binary with a private data dir, no config, and the service at `http` / `ws`.
 fn cmd(http: &str, ws: &str, cookie: &str, data: &Path) -> Command {
     let mut c = Command::new(BIN);
+    // The session in the command's own process: these tests are about one command alone.
+    c.env("GOOFISH_NO_DAEMON", "1");
     c.env_remove("RUST_LOG")
         .env_remove("NO_COLOR")
         .env("GOOFISH_CONFIG", data.join("absent-config.toml"))

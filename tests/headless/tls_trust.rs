@@ -97,6 +97,8 @@ fn send(sim: &SimHandle, http: &str, ws: &str, ca_file: &Path, data: &Path, cid:
         "3"
     };
     let mut c = Command::new(BIN);
+    // The session in the command's own process: these tests are about one command alone.
+    c.env("GOOFISH_NO_DAEMON", "1");
     c.env_remove("GOOFISH_MTOP_URL")
         .env_remove("GOOFISH_PASSPORT_URL")
         .env_remove("GOOFISH_WS_URL")

@@ -1,0 +1,418 @@
+//! The background core: views (the real binary) attach to one core per data directory, which
+//! holds the only connection of the account; it survives its views, and its views survive it.
+#![cfg(feature = "sim")]
+#![allow(clippy::unwrap_used)]
+
+use crate::common::core_place::{Lines, Place};
+use crate::common::{control, quiet_sim, sim_state};
+use goofish_tui::sim::SimHandle;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+async fn connections(sim: &SimHandle) -> (u64, u64) {
+    let st = sim_state(sim).await;
+    (
+        st["registered_connections"].as_u64().unwrap(),
+        st["connections_total"].as_u64().unwrap(),
+    )
+}
+
+async fn a_conversation(sim: &SimHandle) -> String {
+    control(sim, "incoming", json!({"text": "多少钱"})).await["cid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn live(v: &Value) -> bool {
+    v["type"] == "connection" && v["state"] == "live"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_and_three_sends_share_one_connection() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    // The first view starts the core: nothing to set up.
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    for n in 1..=3 {
+        let said = format!("第{n}条 🙂");
+        let out = place.run(&["send", "--to", &cid, "--text", &said]).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).trim().ends_with(".PNM"),
+            "{}",
+            text(&out.stdout)
+        );
+        let seen = watch
+            .until(&said, |v| {
+                v["type"] == "message" && v["text"] == said.as_str()
+            })
+            .await;
+        assert_eq!(seen["self"], true);
+    }
+    assert_eq!(connections(&sim).await, (1, 1));
+    // The watch is the one view left; the sends came and went.
+    let status = place.status().await;
+    assert_eq!(status["account"], sim.self_uid.as_str(), "{status}");
+    assert_eq!(status["connection"]["state"], "live", "{status}");
+    let views: Vec<&str> = status["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["view"].as_str().unwrap())
+        .collect();
+    assert_eq!(views, ["watch"], "{status}");
+    let human = place.run(&["daemon", "--status"]).await;
+    let human = text(&human.stdout);
+    assert!(
+        human.contains("connection: live") && human.contains("watch"),
+        "{human}"
+    );
+    // Its views gone, the core stays, connected, until it is stopped.
+    drop(watch);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(place.status().await["connection"]["state"], "live");
+    assert_eq!(connections(&sim).await, (1, 1));
+    let socket = place.socket().unwrap();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let stop = place.run(&["daemon", "--stop"]).await;
+    assert_eq!(
+        text(&stop.stdout).trim(),
+        "stopped",
+        "{}",
+        text(&stop.stderr)
+    );
+    assert!(!socket.exists());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while connections(&sim).await.0 != 0 {
+        assert!(Instant::now() < deadline, "the core kept its connection");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(place.status().await, Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_core_each_command_has_its_own_connection() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    for _ in 0..2 {
+        let out = place
+            .run(&["--no-daemon", "send", "--to", &cid, "--text", "好"])
+            .await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    assert_eq!(connections(&sim).await.1, 2);
+    assert!(place.socket().is_none());
+}
+
+fn kill9(pid: u64) {
+    let ok = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_killed_mid_send_is_replaced_and_the_message_lands_once() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    let first = place.status().await["pid"].as_u64().unwrap();
+    // The service keeps the next send but its answer never comes back.
+    control(
+        &sim,
+        "fault",
+        json!({"kind": "lose-send-answer", "count": 1}),
+    )
+    .await;
+    let mut send = place.cmd(&["send", "--to", &cid, "--text", "顺丰到付 📦"]);
+    let send = tokio::task::spawn_blocking(move || send.output().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !crate::common::sim_received(&sim)
+        .await
+        .iter()
+        .any(|m| m["text"] == "顺丰到付 📦")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the send never reached the service"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    kill9(first);
+    // The views notice, say so, and a new core takes over.
+    let lost = watch
+        .until("the lost core", |v| {
+            v["type"] == "error"
+                && v["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("lost the background core"))
+        })
+        .await;
+    assert!(
+        lost["message"]
+            .as_str()
+            .unwrap()
+            .contains("starting a new one")
+    );
+    watch.until("live again", live).await;
+    let out = send.await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).trim().ends_with(".PNM"));
+    let landed = crate::common::sim_received(&sim)
+        .await
+        .into_iter()
+        .filter(|m| m["text"] == "顺丰到付 📦")
+        .count();
+    assert_eq!(landed, 1, "delivered once");
+    let second = place.status().await["pid"].as_u64().unwrap();
+    assert_ne!(first, second);
+    // The dead core's connection is gone; the new core has the only one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while connections(&sim).await != (1, 2) {
+        assert!(Instant::now() < deadline, "{:?}", connections(&sim).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_socket_file_is_cleaned_up() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    // A socket file nobody listens on, as a core killed with -9 leaves it.
+    let socket = goofish_tui::daemon::place(&place.settings()).socket;
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    assert!(socket.exists());
+    let out = place.run(&["send", "--to", &cid, "--text", "在的"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(place.status().await["connection"]["state"], "live");
+    assert!(std::os::unix::net::UnixStream::connect(&socket).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_that_sends_garbage_is_told_and_disconnected_and_the_core_goes_on() {
+    use std::io::{BufRead, BufReader, Write};
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    let socket = place.socket().unwrap();
+    let talk = |lines: &'static [&'static str]| {
+        let socket = socket.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut s = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            for l in lines {
+                s.write_all(l.as_bytes()).unwrap();
+            }
+            // Everything the core says, until it closes the connection.
+            let said: Vec<Value> = BufReader::new(s)
+                .lines()
+                .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+                .collect();
+            said
+        })
+    };
+    let said = talk(&["this is not json\n"]).await.unwrap();
+    assert_eq!(said[0]["type"], "hello", "{said:?}");
+    assert_eq!(said[0]["protocol"], 1, "{said:?}");
+    let last = said.last().unwrap();
+    assert_eq!(last["type"], "error", "{said:?}");
+    let said = talk(&[
+        "{\"type\":\"hello\",\"protocol\":1,\"view\":\"script\"}\n",
+        "{\"type\":\"command\",\"command\":{\"send_text\":{\"cid\":7}}}\n",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(said.last().unwrap()["type"], "error", "{said:?}");
+    let said = talk(&["{\"type\":\"hello\",\"protocol\":99,\"view\":\"future\"}\n"])
+        .await
+        .unwrap();
+    let last = said.last().unwrap();
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("protocol 1, not 99"),
+        "{said:?}"
+    );
+    // The core, its connection and its other view are unharmed.
+    assert_eq!(place.status().await["connection"]["state"], "live");
+    control(&sim, "incoming", json!({"text": "还在吗"})).await;
+    watch
+        .until("a message", |v| {
+            v["type"] == "message" && v["text"] == "还在吗"
+        })
+        .await;
+    assert_eq!(connections(&sim).await, (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_of_another_version_is_named_and_daemon_stop_ends_it() {
+    use std::io::{BufRead, BufReader, Write};
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    // A stand-in for a core of a later version: it answers every hello with protocol 2.
+    let mut other = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let pid = other.id();
+    let socket = goofish_tui::daemon::place(&place.settings()).socket;
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { break };
+            let mut hello = String::new();
+            let _ = BufReader::new(&s).read_line(&mut hello);
+            let line = format!(
+                "{{\"type\":\"hello\",\"protocol\":2,\"version\":\"9.0.0\",\"pid\":{pid},\"shape\":[]}}\n"
+            );
+            let _ = s.write_all(line.as_bytes());
+        }
+    });
+    let out = place.run(&["send", "--to", &cid, "--text", "在的"]).await;
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        err.contains("a core of another version runs (9.0.0, protocol 2")
+            && err.contains("daemon --stop"),
+        "{err}"
+    );
+    assert_eq!(connections(&sim).await.1, 0, "nothing connected meanwhile");
+    let stop = place.run(&["daemon", "--stop"]).await;
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+    let status = tokio::task::spawn_blocking(move || other.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15),
+        "the other core was asked to end"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_history_fills_the_cores_local_history_through_its_connection() {
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    let out = place.run(&["fetch-history", "--pause", "0"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let last = said.lines().last().unwrap();
+    let added: u64 = last.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(added > 0, "{said}");
+    // A second run finds nothing new: the first one counted what the core stored.
+    let again = place.run(&["fetch-history", "--pause", "0"]).await;
+    let again = text(&again.stdout);
+    assert!(
+        again.lines().last().unwrap().starts_with("0 new"),
+        "{again}"
+    );
+    assert_eq!(connections(&sim).await, (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_the_core_instead_of_knocking_its_connection_off() {
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    let tokens = sim_state(&sim).await["token_requests"].as_u64().unwrap();
+    let out = place.run(&["doctor"]).await;
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("connected and registered, 1 view(s); the token and WebSocket are its own"),
+        "{said}"
+    );
+    assert_eq!(connections(&sim).await, (1, 1), "{said}");
+    assert_eq!(
+        sim_state(&sim).await["token_requests"].as_u64().unwrap(),
+        tokens
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_is_not_deleted_under_a_running_core() {
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    let out = place.run(&["daemon"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("views: 0"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = place.run(&["--clear-cache"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("daemon --stop"),
+        "{}",
+        text(&out.stderr)
+    );
+    place.run(&["daemon", "--stop"]).await;
+    let out = place.run(&["--clear-cache"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_gives_up_waiting_leaves_the_text_with_the_core_which_sends_it() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch.until("live", live).await;
+    control(&sim, "fault", json!({"kind": "stall", "secs": 3.0})).await;
+    let out = place
+        .run(&["send", "--to", &cid, "--text", "稍后到", "--timeout", "1"])
+        .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("waits in the background core's outbox"),
+        "{err}"
+    );
+    // Nobody waits for it any more: the watch reports how it ended.
+    let done = watch
+        .until("the text, sent by the core", |v| v["type"] == "send_result")
+        .await;
+    assert_eq!(done["ok"], true, "{done}");
+    let landed = crate::common::sim_received(&sim)
+        .await
+        .into_iter()
+        .filter(|m| m["text"] == "稍后到")
+        .count();
+    assert_eq!(landed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_whose_data_directory_is_removed_ends() {
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    assert_eq!(place.run(&["daemon"]).await.status.code(), Some(0));
+    let socket = place.socket().unwrap();
+    std::fs::remove_dir_all(place.data.path()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while socket.exists() || connections(&sim).await.0 != 0 {
+        assert!(Instant::now() < deadline, "the core went on");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
