@@ -489,6 +489,8 @@ pub const RISK_STEPS: &str =
 /// Openings of English error texts and their Chinese. Longer openings first where one starts
 /// another.
 const DETAILS: &[(&str, &str)] = &[
+    ("not a web address", "不是网址"),
+    ("not a picture", "不是图片"),
     (
         "not connected: a picture goes out only while connected",
         "未连接：图片只能在在线时发送",
@@ -721,6 +723,7 @@ mod tests {
             ("request timed out".to_string(), "请求超时"),
             ("connection closed".to_string(), "连接已断开"),
             ("not connected".to_string(), "未连接"),
+            ("not a web address".to_string(), "不是网址"),
             (
                 "blocked: 内容存在不当信息".to_string(),
                 "被拦截：内容存在不当信息",

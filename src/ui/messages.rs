@@ -362,7 +362,10 @@ fn lines(state: &AppState, laid: &MessageRows, thumbs: &Thumbs) -> Rows {
                     let (note, style) = match (state.pictures.get(url), thumbs.get(url)) {
                         (_, Some(_)) => (String::new(), Style::default()),
                         (Some(PictureView::Failed(why)), None) => (
-                            format!("{indent}✗ {}", text::one_line(why)),
+                            format!(
+                                "{indent}✗ {}",
+                                i18n::detail(state.lang, &text::one_line(why))
+                            ),
                             Style::default().fg(Color::Red),
                         ),
                         _ => (format!("{indent}⧗ {}", s.picture_loading), dim()),

@@ -275,6 +275,12 @@ fn draw_compose(frame: &mut Frame, state: &AppState, area: Rect) {
     }
 }
 
+/// A popup that would leave a single column beside it takes that column too: one column of
+/// the screen below, cut off, reads as stray letters.
+fn fill_nearly_full(w: u16, room: u16) -> u16 {
+    if room.saturating_sub(w) < 2 { room } else { w }
+}
+
 /// A bordered popup of at most `w`×`h` centred in `area`, drawn over what is there; its inner
 /// area, or `None` when `area` is smaller than `min_w`×`min_h`.
 pub(crate) fn popup(
@@ -284,7 +290,7 @@ pub(crate) fn popup(
     (min_w, min_h): (u16, u16),
     title: &str,
 ) -> Option<Rect> {
-    let w = w.min(area.width);
+    let w = fill_nearly_full(w.min(area.width), area.width);
     let h = h.min(area.height);
     if w < min_w || h < min_h {
         return None;
@@ -451,7 +457,10 @@ fn draw_help(frame: &mut Frame, state: &AppState, area: Rect) {
     let keys_w: usize = key_ws.iter().sum();
     let desc_room = desc_w.min(inner_w.saturating_sub(keys_w + 3 * cols) / cols);
     let col_ws: Vec<usize> = key_ws.iter().map(|k| k + 4 + desc_room).collect();
-    let w = (col_ws.iter().sum::<usize>() + 2).min(usize::from(area.width)) as u16;
+    let w = fill_nearly_full(
+        (col_ws.iter().sum::<usize>() + 2).min(usize::from(area.width)) as u16,
+        area.width,
+    );
     let h = (per_col + 3).min(usize::from(area.height)) as u16;
     let popup = Rect::new(
         area.x + (area.width - w) / 2,

@@ -67,7 +67,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, url: &str, area: Rect, thumbs: 
         (None, Some(PictureView::Failed(why))) => {
             frame.render_widget(
                 Paragraph::new(Line::styled(
-                    format!("✗ {}", text::one_line(why)),
+                    format!("✗ {}", i18n::detail(state.lang, &text::one_line(why))),
                     Style::default().fg(Color::Red),
                 )),
                 pic,
