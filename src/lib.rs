@@ -14,6 +14,7 @@ pub mod protocol;
 pub mod run;
 pub mod safe_text;
 pub mod secret;
+pub mod signals;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;

@@ -14,7 +14,7 @@ pub use file::FileConfig;
 pub use layer::{CookieValue, Env, GivenCookie, Layer};
 pub use notify::{NotifyOptions, TerminalChoice};
 pub use paths::Paths;
-pub use ui::UiOptions;
+pub use ui::{ImagesMode, UiOptions};
 
 use crate::text::i18n::Lang;
 use defaults::*;
@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn pictures_and_links_are_read_from_the_ui_table() {
-        use crate::pictures::ImagesMode;
+        use crate::config::ImagesMode;
         let s = resolve(Layer::default(), env(&[]), "");
         assert_eq!((s.ui.images, s.ui.hyperlinks), (ImagesMode::Auto, true));
         let s = resolve(

@@ -28,7 +28,7 @@ pub struct UiOptions {
     pub hyperlinks: bool,
     /// How pictures are drawn: `auto` (from the terminal; half blocks inside tmux), `kitty`,
     /// `sixel`, `iterm2`, `halfblocks` or `off` (a link only).
-    pub images: crate::pictures::ImagesMode,
+    pub images: ImagesMode,
 }
 
 impl Default for UiOptions {
@@ -41,7 +41,22 @@ impl Default for UiOptions {
             quick_replies: None,
             keymap: BTreeMap::new(),
             hyperlinks: true,
-            images: crate::pictures::ImagesMode::Auto,
+            images: ImagesMode::Auto,
         }
     }
+}
+
+/// The `[ui] images` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImagesMode {
+    /// From the terminal: the environment, then a query.
+    #[default]
+    Auto,
+    Kitty,
+    Sixel,
+    Iterm2,
+    Halfblocks,
+    /// No pictures: a link line instead.
+    Off,
 }

@@ -179,7 +179,7 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
     let mut backlog: VecDeque<ImCommand> = VecDeque::new();
     let mut check = tokio::time::interval(CHECK_EVERY);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut signals = crate::headless::Signals::new();
+    let mut signals = crate::signals::Signals::new();
     // A hang-up of the terminal that started it is no reason to end.
     let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let commands = conn.session.commands.clone();

@@ -51,7 +51,6 @@ pub mod watch;
 
 use crate::text::i18n::Lang;
 use std::io::Write;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Success.
 pub const EXIT_OK: i32 = 0;
@@ -80,44 +79,7 @@ fn init_logging(level: &str) {
     crate::logging::to_stderr(&crate::logging::spec(level));
 }
 
-/// SIGINT and SIGTERM, listened to from creation on (so a signal during start-up counts).
-pub struct Signals {
-    int: Option<Signal>,
-    term: Option<Signal>,
-}
-
-impl Signals {
-    pub fn new() -> Signals {
-        Signals {
-            int: signal(SignalKind::interrupt()).ok(),
-            term: signal(SignalKind::terminate()).ok(),
-        }
-    }
-
-    /// Resolves at the first SIGINT or SIGTERM.
-    pub async fn recv(&mut self) {
-        async fn one(s: &mut Option<Signal>) {
-            match s {
-                Some(s) => {
-                    if s.recv().await.is_none() {
-                        std::future::pending::<()>().await
-                    }
-                }
-                None => std::future::pending::<()>().await,
-            }
-        }
-        tokio::select! {
-            _ = one(&mut self.int) => {}
-            _ = one(&mut self.term) => {}
-        }
-    }
-}
-
-impl Default for Signals {
-    fn default() -> Self {
-        Signals::new()
-    }
-}
+pub use crate::signals::Signals;
 
 /// Seconds from a flag, clamped to something a timer accepts.
 fn secs(s: f64) -> std::time::Duration {

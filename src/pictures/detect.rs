@@ -2,22 +2,7 @@
 //! environment, decided without touching the terminal. `Ask` leaves the last word to a query
 //! of the terminal at start (ratatui-image's), which answers for kitty and sixel.
 
-use serde::Deserialize;
-
-/// The `[ui] images` setting.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ImagesMode {
-    /// From the terminal: the environment, then a query.
-    #[default]
-    Auto,
-    Kitty,
-    Sixel,
-    Iterm2,
-    Halfblocks,
-    /// No pictures: a link line instead.
-    Off,
-}
+pub use crate::config::ImagesMode;
 
 /// How pictures are drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,7 +121,7 @@ mod tests {
 
     #[test]
     fn the_setting_reads_as_written_in_the_config_file() {
-        #[derive(Deserialize)]
+        #[derive(serde::Deserialize)]
         struct T {
             images: ImagesMode,
         }
