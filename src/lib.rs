@@ -10,6 +10,7 @@ pub mod logging;
 pub mod notify;
 pub mod pictures;
 pub mod private_fs;
+pub mod process;
 pub mod protocol;
 pub mod run;
 pub mod safe_text;

@@ -84,16 +84,7 @@ pub async fn run_one(cmd: &str, input: &str, timeout: Duration) -> Result<(), Ex
         Ok(Ok(status)) => Err(ExecError::Status(status.to_string())),
         Ok(Err(e)) => Err(ExecError::Wait(e.to_string())),
         Err(_) => {
-            if let Some(pid) = child.id() {
-                // SIGKILL to the whole group; `kill` is POSIX and avoids unsafe code.
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .await;
-            }
-            let _ = child.kill().await;
+            crate::process::kill_group(&mut child).await;
             Err(ExecError::Timeout(timeout))
         }
     }

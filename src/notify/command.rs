@@ -137,16 +137,7 @@ pub async fn run_command(cmd: &str, input: &str, timeout: Duration) -> Result<()
         }
         Ok(Err(e)) => Err(CommandError::Wait(e.to_string())),
         Err(_) => {
-            if let Some(pid) = child.id() {
-                // SIGKILL to the whole group; `kill` is POSIX and avoids unsafe code.
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .await;
-            }
-            let _ = child.kill().await;
+            crate::process::kill_group(&mut child).await;
             Err(CommandError::Timeout(timeout))
         }
     }
