@@ -166,30 +166,28 @@ fn absent(e: &io::Error) -> bool {
     )
 }
 
+/// The core's link, or `None` when no core listens at `place` (yet).
+async fn try_connect(place: &Place, view: &str) -> Result<Option<Link>> {
+    match UnixStream::connect(&place.socket).await {
+        Ok(s) => Ok(Some(handshake(s, view).await?)),
+        Err(e) if absent(&e) => Ok(None),
+        Err(e) => Err(eyre!(
+            "cannot reach the core at {}: {e}",
+            place.socket.display()
+        )),
+    }
+}
+
 async fn connect_or_start(settings: &Settings, view: &str) -> Result<Link> {
     let place = place(settings);
-    match UnixStream::connect(&place.socket).await {
-        Ok(s) => return Ok(handshake(s, view).await?),
-        Err(e) if absent(&e) => {}
-        Err(e) => {
-            return Err(eyre!(
-                "cannot reach the core at {}: {e}",
-                place.socket.display()
-            ));
-        }
+    if let Some(link) = try_connect(&place, view).await? {
+        return Ok(link);
     }
     let mut child = start_core(settings, &place)?;
     let deadline = tokio::time::Instant::now() + START_WITHIN;
     loop {
-        match UnixStream::connect(&place.socket).await {
-            Ok(s) => return Ok(handshake(s, view).await?),
-            Err(e) if absent(&e) => {}
-            Err(e) => {
-                return Err(eyre!(
-                    "cannot reach the core at {}: {e}",
-                    place.socket.display()
-                ));
-            }
+        if let Some(link) = try_connect(&place, view).await? {
+            return Ok(link);
         }
         // A core that ended at once says why in its error file (exit 0: another view
         // started one at the same moment, which is about to listen).

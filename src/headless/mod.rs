@@ -81,6 +81,28 @@ fn init_logging(level: &str) {
 
 pub use crate::signals::Signals;
 
+/// The session for a one-shot command (`send`, `recall`), connected by `deadline`; on
+/// failure, said through `say`, the exit code: a refused login or a timeout.
+async fn connect_by(
+    settings: &crate::config::Settings,
+    view: &str,
+    deadline: tokio::time::Instant,
+    say: &dyn Fn(&str),
+) -> Result<crate::run::Connection, i32> {
+    let opening = crate::run::open_session(settings, false, view, false);
+    match tokio::time::timeout_at(deadline, opening).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => {
+            say(&format!("{e:#}"));
+            Err(EXIT_LOGIN)
+        }
+        Err(_) => {
+            say("timed out while connecting");
+            Err(EXIT_FAILED)
+        }
+    }
+}
+
 /// Seconds from a flag, clamped to something a timer accepts.
 fn secs(s: f64) -> std::time::Duration {
     if s.is_finite() {

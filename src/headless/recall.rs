@@ -35,21 +35,9 @@ pub async fn run(settings: &Settings, args: &RecallArgs) -> i32 {
         return EXIT_FAILED;
     }
     let deadline = Instant::now() + super::secs(args.timeout);
-    let mut conn = match tokio::time::timeout_at(
-        deadline,
-        crate::run::open_session(settings, false, "recall", false),
-    )
-    .await
-    {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            say(&format!("{e:#}"));
-            return EXIT_LOGIN;
-        }
-        Err(_) => {
-            say("timed out while connecting");
-            return EXIT_FAILED;
-        }
+    let mut conn = match super::connect_by(settings, "recall", deadline, &say).await {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let cid = Cid::new(args.to.trim());
     let result = tokio::time::timeout_at(deadline, recall(&mut conn, cid, id)).await;

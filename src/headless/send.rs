@@ -138,21 +138,9 @@ pub async fn run(settings: &Settings, args: &SendArgs) -> i32 {
         },
     };
     let deadline = Instant::now() + super::secs(args.timeout);
-    let mut conn = match tokio::time::timeout_at(
-        deadline,
-        crate::run::open_session(settings, false, "send", false),
-    )
-    .await
-    {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            say(&format!("{e:#}"));
-            return EXIT_LOGIN;
-        }
-        Err(_) => {
-            say("timed out while connecting");
-            return EXIT_FAILED;
-        }
+    let mut conn = match super::connect_by(settings, "send", deadline, &say).await {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let is_text = !matches!(payload, Payload::Image(_));
     let handed = std::cell::Cell::new(false);

@@ -492,27 +492,34 @@ impl Store {
     /// Per conversation with stored messages, the time of its newest one and the ids at
     /// that time (where a catch-up starts).
     pub fn newest_per_conversation(&self) -> Result<Vec<(Cid, i64, Vec<MessageId>)>, StoreError> {
-        // From the messages themselves: a conversation a push created may have no row in
-        // `conversations` yet, and its messages must still count as known.
-        let mut newest = self.conn.prepare_cached(
-            "SELECT m.cid, m.time, m.id FROM messages m
-             JOIN (SELECT cid, MAX(time) AS t FROM messages GROUP BY cid) n
-               ON m.cid = n.cid AND m.time = n.t
-             ORDER BY m.cid",
+        // The conversations come from the messages themselves (one that a push created may
+        // have no row in `conversations` yet, and its messages still count as known), found
+        // by seeking from one to the next in the (cid, time, id) index rather than reading
+        // every stored message: this runs before every start's first connection.
+        let mut cids = self.conn.prepare_cached(
+            "WITH RECURSIVE c(cid) AS (
+                 SELECT MIN(cid) FROM messages
+                 UNION ALL
+                 SELECT (SELECT MIN(cid) FROM messages WHERE cid > c.cid) FROM c
+                 WHERE c.cid IS NOT NULL
+             )
+             SELECT cid FROM c WHERE cid IS NOT NULL",
         )?;
-        let rows = newest.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        let mut out: Vec<(Cid, i64, Vec<MessageId>)> = Vec::new();
-        for row in rows {
-            let (cid, time, id) = row?;
-            match out.last_mut() {
-                Some((last, _, ids)) if last.as_str() == cid => ids.push(MessageId::new(id)),
-                _ => out.push((Cid::new(cid), time, vec![MessageId::new(id)])),
+        let cids: Vec<String> = cids
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut newest = self.conn.prepare_cached(
+            "SELECT time, id FROM messages WHERE cid = ?1
+             AND time = (SELECT MAX(time) FROM messages WHERE cid = ?1)",
+        )?;
+        let mut out = Vec::with_capacity(cids.len());
+        for cid in cids {
+            let rows: Vec<(i64, String)> = newest
+                .query_map(params![cid], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            if let Some(&(time, _)) = rows.first() {
+                let ids = rows.into_iter().map(|(_, id)| MessageId::new(id)).collect();
+                out.push((Cid::new(cid), time, ids));
             }
         }
         Ok(out)
