@@ -118,6 +118,10 @@ pub struct Cli {
     /// (`goofish-tui daemon`) [env: GOOFISH_NO_DAEMON].
     #[arg(long, global = true)]
     pub no_daemon: bool,
+    /// When the running background core is of another version, restart it with this one
+    /// without asking (for scripts) [env: GOOFISH_RESTART_CORE].
+    #[arg(long, global = true)]
+    pub restart_core: bool,
     /// Delete the account's local history (the message cache and unsent texts), say what
     /// was deleted, and exit.
     #[arg(long, global = true)]
@@ -169,6 +173,7 @@ impl Cli {
             lang: self.lang.map(Lang::from),
             demo: self.demo.then_some(true),
             no_daemon: self.no_daemon.then_some(true),
+            restart_core: self.restart_core.then_some(true),
             ..Layer::default()
         }
     }

@@ -119,7 +119,10 @@ fn login_setup(settings: &Settings) -> Option<goofish_tui::tui::LoginSetup> {
 /// comes first.
 async fn messenger(settings: &Settings) -> Result<()> {
     let _log = goofish_tui::run::start_file_logging(settings);
-    let mut conn = match goofish_tui::run::open_session(settings, true, "tui", true).await {
+    let ask = goofish_tui::tui::core_question::OnScreen {
+        lang: settings.lang,
+    };
+    let mut conn = match goofish_tui::run::open_session(settings, true, "tui", true, &ask).await {
         Err(e)
             if (e.is::<NoLogin>() || e.is::<LoginExpired>()) && std::io::stdout().is_terminal() =>
         {
@@ -137,7 +140,7 @@ async fn messenger(settings: &Settings) -> Result<()> {
             headless::login::login(settings, &headless::login::LoginArgs::default())
                 .await
                 .map_err(|e| eyre!("{e}\n\n{COOKIE_HELP}"))?;
-            goofish_tui::run::open_session(settings, true, "tui", true).await?
+            goofish_tui::run::open_session(settings, true, "tui", true, &ask).await?
         }
         other => other?,
     };

@@ -158,17 +158,19 @@ pub fn login(settings: &Settings) -> Result<(CookieJar, String, Uid)> {
 /// The session a view uses: the background core's (attaching to it, or starting it), or one
 /// in this process with `--no-daemon` and `--demo`. `view` names the view for
 /// `daemon --status`; `store`: the view reads the local history itself (its own connection
-/// to the database).
+/// to the database); `ask`: how the view asks its user whether to restart a core of another
+/// version.
 pub async fn open_session(
     settings: &Settings,
     catch_up: bool,
     view: &str,
     store: bool,
+    ask: &dyn crate::daemon::upgrade::Ask,
 ) -> Result<Connection> {
     if settings.demo || settings.no_daemon {
         return connect(settings, catch_up).await;
     }
-    crate::daemon::attach(settings, view, store).await
+    crate::daemon::attach(settings, view, store, ask).await
 }
 
 /// The session against the embedded simulator, with a world made for the demo.

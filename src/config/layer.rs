@@ -44,6 +44,9 @@ pub struct Layer {
     pub runtime_dir: Option<PathBuf>,
     /// `--no-daemon`, `GOOFISH_NO_DAEMON`: the session in this process, not in the core.
     pub no_daemon: Option<bool>,
+    /// `--restart-core`, `GOOFISH_RESTART_CORE`: a core of another version is restarted
+    /// without asking.
+    pub restart_core: Option<bool>,
 }
 
 impl Layer {
@@ -70,6 +73,7 @@ impl Layer {
             runtime_dir: self.runtime_dir.or(lower.runtime_dir),
             core_program: self.core_program.or(lower.core_program),
             no_daemon: self.no_daemon.or(lower.no_daemon),
+            restart_core: self.restart_core.or(lower.restart_core),
         }
     }
 }
@@ -135,6 +139,9 @@ impl Env {
             .and_then(|v| v.into_string().ok())
             .filter(|c| !c.trim().is_empty())
             .map(|c| GivenCookie::header("GOOFISH_COOKIE", Secret::new(c)));
+        let flag = |k: &str| {
+            get(k).map(|v| !matches!(v.to_str().map(str::trim), Some("0" | "false" | "no")))
+        };
         let layer = Layer {
             config_file: path("GOOFISH_CONFIG"),
             data_dir: path("GOOFISH_DATA_DIR"),
@@ -148,8 +155,8 @@ impl Env {
             runtime_dir: path("GOOFISH_RUNTIME_DIR")
                 .or_else(|| path("XDG_RUNTIME_DIR").map(|d| d.join("goofish-tui"))),
             core_program: path("GOOFISH_CORE_PROGRAM"),
-            no_daemon: get("GOOFISH_NO_DAEMON")
-                .map(|v| !matches!(v.to_str().map(str::trim), Some("0" | "false" | "no"))),
+            no_daemon: flag("GOOFISH_NO_DAEMON"),
+            restart_core: flag("GOOFISH_RESTART_CORE"),
             ..Layer::default()
         };
         let locale = Lang::Auto.resolve_with(|k| get(k).and_then(|v| v.into_string().ok()));

@@ -71,6 +71,8 @@ pub struct Settings {
     pub demo: bool,
     /// Run the session in this process instead of attaching to the background core.
     pub no_daemon: bool,
+    /// A view that finds a core of another version restarts it without asking.
+    pub restart_core: bool,
     /// The program started as the background core; `None`: this one.
     pub core_program: Option<PathBuf>,
 }
@@ -170,6 +172,7 @@ impl Sources {
             notify: l.notify.unwrap_or_default(),
             demo: l.demo.unwrap_or(false),
             no_daemon: l.no_daemon.unwrap_or(false),
+            restart_core: l.restart_core.unwrap_or(false),
             core_program: l.core_program,
         })
     }

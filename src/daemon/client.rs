@@ -29,10 +29,25 @@ const COMMAND_CAPACITY: usize = 256;
 const EVENT_CAPACITY: usize = 1024;
 
 /// An open connection to the core, past the hellos.
-struct Link {
+pub(super) struct Link {
     rd: BufReader<OwnedReadHalf>,
     wr: OwnedWriteHalf,
     hello_account: Option<Uid>,
+    /// The core's program version and process, from its hello.
+    pub(super) version: String,
+    pub(super) pid: Option<u32>,
+}
+
+impl Link {
+    /// Asks this core to end, and waits until it closes the connection.
+    pub(super) async fn stop(mut self) -> Result<()> {
+        send_line(&mut self.wr, &ViewLine::Stop).await?;
+        let mut buf = Vec::new();
+        let ended = async { while let Ok(Some(_)) = read_line(&mut self.rd, &mut buf).await {} };
+        tokio::time::timeout(HELLO_WITHIN, ended)
+            .await
+            .map_err(|_| AttachError::NoAnswer("it did not end when asked".into()).into())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,11 +72,17 @@ pub enum AttachError {
 }
 
 /// Attaches to the account's core (starting one when none runs) and gives the session's
-/// channels. `store`: also open the local history in this process, for reading.
-pub async fn attach(settings: &Settings, view: &str, store: bool) -> Result<Connection> {
+/// channels. `store`: also open the local history in this process, for reading. A core of
+/// another version is restarted or used as `ask` and the settings say ([`super::upgrade`]).
+pub async fn attach(
+    settings: &Settings,
+    view: &str,
+    store: bool,
+    ask: &dyn super::upgrade::Ask,
+) -> Result<Connection> {
     // A missing login is said here, before any core is started for nothing.
     let (_, _, uid) = crate::run::login(settings)?;
-    let link = connect_or_start(settings, view).await?;
+    let link = super::upgrade::connect(settings, view, ask).await?;
     if let Some(served) = &link.hello_account
         && served != &uid
     {
@@ -140,7 +161,7 @@ pub async fn request(settings: &Settings, line: ViewLine) -> Result<Option<CoreL
 }
 
 /// SIGTERM to a core: it ends as on `stop` (its outbox is in the store).
-fn terminate(pid: u32) -> Result<()> {
+pub(super) fn terminate(pid: u32) -> Result<()> {
     let pid = i32::try_from(pid).map_err(|_| eyre!("not a process id: {pid}"))?;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
@@ -167,7 +188,7 @@ fn absent(e: &io::Error) -> bool {
 }
 
 /// The core's link, or `None` when no core listens at `place` (yet).
-async fn try_connect(place: &Place, view: &str) -> Result<Option<Link>> {
+pub(super) async fn try_connect(place: &Place, view: &str) -> Result<Option<Link>> {
     match UnixStream::connect(&place.socket).await {
         Ok(s) => Ok(Some(handshake(s, view).await?)),
         Err(e) if absent(&e) => Ok(None),
@@ -178,7 +199,7 @@ async fn try_connect(place: &Place, view: &str) -> Result<Option<Link>> {
     }
 }
 
-async fn connect_or_start(settings: &Settings, view: &str) -> Result<Link> {
+pub(super) async fn connect_or_start(settings: &Settings, view: &str) -> Result<Link> {
     let place = place(settings);
     if let Some(link) = try_connect(&place, view).await? {
         return Ok(link);
@@ -303,14 +324,21 @@ async fn handshake(stream: UnixStream, view: &str) -> Result<Link, AttachError> 
                 .and_then(|p| u32::try_from(p).ok()),
         });
     }
-    let hello_account = match wire::parse_core(&text) {
-        Ok(CoreLine::Hello { account, .. }) => account,
-        _ => None,
+    let (hello_account, version, pid) = match wire::parse_core(&text) {
+        Ok(CoreLine::Hello {
+            account,
+            version,
+            pid,
+            ..
+        }) => (account, version, Some(pid)),
+        _ => (None, "unknown".to_string(), None),
     };
     Ok(Link {
         rd,
         wr,
         hello_account,
+        version,
+        pid,
     })
 }
 

@@ -6,11 +6,13 @@
 //! * [`wire`]: the lines on the socket (versioned JSON, one object per line);
 //! * [`hub`]: which view gets what (pure);
 //! * `server`: the core's socket and its loop; [`client`]: a view's side, which starts a core
-//!   when none runs and starts a new one when it dies.
+//!   when none runs and starts a new one when it dies;
+//! * [`upgrade`]: what a view does with a core of another version (restart it, or use it).
 
 pub mod client;
 pub mod hub;
 mod server;
+pub mod upgrade;
 pub mod wire;
 
 pub use client::{attach, request, status};

@@ -183,7 +183,8 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
     // A hang-up of the terminal that started it is no reason to end.
     let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let commands = conn.session.commands.clone();
-    tracing::info!(socket = ?bound.place.socket, "core serving");
+    let version = super::upgrade::core_version();
+    tracing::info!(socket = ?bound.place.socket, version, "core serving");
     loop {
         tokio::select! {
             ev = conn.session.events.recv() => {
@@ -203,7 +204,7 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
                         continue;
                     }
                     next_id += 1;
-                    let sink = open_view(next_id, stream, from_tx.clone(), hub.account().cloned());
+                    let sink = open_view(next_id, stream, from_tx.clone(), hub.account().cloned(), &version);
                     sinks.insert(next_id, sink);
                 }
                 Err(e) => {
@@ -240,7 +241,7 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
                         let mut views = hub.views();
                         views.retain(|v| v.id != id);
                         let status = CoreStatus {
-                            version: wire::program_version(),
+                            version: version.clone(),
                             pid: std::process::id(),
                             account: hub.account().cloned(),
                             nick: hub.nick().map(str::to_string),
@@ -339,13 +340,14 @@ fn open_view(
     stream: UnixStream,
     to_loop: mpsc::Sender<FromView>,
     account: Option<crate::protocol::Uid>,
+    version: &str,
 ) -> Sink {
     let (rd, wr) = stream.into_split();
     let (lines_tx, lines_rx) = mpsc::channel(VIEW_QUEUE);
     let (kick_tx, kick_rx) = oneshot::channel();
     let _ = lines_tx.try_send(CoreLine::Hello {
         protocol: PROTOCOL,
-        version: wire::program_version(),
+        version: version.to_string(),
         account,
         pid: std::process::id(),
     });

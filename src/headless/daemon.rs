@@ -60,7 +60,11 @@ pub async fn run(settings: &Settings, args: &DaemonArgs) -> i32 {
     }
     if !args.status {
         // Make sure one runs: attaching starts it.
-        match crate::daemon::attach(settings, "daemon", false).await {
+        let ask = super::OnTerminal {
+            lang,
+            command: "daemon",
+        };
+        match crate::daemon::attach(settings, "daemon", false, &ask).await {
             Ok(conn) => conn.shutdown().await,
             Err(e) => {
                 say(&format!("{e:#}"));

@@ -32,7 +32,12 @@ pub struct FetchHistoryArgs {
 pub async fn run(settings: &Settings, args: &FetchHistoryArgs) -> i32 {
     super::init_logging(&settings.stderr_log_level);
     let lang = settings.lang;
-    let mut conn = match crate::run::open_session(settings, false, "fetch-history", true).await {
+    let ask = super::OnTerminal {
+        lang,
+        command: "fetch-history",
+    };
+    let opened = crate::run::open_session(settings, false, "fetch-history", true, &ask).await;
+    let mut conn = match opened {
         Ok(c) => c,
         Err(e) => {
             super::complain(lang, "fetch-history", &format!("{e:#}"));

@@ -38,6 +38,7 @@
 // may fall inside a character, and nothing is indexed where a bad length would panic.
 #![deny(clippy::string_slice, clippy::indexing_slicing)]
 
+mod core_prompt;
 pub mod daemon;
 pub mod decode;
 pub mod doctor;
@@ -80,6 +81,7 @@ fn init_logging(level: &str) {
 }
 
 pub use crate::signals::Signals;
+pub use core_prompt::OnTerminal;
 
 /// The session for a one-shot command (`send`, `recall`), connected by `deadline`; on
 /// failure, said through `say`, the exit code: a refused login or a timeout.
@@ -89,7 +91,11 @@ async fn connect_by(
     deadline: tokio::time::Instant,
     say: &dyn Fn(&str),
 ) -> Result<crate::run::Connection, i32> {
-    let opening = crate::run::open_session(settings, false, view, false);
+    let ask = OnTerminal {
+        lang: settings.lang,
+        command: view,
+    };
+    let opening = crate::run::open_session(settings, false, view, false, &ask);
     match tokio::time::timeout_at(deadline, opening).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => {

@@ -474,8 +474,12 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
     super::init_logging(&settings.stderr_log_level);
     let lang = settings.lang;
     let mut signals = Signals::new();
+    let ask = super::OnTerminal {
+        lang,
+        command: "watch",
+    };
     let connected = tokio::select! {
-        c = crate::run::open_session(settings, true, "watch", false) => c,
+        c = crate::run::open_session(settings, true, "watch", false, &ask) => c,
         _ = signals.recv() => return EXIT_OK,
     };
     let mut conn = match connected {

@@ -1,8 +1,10 @@
 //! Text as a person reads it, below both the reducer and the views: display-width layout
 //! (wrapping and truncation by terminal cells, by grapheme, the way the terminal buffer
 //! measures them; a wide character is never split), every string in both languages
-//! ([`i18n`]), and times as shown ([`timefmt`]).
+//! ([`i18n`], with what is said about a core of another version in [`core_version`]), and
+//! times as shown ([`timefmt`]).
 
+pub mod core_version;
 pub mod i18n;
 pub mod links;
 pub mod timefmt;

@@ -5,6 +5,7 @@
 //! waiting, and then draws once if anything visible changed. Idle, it neither draws nor wakes.
 
 pub mod clipboard;
+pub mod core_question;
 pub mod editor;
 pub mod hyperlinks;
 mod outgoing;

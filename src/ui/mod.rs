@@ -4,6 +4,7 @@
 //! right (item and peer at its head, messages, compose box), the status bar on the last line.
 
 mod attach;
+pub mod core_question;
 mod list;
 mod messages;
 mod search;

@@ -262,7 +262,7 @@ async fn a_view_that_sends_garbage_is_told_and_disconnected_and_the_core_goes_on
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_core_of_another_version_is_named_and_daemon_stop_ends_it() {
+async fn a_core_of_another_protocol_is_refused_without_a_terminal_and_daemon_stop_ends_it() {
     use std::io::{BufRead, BufReader, Write};
     let sim = quiet_sim().await;
     let cid = a_conversation(&sim).await;
@@ -287,15 +287,23 @@ async fn a_core_of_another_version_is_named_and_daemon_stop_ends_it() {
             let _ = s.write_all(line.as_bytes());
         }
     });
+    // Without a terminal nothing is asked: one line says why, and the exit code is 2.
     let out = place.run(&["send", "--to", &cid, "--text", "在的"]).await;
     let err = text(&out.stderr);
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("9.0.0")).count(),
+        1,
+        "{err}"
+    );
     assert!(
-        err.contains("a core of another version runs (9.0.0, protocol 2")
+        err.contains("goofish-tui 9.0.0 (protocol 2)")
+            && err.contains("--restart-core")
             && err.contains("daemon --stop"),
         "{err}"
     );
     assert_eq!(connections(&sim).await.1, 0, "nothing connected meanwhile");
+    assert_eq!(other.try_wait().unwrap(), None, "it was left alone");
     let stop = place.run(&["daemon", "--stop"]).await;
     assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
     let status = tokio::task::spawn_blocking(move || other.wait().unwrap())
@@ -415,4 +423,146 @@ async fn a_core_whose_data_directory_is_removed_ends() {
         assert!(Instant::now() < deadline, "the core went on");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// This program's version, as its core says it.
+const OURS: &str = env!("CARGO_PKG_VERSION");
+/// What the older core claims to be.
+const OLD: &str = "0.0.1-old";
+
+/// Starts a core that says it is of version [`OLD`] (same protocol) and waits until it is
+/// live; its pid.
+async fn an_older_core(place: &Place) -> u64 {
+    let mut c = place.cmd(&["daemon"]);
+    c.env("GOOFISH_CORE_VERSION", OLD);
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let status = until_status(place, "live", |s| s["connection"]["state"] == "live").await;
+    assert_eq!(status["version"], OLD, "{status}");
+    status["pid"].as_u64().unwrap()
+}
+
+async fn until_status(place: &Place, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = place.status().await;
+        if pred(&status) {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "no {what}: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether process `pid` has ended (a zombie has).
+fn ended(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+    }
+}
+
+async fn landed(sim: &SimHandle, said: &str) -> usize {
+    crate::common::sim_received(sim)
+        .await
+        .iter()
+        .filter(|m| m["text"] == said)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_without_a_terminal_uses_an_older_core_of_the_same_protocol_and_says_so_once() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    let pid = an_older_core(&place).await;
+    let out = place
+        .run(&["send", "--to", &cid, "--text", "旧核心也能发"])
+        .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(text(&out.stdout).trim().ends_with(".PNM"));
+    let said: Vec<&str> = err.lines().filter(|l| l.contains(OLD)).collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(
+        said[0].starts_with("goofish-tui send: the background core is goofish-tui 0.0.1-old")
+            && said[0].contains(&format!("this is {OURS}"))
+            && said[0].contains("--restart-core"),
+        "{err}"
+    );
+    // The same core and its one connection did the work.
+    assert_eq!(place.status().await["pid"].as_u64(), Some(pid));
+    assert_eq!(connections(&sim).await, (1, 1));
+    assert_eq!(landed(&sim, "旧核心也能发").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_core_replaces_an_older_core_and_the_text_it_kept_offline_is_sent_once() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    let old = an_older_core(&place).await;
+    // Offline: the service wants a slider check before it hands out a token, and the old
+    // core will not look again for minutes.
+    control(&sim, "fault", json!({"kind": "risk-control"})).await;
+    until_status(&place, "risk control", |s| {
+        s["connection"]["state"] == "risk_control"
+    })
+    .await;
+    // The send is handed to the core, which keeps it in its outbox; the command itself
+    // says why it cannot wait for it.
+    let out = place
+        .run(&[
+            "send",
+            "--to",
+            &cid,
+            "--text",
+            "离线时写的",
+            "--timeout",
+            "5",
+        ])
+        .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("slider check"), "{err}");
+    assert_eq!(landed(&sim, "离线时写的").await, 0);
+    control(&sim, "fault", json!({"kind": "clear"})).await;
+    let before = connections(&sim).await.1;
+    let out = place
+        .run(&["--restart-core", "send", "--to", &cid, "--text", "重启之后"])
+        .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("restarted the background core: {OLD} → {OURS}")),
+        "{err}"
+    );
+    assert!(!err.contains("using it as it is"), "{err}");
+    // The old core is gone; a core of this version has a new connection.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ended(old) {
+        assert!(Instant::now() < deadline, "the old core {old} still runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = place.status().await;
+    assert_eq!(status["version"], OURS, "{status}");
+    assert_ne!(status["pid"].as_u64(), Some(old));
+    assert!(connections(&sim).await.1 > before);
+    // The text left in the old core's outbox goes out from the new one, once.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while landed(&sim, "离线时写的").await == 0 {
+        assert!(Instant::now() < deadline, "the kept text was never sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(landed(&sim, "离线时写的").await, 1, "delivered once");
+    assert_eq!(landed(&sim, "重启之后").await, 1);
+    // A view of this version attaches to it without a word.
+    let again = place.run(&["send", "--to", &cid, "--text", "好"]).await;
+    assert_eq!(again.status.code(), Some(0));
+    assert!(!text(&again.stderr).contains("background core"));
 }

@@ -44,7 +44,8 @@ async fn key(rt: &mut Runtime<TestBackend>, code: KeyCode) {
 
 /// A TUI attached to the core of `place`, its local history shown.
 async fn tui(place: &Place) -> (Runtime<TestBackend>, Connection) {
-    let conn = goofish_tui::daemon::attach(&place.settings(), "tui", true)
+    let ask = goofish_tui::daemon::upgrade::Unattended;
+    let conn = goofish_tui::daemon::attach(&place.settings(), "tui", true, &ask)
         .await
         .unwrap();
     let opts = UiOptions {

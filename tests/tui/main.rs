@@ -9,6 +9,7 @@ mod samples;
 #[path = "../ui_support/mod.rs"]
 mod ui_support;
 
+mod core_question;
 mod core_views;
 mod pictures;
 mod seller_flow;
