@@ -261,21 +261,23 @@ async fn a_view_that_sends_garbage_is_told_and_disconnected_and_the_core_goes_on
     assert_eq!(connections(&sim).await, (1, 1));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_core_of_another_protocol_is_refused_without_a_terminal_and_daemon_stop_ends_it() {
+/// A stand-in for a core of a later version: it holds the core's lock and answers every
+/// hello with protocol 2, under the pid of a `sleep`; when that process ends (as a core does
+/// on SIGTERM) its lock and its socket go. The pid, and the process's end when it comes.
+fn a_core_of_protocol_2(
+    place: &Place,
+) -> (u32, std::sync::mpsc::Receiver<std::process::ExitStatus>) {
     use std::io::{BufRead, BufReader, Write};
-    let sim = quiet_sim().await;
-    let cid = a_conversation(&sim).await;
-    let place = Place::new(&sim);
-    // A stand-in for a core of a later version: it answers every hello with protocol 2.
     let mut other = std::process::Command::new("sleep")
         .arg("60")
         .spawn()
         .unwrap();
     let pid = other.id();
-    let socket = goofish_tui::daemon::place(&place.settings()).socket;
-    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
-    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let at = goofish_tui::daemon::place(&place.settings());
+    std::fs::create_dir_all(&at.dir).unwrap();
+    let lock = std::fs::File::create(&at.lock).unwrap();
+    lock.lock().unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&at.socket).unwrap();
     std::thread::spawn(move || {
         for s in listener.incoming() {
             let Ok(mut s) = s else { break };
@@ -287,6 +289,26 @@ async fn a_core_of_another_protocol_is_refused_without_a_terminal_and_daemon_sto
             let _ = s.write_all(line.as_bytes());
         }
     });
+    let (tx, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let status = other.wait().unwrap();
+        let _ = std::fs::remove_file(&at.socket);
+        drop(lock);
+        let _ = tx.send(status);
+    });
+    (pid, ended)
+}
+
+fn signal_of(status: std::process::ExitStatus) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(&status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_of_another_protocol_is_refused_without_a_terminal_and_daemon_stop_ends_it() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    let (_, ended) = a_core_of_protocol_2(&place);
     // Without a terminal nothing is asked: one line says why, and the exit code is 2.
     let out = place.run(&["send", "--to", &cid, "--text", "在的"]).await;
     let err = text(&out.stderr);
@@ -303,17 +325,43 @@ async fn a_core_of_another_protocol_is_refused_without_a_terminal_and_daemon_sto
         "{err}"
     );
     assert_eq!(connections(&sim).await.1, 0, "nothing connected meanwhile");
-    assert_eq!(other.try_wait().unwrap(), None, "it was left alone");
+    assert!(ended.try_recv().is_err(), "it was left alone");
     let stop = place.run(&["daemon", "--stop"]).await;
     assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
-    let status = tokio::task::spawn_blocking(move || other.wait().unwrap())
-        .await
-        .unwrap();
+    let status = ended.recv_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&status),
+        signal_of(status),
         Some(15),
         "the other core was asked to end"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_core_ends_a_core_of_another_protocol_by_its_pid_and_starts_this_version() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    let (pid, ended) = a_core_of_protocol_2(&place);
+    let out = place
+        .run(&["send", "--restart-core", "--to", &cid, "--text", "新版本"])
+        .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("restarted the background core: 9.0.0 → {OURS}")),
+        "{err}"
+    );
+    let status = ended.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        signal_of(status),
+        Some(15),
+        "SIGTERM to the pid of its hello"
+    );
+    let core = place.status().await;
+    assert_eq!(core["version"], OURS, "{core}");
+    assert_ne!(core["pid"].as_u64(), Some(u64::from(pid)));
+    assert_eq!(connections(&sim).await, (1, 1));
+    assert_eq!(landed(&sim, "新版本").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -565,4 +613,79 @@ async fn restart_core_replaces_an_older_core_and_the_text_it_kept_offline_is_sen
     let again = place.run(&["send", "--to", &cid, "--text", "好"]).await;
     assert_eq!(again.status.code(), Some(0));
     assert!(!text(&again.stderr).contains("background core"));
+}
+
+/// Runs `c` with a terminal for its stdin and stderr (stdout stays a pipe), answers `answer`
+/// to the question once it shows; the exit code, stdout and what the terminal showed.
+fn on_a_terminal(mut c: std::process::Command, answer: &str) -> (Option<i32>, String, String) {
+    use nix::fcntl::OFlag;
+    use std::io::{Read, Write};
+    // Both ends close on exec: no other process (a core the child starts, a process another
+    // test starts meanwhile) keeps the terminal open after the child.
+    let mut master =
+        nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).unwrap();
+    nix::pty::grantpt(&master).unwrap();
+    nix::pty::unlockpt(&master).unwrap();
+    let name = nix::pty::ptsname_r(&master).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name)
+        .unwrap();
+    c.stdin(slave.try_clone().unwrap()).stderr(slave);
+    let child = c.spawn().unwrap();
+    // The terminal ends for its reader once the child (its last user) is gone.
+    drop(c);
+    let mut shown = Vec::new();
+    let mut answered = false;
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        shown.extend_from_slice(&buf[..n]);
+        if !answered && String::from_utf8_lossy(&shown).contains("[Y/n]") {
+            master.write_all(answer.as_bytes()).unwrap();
+            answered = true;
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), text(&out.stdout), text(&shown))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_on_a_terminal_asks_n_keeps_the_older_core_and_y_restarts_it() {
+    let sim = quiet_sim().await;
+    let cid = a_conversation(&sim).await;
+    let place = Place::new(&sim);
+    let old = an_older_core(&place).await;
+    let c = place.cmd(&["send", "--to", &cid, "--text", "先用旧的"]);
+    let (code, stdout, shown) = tokio::task::spawn_blocking(move || on_a_terminal(c, "n\n"))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(stdout.trim().ends_with(".PNM"), "{stdout}");
+    assert!(
+        shown.contains(&format!(
+            "The background core runs goofish-tui {OLD}; this is {OURS}. Restart it with this version?"
+        )),
+        "{shown}"
+    );
+    // Asked and answered: no notice besides.
+    assert!(!shown.contains("using it as it is"), "{shown}");
+    assert_eq!(place.status().await["pid"].as_u64(), Some(old));
+    let c = place.cmd(&["send", "--to", &cid, "--text", "换新的"]);
+    let (code, _, shown) = tokio::task::spawn_blocking(move || on_a_terminal(c, "y\n"))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        shown.contains(&format!("restarted the background core: {OLD} → {OURS}")),
+        "{shown}"
+    );
+    let status = place.status().await;
+    assert_eq!(status["version"], OURS, "{status}");
+    assert!(ended(old));
+    assert_eq!(landed(&sim, "先用旧的").await, 1);
+    assert_eq!(landed(&sim, "换新的").await, 1);
 }
