@@ -12,6 +12,7 @@ use super::wire::{self, PROTOCOL};
 use crate::config::Settings;
 use crate::text::core_version::{self as text, Versions};
 use color_eyre::eyre::{Result, eyre};
+use futures_util::future::BoxFuture;
 use std::time::Duration;
 
 /// How long the old core may take to end (its session is given 2 s to close).
@@ -20,7 +21,8 @@ const END_WITHIN: Duration = Duration::from_secs(15);
 /// How a view puts the question to its user and tells them what happened.
 pub trait Ask: Sync {
     /// The user's answer (true: restart), or `None` when this view cannot ask (no terminal).
-    fn ask(&self, found: &Versions) -> Option<bool>;
+    /// Awaited, so that the view's own end signals still count while the user thinks.
+    fn ask(&self, found: &Versions) -> BoxFuture<'static, Option<bool>>;
     /// One line for the user.
     fn tell(&self, line: &str);
 }
@@ -29,8 +31,8 @@ pub trait Ask: Sync {
 pub struct Unattended;
 
 impl Ask for Unattended {
-    fn ask(&self, _: &Versions) -> Option<bool> {
-        None
+    fn ask(&self, _: &Versions) -> BoxFuture<'static, Option<bool>> {
+        Box::pin(async { None })
     }
     fn tell(&self, line: &str) {
         tracing::info!("{line}");
@@ -100,7 +102,7 @@ pub(super) async fn connect(settings: &Settings, view: &str, ask: &dyn Ask) -> R
     let answer = if settings.restart_core {
         None
     } else {
-        ask.ask(&found)
+        ask.ask(&found).await
     };
     let lang = settings.lang;
     tracing::info!(

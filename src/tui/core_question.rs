@@ -4,6 +4,7 @@
 use crate::daemon::upgrade::Ask;
 use crate::text::core_version::Versions;
 use crate::text::i18n::Lang;
+use futures_util::future::BoxFuture;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -32,17 +33,35 @@ pub fn answer(key: &KeyEvent) -> Option<bool> {
 }
 
 impl Ask for OnScreen {
-    fn ask(&self, found: &Versions) -> Option<bool> {
+    fn ask(&self, found: &Versions) -> BoxFuture<'static, Option<bool>> {
         if !(io::stdin().is_terminal() && io::stdout().is_terminal()) {
-            return None;
+            return Box::pin(async { None });
         }
-        match on_screen(self.lang, found) {
-            Ok(yes) => Some(yes),
-            Err(e) => {
-                tracing::warn!("cannot ask on the terminal: {e}");
-                None
+        let lang = self.lang;
+        let (theirs, ours) = (found.theirs.to_string(), found.ours.to_string());
+        let (their_protocol, our_protocol) = (found.their_protocol, found.our_protocol);
+        let asked = tokio::task::spawn_blocking(move || {
+            let found = Versions {
+                theirs: &theirs,
+                their_protocol,
+                ours: &ours,
+                our_protocol,
+            };
+            on_screen(lang, &found)
+        });
+        Box::pin(async move {
+            match asked.await {
+                Ok(Ok(yes)) => Some(yes),
+                Ok(Err(e)) => {
+                    tracing::warn!("cannot ask on the terminal: {e}");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!("cannot ask on the terminal: {e}");
+                    None
+                }
             }
-        }
+        })
     }
 
     fn tell(&self, line: &str) {

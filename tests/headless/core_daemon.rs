@@ -616,8 +616,12 @@ async fn restart_core_replaces_an_older_core_and_the_text_it_kept_offline_is_sen
 }
 
 /// Runs `c` with a terminal for its stdin and stderr (stdout stays a pipe), answers `answer`
-/// to the question once it shows; the exit code, stdout and what the terminal showed.
-fn on_a_terminal(mut c: std::process::Command, answer: &str) -> (Option<i32>, String, String) {
+/// to the question once it shows (`None`: Ctrl-C, as SIGINT); the exit code, stdout and what
+/// the terminal showed.
+fn on_a_terminal(
+    mut c: std::process::Command,
+    answer: Option<&str>,
+) -> (Option<i32>, String, String) {
     use nix::fcntl::OFlag;
     use std::io::{Read, Write};
     // Both ends close on exec: no other process (a core the child starts, a process another
@@ -645,7 +649,13 @@ fn on_a_terminal(mut c: std::process::Command, answer: &str) -> (Option<i32>, St
         }
         shown.extend_from_slice(&buf[..n]);
         if !answered && String::from_utf8_lossy(&shown).contains("[Y/n]") {
-            master.write_all(answer.as_bytes()).unwrap();
+            match answer {
+                Some(a) => master.write_all(a.as_bytes()).unwrap(),
+                None => {
+                    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+                    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+                }
+            }
             answered = true;
         }
     }
@@ -660,7 +670,7 @@ async fn a_send_on_a_terminal_asks_n_keeps_the_older_core_and_y_restarts_it() {
     let place = Place::new(&sim);
     let old = an_older_core(&place).await;
     let c = place.cmd(&["send", "--to", &cid, "--text", "先用旧的"]);
-    let (code, stdout, shown) = tokio::task::spawn_blocking(move || on_a_terminal(c, "n\n"))
+    let (code, stdout, shown) = tokio::task::spawn_blocking(move || on_a_terminal(c, Some("n\n")))
         .await
         .unwrap();
     assert_eq!(code, Some(0), "{shown}");
@@ -675,7 +685,7 @@ async fn a_send_on_a_terminal_asks_n_keeps_the_older_core_and_y_restarts_it() {
     assert!(!shown.contains("using it as it is"), "{shown}");
     assert_eq!(place.status().await["pid"].as_u64(), Some(old));
     let c = place.cmd(&["send", "--to", &cid, "--text", "换新的"]);
-    let (code, _, shown) = tokio::task::spawn_blocking(move || on_a_terminal(c, "y\n"))
+    let (code, _, shown) = tokio::task::spawn_blocking(move || on_a_terminal(c, Some("y\n")))
         .await
         .unwrap();
     assert_eq!(code, Some(0), "{shown}");
@@ -688,4 +698,22 @@ async fn a_send_on_a_terminal_asks_n_keeps_the_older_core_and_y_restarts_it() {
     assert!(ended(old));
     assert_eq!(landed(&sim, "先用旧的").await, 1);
     assert_eq!(landed(&sim, "换新的").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_interrupted_at_the_question_ends_and_leaves_the_older_core_alone() {
+    let sim = quiet_sim().await;
+    let place = Place::new(&sim);
+    let old = an_older_core(&place).await;
+    let c = place.cmd(&["watch", "--json"]);
+    let (code, stdout, shown) = tokio::task::spawn_blocking(move || on_a_terminal(c, None))
+        .await
+        .unwrap();
+    // As a watch stopped by SIGINT at any other time.
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(stdout, "");
+    assert!(shown.contains("[Y/n]"), "{shown}");
+    let status = place.status().await;
+    assert_eq!(status["pid"].as_u64(), Some(old), "{status}");
+    assert_eq!(status["version"], OLD);
 }
