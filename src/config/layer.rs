@@ -44,6 +44,8 @@ pub struct Layer {
     pub runtime_dir: Option<PathBuf>,
     /// `--no-daemon`, `GOOFISH_NO_DAEMON`: the session in this process, not in the core.
     pub no_daemon: Option<bool>,
+    /// `--account`: which of the data directory's accounts (uid or nick; `all` for `watch`).
+    pub account: Option<String>,
 }
 
 impl Layer {
@@ -70,6 +72,7 @@ impl Layer {
             runtime_dir: self.runtime_dir.or(lower.runtime_dir),
             core_program: self.core_program.or(lower.core_program),
             no_daemon: self.no_daemon.or(lower.no_daemon),
+            account: self.account.or(lower.account),
         }
     }
 }

@@ -73,6 +73,9 @@ pub struct Settings {
     pub no_daemon: bool,
     /// The program started as the background core; `None`: this one.
     pub core_program: Option<PathBuf>,
+    /// `--account`: the account a view is for (uid or nick), when the data directory has
+    /// several; `None`: the first one logged in.
+    pub account: Option<String>,
 }
 
 impl Settings {
@@ -171,6 +174,7 @@ impl Sources {
             demo: l.demo.unwrap_or(false),
             no_daemon: l.no_daemon.unwrap_or(false),
             core_program: l.core_program,
+            account: l.account,
         })
     }
 }

@@ -60,7 +60,8 @@ pub enum AttachError {
 /// channels. `store`: also open the local history in this process, for reading.
 pub async fn attach(settings: &Settings, view: &str, store: bool) -> Result<Connection> {
     // A missing login is said here, before any core is started for nothing.
-    let (_, _, uid) = crate::run::login(settings)?;
+    let account = crate::run::login_account(settings)?.account;
+    let uid = account.uid.clone();
     let link = connect_or_start(settings, view).await?;
     if let Some(served) = &link.hello_account
         && served != &uid
@@ -68,7 +69,7 @@ pub async fn attach(settings: &Settings, view: &str, store: bool) -> Result<Conn
         tracing::warn!(%served, %uid, "the core serves another account than the given cookie");
     }
     let (store, store_problem) = if store {
-        crate::run::open_store(settings.store_dir(), &uid, None).await
+        crate::run::open_store(account.store_dir(), &uid, None).await
     } else {
         (None, None)
     };

@@ -38,6 +38,7 @@
 // may fall inside a character, and nothing is indexed where a bad length would panic.
 #![deny(clippy::string_slice, clippy::indexing_slicing)]
 
+pub mod accounts;
 pub mod daemon;
 pub mod decode;
 pub mod doctor;
