@@ -269,6 +269,10 @@ pub struct SimArgs {
     /// (default: never).
     #[arg(long, value_name = "SECS")]
     pub session_lifetime: Option<f64>,
+    /// Sellers served behind the same endpoints, each with its own uid, nick, cookie and
+    /// world (the further ones are listed under `others` in the JSON line).
+    #[arg(long, default_value_t = 1)]
+    pub sellers: usize,
 }
 
 #[cfg(test)]

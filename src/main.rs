@@ -189,6 +189,7 @@ async fn run_sim(log_level: &str, args: &SimArgs) -> Result<()> {
         session_lifetime: args
             .session_lifetime
             .map(|s| Duration::from_secs_f64(s.clamp(0.1, 1e9))),
+        sellers: args.sellers.clamp(1, 16),
         ..SimOptions::default()
     };
     let handle = sim::start(opts)

@@ -5,9 +5,9 @@
 
 pub mod draw;
 
-use super::state::Sim;
+use crate::sim::shards::Shard;
 use axum::Router;
-use axum::extract::{Path, State as AxState};
+use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -24,7 +24,7 @@ const AVATAR_SIZE: (u32, u32) = (96, 96);
 /// Total bytes of uploaded pictures kept to serve back; the oldest go first.
 pub const UPLOADS_KEPT_BYTES: usize = 64 * 1024 * 1024;
 
-pub fn routes() -> Router<Arc<Sim>> {
+pub fn routes() -> Router<Arc<crate::sim::shards::Shards>> {
     Router::new()
         .route("/bao/uploaded/{*rest}", get(bao_uploaded))
         .route("/imgextra/{*rest}", get(imgextra))
@@ -148,7 +148,7 @@ fn spec(subject: Subject, seed: u64, (width, height): (u32, u32), scratch: bool)
 }
 
 /// `/bao/uploaded/…`: item pictures and buyers' avatars; anything else is not there.
-async fn bao_uploaded(AxState(sim): AxState<Arc<Sim>>, Path(rest): Path<String>) -> Response {
+async fn bao_uploaded(Shard(sim): Shard, Path(rest): Path<String>) -> Response {
     let path = format!("/bao/uploaded/{rest}");
     let found = {
         let st = sim.state();
@@ -173,7 +173,7 @@ async fn bao_uploaded(AxState(sim): AxState<Arc<Sim>>, Path(rest): Path<String>)
 }
 
 /// `/imgextra/…`: pictures sent in chat: uploaded ones as they were, the world's own drawn.
-async fn imgextra(AxState(sim): AxState<Arc<Sim>>, Path(rest): Path<String>) -> Response {
+async fn imgextra(Shard(sim): Shard, Path(rest): Path<String>) -> Response {
     let path = format!("/imgextra/{rest}");
     if let Some(bytes) = sim.state().uploaded.get(&path) {
         return picture(bytes);
