@@ -169,7 +169,12 @@ pub fn login_account(settings: &Settings) -> Result<Login> {
     }
     let data = &settings.paths.data_dir;
     let all = accounts::list(data);
-    let wanted = settings.account.as_deref().filter(|w| *w != accounts::ALL);
+    let wanted = settings.account.as_deref();
+    if wanted == Some(accounts::ALL) {
+        bail!(
+            "--account all is for `watch`; the other commands take one account (a uid or a nick)"
+        );
+    }
     let Some(account) = accounts::choose(&all, wanted)? else {
         return Err(NoLogin.into());
     };
