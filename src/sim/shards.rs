@@ -46,10 +46,10 @@ impl Shards {
 
     /// The seller a request is for.
     fn pick(&self, parts: &Parts) -> &Arc<Sim> {
-        if let Some(uid) = parts.uri.query().and_then(|q| query_value(q, "account")) {
-            if let Some(s) = self.by_uid(&uid) {
-                return s;
-            }
+        if let Some(uid) = parts.uri.query().and_then(|q| query_value(q, "account"))
+            && let Some(s) = self.by_uid(&uid)
+        {
+            return s;
         }
         let path = parts.uri.path();
         if path.starts_with("/newlogin/qrcode/") || path == "/mini_login.htm" {
