@@ -135,13 +135,17 @@ async fn one_core_runs_both_accounts_and_watch_all_shows_each_with_its_account()
     login(&sim, &place, &first).await;
     login(&sim, &place, &second).await;
     let mut watch = Lines::start(place.cmd(&["watch", "--account", "all", "--json"]));
-    for uid in [&first, &second] {
-        watch
-            .until(&format!("{uid} live"), |v| {
-                v["type"] == "connection" && v["state"] == "live" && v["account"] == uid.as_str()
+    // Both go live, in whichever order.
+    let mut live = std::collections::BTreeSet::new();
+    while live.len() < 2 {
+        let v = watch
+            .until("both accounts live", |v| {
+                v["type"] == "connection" && v["state"] == "live"
             })
             .await;
+        live.insert(v["account"].as_str().unwrap().to_string());
     }
+    assert_eq!(live, [first.clone(), second.clone()].into_iter().collect());
     assert_eq!(
         connections(&sim).await,
         [(first.clone(), 1), (second.clone(), 1)]
