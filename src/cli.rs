@@ -4,6 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use goofish_tui::config::defaults::{MTOP_URL, PASSPORT_URL, UPLOAD_URL, WS_URL};
 use goofish_tui::config::{GivenCookie, Layer};
+use goofish_tui::headless::accounts::AccountsArgs;
 use goofish_tui::headless::daemon::DaemonArgs;
 use goofish_tui::headless::decode::DecodeArgs;
 use goofish_tui::headless::doctor::DoctorArgs;
@@ -122,6 +123,10 @@ pub struct Cli {
     /// without asking (for scripts) [env: GOOFISH_RESTART_CORE].
     #[arg(long, global = true)]
     pub restart_core: bool,
+    /// Which account (a uid or a nick) when the data directory has several; `watch` also
+    /// takes `all` (default: the first one logged in, as `goofish-tui accounts` lists them).
+    #[arg(long, global = true, value_name = "UID|NICK")]
+    pub account: Option<String>,
     /// Delete the account's local history (the message cache and unsent texts), say what
     /// was deleted, and exit.
     #[arg(long, global = true)]
@@ -174,6 +179,7 @@ impl Cli {
             demo: self.demo.then_some(true),
             no_daemon: self.no_daemon.then_some(true),
             restart_core: self.restart_core.then_some(true),
+            account: self.account.clone(),
             ..Layer::default()
         }
     }
@@ -220,7 +226,10 @@ pub enum Command {
     /// Search the local history (no network): conversation, time, sender and text of each match.
     Search(SearchArgs),
     /// Log in by scanning a QR code with the Xianyu app; the login is saved for later runs.
+    /// Logging into another account adds it (the same account again replaces its login).
     Login(LoginArgs),
+    /// List the accounts logged in here (uid, nick, folder); the first is the default.
+    Accounts(AccountsArgs),
     /// Read the history of every conversation into the local history, so search finds it all.
     FetchHistory(FetchHistoryArgs),
     /// The background core that owns the account's connection and local history, shared by
@@ -265,6 +274,10 @@ pub struct SimArgs {
     /// (default: never).
     #[arg(long, value_name = "SECS")]
     pub session_lifetime: Option<f64>,
+    /// Sellers served behind the same endpoints, each with its own uid, nick, cookie and
+    /// world (the further ones are listed under `others` in the JSON line).
+    #[arg(long, default_value_t = 1)]
+    pub sellers: usize,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! goofish-tui: a terminal messenger for the Goofish (闲鱼) web IM.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod app;
 pub mod config;
 pub mod daemon;

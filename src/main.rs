@@ -65,6 +65,9 @@ fn main() -> Result<()> {
             Some(Command::Login(ref args)) => headless::exit(
                 headless::login::run(&settings_for("login", lang, resolved), args).await,
             ),
+            Some(Command::Accounts(ref args)) => headless::exit(
+                headless::accounts::run(&settings_for("accounts", lang, resolved), args).await,
+            ),
             Some(Command::Search(ref args)) => said(
                 lang,
                 resolved
@@ -97,7 +100,9 @@ fn said(lang: Lang, result: Result<()>) -> Result<()> {
     if let Err(e) = result {
         let text = i18n::message(lang, &format!("{e:#}"));
         eprintln!("goofish-tui: {}", goofish_tui::safe_text::clean(&text));
-        headless::exit(1);
+        // A wrong `--account` is said as a login problem is, by every command.
+        let unknown = e.is::<goofish_tui::accounts::UnknownAccount>();
+        headless::exit(if unknown { headless::EXIT_LOGIN } else { 1 });
     }
     Ok(())
 }
@@ -111,7 +116,6 @@ fn login_setup(settings: &Settings) -> Option<goofish_tui::tui::LoginSetup> {
     Some(goofish_tui::tui::LoginSetup {
         endpoints,
         data_dir: settings.paths.data_dir.clone(),
-        jar_path: settings.paths.cookie_jar(),
     })
 }
 
@@ -188,6 +192,7 @@ async fn run_sim(log_level: &str, args: &SimArgs) -> Result<()> {
         session_lifetime: args
             .session_lifetime
             .map(|s| Duration::from_secs_f64(s.clamp(0.1, 1e9))),
+        sellers: args.sellers.clamp(1, 16),
         ..SimOptions::default()
     };
     let handle = sim::start(opts)

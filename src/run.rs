@@ -1,6 +1,7 @@
 //! Start-up shared by the messenger and the commands: the log file, the login cookie, the
 //! simulator for `--demo`, the session actor and the account's local history.
 
+use crate::accounts::{self, Account};
 use crate::config::Settings;
 use crate::im::ImCommand;
 use crate::im::conn::ConnConfig;
@@ -73,14 +74,30 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
         return demo(settings, conn_cfg).await;
     }
 
-    let paths = &settings.paths;
-    let (jar, source, uid) = login(settings)?;
-    let jar_path = paths.cookie_jar();
+    let login = login_account(settings)?;
+    connect_as(settings, login, catch_up).await
+}
+
+/// The session of one account, logged in with `login`'s jar; its device id and local
+/// history are the account's own.
+pub async fn connect_as(settings: &Settings, login: Login, catch_up: bool) -> Result<Connection> {
+    let conn_cfg = |ws: String| ConnConfig {
+        ws_url: ws,
+        heartbeat_every: settings.heartbeat,
+        ..ConnConfig::default()
+    };
+    let Login {
+        jar,
+        source,
+        account,
+    } = login;
+    let uid = account.uid.clone();
+    let jar_path = account.jar();
     let endpoints = Endpoints::from_urls(&settings.endpoints).map_err(|e| eyre!(e))?;
-    crate::private_fs::create_dir(&paths.data_dir).wrap_err_with(|| {
+    crate::private_fs::create_dir(&account.dir).wrap_err_with(|| {
         format!(
-            "cannot create the data directory {}",
-            paths.data_dir.display()
+            "cannot create the account's directory {}",
+            account.dir.display()
         )
     })?;
     let mtop = MtopClient::new(endpoints, jar, Some(jar_path))?;
@@ -108,13 +125,13 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
     }
     let mut cfg = SessionConfig::new(
         conn_cfg(settings.endpoints.ws.clone()),
-        DeviceSource::File(paths.device_id()),
+        DeviceSource::File(account.device_id()),
     );
     cfg.login.keepalive = Some(settings.login_keepalive);
     cfg.login.silent_spent = silent_spent;
     cfg.login.renew_every = Some(settings.login_renew);
     let keep = settings.keep_per_conversation;
-    let (store, store_problem) = open_store(settings.store_dir(), &uid, keep).await;
+    let (store, store_problem) = open_store(account.store_dir(), &uid, keep).await;
     cfg.store = store.clone();
     cfg.catch_up_at_start = catch_up;
     let session = session::spawn(cfg, mtop);
@@ -128,31 +145,95 @@ pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> 
     })
 }
 
+/// One account's login, read without the network.
+pub struct Login {
+    pub jar: CookieJar,
+    /// Where the cookie comes from, for messages.
+    pub source: String,
+    pub account: Account,
+}
+
 /// The login to use, read without the network: the cookie given this time, else the saved
-/// jar; where it comes from (for messages) and whose it is. [`NoLogin`] when there is none.
+/// jar of the account `--account` names (the first one when it names none); where it comes
+/// from (for messages) and whose it is. [`NoLogin`] when there is none, [`UnknownAccount`]
+/// when `--account` names none of them.
 pub fn login(settings: &Settings) -> Result<(CookieJar, String, Uid)> {
-    let given = settings
-        .cookie
-        .as_ref()
-        .map(|c| CookieJar::from_given(c).map(|jar| (jar, c.source.clone())))
-        .transpose()?;
-    let jar_path = settings.paths.cookie_jar();
-    let (jar, source) = match given {
-        Some(given) => given,
-        // A saved jar without a user id is no login either.
-        None => match CookieJar::load(&jar_path) {
-            Ok(jar) if jar.uid().is_some() => {
-                (jar, format!("the saved cookie jar {}", jar_path.display()))
-            }
-            _ => return Err(NoLogin.into()),
-        },
+    let l = login_account(settings)?;
+    Ok((l.jar, l.source, l.account.uid))
+}
+
+/// As [`login`], with the account's folder.
+pub fn login_account(settings: &Settings) -> Result<Login> {
+    if let Some(given) = given_login(settings)? {
+        return Ok(given);
+    }
+    let data = &settings.paths.data_dir;
+    let all = accounts::list(data);
+    let wanted = settings.account.as_deref();
+    if wanted == Some(accounts::ALL) {
+        bail!(
+            "--account all is for `watch`; the other commands take one account (a uid or a nick)"
+        );
+    }
+    let Some(account) = accounts::choose(&all, wanted)? else {
+        return Err(NoLogin.into());
     };
+    saved_login(account.clone())
+}
+
+/// Every account's login, for the core: the given cookie alone when there is one.
+pub fn logins(settings: &Settings) -> Result<Vec<Login>> {
+    if let Some(given) = given_login(settings)? {
+        return Ok(vec![given]);
+    }
+    let all = accounts::list(&settings.paths.data_dir);
+    if all.is_empty() {
+        return Err(NoLogin.into());
+    }
+    all.into_iter().map(saved_login).collect()
+}
+
+fn saved_login(account: Account) -> Result<Login> {
+    let path = account.jar();
+    match CookieJar::load(&path) {
+        Ok(jar) if jar.uid().as_ref() == Some(&account.uid) => Ok(Login {
+            jar,
+            source: format!("the saved cookie jar {}", path.display()),
+            account,
+        }),
+        // Changed since it was listed.
+        _ => Err(NoLogin.into()),
+    }
+}
+
+/// The cookie given this time (`GOOFISH_COOKIE`, `--cookie-file`): a run of that one
+/// account, in its folder (the one it has, else a new one).
+fn given_login(settings: &Settings) -> Result<Option<Login>> {
+    let Some(c) = settings.cookie.as_ref() else {
+        return Ok(None);
+    };
+    let jar = CookieJar::from_given(c)?;
+    let source = c.source.clone();
     let Some(uid) = jar.uid() else {
         bail!(
             "The cookie from {source} has no `unb` (user id): it does not come from a logged-in tab.\n\n{COOKIE_HELP}"
         );
     };
-    Ok((jar, source, uid))
+    let data = &settings.paths.data_dir;
+    let account = accounts::list(data)
+        .into_iter()
+        .find(|a| a.uid == uid)
+        .unwrap_or_else(|| Account {
+            dir: accounts::dir_for(data, &uid),
+            uid,
+            nick: None,
+            added_ms: 0,
+        });
+    Ok(Some(Login {
+        jar,
+        source,
+        account,
+    }))
 }
 
 /// The session a view uses: the background core's (attaching to it, or starting it), or one

@@ -47,6 +47,8 @@ pub struct Layer {
     /// `--restart-core`, `GOOFISH_RESTART_CORE`: a core of another version is restarted
     /// without asking.
     pub restart_core: Option<bool>,
+    /// `--account`: which of the data directory's accounts (uid or nick; `all` for `watch`).
+    pub account: Option<String>,
 }
 
 impl Layer {
@@ -74,6 +76,7 @@ impl Layer {
             core_program: self.core_program.or(lower.core_program),
             no_daemon: self.no_daemon.or(lower.no_daemon),
             restart_core: self.restart_core.or(lower.restart_core),
+            account: self.account.or(lower.account),
         }
     }
 }

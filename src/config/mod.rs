@@ -75,6 +75,9 @@ pub struct Settings {
     pub restart_core: bool,
     /// The program started as the background core; `None`: this one.
     pub core_program: Option<PathBuf>,
+    /// `--account`: the account a view is for (uid or nick), when the data directory has
+    /// several; `None`: the first one logged in.
+    pub account: Option<String>,
 }
 
 impl Settings {
@@ -174,6 +177,7 @@ impl Sources {
             no_daemon: l.no_daemon.unwrap_or(false),
             restart_core: l.restart_core.unwrap_or(false),
             core_program: l.core_program,
+            account: l.account,
         })
     }
 }

@@ -36,6 +36,8 @@ pub(super) struct Link {
     /// The core's program version and process, from its hello.
     pub(super) version: String,
     pub(super) pid: Option<u32>,
+    /// Every account the core serves, as its hello says.
+    hello_accounts: Vec<Uid>,
 }
 
 impl Link {
@@ -81,15 +83,32 @@ pub async fn attach(
     ask: &dyn super::upgrade::Ask,
 ) -> Result<Connection> {
     // A missing login is said here, before any core is started for nothing.
-    let (_, _, uid) = crate::run::login(settings)?;
-    let link = super::upgrade::connect(settings, view, ask).await?;
+    let account = crate::run::login_account(settings)?.account;
+    let uid = account.uid.clone();
+    let link = super::upgrade::connect(settings, view, &uid, ask).await?;
+    // A core of one account may not list it; one that lists its accounts serves this view
+    // the one asked for, or none.
+    if !link.hello_accounts.is_empty() && !link.hello_accounts.contains(&uid) {
+        return Err(AttachError::Refused(format!(
+            "it does not serve account {uid} (it serves {}): it started before that login, or the \
+             login was refused when it started (see the log); stop it with \
+             `goofish-tui daemon --stop` and it starts again with every account",
+            link.hello_accounts
+                .iter()
+                .map(Uid::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
     if let Some(served) = &link.hello_account
+        && link.hello_accounts.is_empty()
         && served != &uid
     {
         tracing::warn!(%served, %uid, "the core serves another account than the given cookie");
     }
     let (store, store_problem) = if store {
-        crate::run::open_store(settings.store_dir(), &uid, None).await
+        crate::run::open_store(account.store_dir(), &uid, None).await
     } else {
         (None, None)
     };
@@ -98,6 +117,7 @@ pub async fn attach(
     let task = tokio::spawn(bridge(
         settings.clone(),
         view.to_string(),
+        uid,
         link,
         cmd_rx,
         ev_tx,
@@ -130,7 +150,7 @@ pub async fn request(settings: &Settings, line: ViewLine) -> Result<Option<CoreL
             ));
         }
     };
-    let mut link = match handshake(stream, "daemon").await {
+    let mut link = match handshake(stream, "daemon", None).await {
         Ok(l) => l,
         // A core of another version speaks another protocol: it is stopped as any process.
         Err(AttachError::OtherVersion { pid: Some(pid), .. }) if line == ViewLine::Stop => {
@@ -188,9 +208,9 @@ fn absent(e: &io::Error) -> bool {
 }
 
 /// The core's link, or `None` when no core listens at `place` (yet).
-pub(super) async fn try_connect(place: &Place, view: &str) -> Result<Option<Link>> {
+pub(super) async fn try_connect(place: &Place, view: &str, account: &Uid) -> Result<Option<Link>> {
     match UnixStream::connect(&place.socket).await {
-        Ok(s) => Ok(Some(handshake(s, view).await?)),
+        Ok(s) => Ok(Some(handshake(s, view, Some(account)).await?)),
         Err(e) if absent(&e) => Ok(None),
         Err(e) => Err(eyre!(
             "cannot reach the core at {}: {e}",
@@ -199,15 +219,19 @@ pub(super) async fn try_connect(place: &Place, view: &str) -> Result<Option<Link
     }
 }
 
-pub(super) async fn connect_or_start(settings: &Settings, view: &str) -> Result<Link> {
+pub(super) async fn connect_or_start(
+    settings: &Settings,
+    view: &str,
+    account: &Uid,
+) -> Result<Link> {
     let place = place(settings);
-    if let Some(link) = try_connect(&place, view).await? {
+    if let Some(link) = try_connect(&place, view, account).await? {
         return Ok(link);
     }
     let mut child = start_core(settings, &place)?;
     let deadline = tokio::time::Instant::now() + START_WITHIN;
     loop {
-        if let Some(link) = try_connect(&place, view).await? {
+        if let Some(link) = try_connect(&place, view, account).await? {
             return Ok(link);
         }
         // A core that ended at once says why in its error file (exit 0: another view
@@ -281,13 +305,19 @@ fn start_core(settings: &Settings, place: &Place) -> Result<tokio::process::Chil
     Ok(child)
 }
 
-async fn handshake(stream: UnixStream, view: &str) -> Result<Link, AttachError> {
+/// `account`: the account the view is for (none: the core's first).
+async fn handshake(
+    stream: UnixStream,
+    view: &str,
+    account: Option<&Uid>,
+) -> Result<Link, AttachError> {
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
     let hello = ViewLine::Hello {
         protocol: PROTOCOL,
         view: view.to_string(),
         pid: Some(std::process::id()),
+        account: account.cloned(),
     };
     send_line(&mut wr, &hello)
         .await
@@ -324,19 +354,21 @@ async fn handshake(stream: UnixStream, view: &str) -> Result<Link, AttachError> 
                 .and_then(|p| u32::try_from(p).ok()),
         });
     }
-    let (hello_account, version, pid) = match wire::parse_core(&text) {
+    let (hello_account, hello_accounts, version, pid) = match wire::parse_core(&text) {
         Ok(CoreLine::Hello {
             account,
+            accounts,
             version,
             pid,
             ..
-        }) => (account, version, Some(pid)),
-        _ => (None, "unknown".to_string(), None),
+        }) => (account, accounts, version, Some(pid)),
+        _ => (None, Vec::new(), "unknown".to_string(), None),
     };
     Ok(Link {
         rd,
         wr,
         hello_account,
+        hello_accounts,
         version,
         pid,
     })
@@ -366,6 +398,7 @@ enum Lost {
 async fn bridge(
     settings: Settings,
     view: String,
+    account: Uid,
     mut link: Link,
     mut commands: mpsc::Receiver<ImCommand>,
     events: mpsc::Sender<ImEvent>,
@@ -406,7 +439,7 @@ async fn bridge(
             if events.is_closed() {
                 return;
             }
-            match connect_or_start(&settings, &view).await {
+            match connect_or_start(&settings, &view, &account).await {
                 Ok(mut l) => {
                     let asked = ViewLine::Awaiting {
                         client_ids: waiting.iter().cloned().collect(),

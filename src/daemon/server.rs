@@ -4,8 +4,8 @@
 
 use super::Place;
 use super::hub::{Hub, ViewId};
-use super::wire::{self, CoreLine, CoreStatus, MAX_LINE, PROTOCOL, ViewLine};
-use crate::im::api::ImCommand;
+use super::wire::{self, AccountStatus, CoreLine, CoreStatus, MAX_LINE, PROTOCOL, ViewLine};
+use crate::im::api::{ImCommand, ImEvent};
 use crate::run::Connection;
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -128,6 +128,7 @@ enum FromView {
         id: ViewId,
         view: String,
         pid: Option<u32>,
+        account: Option<crate::protocol::Uid>,
     },
     Command {
         id: ViewId,
@@ -168,32 +169,96 @@ impl Sink {
     }
 }
 
-/// Serves the views until `daemon --stop`, SIGTERM / SIGINT, the session's end or the loss
-/// of the socket file. The session is shut down at the end (its outbox stays in the store).
-pub async fn serve(bound: Bound, mut conn: Connection) {
+/// One account the core serves: its session's commands, its hub (its views) and where its
+/// files are.
+struct Served {
+    account: crate::accounts::Account,
+    commands: mpsc::Sender<ImCommand>,
+    hub: Hub,
+    /// Its session ended: its views were told, and no new view is given to it.
+    ended: bool,
+}
+
+/// Serves the views until `daemon --stop`, SIGTERM / SIGINT, the end of every session or
+/// the loss of the socket file. Each account has a session of its own and a hub of its own;
+/// a view is attached to the one its hello names. The sessions are shut down at the end
+/// (their outboxes stay in their stores).
+pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connection)>) {
     let uid_self = nix::unistd::getuid().as_raw();
     let (from_tx, mut from_views) = mpsc::channel::<FromView>(256);
-    let mut hub = Hub::new();
+    // Every session's events, tagged with its account's place in `served`; `None`: it ended.
+    let (events_tx, mut events) = mpsc::channel::<(usize, Option<ImEvent>)>(1024);
+    let mut served: Vec<Served> = Vec::new();
+    let mut sessions = Vec::new();
+    for (i, (account, mut conn)) in conns.into_iter().enumerate() {
+        let tx = events_tx.clone();
+        let mut rx = std::mem::replace(&mut conn.session.events, mpsc::channel(1).1);
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                if tx.send((i, Some(ev))).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send((i, None)).await;
+        });
+        served.push(Served {
+            account,
+            commands: conn.session.commands.clone(),
+            hub: Hub::new(),
+            ended: false,
+        });
+        sessions.push(conn);
+    }
+    drop(events_tx);
     let mut sinks: HashMap<ViewId, Sink> = HashMap::new();
+    // Which account each attached view is for.
+    let mut view_account: HashMap<ViewId, usize> = HashMap::new();
     let mut next_id: ViewId = 0;
-    let mut backlog: VecDeque<ImCommand> = VecDeque::new();
+    let mut backlog: VecDeque<(usize, ImCommand)> = VecDeque::new();
     let mut check = tokio::time::interval(CHECK_EVERY);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut signals = crate::signals::Signals::new();
     // A hang-up of the terminal that started it is no reason to end.
     let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    let commands = conn.session.commands.clone();
     let version = super::upgrade::core_version();
-    tracing::info!(socket = ?bound.place.socket, version, "core serving");
+    tracing::info!(socket = ?bound.place.socket, accounts = served.len(), version, "core serving");
     loop {
+        // The session the oldest waiting command is for.
+        let next_for = backlog
+            .front()
+            .and_then(|(i, _)| served.get(*i))
+            .map(|s| s.commands.clone());
         tokio::select! {
-            ev = conn.session.events.recv() => {
-                let Some(ev) = ev else {
-                    tracing::warn!("the session ended; the core ends");
+            ev = events.recv() => {
+                let Some((i, ev)) = ev else {
+                    tracing::warn!("every session ended; the core ends");
                     break;
                 };
-                for (id, ev) in hub.event(ev) {
-                    deliver(&mut hub, &mut sinks, id, CoreLine::Event { event: ev });
+                let Some(slot) = served.get_mut(i) else { continue };
+                let Some(ev) = ev else {
+                    tracing::warn!(account = %slot.account.uid, "a session ended");
+                    slot.ended = true;
+                    for v in slot.hub.views() {
+                        if let Some(sink) = sinks.remove(&v.id) {
+                            let _ = sink.lines.try_send(CoreLine::Stopping);
+                            sink.reader.abort();
+                        }
+                        view_account.remove(&v.id);
+                        slot.hub.detach(v.id);
+                    }
+                    if served.iter().all(|s| s.ended) {
+                        tracing::warn!("every session ended; the core ends");
+                        break;
+                    }
+                    continue;
+                };
+                if let ImEvent::SelfInfo { nick: Some(nick), .. } = &ev
+                    && slot.hub.nick() != Some(nick.as_str())
+                {
+                    note_nick(&slot.account, nick);
+                }
+                for (id, ev) in slot.hub.event(ev) {
+                    deliver(&mut slot.hub, &mut sinks, id, CoreLine::Event { event: ev });
                 }
             }
             accepted = bound.listener.accept() => match accepted {
@@ -204,7 +269,12 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
                         continue;
                     }
                     next_id += 1;
-                    let sink = open_view(next_id, stream, from_tx.clone(), hub.account().cloned(), &version);
+                    let accounts: Vec<_> = served
+                        .iter()
+                        .filter(|s| !s.ended)
+                        .map(|s| s.account.uid.clone())
+                        .collect();
+                    let sink = open_view(next_id, stream, from_tx.clone(), accounts, &version);
                     sinks.insert(next_id, sink);
                 }
                 Err(e) => {
@@ -215,44 +285,69 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
             msg = from_views.recv(), if backlog.len() < COMMAND_BACKLOG => {
                 let Some(msg) = msg else { continue };
                 match msg {
-                    FromView::Hello { id, view, pid } => {
-                        tracing::info!(id, view, ?pid, "view attached");
+                    FromView::Hello { id, view, pid, account } => {
+                        let found = match &account {
+                            None => served.iter().position(|s| !s.ended),
+                            Some(uid) => served.iter().position(|s| !s.ended && &s.account.uid == uid),
+                        };
+                        let Some(i) = found else {
+                            let served_now: Vec<String> = served
+                                .iter()
+                                .filter(|s| !s.ended)
+                                .map(|s| s.account.uid.to_string())
+                                .collect();
+                            let message = format!(
+                                "this core does not serve account {} (it serves: {})",
+                                account.map(|u| u.to_string()).unwrap_or_default(),
+                                served_now.join(", ")
+                            );
+                            tracing::warn!(id, "{message}");
+                            if let Some(sink) = sinks.remove(&id) {
+                                let _ = sink.lines.try_send(CoreLine::Error { message });
+                                sink.reader.abort();
+                            }
+                            continue;
+                        };
+                        tracing::info!(id, view, ?pid, account = %served[i].account.uid, "view attached");
+                        view_account.insert(id, i);
+                        let hub = &mut served[i].hub;
                         for ev in hub.attach(id, &view, pid) {
-                            deliver(&mut hub, &mut sinks, id, CoreLine::Event { event: ev });
+                            deliver(hub, &mut sinks, id, CoreLine::Event { event: ev });
                         }
                     }
                     FromView::Command { id, command } => {
+                        let Some(&i) = view_account.get(&id) else { continue };
                         if !sinks.contains_key(&id) {
                             continue;
                         }
+                        let hub = &mut served[i].hub;
                         let (command, others) = hub.command(id, command);
                         for (v, ev) in others {
-                            deliver(&mut hub, &mut sinks, v, CoreLine::Event { event: ev });
+                            deliver(hub, &mut sinks, v, CoreLine::Event { event: ev });
                         }
                         match command {
-                            Some(c) => backlog.push_back(c),
+                            Some(c) => backlog.push_back((i, c)),
                             None => {
                                 hub.detach(id);
                                 sinks.remove(&id);
+                                view_account.remove(&id);
                             }
                         }
                     }
                     FromView::Status { id } => {
-                        let mut views = hub.views();
-                        views.retain(|v| v.id != id);
-                        let status = CoreStatus {
-                            version: version.clone(),
-                            pid: std::process::id(),
-                            account: hub.account().cloned(),
-                            nick: hub.nick().map(str::to_string),
-                            connection: hub.connection().cloned(),
-                            views,
-                        };
-                        deliver(&mut hub, &mut sinks, id, CoreLine::Status(status));
+                        let status = status_of(&served, id, &version);
+                        if let Some(&i) = view_account.get(&id) {
+                            deliver(&mut served[i].hub, &mut sinks, id, CoreLine::Status(status));
+                        } else if let Some(sink) = sinks.get(&id) {
+                            // Not attached to an account (a `daemon --status` of its own).
+                            let _ = sink.lines.try_send(CoreLine::Status(status));
+                        }
                     }
                     FromView::Awaiting { id, client_ids } => {
+                        let Some(&i) = view_account.get(&id) else { continue };
+                        let hub = &mut served[i].hub;
                         for ev in hub.awaiting(id, client_ids) {
-                            deliver(&mut hub, &mut sinks, id, CoreLine::Event { event: ev });
+                            deliver(hub, &mut sinks, id, CoreLine::Event { event: ev });
                         }
                     }
                     FromView::Stop => {
@@ -266,23 +361,32 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
                             let _ = sink.lines.try_send(CoreLine::Error { message });
                             sink.reader.abort();
                         }
-                        hub.detach(id);
+                        if let Some(i) = view_account.remove(&id) {
+                            served[i].hub.detach(id);
+                        }
                     }
                     FromView::Gone { id } => {
                         if sinks.remove(&id).is_some() {
                             tracing::info!(id, "view detached");
                         }
-                        hub.detach(id);
+                        if let Some(i) = view_account.remove(&id) {
+                            served[i].hub.detach(id);
+                        }
                     }
                 }
             }
-            permit = commands.reserve(), if !backlog.is_empty() => match permit {
+            permit = async { match &next_for { Some(tx) => tx.reserve().await, None => std::future::pending().await } }, if next_for.is_some() => match permit {
                 Ok(permit) => {
-                    if let Some(c) = backlog.pop_front() {
+                    if let Some((_, c)) = backlog.pop_front() {
                         permit.send(c);
                     }
                 }
-                Err(_) => break,
+                Err(_) => {
+                    // That session is gone: what waited for it goes nowhere.
+                    if let Some((i, _)) = backlog.pop_front() {
+                        tracing::warn!(account = %served[i].account.uid, "a command for an ended session was dropped");
+                    }
+                }
             },
             _ = check.tick() => {
                 if !bound.still_ours() {
@@ -302,15 +406,59 @@ pub async fn serve(bound: Bound, mut conn: Connection) {
                 break;
             }
         }
+        // Views that a full queue dropped are gone from their hub; forget their account.
+        view_account.retain(|id, _| sinks.contains_key(id));
     }
     for (_, sink) in sinks.drain() {
         let _ = sink.lines.try_send(CoreLine::Stopping);
         sink.reader.abort();
     }
     drop(bound);
-    conn.shutdown().await;
+    for conn in sessions {
+        conn.shutdown().await;
+    }
     // Let the writers put out the last lines.
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// What `daemon --status` shows: every account, the first one's also at the top (as a core
+/// of one account said it). The asking view is left out.
+fn status_of(served: &[Served], asking: ViewId, version: &str) -> CoreStatus {
+    let accounts: Vec<AccountStatus> = served
+        .iter()
+        .filter(|s| !s.ended)
+        .map(|s| {
+            let mut views = s.hub.views();
+            views.retain(|v| v.id != asking);
+            AccountStatus {
+                account: s.account.uid.clone(),
+                nick: s.hub.nick().map(str::to_string).or(s.account.nick.clone()),
+                connection: s.hub.connection().cloned(),
+                views,
+            }
+        })
+        .collect();
+    let first = accounts.first();
+    CoreStatus {
+        version: version.to_string(),
+        pid: std::process::id(),
+        account: first.map(|a| a.account.clone()),
+        nick: first.and_then(|a| a.nick.clone()),
+        connection: first.and_then(|a| a.connection.clone()),
+        views: accounts.iter().flat_map(|a| a.views.clone()).collect(),
+        accounts,
+    }
+}
+
+/// Remembers the nick the service gave the account, for `accounts` (off the loop: a file).
+fn note_nick(account: &crate::accounts::Account, nick: &str) {
+    let dir = account.dir.clone();
+    let nick = nick.to_string();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = crate::accounts::note(&dir, Some(&nick)) {
+            tracing::warn!("cannot note the account's nick in {}: {e}", dir.display());
+        }
+    });
 }
 
 /// Puts `line` in view `id`'s queue; a full queue drops the view with a notice.
@@ -339,7 +487,7 @@ fn open_view(
     id: ViewId,
     stream: UnixStream,
     to_loop: mpsc::Sender<FromView>,
-    account: Option<crate::protocol::Uid>,
+    accounts: Vec<crate::protocol::Uid>,
     version: &str,
 ) -> Sink {
     let (rd, wr) = stream.into_split();
@@ -348,8 +496,9 @@ fn open_view(
     let _ = lines_tx.try_send(CoreLine::Hello {
         protocol: PROTOCOL,
         version: version.to_string(),
-        account,
+        account: accounts.first().cloned(),
         pid: std::process::id(),
+        accounts,
     });
     tokio::spawn(write_lines(wr, lines_rx, kick_rx));
     let reader = tokio::spawn(read_lines(id, rd, to_loop)).abort_handle();
@@ -454,9 +603,15 @@ async fn read_lines(id: ViewId, rd: OwnedReadHalf, to_loop: mpsc::Sender<FromVie
             protocol,
             view,
             pid,
+            account,
         }) if protocol == PROTOCOL => {
             if to_loop
-                .send(FromView::Hello { id, view, pid })
+                .send(FromView::Hello {
+                    id,
+                    view,
+                    pid,
+                    account,
+                })
                 .await
                 .is_err()
             {

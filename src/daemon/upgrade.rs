@@ -74,11 +74,17 @@ pub(super) fn core_version() -> String {
 /// The core this view attaches to at its start: the running one when it is of this version
 /// (or when it may be used as it is), else a new one in its place; a core is started when
 /// none runs.
-pub(super) async fn connect(settings: &Settings, view: &str, ask: &dyn Ask) -> Result<Link> {
+pub(super) async fn connect(
+    settings: &Settings,
+    view: &str,
+    account: &crate::protocol::Uid,
+    ask: &dyn Ask,
+) -> Result<Link> {
     let place = place(settings);
     let ours = wire::program_version();
-    let (theirs, their_protocol, pid, link) = match client::try_connect(&place, view).await {
-        Ok(None) => return client::connect_or_start(settings, view).await,
+    let (theirs, their_protocol, pid, link) = match client::try_connect(&place, view, account).await
+    {
+        Ok(None) => return client::connect_or_start(settings, view, account).await,
         Ok(Some(link)) if link.version == ours => return Ok(link),
         Ok(Some(link)) => (link.version.clone(), PROTOCOL, link.pid, Some(link)),
         Err(e) => match e.downcast_ref::<AttachError>() {
@@ -129,7 +135,7 @@ pub(super) async fn connect(settings: &Settings, view: &str, ask: &dyn Ask) -> R
                 }
             }
             until_ended(&place, pid).await?;
-            let link = client::connect_or_start(settings, view).await?;
+            let link = client::connect_or_start(settings, view, account).await?;
             tracing::info!(theirs, ours, "restarted the background core");
             ask.tell(&text::restarted(lang, &theirs, &link.version));
             Ok(link)

@@ -25,6 +25,9 @@ pub enum ViewLine {
         view: String,
         #[serde(default)]
         pid: Option<u32>,
+        /// The account the view is for, when the core serves several; none: the first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<Uid>,
     },
     /// A command for the account's session. `shutdown` only detaches this view.
     Command { command: ImCommand },
@@ -42,12 +45,16 @@ pub enum ViewLine {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CoreLine {
     /// The first line, before anything else: the protocol, the program's version and the
-    /// account served.
+    /// account served (the first one, when it serves several).
     Hello {
         protocol: u32,
         version: String,
         account: Option<Uid>,
         pid: u32,
+        /// Every account served, the first one first (a core of one account may leave it
+        /// out).
+        #[serde(default)]
+        accounts: Vec<Uid>,
     },
     /// An event of the account's session.
     Event { event: ImEvent },
@@ -67,6 +74,19 @@ pub struct CoreStatus {
     pub version: String,
     pub pid: u32,
     pub account: Option<Uid>,
+    pub nick: Option<String>,
+    pub connection: Option<ConnState>,
+    pub views: Vec<ViewInfo>,
+    /// Every account served, with its own connection and views (the fields above are the
+    /// first one's, and every view).
+    #[serde(default)]
+    pub accounts: Vec<AccountStatus>,
+}
+
+/// One account of the core.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountStatus {
+    pub account: Uid,
     pub nick: Option<String>,
     pub connection: Option<ConnState>,
     pub views: Vec<ViewInfo>,

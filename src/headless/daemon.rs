@@ -96,14 +96,42 @@ pub async fn run(settings: &Settings, args: &DaemonArgs) -> i32 {
     }
 }
 
-/// The status as lines for a person.
+/// The status as lines for a person: the core, then each account with its connection and
+/// its views.
 pub fn describe(s: &wire::CoreStatus) -> String {
-    let account = match (&s.account, &s.nick) {
+    let mut out = format!("core {} (pid {})\n", s.version, s.pid);
+    if s.accounts.is_empty() {
+        // A core of an older version: one account, said at the top.
+        out.push_str(&describe_account(
+            s.account.as_ref(),
+            s.nick.as_deref(),
+            s.connection.as_ref(),
+            &s.views,
+        ));
+    }
+    for a in &s.accounts {
+        out.push_str(&describe_account(
+            Some(&a.account),
+            a.nick.as_deref(),
+            a.connection.as_ref(),
+            &a.views,
+        ));
+    }
+    out
+}
+
+fn describe_account(
+    uid: Option<&crate::protocol::Uid>,
+    nick: Option<&str>,
+    connection: Option<&ConnState>,
+    views: &[wire::ViewInfo],
+) -> String {
+    let account = match (uid, nick) {
         (Some(uid), Some(nick)) => format!("{uid} ({})", clean_line(nick)),
         (Some(uid), None) => uid.to_string(),
         (None, _) => "not known yet".to_string(),
     };
-    let connection = match &s.connection {
+    let connection = match connection {
         None => "starting".to_string(),
         Some(ConnState::Live) => "live".to_string(),
         Some(ConnState::Reconnecting {
@@ -123,12 +151,10 @@ pub fn describe(s: &wire::CoreStatus) -> String {
         }
     };
     let mut out = format!(
-        "core {} (pid {})\naccount: {account}\nconnection: {connection}\nviews: {}\n",
-        s.version,
-        s.pid,
-        s.views.len()
+        "account: {account}\nconnection: {connection}\nviews: {}\n",
+        views.len()
     );
-    for v in &s.views {
+    for v in views {
         let pid = v.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
         out.push_str(&format!("  {} {}{pid}\n", v.id, clean_line(&v.view)));
     }
@@ -152,30 +178,110 @@ async fn foreground(settings: &Settings) -> i32 {
             return EXIT_FAILED;
         }
     };
-    let conn = match crate::run::connect(settings, true).await {
+    let conns = match connect_all(settings).await {
         Ok(c) => c,
         Err(e) => {
             say(&format!("{e:#}"));
             return EXIT_LOGIN;
         }
     };
-    if let Err(e) = conn
-        .session
-        .commands
-        .send(crate::im::ImCommand::ListConversations)
-        .await
-    {
-        say(&format!("the session stopped at start: {e}"));
-        return EXIT_FAILED;
+    for (_, conn) in &conns {
+        if let Err(e) = conn
+            .session
+            .commands
+            .send(crate::im::ImCommand::ListConversations)
+            .await
+        {
+            say(&format!("the session stopped at start: {e}"));
+            return EXIT_FAILED;
+        }
     }
     let bound = match locked.listen() {
         Ok(b) => b,
         Err(e) => {
             say(&e.to_string());
-            conn.shutdown().await;
+            for (_, conn) in conns {
+                conn.shutdown().await;
+            }
             return EXIT_FAILED;
         }
     };
-    daemon::serve(bound, conn).await;
+    daemon::serve(bound, conns).await;
     EXIT_OK
+}
+
+/// A session for every account logged in here (the given cookie's alone, when there is
+/// one), started side by side. An account whose login is refused is left out, and said in
+/// the log; when every one is, the first one's reason is the core's.
+async fn connect_all(
+    settings: &Settings,
+) -> color_eyre::Result<Vec<(crate::accounts::Account, crate::run::Connection)>> {
+    let logins = crate::run::logins(settings)?;
+    let started = futures_util::future::join_all(logins.into_iter().map(|login| async move {
+        let account = login.account.clone();
+        let conn = crate::run::connect_as(settings, login, true).await;
+        (account, conn)
+    }))
+    .await;
+    let mut out = Vec::new();
+    let mut first_error = None;
+    for (account, conn) in started {
+        match conn {
+            Ok(c) => out.push((account, c)),
+            Err(e) => {
+                tracing::error!(account = %account.uid, "the account is left out: {e:#}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match (out.is_empty(), first_error) {
+        (true, Some(e)) => Err(e),
+        _ => Ok(out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Uid;
+
+    #[test]
+    fn the_status_shows_each_account_with_its_connection_and_views() {
+        let view = |id, view: &str| wire::ViewInfo {
+            id,
+            view: view.into(),
+            pid: Some(7),
+        };
+        let a = wire::AccountStatus {
+            account: Uid::new("11"),
+            nick: Some("店A".into()),
+            connection: Some(ConnState::Live),
+            views: vec![view(1, "tui")],
+        };
+        let b = wire::AccountStatus {
+            account: Uid::new("22"),
+            nick: Some("店\u{1b}[2JB".into()),
+            connection: None,
+            views: vec![],
+        };
+        let status = wire::CoreStatus {
+            version: "0.1.0".into(),
+            pid: 9,
+            account: Some(a.account.clone()),
+            nick: a.nick.clone(),
+            connection: a.connection.clone(),
+            views: a.views.clone(),
+            accounts: vec![a, b],
+        };
+        let text = describe(&status);
+        assert!(text.starts_with("core 0.1.0 (pid 9)\naccount: 11 (店A)\nconnection: live\nviews: 1\n  1 tui (pid 7)\naccount: 22 ("), "{text}");
+        assert!(text.ends_with("connection: starting\nviews: 0\n"), "{text}");
+        assert!(!text.contains('\u{1b}'));
+        // A core of an older version says one account at the top.
+        let old = wire::CoreStatus {
+            accounts: vec![],
+            ..status
+        };
+        assert!(describe(&old).contains("account: 11 (店A)\nconnection: live"));
+    }
 }

@@ -2,7 +2,7 @@
 //! what to do about it. Never prints a cookie or token value.
 
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::config::{ConfigError, FileConfig, Paths, Settings, Sources};
+use crate::config::{ConfigError, FileConfig, Settings, Sources};
 use crate::im::conn::{self, ConnConfig};
 use crate::im::cookies::CookieJar;
 use crate::im::device;
@@ -79,6 +79,7 @@ fn name(lang: Lang, en: &'static str) -> String {
         "tmux pass" => "tmux 透传",
         "renewed" => "登录续期",
         "core" => "后台核心",
+        "accounts" => "账号",
         other => other,
     };
     t(lang, en, zh)
@@ -438,6 +439,8 @@ pub async fn run(
         }
     };
     let paths = &settings.paths;
+    // The account checked: its folder holds its device id and local history.
+    let mut account_dir = settings.store_dir();
 
     // In demo mode every network check runs against the embedded simulator.
     let sim = if settings.demo {
@@ -471,9 +474,38 @@ pub async fn run(
     } else if !settings.demo
         && let Some(given) = given
     {
-        let jar_path = paths.cookie_jar();
+        let all = crate::accounts::list(&paths.data_dir);
+        if !all.is_empty() {
+            let listed: Vec<String> = all.iter().map(crate::accounts::Account::label).collect();
+            p.print(Check::pass(n("accounts"), listed.join(", ")));
+        }
+        let chosen = match crate::accounts::choose(&all, settings.account.as_deref()) {
+            Ok(chosen) => chosen.cloned(),
+            Err(e) => {
+                p.print(Check::fail(
+                    n("accounts"),
+                    d(&e),
+                    t(
+                        lang,
+                        "give --account one of them (a uid or a nick)",
+                        "给 --account 其中一个（uid 或昵称）",
+                    ),
+                ));
+                None
+            }
+        };
+        let jar_path = chosen
+            .as_ref()
+            .map_or_else(|| paths.cookie_jar(), crate::accounts::Account::jar);
+        if let Some(c) = &chosen {
+            account_dir = c.dir.clone();
+        }
+        if let Some(uid) = given.as_ref().and_then(|(jar, _)| jar.uid()) {
+            account_dir = crate::accounts::dir_for(&paths.data_dir, &uid);
+        }
         let found = match given {
             Some(found) => Some(found),
+            None if chosen.is_none() => None,
             None => CookieJar::load(&jar_path).ok().map(|j| {
                 let jp = jar_path.display();
                 (
@@ -542,7 +574,7 @@ pub async fn run(
             jar,
             endpoints,
             ws,
-            paths,
+            &account_dir.join("device_id"),
             wait,
             lang,
             own_connection,
@@ -561,9 +593,9 @@ pub async fn run(
     }
     p.print(data_dir_check(&paths.data_dir, lang));
     if let Some(uid) = account {
-        p.print(store_check(&settings.store_dir(), &uid, lang));
+        p.print(store_check(&account_dir, &uid, lang));
         p.print(login_renewed_check(
-            &settings.store_dir(),
+            &account_dir,
             &uid,
             crate::time::now_ms(),
             lang,
@@ -865,7 +897,7 @@ async fn network_checks(
     jar: CookieJar,
     endpoints: Endpoints,
     ws: String,
-    paths: &Paths,
+    device_file: &std::path::Path,
     wait: Duration,
     lang: Lang,
     own_connection: bool,
@@ -927,7 +959,7 @@ async fn network_checks(
     if !own_connection {
         return;
     }
-    let did = device_id(&paths.device_id(), &uid);
+    let did = device_id(device_file, &uid);
     let token = match tokio::time::timeout(wait, mtop.login_token(&did)).await {
         Ok(Ok(tok)) => {
             let life = tok

@@ -88,7 +88,7 @@ pub async fn login(settings: &Settings, args: &LoginArgs) -> Result<(), LoginErr
     let paths = &settings.paths;
     let endpoints = Endpoints::from_urls(&settings.endpoints).map_err(LoginError::Failed)?;
     let lang = settings.lang;
-    let path = paths.cookie_jar();
+    let before = crate::accounts::list(&paths.data_dir);
     let mut print = |p: LoginProgress| match p {
         LoginProgress::Code { qr, again } => {
             if again {
@@ -116,10 +116,9 @@ pub async fn login(settings: &Settings, args: &LoginArgs) -> Result<(), LoginErr
             )
         ),
     };
-    let uid = login_into(
+    let (uid, path) = login_into(
         endpoints,
         &paths.data_dir,
-        &path,
         secs(args.timeout),
         args.light_terminal,
         &mut print,
@@ -129,6 +128,30 @@ pub async fn login(settings: &Settings, args: &LoginArgs) -> Result<(), LoginErr
     match lang {
         Lang::Zh => println!("已登录为 {uid}。登录信息保存在 {p}。"),
         _ => println!("Logged in as {uid}. The login is saved in {p}."),
+    }
+    let again = before.iter().any(|a| a.uid == uid);
+    if !before.is_empty() && !again {
+        let n = before.len() + 1;
+        match lang {
+            Lang::Zh => println!(
+                "这是第 {n} 个账号；`goofish-tui accounts` 列出全部，`--account {uid}` 选用它。"
+            ),
+            _ => println!(
+                "This is account {n} here; `goofish-tui accounts` lists them all, \
+                 `--account {uid}` picks this one."
+            ),
+        }
+    }
+    if crate::daemon::running(settings) && !again {
+        match lang {
+            Lang::Zh => println!(
+                "后台核心在这次登录之前启动：用 `goofish-tui daemon --stop` 停止它，下一个视图会带上新账号重新启动它。"
+            ),
+            _ => println!(
+                "The background core started before this login: stop it with \
+                 `goofish-tui daemon --stop` and the next view starts it again with the new account."
+            ),
+        }
     }
     if let Some(source) = settings.cookie.as_ref().map(|c| &c.source) {
         match lang {
@@ -153,33 +176,53 @@ pub enum LoginProgress {
     Scanned,
 }
 
-/// A whole QR login with a fresh jar, saved in `jar_path` (in `data_dir`) once confirmed,
-/// where the running session and the other commands take it. The logged-in uid.
+/// A whole QR login with a fresh jar, saved once confirmed in the folder of the account it
+/// logged into (a new one for a new account; the same jar for an account logged into
+/// again), where the running session and the other commands take it. The logged-in uid and
+/// where its jar is.
 pub async fn login_into(
     endpoints: Endpoints,
     data_dir: &std::path::Path,
-    jar_path: &std::path::Path,
     timeout: Duration,
     light_terminal: bool,
     progress: &mut (dyn FnMut(LoginProgress) + Send),
-) -> Result<Uid, LoginError> {
+) -> Result<(Uid, std::path::PathBuf), LoginError> {
     // A fresh jar: cookies of an older login must not mix with the new one.
     let mut mtop = MtopClient::new(endpoints, CookieJar::new(), None)
         .map_err(|e| LoginError::Failed(e.to_string()))?;
     let uid = scan(&mut mtop, timeout, light_terminal, progress).await?;
-    crate::private_fs::create_dir(data_dir).map_err(|e| {
-        LoginError::Failed(format!(
-            "cannot create the data directory {}: {e}",
-            data_dir.display()
-        ))
-    })?;
-    mtop.jar().save(jar_path).map_err(|e| {
+    let dir = crate::accounts::dir_for(data_dir, &uid);
+    crate::private_fs::create_dir(data_dir)
+        .and_then(|()| crate::private_fs::create_dir(&dir))
+        .map_err(|e| {
+            LoginError::Failed(format!(
+                "cannot create the account's directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+    let jar_path = dir.join("cookies.json");
+    mtop.jar().save(&jar_path).map_err(|e| {
         LoginError::Failed(format!(
             "cannot save the login in {}: {e}",
             jar_path.display()
         ))
     })?;
-    Ok(uid)
+    if let Err(e) = crate::accounts::note(&dir, nick_of(&mtop.jar()).as_deref()) {
+        tracing::warn!("cannot note the account in {}: {e}", dir.display());
+    }
+    Ok((uid, jar_path))
+}
+
+/// The name the login cookies carry (`tracknick`, percent-encoded as a browser keeps it),
+/// until the session learns the account's own nick.
+fn nick_of(jar: &CookieJar) -> Option<String> {
+    let raw = jar.get("tracknick")?.expose().to_string();
+    let decoded: String = url::form_urlencoded::parse(format!("n={raw}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or(raw);
+    let nick = crate::safe_text::clean_line(&decoded).trim().to_string();
+    (!nick.is_empty()).then_some(nick)
 }
 
 /// Shows codes until one is confirmed; returns the logged-in uid.

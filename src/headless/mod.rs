@@ -11,7 +11,8 @@
 //! * `1` — the command failed (send rejected or timed out, undecodable input, a failed
 //!   doctor check, the session stopped);
 //! * `2` — a login problem (no or dead cookie, risk control, session removed by the
-//!   service), or input that cannot be read at all (`decode`).
+//!   service, a `--account` that names no account), or input that cannot be read at all
+//!   (`decode`).
 //!
 //! # `watch --json` schema, version 1
 //!
@@ -33,11 +34,15 @@
 //! * `recalled` — `cid`, `id`.
 //! * `send_result` — `cid`, `client_id`, `ok`, `id`, `error`.
 //! * `error` — `message`.
+//!
+//! With `watch --account all` every line also has `account` (the uid of the account whose
+//! event it is).
 
 // Everything here reads outside input: text is cut with `get`, never by a byte index that
 // may fall inside a character, and nothing is indexed where a bad length would panic.
 #![deny(clippy::string_slice, clippy::indexing_slicing)]
 
+pub mod accounts;
 mod core_prompt;
 pub mod daemon;
 pub mod decode;

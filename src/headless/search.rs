@@ -3,7 +3,6 @@
 //! only database in the data directory).
 
 use crate::config::Settings;
-use crate::im::cookies::CookieJar;
 use crate::protocol::Uid;
 use crate::safe_text::{clean_line, escape_json};
 use crate::store::{SearchHit, Store, StoreError, accounts_in, db_path, remove_db};
@@ -23,24 +22,23 @@ pub struct SearchArgs {
     pub limit: usize,
 }
 
-/// The account whose database the command uses.
-fn account(settings: &Settings) -> Result<Uid> {
+/// The account whose database the command uses, and the folder it is in: the given
+/// cookie's, else the one `--account` names (the first one by default); in demo mode, the
+/// one with local history there.
+fn account(settings: &Settings) -> Result<(Uid, std::path::PathBuf)> {
     let dir = settings.store_dir();
     if !settings.demo {
-        let given = settings
-            .cookie
-            .as_ref()
-            .map(CookieJar::from_given)
-            .transpose()?;
-        let jar = given.or_else(|| CookieJar::load(&settings.paths.cookie_jar()).ok());
-        if let Some(uid) = jar.and_then(|j| j.uid()) {
-            return Ok(uid);
+        match crate::run::login_account(settings) {
+            Ok(login) => return Ok((login.account.uid.clone(), login.account.store_dir())),
+            Err(e) if e.is::<crate::accounts::UnknownAccount>() => return Err(e),
+            Err(e) if settings.cookie.is_some() => return Err(e),
+            Err(_) => {}
         }
     }
     let mut found = accounts_in(&dir);
     match found.len() {
         0 => bail!("no local history in {}", dir.display()),
-        1 => Ok(found.remove(0)),
+        1 => Ok((found.remove(0), dir)),
         _ => bail!(
             "several accounts have local history in {} ({}); give the cookie of the one you mean",
             dir.display(),
@@ -51,8 +49,7 @@ fn account(settings: &Settings) -> Result<Uid> {
 
 /// `goofish-tui search QUERY`: prints the matches, newest first.
 pub fn search(settings: &Settings, args: &SearchArgs) -> Result<()> {
-    let uid = account(settings)?;
-    let dir = settings.store_dir();
+    let (uid, dir) = account(settings)?;
     let path = db_path(&dir, &uid)?;
     if !path.exists() {
         bail!(
@@ -158,7 +155,6 @@ fn hit_json(hit: &SearchHit) -> serde_json::Value {
 
 /// `goofish-tui --clear-cache`: deletes the account's database and says which files went.
 pub fn clear_cache(settings: &Settings) -> Result<()> {
-    let dir = settings.store_dir();
     // The background core writes to the file: deleting it under the core would lose what it
     // writes next and keep nothing from being cached again.
     if !settings.demo && crate::daemon::running(settings) {
@@ -166,8 +162,8 @@ pub fn clear_cache(settings: &Settings) -> Result<()> {
             "the background core is using the local history; stop it first: goofish-tui daemon --stop"
         ));
     }
-    let uid = match account(settings) {
-        Ok(uid) => uid,
+    let (uid, dir) = match account(settings) {
+        Ok(found) => found,
         Err(e) => {
             println!(
                 "nothing to delete: {}",

@@ -78,6 +78,9 @@ pub struct Watcher {
     asked_items: HashSet<String>,
     seen: HashSet<MessageId>,
     seen_order: VecDeque<MessageId>,
+    /// With `--account all`: the account whose events these are (uid, and what a person
+    /// reads before each line).
+    account: Option<(Uid, String)>,
 }
 
 impl Watcher {
@@ -93,10 +96,29 @@ impl Watcher {
             asked_items: HashSet::new(),
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
+            account: None,
         }
     }
 
+    /// Every line says it is `uid`'s (an `account` field; `[label]` before a readable line),
+    /// for a watch of several accounts.
+    pub fn for_account(mut self, uid: Uid, label: String) -> Watcher {
+        self.account = Some((uid, label));
+        self
+    }
+
     pub fn on_event(&mut self, ev: ImEvent) -> Vec<Action> {
+        let out = self.actions(ev);
+        match &self.account {
+            None => out,
+            Some((uid, label)) => out
+                .into_iter()
+                .map(|a| tag(a, uid, label, self.style.json))
+                .collect(),
+        }
+    }
+
+    fn actions(&mut self, ev: ImEvent) -> Vec<Action> {
         let mut out = Vec::new();
         match ev {
             ImEvent::Message(m) => self.on_message(m, &mut out),
@@ -406,6 +428,25 @@ impl Watcher {
     }
 }
 
+/// `action`, saying which account it is of: an `account` field in a JSON line (and in what
+/// `--exec` gets), `[label]` before a readable line.
+fn tag(action: Action, uid: &Uid, label: &str, json: bool) -> Action {
+    let with_account = |text: &str| -> Option<String> {
+        let mut v: Value = serde_json::from_str(text).ok()?;
+        v.as_object_mut()?
+            .insert("account".into(), json!(uid.as_str()));
+        Some(escape_json(v.to_string()))
+    };
+    match action {
+        Action::Print(l) if json => Action::Print(with_account(&l).unwrap_or(l)),
+        Action::Print(l) => Action::Print(format!("[{label}] {l}")),
+        Action::Exec(j) => Action::Exec(with_account(&j).unwrap_or(j)),
+        Action::Fatal(m) => Action::Fatal(format!("[{label}] {m}")),
+        Action::Warn(m) => Action::Warn(format!("[{label}] {m}")),
+        other => other,
+    }
+}
+
 /// A JSON line with the schema version.
 fn line(v: Value) -> Action {
     let mut obj = serde_json::Map::new();
@@ -479,10 +520,10 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
         command: "watch",
     };
     let connected = tokio::select! {
-        c = crate::run::open_session(settings, true, "watch", false, &ask) => c,
+        c = open_sessions(settings, &ask) => c,
         _ = signals.recv() => return EXIT_OK,
     };
-    let mut conn = match connected {
+    let mut conns = match connected {
         Ok(c) => c,
         Err(e) => {
             super::complain(lang, "watch", &format!("{e:#}"));
@@ -498,7 +539,37 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         exit_on_login: args.exit_on_login,
     };
-    let mut watcher = Watcher::new(style);
+    let several = conns.len() > 1 || settings.account.as_deref() == Some(crate::accounts::ALL);
+    let mut watchers: Vec<Watcher> = conns
+        .iter()
+        .map(|(account, _)| {
+            let w = Watcher::new(style);
+            if several {
+                let label = account
+                    .nick
+                    .clone()
+                    .unwrap_or_else(|| account.uid.to_string());
+                w.for_account(account.uid.clone(), clean_line(&label).into_owned())
+            } else {
+                w
+            }
+        })
+        .collect();
+    // Every session's events on one channel, with the place of its account.
+    let (events_tx, mut events) = tokio::sync::mpsc::channel::<(usize, Option<ImEvent>)>(1024);
+    for (i, (_, conn)) in conns.iter_mut().enumerate() {
+        let mut rx = std::mem::replace(&mut conn.session.events, tokio::sync::mpsc::channel(1).1);
+        let tx = events_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                if tx.send((i, Some(ev))).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send((i, None)).await;
+        });
+    }
+    drop(events_tx);
     let exec = args
         .exec
         .as_ref()
@@ -512,19 +583,24 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
         .map(|f| Box::new(f) as Box<dyn Write + Send>);
     let mut notifier = crate::notify::Notifier::from_settings(&settings.notify, tty, reports_tx);
     let mut last_notify: Option<std::time::Instant> = None;
-    let commands = conn.session.commands.clone();
-    let _ = commands.send(ImCommand::ListConversations).await;
+    let commands: Vec<_> = conns
+        .iter()
+        .map(|(_, c)| c.session.commands.clone())
+        .collect();
+    for c in &commands {
+        let _ = c.send(ImCommand::ListConversations).await;
+    }
     let mut output = Output::new();
     let code = loop {
         // Flushed before waiting: what was printed is out before the next wait.
-        let ev = match conn.session.events.try_recv() {
+        let ev = match events.try_recv() {
             Ok(ev) => Some(ev),
             Err(_) => {
                 if !output.flush() {
                     break EXIT_OK;
                 }
                 tokio::select! {
-                    ev = conn.session.events.recv() => ev,
+                    ev = events.recv() => ev,
                     Some(report) = notify_reports.recv() => {
                         super::complain(lang, "watch", &report);
                         continue;
@@ -533,9 +609,12 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
                 }
             }
         };
-        let Some(ev) = ev else {
+        let Some((i, Some(ev))) = ev else {
             super::complain(lang, "watch", "the IM session stopped");
             break EXIT_FAILED;
+        };
+        let (Some(watcher), Some(commands)) = (watchers.get_mut(i), commands.get(i)) else {
+            continue;
         };
         let mut stop = None;
         for action in watcher.on_event(ev) {
@@ -579,8 +658,50 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
     }
     notifier.stop();
     drop(commands);
-    conn.shutdown().await;
+    for (_, conn) in conns {
+        conn.shutdown().await;
+    }
     code
+}
+
+/// The sessions `watch` prints: the account `--account` names (the first one by default),
+/// or with `--account all` every account of the data directory.
+async fn open_sessions(
+    settings: &Settings,
+    ask: &dyn crate::daemon::upgrade::Ask,
+) -> color_eyre::Result<Vec<(crate::accounts::Account, crate::run::Connection)>> {
+    let all = settings.account.as_deref() == Some(crate::accounts::ALL);
+    if !all || settings.cookie.is_some() || settings.demo {
+        // A given cookie (and the demo) is one account: `all` is that one.
+        let mut one = settings.clone();
+        if all {
+            one.account = None;
+        }
+        let account = match one.demo {
+            true => None,
+            false => Some(crate::run::login_account(&one)?.account),
+        };
+        let conn = crate::run::open_session(&one, true, "watch", false, ask).await?;
+        let account = account.unwrap_or_else(|| crate::accounts::Account {
+            uid: Uid::new("demo"),
+            nick: None,
+            dir: settings.store_dir(),
+            added_ms: 0,
+        });
+        return Ok(vec![(account, conn)]);
+    }
+    let accounts = crate::accounts::list(&settings.paths.data_dir);
+    if accounts.is_empty() {
+        return Err(crate::run::NoLogin.into());
+    }
+    let mut out = Vec::new();
+    for account in accounts {
+        let mut one = settings.clone();
+        one.account = Some(account.uid.to_string());
+        let conn = crate::run::open_session(&one, true, "watch", false, ask).await?;
+        out.push((account, conn));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -701,6 +822,29 @@ mod tests {
         }]));
         let muted = w.on_event(ImEvent::Message(msg("7.PNM", "在吗", false)));
         assert!(!muted.iter().any(|a| matches!(a, Action::Notify(_))));
+    }
+
+    #[test]
+    fn a_watch_of_several_accounts_says_whose_each_line_is() {
+        let mut json = Watcher::new(JSON).for_account(Uid::new("2200000000501"), "店B".into());
+        let out = json.on_event(ImEvent::Message(msg("1.PNM", "在吗", false)));
+        let v: Value = serde_json::from_str(prints(&out)[0]).unwrap();
+        assert_eq!(v["account"], "2200000000501");
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["text"], "在吗");
+        let exec = out.iter().find_map(|a| match a {
+            Action::Exec(j) => Some(j.clone()),
+            _ => None,
+        });
+        let exec: Value = serde_json::from_str(&exec.unwrap()).unwrap();
+        assert_eq!(exec["account"], "2200000000501");
+        let mut human = Watcher::new(HUMAN).for_account(Uid::new("2200000000501"), "店B".into());
+        let out = human.on_event(ImEvent::Message(msg("2.PNM", "在吗", false)));
+        assert!(prints(&out)[0].starts_with("[店B] "), "{:?}", prints(&out));
+        // One account alone: the lines of v1 as they were.
+        let mut plain = Watcher::new(JSON);
+        let out = plain.on_event(ImEvent::Message(msg("3.PNM", "在吗", false)));
+        assert!(!prints(&out)[0].contains("account"));
     }
 
     #[test]

@@ -5,10 +5,12 @@ use super::driver::chat_push;
 use super::faults::{FaultKind, FaultRequest, Faults};
 use super::passport;
 use super::scenario::Action;
-use super::state::{Out, QrStatus, Sim, lock};
+use super::shards::Shards;
+use super::state::{Out, QrStatus, lock};
 use crate::protocol::encode::PushItem;
 use crate::protocol::lwp::path;
 use crate::protocol::{Cid, Content, Uid};
+use crate::sim::shards::Shard;
 use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -21,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
-pub fn routes() -> Router<Arc<Sim>> {
+pub fn routes() -> Router<Arc<crate::sim::shards::Shards>> {
     Router::new()
         .route("/__sim/incoming", post(incoming))
         .route("/__sim/burst", post(burst))
@@ -29,6 +31,7 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/__sim/order", post(order))
         .route("/__sim/qr", post(qr))
         .route("/__sim/state", get(state))
+        .route("/__sim/login-as", post(login_as))
 }
 
 fn bad_request(msg: impl Into<String>) -> Response {
@@ -46,7 +49,7 @@ struct Incoming {
     item_title: Option<String>,
 }
 
-async fn incoming(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Incoming>) -> Response {
+async fn incoming(Shard(sim): Shard, Json(req): Json<Incoming>) -> Response {
     let now = crate::time::now_ms();
     let self_uid = sim.self_uid();
     let msg = {
@@ -127,7 +130,7 @@ fn one() -> usize {
 /// At most this many buyers a burst brings in besides those of the world.
 const MAX_NEW_CONVERSATIONS: usize = 100_000;
 
-async fn burst(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<Burst>) -> Response {
+async fn burst(Shard(sim): Shard, Json(req): Json<Burst>) -> Response {
     if req.count == 0 || req.conversations == 0 {
         return bad_request("count and conversations must be positive");
     }
@@ -201,7 +204,7 @@ struct OrderReq {
 }
 
 /// A buyer's order step in a conversation: the trade card and the order-status push.
-async fn order(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<OrderReq>) -> Response {
+async fn order(Shard(sim): Shard, Json(req): Json<OrderReq>) -> Response {
     let cid = Cid::new(req.cid);
     if sim.state().world.thread(&cid).is_none() {
         return bad_request(format!("unknown conversation {cid}"));
@@ -215,7 +218,7 @@ async fn order(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<OrderReq>) -> Re
     Json(json!({"ok": true})).into_response()
 }
 
-async fn fault(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<FaultRequest>) -> Response {
+async fn fault(Shard(sim): Shard, Json(req): Json<FaultRequest>) -> Response {
     let count = req.count.unwrap_or(1);
     match req.kind {
         FaultKind::Drop => sim.to_all(|| Out::Close),
@@ -305,7 +308,7 @@ struct QrReq {
     status: QrStatus,
 }
 
-async fn qr(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<QrReq>) -> Response {
+async fn qr(Shard(sim): Shard, Json(req): Json<QrReq>) -> Response {
     if passport::set_status(&sim, req.status) {
         Json(json!({"ok": true})).into_response()
     } else {
@@ -313,9 +316,39 @@ async fn qr(AxState(sim): AxState<Arc<Sim>>, Json(req): Json<QrReq>) -> Response
     }
 }
 
-async fn state(AxState(sim): AxState<Arc<Sim>>) -> Response {
+#[derive(Deserialize)]
+struct LoginAs {
+    uid: String,
+}
+
+/// The next QR login confirms as this seller (its phone scans the code).
+async fn login_as(AxState(shards): AxState<Arc<Shards>>, Json(req): Json<LoginAs>) -> Response {
+    if shards.log_in_as(&req.uid) {
+        Json(json!({"ok": true})).into_response()
+    } else {
+        bad_request(format!("no seller {}", req.uid))
+    }
+}
+
+async fn state(Shard(sim): Shard, AxState(shards): AxState<Arc<Shards>>) -> Response {
     let c = &sim.counters;
     let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    // Every seller's own counters (each lock taken alone).
+    let accounts: Vec<Value> = shards
+        .all
+        .iter()
+        .map(|s| {
+            let st = s.state();
+            json!({
+                "uid": s.self_uid().as_str(),
+                "nick": st.world.self_nick,
+                "registered_connections": st.conns.values().filter(|r| r.uid.is_some()).count(),
+                "connections_total": s.counters.connections.load(Ordering::Relaxed),
+                "registrations": s.counters.registrations.load(Ordering::Relaxed),
+                "messages_received": st.received,
+            })
+        })
+        .collect();
     let st = sim.state();
     let unacked: usize = st
         .conns
@@ -342,6 +375,7 @@ async fn state(AxState(sim): AxState<Arc<Sim>>) -> Response {
         "renewals": get(&c.renewals),
         "silent_renewals": get(&c.silent_renewals),
         "faults": st.faults,
+        "accounts": accounts,
     });
     Json(body).into_response()
 }

@@ -14,6 +14,8 @@ use crate::protocol::send::{
     send_response_json,
 };
 use crate::protocol::{Cid, Content, HistoryEntry, Uid};
+use crate::sim::shards::Shard;
+use crate::sim::shards::Shards;
 use axum::Router;
 use axum::extract::State as AxState;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
@@ -33,17 +35,23 @@ const MAX_ITEMS_PER_PACKAGE: usize = 20;
 /// Every this many packages carries `syncExtraType` 1, which tells clients to resync.
 const SYNC_EXTRA_EVERY: u64 = 25;
 
-pub fn routes() -> Router<Arc<Sim>> {
+pub fn routes() -> Router<Arc<crate::sim::shards::Shards>> {
     Router::new().route("/", get(upgrade))
 }
 
-async fn upgrade(AxState(sim): AxState<Arc<Sim>>, ws: WebSocketUpgrade) -> Response {
-    // Any handshake is accepted: authentication is `/reg` (§4.1).
+async fn upgrade(
+    Shard(sim): Shard,
+    AxState(shards): AxState<Arc<Shards>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // Any handshake is accepted: authentication is `/reg` (§4.1), which also says whose
+    // connection it is.
     ws.max_message_size(8 << 20)
-        .on_upgrade(move |socket| serve(sim, socket))
+        .on_upgrade(move |socket| serve(sim, shards, socket))
 }
 
-async fn serve(sim: Arc<Sim>, socket: WebSocket) {
+async fn serve(sim: Arc<Sim>, shards: Arc<Shards>, socket: WebSocket) {
+    let mut sim = sim;
     let (sink, stream) = socket.split();
     let (tx, rx) = mpsc::unbounded_channel();
     let id = sim.next_conn_id();
@@ -64,7 +72,7 @@ async fn serve(sim: Arc<Sim>, socket: WebSocket) {
     );
     sim.counters.connections.fetch_add(1, Ordering::Relaxed);
     let writer = tokio::spawn(write_loop(sim.clone(), shared.clone(), sink, rx));
-    read_loop(&sim, &shared, stream).await;
+    read_loop(&mut sim, &shards, &shared, stream).await;
     sim.state().conns.remove(&id);
     let _ = shared.tx.send(Out::Close);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
@@ -176,7 +184,8 @@ fn push_text(sim: &Sim, shared: &ConnShared, lwp: &str, body: Value) -> String {
 }
 
 async fn read_loop(
-    sim: &Arc<Sim>,
+    sim: &mut Arc<Sim>,
+    shards: &Shards,
     shared: &Arc<ConnShared>,
     mut stream: futures_util::stream::SplitStream<WebSocket>,
 ) {
@@ -193,6 +202,7 @@ async fn read_loop(
         tokio::select! {
             msg = stream.next() => match msg {
                 Some(Ok(WsMessage::Text(t))) => {
+                    follow_registration(sim, shards, shared, t.as_str());
                     if handle_text(sim, shared, t.as_str()) {
                         last_heartbeat = Instant::now();
                     }
@@ -212,6 +222,32 @@ async fn read_loop(
             _ = stop.changed() => break,
         }
     }
+}
+
+/// A `/reg` with another seller's token makes the connection that seller's, as the
+/// service's one endpoint serves every account.
+fn follow_registration(sim: &mut Arc<Sim>, shards: &Shards, shared: &ConnShared, text: &str) {
+    let Ok(frame) = Frame::parse(text) else {
+        return;
+    };
+    if frame.kind() != Kind::Push || frame.lwp.as_deref() != Some(path::REG) {
+        return;
+    }
+    let token = frame.header_str("token").unwrap_or("");
+    let owner = shards
+        .all
+        .iter()
+        .find(|s| s.state().im_tokens.contains_key(token));
+    let Some(owner) = owner.filter(|o| !Arc::ptr_eq(o, sim)) else {
+        return;
+    };
+    let rec = sim.state().conns.remove(&shared.id);
+    if let Some(rec) = rec {
+        owner.state().conns.insert(shared.id, rec);
+        sim.counters.connections.fetch_sub(1, Ordering::Relaxed);
+        owner.counters.connections.fetch_add(1, Ordering::Relaxed);
+    }
+    *sim = owner.clone();
 }
 
 /// Handles one text frame; true if it was a heartbeat.

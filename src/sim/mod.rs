@@ -13,6 +13,7 @@ mod mtop_gateway;
 mod passport;
 mod pictures;
 pub mod scenario;
+mod shards;
 mod state;
 mod upload;
 pub mod world;
@@ -50,6 +51,9 @@ pub struct SimOptions {
     /// `silentHasLogin.do`); then mtop answers `FAIL_SYS_SESSION_EXPIRED` and every socket is
     /// closed. `None`: it never dies on its own.
     pub session_lifetime: Option<Duration>,
+    /// How many sellers it serves (at least one): each further one has its own uid, nick,
+    /// login cookie, world and tokens, behind the same endpoints.
+    pub sellers: usize,
 }
 
 impl Default for SimOptions {
@@ -65,6 +69,7 @@ impl Default for SimOptions {
             m_h5_tk_lifetime: Duration::from_secs(30 * 60),
             heartbeat_kick_after: Duration::from_secs(30),
             session_lifetime: None,
+            sellers: 1,
         }
     }
 }
@@ -77,6 +82,17 @@ pub struct SimInfo {
     pub cookie: String,
     pub self_uid: String,
     pub control: String,
+    /// The further sellers (`--sellers`), each with its login cookie.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<SellerInfo>,
+}
+
+/// One further seller of the simulator.
+#[derive(Clone, Debug, Serialize)]
+pub struct SellerInfo {
+    pub uid: String,
+    pub nick: String,
+    pub cookie: String,
 }
 
 /// A running simulator. Dropping the handle does not stop it; call `shutdown`.
@@ -85,6 +101,7 @@ pub struct SimHandle {
     pub info: SimInfo,
     pub self_uid: Uid,
     sim: Arc<state::Sim>,
+    shards: Arc<shards::Shards>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -102,6 +119,17 @@ impl SimHandle {
     /// A login cookie the simulator accepts (a `Cookie:` header value).
     pub fn cookie(&self) -> &str {
         &self.info.cookie
+    }
+
+    /// The further sellers' uids, nicks and login cookies.
+    pub fn others(&self) -> &[SellerInfo] {
+        &self.info.others
+    }
+
+    /// The next QR login confirms as seller `uid` (as if that seller's phone scanned it).
+    /// False when no seller has it.
+    pub fn log_in_as(&self, uid: &str) -> bool {
+        self.shards.log_in_as(uid)
     }
 
     /// The secret values handed out so far: live IM access tokens, signing tokens and the
@@ -131,22 +159,48 @@ pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
     let listener = TcpListener::bind(opts.listen).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let sim = Arc::new(state::Sim::new(
-        opts,
-        format!("http://{addr}"),
-        stop_rx.clone(),
-    ));
+    let sellers = opts.sellers.max(1);
+    let all: Vec<Arc<state::Sim>> = (0..sellers)
+        .map(|n| {
+            Arc::new(state::Sim::new(
+                opts.clone(),
+                format!("http://{addr}"),
+                stop_rx.clone(),
+                n,
+            ))
+        })
+        .collect();
+    let shards = Arc::new(shards::Shards::new(all));
+    let sim = shards.first().clone();
+    let others = shards
+        .all
+        .iter()
+        .skip(1)
+        .map(|s| {
+            // One lock at a time: the cookie takes it again.
+            let nick = s.state().world.self_nick.clone();
+            SellerInfo {
+                uid: s.self_uid().to_string(),
+                nick,
+                cookie: s.login_cookie(),
+            }
+        })
+        .collect();
     let info = SimInfo {
         http: format!("http://{addr}"),
         ws: format!("ws://{addr}/"),
         cookie: sim.login_cookie(),
         self_uid: sim.self_uid().to_string(),
         control: format!("http://{addr}/__sim"),
+        others,
     };
     let self_uid = sim.self_uid();
-    driver::spawn(sim.clone());
-    login_life::spawn(sim.clone());
+    for s in &shards.all {
+        driver::spawn(s.clone());
+        login_life::spawn(s.clone());
+    }
     let handle_sim = sim.clone();
+    let handle_shards = shards.clone();
     let app = axum::Router::new()
         .merge(mtop_gateway::routes())
         .merge(passport::routes())
@@ -154,7 +208,7 @@ pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
         .merge(pictures::routes())
         .merge(control::routes())
         .merge(lwp_server::routes())
-        .with_state(sim)
+        .with_state(shards)
         .layer(axum::middleware::from_fn_with_state(
             host_check::HostPolicy {
                 any_ip: !addr.ip().is_loopback(),
@@ -183,6 +237,7 @@ pub async fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
         info,
         self_uid,
         sim: handle_sim,
+        shards: handle_shards,
         stop: stop_tx,
         task,
     })

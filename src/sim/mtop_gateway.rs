@@ -3,9 +3,10 @@
 use super::state::{Sim, State, random_hex};
 use crate::protocol::mtop::{MTOP_APP_KEY, envelope_json, sign};
 use crate::protocol::{Cid, Uid};
+use crate::sim::shards::Shard;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-pub fn routes() -> Router<Arc<Sim>> {
+pub fn routes() -> Router<Arc<crate::sim::shards::Shards>> {
     Router::new().route("/h5/{api}/{version}/", post(handle).get(handle))
 }
 
@@ -55,7 +56,7 @@ fn fresh_signing_cookies(sim: &Sim, st: &mut State) -> Vec<String> {
 }
 
 async fn handle(
-    AxState(sim): AxState<Arc<Sim>>,
+    Shard(sim): Shard,
     Path((api, version)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,

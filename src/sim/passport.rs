@@ -4,9 +4,10 @@
 
 use super::mtop_gateway::{json_response, request_cookies};
 use super::state::{Qr, QrStatus, Sim, State, login_cookie_pairs, random_hex};
+use crate::sim::shards::Shard;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, State as AxState};
+use axum::extract::Query;
 use axum::http::HeaderMap;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -21,7 +22,7 @@ use tokio::time::Instant;
 /// A QR code nobody answers expires after this long.
 const QR_LIFETIME: Duration = Duration::from_secs(300);
 
-pub fn routes() -> Router<Arc<Sim>> {
+pub fn routes() -> Router<Arc<crate::sim::shards::Shards>> {
     Router::new()
         .route("/mini_login.htm", get(mini_login))
         .route("/newlogin/qrcode/generate.do", get(generate).post(generate))
@@ -51,7 +52,7 @@ async fn mini_login() -> Response {
     resp
 }
 
-async fn generate(AxState(sim): AxState<Arc<Sim>>) -> Response {
+async fn generate(Shard(sim): Shard) -> Response {
     let t = crate::time::now_ms();
     let ck = random_hex(48);
     let lg = random_hex(32);
@@ -117,7 +118,7 @@ fn renewed(sim: &Sim, st: &mut State) -> Response {
 }
 
 /// §5.4 step 1: extends a login that is still alive.
-async fn has_login(AxState(sim): AxState<Arc<Sim>>, headers: HeaderMap) -> Response {
+async fn has_login(Shard(sim): Shard, headers: HeaderMap) -> Response {
     sim.counters.renewals.fetch_add(1, Ordering::Relaxed);
     let cookies = request_cookies(&headers);
     let mut st = sim.state();
@@ -132,7 +133,7 @@ async fn has_login(AxState(sim): AxState<Arc<Sim>>, headers: HeaderMap) -> Respo
 
 /// §5.4 step 2: new short-login cookies from the long login, also for a session that has
 /// lapsed by its lifetime (not for one ended otherwise).
-async fn silent_has_login(AxState(sim): AxState<Arc<Sim>>, headers: HeaderMap) -> Response {
+async fn silent_has_login(Shard(sim): Shard, headers: HeaderMap) -> Response {
     sim.counters.silent_renewals.fetch_add(1, Ordering::Relaxed);
     let cookies = request_cookies(&headers);
     let mut st = sim.state();
@@ -143,7 +144,7 @@ async fn silent_has_login(AxState(sim): AxState<Arc<Sim>>, headers: HeaderMap) -
 }
 
 async fn query(
-    AxState(sim): AxState<Arc<Sim>>,
+    Shard(sim): Shard,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {

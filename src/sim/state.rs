@@ -212,15 +212,29 @@ pub fn random_hex(len: usize) -> String {
 
 impl Sim {
     /// `picture_host`: where the world's picture URLs point (the simulator's own server).
-    pub fn new(opts: SimOptions, picture_host: String, stop: watch::Receiver<bool>) -> Sim {
+    /// `seller`: which of the simulator's sellers this is (0: the demo's; each further one
+    /// has a uid, a nick, a world and tokens of its own).
+    pub fn new(
+        opts: SimOptions,
+        picture_host: String,
+        stop: watch::Receiver<bool>,
+        seller: usize,
+    ) -> Sim {
         let now = crate::time::now_ms();
-        let world = World::generate(&WorldConfig {
-            seed: opts.seed,
+        let cfg = WorldConfig {
+            seed: opts.seed.wrapping_add(seller as u64 * 7919),
             conversations: opts.conversations,
             history: opts.history,
             now_ms: now,
             picture_host,
-        });
+        };
+        let world = match seller {
+            0 => World::generate(&cfg),
+            n => {
+                let (uid, nick) = other_seller(n);
+                World::generate_as(&cfg, uid, nick)
+            }
+        };
         let self_uid = world.self_uid.clone();
         let director = Director::new(opts.seed, opts.scenario);
         // A browser tab always holds a signing pair (§11): the cookie handed out carries one
@@ -337,6 +351,29 @@ pub fn login_cookie_pairs(uid: &Uid, st: &State) -> Vec<(&'static str, String)> 
             "sgcookie",
             format!("E100{}", &st.session[..16.min(st.session.len())]),
         ),
-        ("tracknick", "xianyu_seller".to_string()),
+        ("tracknick", tracknick(&st.world.self_nick)),
     ]
+}
+
+/// The uid and nick of the simulator's `n`th further seller.
+fn other_seller(n: usize) -> (Uid, String) {
+    const NICKS: [&str; 4] = [
+        "小林的二手书店",
+        "南山数码回收",
+        "橘子家居好物",
+        "老周的相机铺",
+    ];
+    let nick = NICKS
+        .get((n - 1) % NICKS.len())
+        .copied()
+        .unwrap_or("另一家店");
+    (
+        Uid::new(format!("22000000{:05}", 500 + n)),
+        nick.to_string(),
+    )
+}
+
+/// `tracknick` as a browser holds it: the nick, percent-encoded.
+fn tracknick(nick: &str) -> String {
+    url::form_urlencoded::byte_serialize(nick.as_bytes()).collect()
 }

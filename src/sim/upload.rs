@@ -3,9 +3,10 @@
 //! then served back at that URL.
 
 use super::mtop_gateway::{json_response, request_cookies};
-use super::state::{Sim, random_hex};
+use super::state::random_hex;
+use crate::sim::shards::Shard;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, State as AxState};
+use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::post;
@@ -16,17 +17,13 @@ use std::sync::atomic::Ordering;
 /// Largest upload accepted (the service's own limit is not documented; clients send ≤ 5 MB).
 const MAX_UPLOAD: usize = 10 * 1024 * 1024;
 
-pub fn routes() -> Router<Arc<Sim>> {
+pub fn routes() -> Router<Arc<crate::sim::shards::Shards>> {
     Router::new()
         .route("/api/upload.api", post(upload))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD))
 }
 
-async fn upload(
-    AxState(sim): AxState<Arc<Sim>>,
-    headers: HeaderMap,
-    mut form: Multipart,
-) -> Response {
+async fn upload(Shard(sim): Shard, headers: HeaderMap, mut form: Multipart) -> Response {
     let cookies = request_cookies(&headers);
     if !sim.state().logged_in(&sim.self_uid(), &cookies) {
         return Html("<!DOCTYPE html><html><body>请登录</body></html>").into_response();

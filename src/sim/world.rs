@@ -155,6 +155,14 @@ impl World {
         Generator::new(cfg).run()
     }
 
+    /// As [`generate`](Self::generate), for another seller than the demo's: `uid`, `nick`.
+    pub fn generate_as(cfg: &WorldConfig, uid: Uid, nick: String) -> World {
+        let mut g = Generator::new(cfg);
+        g.w.self_uid = uid;
+        g.w.self_nick = nick;
+        g.run()
+    }
+
     /// All conversations, latest activity first (pinned ones are not treated specially).
     pub fn threads_newest_first(&self) -> Vec<&Thread> {
         self.order

@@ -95,13 +95,12 @@ pub struct Runtime<B: Backend> {
     login_rx: mpsc::UnboundedReceiver<crate::app::LoginUpdate>,
 }
 
-/// What a QR login from the UI needs: the service's endpoints and where the login is saved
-/// (the running session takes it from there).
+/// What a QR login from the UI needs: the service's endpoints and the data directory, where
+/// the login is saved in its account's folder (the running session takes it from there).
 #[derive(Clone, Debug)]
 pub struct LoginSetup {
     pub endpoints: crate::im::mtop::Endpoints,
     pub data_dir: std::path::PathBuf,
-    pub jar_path: std::path::PathBuf,
 }
 
 impl<B: Backend> Runtime<B> {
@@ -304,14 +303,13 @@ impl<B: Backend> Runtime<B> {
             let result = crate::headless::login::login_into(
                 setup.endpoints,
                 &setup.data_dir,
-                &setup.jar_path,
                 Duration::from_secs(300),
                 false,
                 &mut progress,
             )
             .await;
             let update = match result {
-                Ok(uid) => {
+                Ok((uid, _)) => {
                     tracing::info!(%uid, "logged in from the UI; the session takes the new login");
                     crate::app::LoginUpdate::Done
                 }

@@ -56,6 +56,7 @@ impl Place {
             "GOOFISH_WS_URL",
             "GOOFISH_UPLOAD_URL",
             "GOOFISH_NO_DAEMON",
+            "GOOFISH_COOKIE",
             "RUST_LOG",
             "LC_ALL",
             "LC_MESSAGES",
@@ -69,12 +70,15 @@ impl Place {
             )
             .env("GOOFISH_DATA_DIR", self.data.path())
             .env("XDG_RUNTIME_DIR", self.run.path())
-            .env("GOOFISH_COOKIE", &self.cookie)
             .args(&self.sim_args)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // No cookie given: the views use the logins saved in the data directory.
+        if !self.cookie.is_empty() {
+            c.env("GOOFISH_COOKIE", &self.cookie);
+        }
         c
     }
 

@@ -14,6 +14,7 @@ mod hostile;
 #[path = "../common/samples.rs"]
 mod samples;
 
+mod accounts;
 mod core_daemon;
 mod headless_cli;
 mod headless_session;

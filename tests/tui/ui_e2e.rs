@@ -504,7 +504,6 @@ async fn an_expired_login_shows_the_qr_code_at_80x24_and_goes_live_once_confirme
         .with_login(goofish_tui::tui::LoginSetup {
             endpoints: Endpoints::at(base),
             data_dir: dir.path().to_path_buf(),
-            jar_path,
         });
     rt.dispatch(Input::Resize {
         width: 80,

@@ -5,7 +5,7 @@
 
 pub mod draw;
 
-use super::state::Sim;
+use crate::sim::shards::Shards;
 use axum::Router;
 use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -24,7 +24,7 @@ const AVATAR_SIZE: (u32, u32) = (96, 96);
 /// Total bytes of uploaded pictures kept to serve back; the oldest go first.
 pub const UPLOADS_KEPT_BYTES: usize = 64 * 1024 * 1024;
 
-pub fn routes() -> Router<Arc<Sim>> {
+pub fn routes() -> Router<Arc<crate::sim::shards::Shards>> {
     Router::new()
         .route("/bao/uploaded/{*rest}", get(bao_uploaded))
         .route("/imgextra/{*rest}", get(imgextra))
@@ -148,35 +148,47 @@ fn spec(subject: Subject, seed: u64, (width, height): (u32, u32), scratch: bool)
 }
 
 /// `/bao/uploaded/…`: item pictures and buyers' avatars; anything else is not there.
-async fn bao_uploaded(AxState(sim): AxState<Arc<Sim>>, Path(rest): Path<String>) -> Response {
+/// Picture URLs are public, as on the CDN: any seller's picture is served to anyone.
+async fn bao_uploaded(AxState(shards): AxState<Arc<Shards>>, Path(rest): Path<String>) -> Response {
     let path = format!("/bao/uploaded/{rest}");
-    let found = {
-        let st = sim.state();
-        let url = format!("{}{path}", st.world.picture_host);
-        // Of the path alone: the same picture whatever port the simulator listens on.
-        let seed = seed_of(&path);
-        if let Some(bytes) = st.uploaded.get(&path) {
-            return picture(bytes);
-        }
-        if let Some(item) = st.world.items.iter().find(|i| i.pic == url) {
-            Some(spec(Subject::for_kind(&item.kind), seed, ITEM_SIZE, false))
-        } else if st.world.buyers.iter().any(|b| b.avatar == url) {
-            Some(spec(Subject::Avatar, seed, AVATAR_SIZE, false))
-        } else {
-            None
-        }
-    };
-    match found {
-        Some(spec) => drawn(spec, path).await,
+    match shards.all.iter().find_map(|sim| bao_picture(sim, &path)) {
+        Some(Ok(bytes)) => picture(bytes),
+        Some(Err(spec)) => drawn(spec, path).await,
         None => not_found(),
     }
 }
 
+/// Seller `sim`'s picture at `path`: uploaded bytes, or what to draw.
+fn bao_picture(sim: &super::state::Sim, path: &str) -> Option<Result<Arc<[u8]>, Spec>> {
+    let st = sim.state();
+    if let Some(bytes) = st.uploaded.get(path) {
+        return Some(Ok(bytes));
+    }
+    let url = format!("{}{path}", st.world.picture_host);
+    // Of the path alone: the same picture whatever port the simulator listens on.
+    let seed = seed_of(path);
+    if let Some(item) = st.world.items.iter().find(|i| i.pic == url) {
+        Some(Err(spec(
+            Subject::for_kind(&item.kind),
+            seed,
+            ITEM_SIZE,
+            false,
+        )))
+    } else if st.world.buyers.iter().any(|b| b.avatar == url) {
+        Some(Err(spec(Subject::Avatar, seed, AVATAR_SIZE, false)))
+    } else {
+        None
+    }
+}
+
 /// `/imgextra/…`: pictures sent in chat: uploaded ones as they were, the world's own drawn.
-async fn imgextra(AxState(sim): AxState<Arc<Sim>>, Path(rest): Path<String>) -> Response {
+async fn imgextra(AxState(shards): AxState<Arc<Shards>>, Path(rest): Path<String>) -> Response {
     let path = format!("/imgextra/{rest}");
-    if let Some(bytes) = sim.state().uploaded.get(&path) {
-        return picture(bytes);
+    for sim in &shards.all {
+        let uploaded = sim.state().uploaded.get(&path);
+        if let Some(bytes) = uploaded {
+            return picture(bytes);
+        }
     }
     if !rest.ends_with("-xy_chat.jpg") && !rest.ends_with("-xy_chat.png") {
         return not_found();
