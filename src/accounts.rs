@@ -29,9 +29,14 @@ pub struct Account {
     pub added_ms: i64,
 }
 
+/// The cookie jar of the account whose folder is `dir`.
+pub fn jar_in(dir: &Path) -> PathBuf {
+    dir.join(JAR)
+}
+
 impl Account {
     pub fn jar(&self) -> PathBuf {
-        self.dir.join(JAR)
+        jar_in(&self.dir)
     }
 
     pub fn device_id(&self) -> PathBuf {
@@ -75,7 +80,7 @@ fn read_meta(dir: &Path) -> Meta {
 
 /// The account whose jar is in `dir`, if the jar there names a user.
 fn account_in(dir: &Path) -> Option<Account> {
-    let jar = crate::im::cookies::CookieJar::load(&dir.join(JAR)).ok()?;
+    let jar = crate::im::cookies::CookieJar::load(&jar_in(dir)).ok()?;
     let uid = jar.uid()?;
     let meta = read_meta(dir);
     Some(Account {
@@ -114,7 +119,8 @@ pub fn dir_for(data_dir: &Path, uid: &Uid) -> PathBuf {
     if let Some(a) = accounts.iter().find(|a| &a.uid == uid) {
         return a.dir.clone();
     }
-    if account_in(data_dir).is_none() && !data_dir.join(JAR).exists() {
+    // The top is free when no account is there and no jar (even a damaged one) is either.
+    if !accounts.iter().any(|a| a.dir == data_dir) && !jar_in(data_dir).exists() {
         return data_dir.to_path_buf();
     }
     // Not a name that could leave the folder: a uid is digits.

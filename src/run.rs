@@ -64,28 +64,26 @@ pub fn start_file_logging(
 /// `catch_up`: at the first connection, fetch what arrived since this account's last
 /// session (the messenger and `watch`; not a one-shot command).
 pub async fn connect(settings: &Settings, catch_up: bool) -> Result<Connection> {
-    let conn_cfg = |ws: String| ConnConfig {
-        ws_url: ws,
-        heartbeat_every: settings.heartbeat,
-        ..ConnConfig::default()
-    };
-
     if settings.demo {
-        return demo(settings, conn_cfg).await;
+        return demo(settings).await;
     }
 
     let login = login_account(settings)?;
     connect_as(settings, login, catch_up).await
 }
 
-/// The session of one account, logged in with `login`'s jar; its device id and local
-/// history are the account's own.
-pub async fn connect_as(settings: &Settings, login: Login, catch_up: bool) -> Result<Connection> {
-    let conn_cfg = |ws: String| ConnConfig {
+/// The WebSocket settings of a session with `ws` as its address.
+fn conn_config(settings: &Settings, ws: String) -> ConnConfig {
+    ConnConfig {
         ws_url: ws,
         heartbeat_every: settings.heartbeat,
         ..ConnConfig::default()
-    };
+    }
+}
+
+/// The session of one account, logged in with `login`'s jar; its device id and local
+/// history are the account's own.
+pub async fn connect_as(settings: &Settings, login: Login, catch_up: bool) -> Result<Connection> {
     let Login {
         jar,
         source,
@@ -124,7 +122,7 @@ pub async fn connect_as(settings: &Settings, login: Login, catch_up: bool) -> Re
         Err(_) => tracing::warn!("login check timed out, starting anyway"),
     }
     let mut cfg = SessionConfig::new(
-        conn_cfg(settings.endpoints.ws.clone()),
+        conn_config(settings, settings.endpoints.ws.clone()),
         DeviceSource::File(account.device_id()),
     );
     cfg.login.keepalive = Some(settings.login_keepalive);
@@ -256,7 +254,7 @@ pub async fn open_session(
 
 /// The session against the embedded simulator, with a world made for the demo.
 #[cfg(feature = "sim")]
-async fn demo(settings: &Settings, conn_cfg: impl Fn(String) -> ConnConfig) -> Result<Connection> {
+async fn demo(settings: &Settings) -> Result<Connection> {
     let sim = sim::start(SimOptions {
         scenario: Scenario::Demo,
         seed: 7,
@@ -268,7 +266,10 @@ async fn demo(settings: &Settings, conn_cfg: impl Fn(String) -> ConnConfig) -> R
     let jar = CookieJar::parse_header(sim.cookie());
     let mtop = MtopClient::new(Endpoints::at(base), jar, None)?;
     let did = crate::im::device::generate_device_id(&sim.self_uid);
-    let mut cfg = SessionConfig::new(conn_cfg(sim.ws_url().to_string()), DeviceSource::Fixed(did));
+    let mut cfg = SessionConfig::new(
+        conn_config(settings, sim.ws_url().to_string()),
+        DeviceSource::Fixed(did),
+    );
     // The demo's world is made anew each run: there is nothing to catch up with.
     cfg.catch_up_at_start = false;
     // A file of its own (not in memory), so `--demo search` and restarts work as for a real
@@ -288,7 +289,7 @@ async fn demo(settings: &Settings, conn_cfg: impl Fn(String) -> ConnConfig) -> R
 
 /// Without the simulator there is no demo.
 #[cfg(not(feature = "sim"))]
-async fn demo(_: &Settings, _: impl Fn(String) -> ConnConfig) -> Result<Connection> {
+async fn demo(_: &Settings) -> Result<Connection> {
     bail!("{}", crate::text::i18n::NO_SIMULATOR)
 }
 

@@ -51,14 +51,6 @@ impl Paths {
             runtime_dir,
         })
     }
-
-    pub fn cookie_jar(&self) -> PathBuf {
-        self.data_dir.join("cookies.json")
-    }
-
-    pub fn device_id(&self) -> PathBuf {
-        self.data_dir.join("device_id")
-    }
 }
 
 fn project_dirs() -> Option<directories::ProjectDirs> {

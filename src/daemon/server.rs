@@ -7,6 +7,7 @@ use super::hub::{Hub, ViewId};
 use super::wire::{self, AccountStatus, CoreLine, CoreStatus, MAX_LINE, PROTOCOL, ViewLine};
 use crate::im::api::{ImCommand, ImEvent};
 use crate::run::Connection;
+use futures_util::StreamExt;
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
@@ -160,6 +161,13 @@ struct Sink {
 }
 
 impl Sink {
+    /// Ends the connection with `line` as the last the view reads (queued behind what it
+    /// still has to read).
+    fn close_with(self, line: CoreLine) {
+        let _ = self.lines.try_send(line);
+        self.reader.abort();
+    }
+
     /// Ends the connection, telling the view `reason` when it still reads.
     fn drop_with(mut self, reason: String) {
         if let Some(k) = self.kick.take() {
@@ -186,21 +194,11 @@ struct Served {
 pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connection)>) {
     let uid_self = nix::unistd::getuid().as_raw();
     let (from_tx, mut from_views) = mpsc::channel::<FromView>(256);
-    // Every session's events, tagged with its account's place in `served`; `None`: it ended.
-    let (events_tx, mut events) = mpsc::channel::<(usize, Option<ImEvent>)>(1024);
     let mut served: Vec<Served> = Vec::new();
     let mut sessions = Vec::new();
-    for (i, (account, mut conn)) in conns.into_iter().enumerate() {
-        let tx = events_tx.clone();
-        let mut rx = std::mem::replace(&mut conn.session.events, mpsc::channel(1).1);
-        tokio::spawn(async move {
-            while let Some(ev) = rx.recv().await {
-                if tx.send((i, Some(ev))).await.is_err() {
-                    return;
-                }
-            }
-            let _ = tx.send((i, None)).await;
-        });
+    let mut receivers = Vec::new();
+    for (account, mut conn) in conns {
+        receivers.push(conn.session.take_events());
         served.push(Served {
             account,
             commands: conn.session.commands.clone(),
@@ -209,7 +207,8 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
         });
         sessions.push(conn);
     }
-    drop(events_tx);
+    // Every session's events, tagged with its account's place in `served`; `None`: it ended.
+    let mut events = crate::im::session::merge_events(receivers);
     let mut sinks: HashMap<ViewId, Sink> = HashMap::new();
     // Which account each attached view is for.
     let mut view_account: HashMap<ViewId, usize> = HashMap::new();
@@ -229,7 +228,7 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
             .and_then(|(i, _)| served.get(*i))
             .map(|s| s.commands.clone());
         tokio::select! {
-            ev = events.recv() => {
+            ev = events.next() => {
                 let Some((i, ev)) = ev else {
                     tracing::warn!("every session ended; the core ends");
                     break;
@@ -240,8 +239,7 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
                     slot.ended = true;
                     for v in slot.hub.views() {
                         if let Some(sink) = sinks.remove(&v.id) {
-                            let _ = sink.lines.try_send(CoreLine::Stopping);
-                            sink.reader.abort();
+                            sink.close_with(CoreLine::Stopping);
                         }
                         view_account.remove(&v.id);
                         slot.hub.detach(v.id);
@@ -269,12 +267,7 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
                         continue;
                     }
                     next_id += 1;
-                    let accounts: Vec<_> = served
-                        .iter()
-                        .filter(|s| !s.ended)
-                        .map(|s| s.account.uid.clone())
-                        .collect();
-                    let sink = open_view(next_id, stream, from_tx.clone(), accounts, &version);
+                    let sink = open_view(next_id, stream, from_tx.clone(), serving(&served), &version);
                     sinks.insert(next_id, sink);
                 }
                 Err(e) => {
@@ -291,11 +284,8 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
                             Some(uid) => served.iter().position(|s| !s.ended && &s.account.uid == uid),
                         };
                         let Some(i) = found else {
-                            let served_now: Vec<String> = served
-                                .iter()
-                                .filter(|s| !s.ended)
-                                .map(|s| s.account.uid.to_string())
-                                .collect();
+                            let served_now: Vec<String> =
+                                serving(&served).iter().map(ToString::to_string).collect();
                             let message = format!(
                                 "this core does not serve account {} (it serves: {})",
                                 account.map(|u| u.to_string()).unwrap_or_default(),
@@ -303,8 +293,7 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
                             );
                             tracing::warn!(id, "{message}");
                             if let Some(sink) = sinks.remove(&id) {
-                                let _ = sink.lines.try_send(CoreLine::Error { message });
-                                sink.reader.abort();
+                                sink.close_with(CoreLine::Error { message });
                             }
                             continue;
                         };
@@ -357,9 +346,7 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
                     FromView::Garbage { id, message } => {
                         tracing::warn!(id, "a view sent a line that is not of the protocol: {message}");
                         if let Some(sink) = sinks.remove(&id) {
-                            // Queued behind what the view still has to read, then the end.
-                            let _ = sink.lines.try_send(CoreLine::Error { message });
-                            sink.reader.abort();
+                            sink.close_with(CoreLine::Error { message });
                         }
                         if let Some(i) = view_account.remove(&id) {
                             served[i].hub.detach(id);
@@ -410,8 +397,7 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
         view_account.retain(|id, _| sinks.contains_key(id));
     }
     for (_, sink) in sinks.drain() {
-        let _ = sink.lines.try_send(CoreLine::Stopping);
-        sink.reader.abort();
+        sink.close_with(CoreLine::Stopping);
     }
     drop(bound);
     for conn in sessions {
@@ -419,6 +405,15 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
     }
     // Let the writers put out the last lines.
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// The accounts whose sessions still run, in order.
+fn serving(served: &[Served]) -> Vec<crate::protocol::Uid> {
+    served
+        .iter()
+        .filter(|s| !s.ended)
+        .map(|s| s.account.uid.clone())
+        .collect()
 }
 
 /// What `daemon --status` shows: every account, the first one's also at the top (as a core

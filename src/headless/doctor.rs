@@ -494,9 +494,10 @@ pub async fn run(
                 None
             }
         };
-        let jar_path = chosen
-            .as_ref()
-            .map_or_else(|| paths.cookie_jar(), crate::accounts::Account::jar);
+        let jar_path = chosen.as_ref().map_or_else(
+            || crate::accounts::jar_in(&paths.data_dir),
+            crate::accounts::Account::jar,
+        );
         if let Some(c) = &chosen {
             account_dir = c.dir.clone();
         }

@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::im::api::{ConnState, ImCommand, ImEvent};
 use crate::protocol::{Cid, Conversation, Message, MessageId, Uid};
 use crate::safe_text::{clean_line, escape_json};
+use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{IsTerminal, Write};
@@ -555,21 +556,9 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
             }
         })
         .collect();
-    // Every session's events on one channel, with the place of its account.
-    let (events_tx, mut events) = tokio::sync::mpsc::channel::<(usize, Option<ImEvent>)>(1024);
-    for (i, (_, conn)) in conns.iter_mut().enumerate() {
-        let mut rx = std::mem::replace(&mut conn.session.events, tokio::sync::mpsc::channel(1).1);
-        let tx = events_tx.clone();
-        tokio::spawn(async move {
-            while let Some(ev) = rx.recv().await {
-                if tx.send((i, Some(ev))).await.is_err() {
-                    return;
-                }
-            }
-            let _ = tx.send((i, None)).await;
-        });
-    }
-    drop(events_tx);
+    // Every session's events as one stream, with the place of its account.
+    let mut events =
+        crate::im::session::merge_events(conns.iter_mut().map(|(_, c)| c.session.take_events()));
     let exec = args
         .exec
         .as_ref()
@@ -593,14 +582,14 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
     let mut output = Output::new();
     let code = loop {
         // Flushed before waiting: what was printed is out before the next wait.
-        let ev = match events.try_recv() {
-            Ok(ev) => Some(ev),
-            Err(_) => {
+        let ev = match events.next().now_or_never() {
+            Some(ev) => ev,
+            None => {
                 if !output.flush() {
                     break EXIT_OK;
                 }
                 tokio::select! {
-                    ev = events.recv() => ev,
+                    ev = events.next() => ev,
                     Some(report) = notify_reports.recv() => {
                         super::complain(lang, "watch", &report);
                         continue;

@@ -132,6 +132,16 @@ impl Place {
     }
 }
 
+/// The names of the views a status (or one account of it) lists.
+pub fn view_names(status: &Value) -> Vec<&str> {
+    status["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["view"].as_str().unwrap())
+        .collect()
+}
+
 impl Drop for Place {
     fn drop(&mut self) {
         let _ = self.cmd(&["daemon", "--stop"]).output();

@@ -4,7 +4,7 @@
 #![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
-use crate::common::core_place::{Lines, Place};
+use crate::common::core_place::{Lines, Place, view_names};
 use crate::common::{control, sim_state, sim_with};
 use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
 use serde_json::{Value, json};
@@ -32,6 +32,18 @@ fn saved_logins(sim: &SimHandle) -> Place {
     let mut place = Place::new(sim);
     place.cookie.clear();
     place
+}
+
+/// Two sellers, both logged in here (the first, then the second): the simulator, the
+/// place and their uids.
+async fn two_logged_in() -> (SimHandle, Place, String, String) {
+    let sim = two_sellers().await;
+    let first = sim.self_uid.to_string();
+    let second = sim.others()[0].uid.clone();
+    let place = saved_logins(&sim);
+    login(&sim, &place, &first).await;
+    login(&sim, &place, &second).await;
+    (sim, place, first, second)
 }
 
 /// `login` as seller `uid` (its phone scans the code).
@@ -128,12 +140,7 @@ async fn login_twice_ends_with_two_accounts_and_neither_jar_overwritten() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_core_runs_both_accounts_and_watch_all_shows_each_with_its_account() {
-    let sim = two_sellers().await;
-    let first = sim.self_uid.to_string();
-    let second = sim.others()[0].uid.clone();
-    let place = saved_logins(&sim);
-    login(&sim, &place, &first).await;
-    login(&sim, &place, &second).await;
+    let (sim, place, first, second) = two_logged_in().await;
     let mut watch = Lines::start(place.cmd(&["watch", "--account", "all", "--json"]));
     // Both go live, in whichever order.
     let mut live = std::collections::BTreeSet::new();
@@ -204,12 +211,7 @@ async fn one_core_runs_both_accounts_and_watch_all_shows_each_with_its_account()
     for (a, uid) in listed.iter().zip([&first, &second]) {
         assert_eq!(a["account"], uid.as_str(), "{status}");
         assert_eq!(a["connection"]["state"], "live", "{status}");
-        let views: Vec<&str> = a["views"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v["view"].as_str().unwrap())
-            .collect();
+        let views = view_names(a);
         assert_eq!(views, ["watch"], "{status}");
     }
     let human = text(&place.run(&["daemon", "--status"]).await.stdout);
@@ -231,12 +233,7 @@ async fn one_core_runs_both_accounts_and_watch_all_shows_each_with_its_account()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_account_is_refused_with_the_accounts_there_are() {
-    let sim = two_sellers().await;
-    let first = sim.self_uid.to_string();
-    let second = sim.others()[0].uid.clone();
-    let place = saved_logins(&sim);
-    login(&sim, &place, &first).await;
-    login(&sim, &place, &second).await;
+    let (sim, place, first, second) = two_logged_in().await;
     for args in [
         &["send", "--account", "店C", "--to", "1", "--text", "x"][..],
         &["watch", "--account", "店C"][..],

@@ -3,7 +3,7 @@
 #![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
-use crate::common::core_place::{Lines, Place};
+use crate::common::core_place::{Lines, Place, view_names};
 use crate::common::{control, quiet_sim, sim_state};
 use goofish_tui::sim::SimHandle;
 use serde_json::{Value, json};
@@ -61,12 +61,7 @@ async fn a_watch_and_three_sends_share_one_connection() {
     let status = place.status().await;
     assert_eq!(status["account"], sim.self_uid.as_str(), "{status}");
     assert_eq!(status["connection"]["state"], "live", "{status}");
-    let views: Vec<&str> = status["views"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["view"].as_str().unwrap())
-        .collect();
+    let views = view_names(&status);
     assert_eq!(views, ["watch"], "{status}");
     let human = place.run(&["daemon", "--status"]).await;
     let human = text(&human.stdout);

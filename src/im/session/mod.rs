@@ -15,6 +15,7 @@ mod jobs;
 mod lifecycle;
 mod login;
 mod media;
+mod merged;
 mod outbox;
 // The scenarios feed the core pushes made with the simulator's encoders.
 #[cfg(all(test, feature = "sim"))]
@@ -30,6 +31,7 @@ pub use gap::Gap;
 pub use lifecycle::Backoff;
 pub use login::LoginTimes;
 pub use media::MAX_IMAGE_BYTES;
+pub use merged::{MergedEvents, merge as merge_events};
 pub use outbox::{OutState, Outbox, Outgoing, SendError, SendStep, find_delivered};
 
 use crate::im::api::{ImCommand, ImEvent};
@@ -140,4 +142,12 @@ pub struct SessionHandle {
     pub commands: mpsc::Sender<ImCommand>,
     pub events: mpsc::Receiver<ImEvent>,
     pub task: JoinHandle<()>,
+}
+
+impl SessionHandle {
+    /// Takes the event channel out, for a reader that merges several sessions
+    /// ([`merge_events`]); the handle keeps a closed one.
+    pub fn take_events(&mut self) -> mpsc::Receiver<ImEvent> {
+        std::mem::replace(&mut self.events, mpsc::channel(1).1)
+    }
 }
