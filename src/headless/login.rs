@@ -200,7 +200,7 @@ pub async fn login_into(
                 dir.display()
             ))
         })?;
-    let jar_path = dir.join("cookies.json");
+    let jar_path = crate::accounts::jar_in(&dir);
     mtop.jar().save(&jar_path).map_err(|e| {
         LoginError::Failed(format!(
             "cannot save the login in {}: {e}",
@@ -216,11 +216,7 @@ pub async fn login_into(
 /// The name the login cookies carry (`tracknick`, percent-encoded as a browser keeps it),
 /// until the session learns the account's own nick.
 fn nick_of(jar: &CookieJar) -> Option<String> {
-    let raw = jar.get("tracknick")?.expose().to_string();
-    let decoded: String = url::form_urlencoded::parse(format!("n={raw}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or(raw);
+    let decoded = crate::im::mtop::percent_decode(jar.get("tracknick")?.expose());
     let nick = crate::safe_text::clean_line(&decoded).trim().to_string();
     (!nick.is_empty()).then_some(nick)
 }

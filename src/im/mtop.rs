@@ -136,7 +136,7 @@ impl ImToken {
 }
 
 /// `decodeURIComponent` without its exceptions: bad escapes stay as they are.
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let hex = |c: Option<&u8>| c.and_then(|&c| char::from(c).to_digit(16));
     let mut out = Vec::with_capacity(s.len());
     let mut rest = s.as_bytes();
@@ -249,11 +249,13 @@ impl JarFile {
         }
     }
 
-    /// Queues `jar` for saving (off the async threads: a save fsyncs); the generation that
-    /// `saved` waits for.
-    fn queue(self: &Arc<Self>, jar: CookieJar) -> u64 {
+    /// Queues the jar as `current` gives it for saving (off the async threads: a save
+    /// fsyncs); the generation that `saved` waits for. The jar is read under the queue's
+    /// lock: read before it, a caller could queue an older jar after a newer one.
+    fn queue(self: &Arc<Self>, current: impl FnOnce() -> CookieJar) -> u64 {
         let (generation, start) = {
             let mut q = lock(&self.queue);
+            let jar = current();
             q.generation += 1;
             let generation = q.generation;
             q.pending = Some((generation, jar));
@@ -629,7 +631,7 @@ impl MtopClient {
         let Some(file) = &self.shared.file else {
             return;
         };
-        let generation = file.queue(self.jar());
+        let generation = file.queue(|| self.jar());
         file.saved(generation).await;
     }
 

@@ -56,13 +56,7 @@ impl Shards {
             let i = self.login_target.load(Ordering::Relaxed);
             return self.all.get(i).unwrap_or_else(|| self.first());
         }
-        let unb = parts
-            .headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|pair| pair.trim().strip_prefix("unb=").map(str::to_string));
+        let unb = super::mtop_gateway::request_cookies(&parts.headers).remove("unb");
         unb.and_then(|u| self.by_uid(&u))
             .unwrap_or_else(|| self.first())
     }

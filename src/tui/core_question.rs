@@ -50,17 +50,10 @@ impl Ask for OnScreen {
             on_screen(lang, &found)
         });
         Box::pin(async move {
-            match asked.await {
-                Ok(Ok(yes)) => Some(yes),
-                Ok(Err(e)) => {
-                    tracing::warn!("cannot ask on the terminal: {e}");
-                    None
-                }
-                Err(e) => {
-                    tracing::warn!("cannot ask on the terminal: {e}");
-                    None
-                }
-            }
+            let asked = asked.await.map_err(io::Error::other).and_then(|r| r);
+            asked
+                .inspect_err(|e| tracing::warn!("cannot ask on the terminal: {e}"))
+                .ok()
         })
     }
 

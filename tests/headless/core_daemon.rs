@@ -460,8 +460,15 @@ async fn a_core_whose_data_directory_is_removed_ends() {
     let place = Place::new(&sim);
     assert_eq!(place.run(&["daemon"]).await.status.code(), Some(0));
     let socket = place.socket().unwrap();
-    std::fs::remove_dir_all(place.data.path()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
+    // The core may be writing a file in it meanwhile (its nick, its jar): removed again.
+    while let Err(e) = std::fs::remove_dir_all(place.data.path()) {
+        assert!(
+            Instant::now() < deadline,
+            "cannot remove the data directory: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     while socket.exists() || connections(&sim).await.0 != 0 {
         assert!(Instant::now() < deadline, "the core went on");
         tokio::time::sleep(Duration::from_millis(50)).await;
