@@ -25,7 +25,6 @@ pub fn draw(frame: &mut Frame, state: &AppState, url: &str, area: Rect, thumbs: 
     };
     let shown = thumbs.view(&request).or_else(|| thumbs.get(url));
     let size = shown
-        .filter(|t| t.width > 0)
         .map(|t| format!("{}×{} · ", t.width, t.height))
         .unwrap_or_default();
     let head = text::truncate(&format!("{} {size}{}", s.image, s.viewer_keys), w);
