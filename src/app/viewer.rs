@@ -78,11 +78,10 @@ pub(crate) fn on_key(state: &mut AppState, actions: &[Action], fx: &mut Vec<Effe
     }
 }
 
-/// Whether the program runs over SSH (`getenv` reads the environment).
+/// Whether the program runs over SSH (`getenv` reads the environment), by the same variables
+/// as the notifications.
 pub fn over_ssh(getenv: impl Fn(&str) -> Option<String>) -> bool {
-    ["SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"]
-        .iter()
-        .any(|k| getenv(k).is_some_and(|v| !v.is_empty()))
+    crate::notify::is_ssh(&getenv)
 }
 
 /// The desktop's opener on this system.

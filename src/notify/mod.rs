@@ -9,7 +9,9 @@ mod terminal;
 
 pub use command::{CommandError, CommandQueue, run_command};
 pub use message_json::{MessageLine, json_text, message_json};
-pub use terminal::{Mux, TerminalChoice, TerminalKind, detect, detect_mux, is_ssh, sequence};
+pub use terminal::{
+    Mux, TerminalChoice, TerminalKind, detect, detect_mux, is_ssh, sequence, tmux_passthrough,
+};
 
 use std::io::Write;
 use std::time::Duration;
