@@ -87,15 +87,16 @@ impl Notifier {
     /// Writes the terminal notification (when `terminal`) and queues the command; never
     /// waits for either.
     pub fn notify(&mut self, n: &Notification, terminal: bool) {
-        let bytes = sequence(self.kind, self.mux, &n.title, &n.body);
-        if terminal
-            && !bytes.is_empty()
-            && let Err(e) = self
-                .terminal
-                .write_all(&bytes)
-                .and_then(|()| self.terminal.flush())
-        {
-            tracing::debug!(error = %e, "terminal notification not written");
+        if terminal {
+            let bytes = sequence(self.kind, self.mux, &n.title, &n.body);
+            if !bytes.is_empty()
+                && let Err(e) = self
+                    .terminal
+                    .write_all(&bytes)
+                    .and_then(|()| self.terminal.flush())
+            {
+                tracing::debug!(error = %e, "terminal notification not written");
+            }
         }
         if let Some(q) = &self.command {
             q.push(n.json.clone());
