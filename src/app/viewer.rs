@@ -7,26 +7,28 @@ use super::{Action, AppState, Effect};
 use crate::protocol::Content;
 use crate::text::{i18n, links};
 
-/// The first picture, else the first link, of the selected message.
-fn selected_link(state: &AppState) -> Option<String> {
-    let (_, e) = selected(state)?;
-    match &e.content {
+/// The first picture of a message.
+fn picture_of(content: &Content) -> Option<String> {
+    match content {
         Content::Image { urls } => urls.first().cloned(),
+        _ => None,
+    }
+}
+
+/// The first picture, else the first link, of a message.
+fn link_of(content: &Content) -> Option<String> {
+    match content {
         Content::Text { text } => links::find(text)
             .first()
             .and_then(|r| text.get(r.clone()))
             .map(String::from),
-        _ => None,
+        _ => picture_of(content),
     }
 }
 
 /// Shows the selected message's picture.
 pub(crate) fn open(state: &mut AppState) {
-    let url = selected(state).and_then(|(_, e)| match &e.content {
-        Content::Image { urls } => urls.first().cloned(),
-        _ => None,
-    });
-    match url {
+    match selected(state).and_then(|(_, e)| picture_of(&e.content)) {
         Some(u) => state.viewer = Some(u),
         None => state.notice = Some(i18n::strings(state.lang).no_picture.into()),
     }
@@ -34,7 +36,7 @@ pub(crate) fn open(state: &mut AppState) {
 
 /// Opens the selected message's picture or link.
 pub(crate) fn open_selected_link(state: &mut AppState, fx: &mut Vec<Effect>) {
-    match selected_link(state) {
+    match selected(state).and_then(|(_, e)| link_of(&e.content)) {
         Some(url) => open_url(state, url, fx),
         None => state.notice = Some(i18n::strings(state.lang).no_link.into()),
     }
@@ -78,11 +80,10 @@ pub(crate) fn on_key(state: &mut AppState, actions: &[Action], fx: &mut Vec<Effe
     }
 }
 
-/// Whether the program runs over SSH (`getenv` reads the environment).
+/// Whether the program runs over SSH (`getenv` reads the environment), by the same variables
+/// as the notifications.
 pub fn over_ssh(getenv: impl Fn(&str) -> Option<String>) -> bool {
-    ["SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"]
-        .iter()
-        .any(|k| getenv(k).is_some_and(|v| !v.is_empty()))
+    crate::notify::is_ssh(&getenv)
 }
 
 /// The desktop's opener on this system.

@@ -9,7 +9,9 @@ mod terminal;
 
 pub use command::{CommandError, CommandQueue, run_command};
 pub use message_json::{MessageLine, json_text, message_json};
-pub use terminal::{Mux, TerminalChoice, TerminalKind, detect, detect_mux, is_ssh, sequence};
+pub use terminal::{
+    Mux, TerminalChoice, TerminalKind, detect, detect_mux, is_ssh, sequence, tmux_passthrough,
+};
 
 use std::io::Write;
 use std::time::Duration;
@@ -85,15 +87,16 @@ impl Notifier {
     /// Writes the terminal notification (when `terminal`) and queues the command; never
     /// waits for either.
     pub fn notify(&mut self, n: &Notification, terminal: bool) {
-        let bytes = sequence(self.kind, self.mux, &n.title, &n.body);
-        if terminal
-            && !bytes.is_empty()
-            && let Err(e) = self
-                .terminal
-                .write_all(&bytes)
-                .and_then(|()| self.terminal.flush())
-        {
-            tracing::debug!(error = %e, "terminal notification not written");
+        if terminal {
+            let bytes = sequence(self.kind, self.mux, &n.title, &n.body);
+            if !bytes.is_empty()
+                && let Err(e) = self
+                    .terminal
+                    .write_all(&bytes)
+                    .and_then(|()| self.terminal.flush())
+            {
+                tracing::debug!(error = %e, "terminal notification not written");
+            }
         }
         if let Some(q) = &self.command {
             q.push(n.json.clone());

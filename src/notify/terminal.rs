@@ -134,6 +134,12 @@ fn field(s: &str, max: usize, no_semicolon: bool) -> String {
     out
 }
 
+/// `seq` wrapped for tmux to pass to the outer terminal untouched (DCS `tmux;`, every ESC
+/// inside doubled); tmux does so only with `allow-passthrough on`.
+pub fn tmux_passthrough(seq: &str) -> String {
+    format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
+}
+
 /// The bytes that show `title` and `body` as a notification of `kind`, wrapped for `mux`.
 pub fn sequence(kind: TerminalKind, mux: Mux, title: &str, body: &str) -> Vec<u8> {
     let parts: Vec<String> = match kind {
@@ -161,10 +167,7 @@ pub fn sequence(kind: TerminalKind, mux: Mux, title: &str, body: &str) -> Vec<u8
     };
     match mux {
         Mux::None => parts.concat().into_bytes(),
-        Mux::Tmux => {
-            let inner = parts.concat().replace('\x1b', "\x1b\x1b");
-            format!("\x1bPtmux;{inner}\x1b\\").into_bytes()
-        }
+        Mux::Tmux => tmux_passthrough(&parts.concat()).into_bytes(),
         // screen ends its passthrough at the first ST: one wrapper per sequence.
         Mux::Screen => parts
             .iter()

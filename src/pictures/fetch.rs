@@ -113,9 +113,8 @@ impl Fetcher {
             .acquire()
             .await
             .map_err(|e| PictureError::Undecodable(e.to_string()))?;
-        let (thumb, bytes) = tokio::task::spawn_blocking(move || {
-            let size = dimensions(&bytes);
-            decode_thumbnail(&bytes, &limits).map(|t| ((t, size), bytes))
+        let (img, size, bytes) = tokio::task::spawn_blocking(move || {
+            decode_thumbnail(&bytes, &limits).map(|(img, size)| (img, size, bytes))
         })
         .await
         .map_err(|e| PictureError::Undecodable(e.to_string()))??;
@@ -129,8 +128,7 @@ impl Fetcher {
                 tracing::warn!("picture not kept in the cache: {e}");
             }
         }
-        let (img, size) = thumb;
-        Ok((img, size.unwrap_or((0, 0)), source))
+        Ok((img, size, source))
     }
 
     /// The bytes of the picture at `url`: from the cache, else from the network.
@@ -190,42 +188,37 @@ fn network_reason(e: &reqwest::Error) -> String {
     }
 }
 
-/// Width and height of picture bytes, from their header.
-pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
-    image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .ok()?
-        .into_dimensions()
-        .ok()
-}
-
-/// Decodes picture bytes into a thumbnail at most `limits.thumb_px` on each side, refusing
-/// more than `limits.max_pixels` before decoding.
-pub fn decode_thumbnail(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, PictureError> {
+/// Decodes picture bytes into a thumbnail at most `limits.thumb_px` on each side, with the
+/// size the picture has, refusing more than `limits.max_pixels` before decoding.
+pub fn decode_thumbnail(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(DynamicImage, (u32, u32)), PictureError> {
     let undecodable = |e: image::ImageError| PictureError::Undecodable(e.to_string());
-    let reader = image::ImageReader::new(Cursor::new(bytes))
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| PictureError::Undecodable(e.to_string()))?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
         return Err(PictureError::Undecodable("unknown format".into()));
-    }
-    let (width, height) = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| PictureError::Undecodable(e.to_string()))?
+    };
+    // The header alone (a reader of its own: reading it consumes the reader).
+    let (width, height) = image::ImageReader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
         .map_err(undecodable)?;
     if u64::from(width) * u64::from(height) > limits.max_pixels {
         return Err(PictureError::TooManyPixels { width, height });
     }
-    let mut reader = reader;
     let mut l = image::Limits::default();
     l.max_alloc = Some(limits.max_pixels.saturating_mul(4));
     reader.limits(l);
     let img = reader.decode().map_err(undecodable)?;
     if img.width() <= limits.thumb_px && img.height() <= limits.thumb_px {
-        return Ok(img);
+        return Ok((img, (width, height)));
     }
-    Ok(img.thumbnail(limits.thumb_px, limits.thumb_px))
+    Ok((
+        img.thumbnail(limits.thumb_px, limits.thumb_px),
+        (width, height),
+    ))
 }
 
 #[cfg(test)]
@@ -247,8 +240,9 @@ mod tests {
             thumb_px: 100,
             ..Limits::default()
         };
-        let t = decode_thumbnail(&png(400, 300), &limits).expect("thumb");
+        let (t, size) = decode_thumbnail(&png(400, 300), &limits).expect("thumb");
         assert_eq!((t.width(), t.height()), (100, 75));
+        assert_eq!(size, (400, 300));
         assert_eq!(
             decode_thumbnail(&png(2000, 1000), &limits),
             Err(PictureError::TooManyPixels {

@@ -5,18 +5,13 @@
 //! passthrough, for a tmux with `allow-passthrough on` that does not keep clipboards. Both set
 //! the same text.
 
+use crate::notify::tmux_passthrough;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 /// The OSC 52 sequence that puts `text` on the terminal's clipboard.
 pub fn osc52(text: &str) -> String {
     format!("\x1b]52;c;{}\x07", STANDARD.encode(text))
-}
-
-/// `seq` wrapped for tmux to pass to the outer terminal untouched (DCS `tmux;`, every ESC
-/// inside doubled).
-pub fn tmux_passthrough(seq: &str) -> String {
-    format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
 }
 
 /// What to write to put `text` on the clipboard, inside tmux (`TMUX` set) or not.
@@ -32,7 +27,7 @@ pub fn copy_sequence(text: &str, in_tmux: bool) -> String {
 
 /// Whether the program runs inside tmux (`getenv` reads the environment).
 pub fn in_tmux(getenv: impl Fn(&str) -> Option<String>) -> bool {
-    getenv("TMUX").is_some_and(|v| !v.is_empty())
+    crate::notify::detect_mux(&getenv) == crate::notify::Mux::Tmux
 }
 
 #[cfg(test)]

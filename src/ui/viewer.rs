@@ -23,9 +23,10 @@ pub fn draw(frame: &mut Frame, state: &AppState, url: &str, area: Rect, thumbs: 
         url: url.to_string(),
         fit: Some((area.width, area.height - 2)),
     };
-    let shown = thumbs.view(&request).or_else(|| thumbs.get(url));
-    let size = shown
-        .filter(|t| t.width > 0)
+    let view = thumbs.view(&request);
+    // The size is known from the thumbnail while the large picture loads.
+    let size = view
+        .or_else(|| thumbs.get(url))
         .map(|t| format!("{}×{} · ", t.width, t.height))
         .unwrap_or_default();
     let head = text::truncate(&format!("{} {size}{}", s.image, s.viewer_keys), w);
@@ -53,7 +54,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, url: &str, area: Rect, thumbs: 
         Rect::new(area.x, area.y + 1, area.width, 1),
     );
     let pic = Rect::new(area.x, area.y + 2, area.width, area.height - 2);
-    match (thumbs.view(&request), state.pictures.get(url)) {
+    match (view, state.pictures.get(url)) {
         (Some(t), _) => {
             let (cols, rows) = (t.cols.min(pic.width), t.rows.min(pic.height));
             let r = Rect::new(

@@ -6,8 +6,8 @@
 
 use crate::{common, ui_support};
 
-use goofish_tui::app::{AppState, Input, Msg, PictureView, update};
-use goofish_tui::im::api::ImEvent;
+use goofish_tui::app::{AppState, Input, PictureView};
+use goofish_tui::im::api::{ImCommand, ImEvent};
 use goofish_tui::pictures::cache::DiskCache;
 use goofish_tui::pictures::{Fetcher, Limits, Loader, PictureError, Source};
 use goofish_tui::protocol::Content;
@@ -122,14 +122,9 @@ fn fixed_clock() -> i64 {
     now()
 }
 
+/// Conversation 101 open: a question, then a picture at `url`.
 fn with_picture(url: &str) -> AppState {
     let mut s = populated(Lang::Zh);
-    let key = |s: &mut AppState, code| {
-        update(
-            s,
-            Msg::new(now(), Input::Key(KeyEvent::new(code, KeyModifiers::NONE))),
-        );
-    };
     key(&mut s, KeyCode::Char('j'));
     key(&mut s, KeyCode::Enter);
     let msgs = vec![
@@ -144,17 +139,44 @@ fn with_picture(url: &str) -> AppState {
             },
         ),
     ];
-    update(
+    im(
         &mut s,
-        Msg::new(
-            now(),
-            Input::Im(ImEvent::History {
-                page: page("101", msgs, None),
-                requested: None,
-            }),
-        ),
+        ImEvent::History {
+            page: page("101", msgs, None),
+            requested: None,
+        },
     );
     s
+}
+
+/// A `w`×`h` runtime showing [`with_picture`], its pictures loaded by `fetcher` in half
+/// blocks; the receiver of its commands beside it.
+fn runtime(
+    url: &str,
+    (w, h): (u16, u16),
+    fetcher: Fetcher,
+) -> (Runtime<TestBackend>, mpsc::Receiver<ImCommand>) {
+    let (tx, rx) = mpsc::channel(16);
+    let rt = Runtime::new(TestBackend::new(w, h), with_picture(url), tx)
+        .unwrap()
+        .with_clock(fixed_clock)
+        .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
+    (rt, rx)
+}
+
+/// Waits for the next picture the runtime asked for to be loaded (or to fail).
+async fn next_picture(rt: &mut Runtime<TestBackend>) {
+    tokio::time::timeout(Duration::from_secs(20), rt.next_picture())
+        .await
+        .unwrap();
+}
+
+/// Rows of the screen that show a piece of a half-block picture.
+fn block_rows(shown: &str) -> usize {
+    shown
+        .lines()
+        .filter(|l| l.contains('▀') || l.contains('▄'))
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,18 +189,12 @@ async fn a_thumbnail_is_drawn_in_half_blocks_where_the_picture_is() {
         Limits::default(),
     )
     .unwrap();
-    let (tx, _rx) = mpsc::channel(16);
-    let mut rt = Runtime::new(TestBackend::new(80, 24), with_picture(&url), tx)
-        .unwrap()
-        .with_clock(fixed_clock)
-        .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
+    let (mut rt, _rx) = runtime(&url, (80, 24), fetcher);
     rt.draw_if_dirty().unwrap();
     // The frame does not wait for the picture: a placeholder where it will be.
     let before = screen(&rt);
     assert!(before.contains("⧗ 图片加载中"), "{before}");
-    tokio::time::timeout(Duration::from_secs(20), rt.next_picture())
-        .await
-        .unwrap();
+    next_picture(&mut rt).await;
     assert_eq!(rt.state().pictures.get(&url), Some(&PictureView::Ready));
     rt.draw_if_dirty().unwrap();
     let after = screen(&rt);
@@ -205,15 +221,9 @@ async fn a_picture_that_cannot_be_fetched_shows_why_and_its_link() {
     let sim = common::quiet_sim().await;
     let missing = format!("{}/bao/uploaded/i1/O1CN01gone.jpg", sim.http_url());
     let fetcher = Fetcher::new(None, Limits::default()).unwrap();
-    let (tx, _rx) = mpsc::channel(16);
-    let mut rt = Runtime::new(TestBackend::new(80, 24), with_picture(&missing), tx)
-        .unwrap()
-        .with_clock(fixed_clock)
-        .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
+    let (mut rt, _rx) = runtime(&missing, (80, 24), fetcher);
     rt.draw_if_dirty().unwrap();
-    tokio::time::timeout(Duration::from_secs(20), rt.next_picture())
-        .await
-        .unwrap();
+    next_picture(&mut rt).await;
     rt.draw_if_dirty().unwrap();
     let shown = screen(&rt);
     // One row saying why, the link right under it.
@@ -240,29 +250,19 @@ async fn the_viewer_shows_the_picture_large_with_its_size_and_opens_it() {
     let sim = common::quiet_sim().await;
     let url = item_picture(&sim).await;
     let fetcher = Fetcher::new(None, Limits::default()).unwrap();
-    let (tx, _rx) = mpsc::channel(16);
-    let mut rt = Runtime::new(TestBackend::new(120, 40), with_picture(&url), tx)
-        .unwrap()
-        .with_clock(fixed_clock)
-        .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
+    let (mut rt, _rx) = runtime(&url, (120, 40), fetcher);
     for code in [KeyCode::Esc, KeyCode::Tab, KeyCode::Char('v')] {
         press(&mut rt, code).await;
     }
     assert_eq!(rt.state().viewer.as_deref(), Some(url.as_str()));
     rt.draw_if_dirty().unwrap();
     assert!(screen(&rt).contains("⧗"), "a placeholder first");
-    tokio::time::timeout(Duration::from_secs(20), rt.next_picture())
-        .await
-        .unwrap();
+    next_picture(&mut rt).await;
     rt.draw_if_dirty().unwrap();
     let shown = screen(&rt);
     assert!(shown.contains("400×300"), "{shown}");
-    let rows = shown
-        .lines()
-        .filter(|l| l.contains('▀') || l.contains('▄'))
-        .count();
     // Its natural size (400×300 pixels in cells of 10×20), larger than the 6-row thumbnail.
-    assert_eq!(rows, 15, "{shown}");
+    assert_eq!(block_rows(&shown), 15, "{shown}");
     assert!(rt.links().iter().any(|l| l.url == url));
 
     // `o` on the user's own machine: the desktop's opener gets the address.
@@ -311,21 +311,9 @@ async fn a_picture_scrolled_half_out_of_view_leaves_a_word_for_it() {
     let sim = common::quiet_sim().await;
     let url = item_picture(&sim).await;
     let fetcher = Fetcher::new(None, Limits::default()).unwrap();
-    let (tx, _rx) = mpsc::channel(16);
-    let mut rt = Runtime::new(TestBackend::new(80, 24), with_picture(&url), tx)
-        .unwrap()
-        .with_clock(fixed_clock)
-        .with_pictures(Loader::spawn(fetcher, Picker::halfblocks()));
+    let (mut rt, _rx) = runtime(&url, (80, 24), fetcher);
     rt.draw_if_dirty().unwrap();
-    tokio::time::timeout(Duration::from_secs(20), rt.next_picture())
-        .await
-        .unwrap();
-    let block_rows = |shown: &str| {
-        shown
-            .lines()
-            .filter(|l| l.contains('▀') || l.contains('▄'))
-            .count()
-    };
+    next_picture(&mut rt).await;
     let mut cut_frames = 0;
     for i in 0..30 {
         rt.dispatch(Input::Im(ImEvent::Message(msg(

@@ -4,13 +4,13 @@
 
 use crate::ui_support;
 
-use goofish_tui::app::{AppState, Input, Msg, update};
+use goofish_tui::app::{AppState, Input};
 use goofish_tui::im::api::ImEvent;
 use goofish_tui::protocol::Content;
 use goofish_tui::text::i18n::Lang;
 use goofish_tui::tui::Runtime;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyCode;
 use tokio::sync::mpsc;
 use ui_support::*;
 
@@ -20,28 +20,16 @@ const PAGE: &str = "https://m.tb.cn/h.5XyZabcdefghijklmnop?tk=AbCdEfGhIjK&sm=012
 
 fn opened(w: u16, h: u16) -> AppState {
     let mut s = populated(Lang::Zh);
-    update(
+    send(
         &mut s,
-        Msg::new(
-            now(),
-            Input::Resize {
-                width: w,
-                height: h,
-            },
-        ),
+        Input::Resize {
+            width: w,
+            height: h,
+        },
     );
     let mut c = conv("101", "3001", "张三😀", "九成新 iPhone 13 128G", now(), 0);
     c.item_id = Some("712345678901".into());
-    update(
-        &mut s,
-        Msg::new(now(), Input::Im(ImEvent::Conversations(vec![c]))),
-    );
-    let key = |s: &mut AppState, code| {
-        update(
-            s,
-            Msg::new(now(), Input::Key(KeyEvent::new(code, KeyModifiers::NONE))),
-        );
-    };
+    im(&mut s, ImEvent::Conversations(vec![c]));
     key(&mut s, KeyCode::Enter);
     let msgs = vec![
         msg(
@@ -61,15 +49,12 @@ fn opened(w: u16, h: u16) -> AppState {
             },
         ),
     ];
-    update(
+    im(
         &mut s,
-        Msg::new(
-            now(),
-            Input::Im(ImEvent::History {
-                page: page("101", msgs, None),
-                requested: None,
-            }),
-        ),
+        ImEvent::History {
+            page: page("101", msgs, None),
+            requested: None,
+        },
     );
     s
 }
