@@ -341,6 +341,10 @@ pub enum StoreOp {
     LoadStartup,
     /// Queued and committed with other writes; only a failure is answered.
     Write(WriteOp),
+    /// Waits until every write before it is committed: what follows happens only once they
+    /// are in the file (a send is reported done once its message is stored, so that a
+    /// `search` run right after a `send` finds it).
+    Committed,
 }
 
 /// A store operation as its failure names it.
@@ -1820,6 +1824,9 @@ impl SessionCore {
 
     /// The `SendResult` of an outbox entry: one for each time it was asked for.
     fn finish(&mut self, item: Outgoing, result: Result<Message, SendFailure>) {
+        if result.is_ok() && self.cfg.store.is_some() {
+            self.out.push(Output::Store(StoreOp::Committed));
+        }
         for _ in 0..item.repeats {
             self.emit(ImEvent::SendResult {
                 client_id: item.client_id.clone(),

@@ -252,6 +252,12 @@ impl Driver {
             // Queued, not awaited: the owner commits it with what else waits (see the
             // store's durability contract); a failure comes back on `store_failures`.
             StoreOp::Write(op) => store.write(op, Some(&self.store_failures_tx)),
+            // A failed write is reported on `store_failures` as ever; the wait only orders.
+            StoreOp::Committed => {
+                if let Err(e) = store.call(|_| Ok(())).await {
+                    tracing::warn!(error = %e, "could not wait for the local history's commit");
+                }
+            }
             StoreOp::LoadStartup => {
                 let loaded = store
                     .read(|s| {
