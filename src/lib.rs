@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod headless;
 pub mod im;
 pub mod logging;
+pub mod messenger;
 pub mod notify;
 pub mod pictures;
 pub mod private_fs;

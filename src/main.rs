@@ -126,7 +126,7 @@ async fn messenger(settings: &Settings) -> Result<()> {
     let ask = goofish_tui::tui::core_question::OnScreen {
         lang: settings.lang,
     };
-    let mut conn = match goofish_tui::run::open_session(settings, true, "tui", true, &ask).await {
+    let conn = match goofish_tui::run::open_session(settings, true, "tui", true, &ask).await {
         Err(e)
             if (e.is::<NoLogin>() || e.is::<LoginExpired>()) && std::io::stdout().is_terminal() =>
         {
@@ -148,22 +148,32 @@ async fn messenger(settings: &Settings) -> Result<()> {
         }
         other => other?,
     };
-    let commands = conn.session.commands.clone();
-    commands
+    conn.session
+        .commands
         .send(ImCommand::ListConversations)
         .await
         .map_err(|_| eyre!("the session stopped at start"))?;
+    let mut sessions = goofish_tui::messenger::Sessions::new(settings, &ask, conn);
+    let first = sessions.first()?;
+    let accounts =
+        sessions
+            .accounts()
+            .await
+            .map(|(list, shown, beside)| goofish_tui::tui::Accounts {
+                list,
+                shown,
+                beside,
+                switch: &mut sessions,
+            });
     let result = goofish_tui::tui::run(
-        commands,
-        &mut conn.session.events,
+        first,
         settings.ui.clone(),
         &settings.notify,
         login_setup(settings),
-        conn.store.clone(),
-        conn.store_problem.clone(),
+        accounts,
     )
     .await;
-    conn.shutdown().await;
+    sessions.close().await;
     result
 }
 

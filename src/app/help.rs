@@ -219,6 +219,13 @@ impl Action {
                     "reconnect now"
                 }
             }
+            A::NextAccount => {
+                if zh {
+                    "切换到下一个账号"
+                } else {
+                    "next account"
+                }
+            }
         }
     }
 }

@@ -38,10 +38,12 @@ pub enum Action {
     OpenLink,
     /// Connect now instead of waiting (reconnecting, removed, risk control, login).
     Reconnect,
+    /// Show the next account of this data directory.
+    NextAccount,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -69,6 +71,7 @@ impl Action {
         Action::OpenLink,
         Action::Mouse,
         Action::Reconnect,
+        Action::NextAccount,
         Action::Help,
         Action::Quit,
         Action::ForceQuit,
@@ -106,6 +109,7 @@ impl Action {
             Action::View => "view",
             Action::OpenLink => "open_link",
             Action::Reconnect => "reconnect",
+            Action::NextAccount => "next_account",
         }
     }
 
@@ -328,6 +332,7 @@ fn defaults(action: Action) -> &'static [&'static str] {
         Action::View => &["v"],
         Action::OpenLink => &["o"],
         Action::Reconnect => &["R"],
+        Action::NextAccount => &["a"],
     }
 }
 

@@ -3,6 +3,7 @@
 //! `update` is pure: it reads the time from the `Msg`, never from a clock, and asks for
 //! everything it wants done (network commands, the terminal title, quitting) as `Effect`s.
 
+pub mod accounts;
 mod attach;
 pub mod attention;
 mod cursor;
@@ -21,6 +22,7 @@ mod update;
 mod viewer;
 
 pub use crate::config::UiOptions;
+pub use accounts::AccountBadge;
 pub use attach::AttachView;
 pub use cursor::{Confirm, RECALL_WINDOW_MS};
 pub use keymap::{Action, KeySpec, Keymap, KeymapError};
@@ -85,6 +87,11 @@ pub enum Input {
     },
     /// How the QR login the runtime runs goes.
     Login(LoginUpdate),
+    /// Another account's buyers' unread messages, as the runtime counted them.
+    AccountUnread {
+        uid: crate::protocol::Uid,
+        unread: u64,
+    },
 }
 
 /// What became of a picture's thumbnail; a picture not known yet is loading.

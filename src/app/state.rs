@@ -135,6 +135,12 @@ pub struct AppState {
     /// Something visible changed since the runtime last drew.
     pub(crate) dirty: bool,
     pub(crate) quit: bool,
+    /// Every account of this data directory (none or one: nothing to show or switch to).
+    pub accounts: Vec<super::AccountBadge>,
+    /// The account shown.
+    pub account: Option<Uid>,
+    /// The account to show next: the view of this one ended for it.
+    pub switch_to: Option<Uid>,
 }
 
 impl AppState {
@@ -204,6 +210,9 @@ impl AppState {
             notice_sum: 0,
             dirty: true,
             quit: false,
+            accounts: Vec::new(),
+            account: None,
+            switch_to: None,
         };
         (state, errors.into_iter().map(|e| e.to_string()).collect())
     }

@@ -50,6 +50,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             state.dirty = true;
         }
         Input::Login(update) => super::login::on_update(state, update),
+        Input::AccountUnread { uid, unread } => super::accounts::set_unread(state, &uid, unread),
         Input::Terminate => quit(state, &mut fx),
         Input::Tick => {
             if state
@@ -1154,7 +1155,7 @@ fn on_key_inner(state: &mut AppState, key: KeyEvent, fx: &mut Vec<Effect>) {
     }
 }
 
-fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
+pub(super) fn quit(state: &mut AppState, fx: &mut Vec<Effect>) {
     store_io::persist_draft(state, fx);
     state.quit = true;
     fx.push(Effect::Im(ImCommand::Shutdown));
@@ -1201,6 +1202,7 @@ fn common_action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) -> bool 
             refilter(state);
         }
         Action::Reconnect => reconnect_now(state, fx),
+        Action::NextAccount => super::accounts::switch(state, fx),
         _ => return false,
     }
     true

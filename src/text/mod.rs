@@ -1,9 +1,11 @@
 //! Text as a person reads it, below both the reducer and the views: display-width layout
 //! (wrapping and truncation by terminal cells, by grapheme, the way the terminal buffer
 //! measures them; a wide character is never split), every string in both languages
-//! ([`i18n`], with what is said about a core of another version in [`core_version`]), and
+//! ([`i18n`], with what is said about a core of another version in [`core_version`] and
+//! about several accounts in [`accounts`]), and
 //! times as shown ([`timefmt`]).
 
+pub mod accounts;
 pub mod core_version;
 pub mod i18n;
 pub mod links;

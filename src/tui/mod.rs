@@ -4,6 +4,7 @@
 //! each as a `Msg` to `app::update`, executes the effects, drains whatever else is already
 //! waiting, and then draws once if anything visible changed. Idle, it neither draws nor wakes.
 
+mod accounts;
 pub mod clipboard;
 pub mod core_question;
 pub mod editor;
@@ -13,6 +14,7 @@ mod store_worker;
 
 pub use crate::app::UiOptions;
 pub use crate::text::i18n::Lang;
+pub use accounts::{Accounts, Session, Switch};
 
 use crate::app::{self, AppState, Effect, Input, Msg, PictureView, StoreReply};
 use crate::im::api::{ConnState, ImCommand, ImEvent};
@@ -93,6 +95,9 @@ pub struct Runtime<B: Backend> {
     login_task: Option<tokio::task::JoinHandle<()>>,
     login_tx: mpsc::UnboundedSender<crate::app::LoginUpdate>,
     login_rx: mpsc::UnboundedReceiver<crate::app::LoginUpdate>,
+    /// The sessions of the other accounts, and their events.
+    beside: Vec<accounts::Beside>,
+    beside_events: Option<crate::im::session::MergedEvents>,
 }
 
 /// What a QR login from the UI needs: the service's endpoints and the data directory, where
@@ -137,6 +142,8 @@ impl<B: Backend> Runtime<B> {
             notify_reports: None,
             login_setup: None,
             login_task: None,
+            beside: Vec::new(),
+            beside_events: None,
             login_tx,
             login_rx,
         })
@@ -539,6 +546,9 @@ impl<B: Backend> Runtime<B> {
                     }
                 }
                 replies = next_replies(&mut self.store) => self.apply_store(replies).await,
+                (i, ev) = accounts::next_beside(&mut self.beside_events) => {
+                    self.beside_event(i, ev).await;
+                }
                 loaded = next_loaded(&mut self.loader) => self.on_picture(loaded).await,
                 done = editor_done(&mut self.editor), if editing => self.resume(done).await,
                 () = signals.next() => {
@@ -794,19 +804,24 @@ impl Drop for RestoreGuard {
     }
 }
 
-/// The UI on the real terminal: sends `ImCommand`s on `commands`, shows `events`, returns
-/// when the user quits (after asking the session to shut down) or stdin closes.
+/// The UI on the real terminal: sends `ImCommand`s to `session`, shows its events, returns
+/// when the user quits (after asking the session to shut down) or stdin closes. With
+/// `accounts`, the switch key shows the next account's session in its place.
 pub async fn run(
-    commands: mpsc::Sender<ImCommand>,
-    events: &mut mpsc::Receiver<ImEvent>,
+    session: Session,
     options: UiOptions,
     notify: &crate::config::NotifyOptions,
     login: Option<LoginSetup>,
-    store: Option<StoreHandle>,
-    store_problem: Option<String>,
+    accounts: Option<Accounts<'_>>,
 ) -> color_eyre::Result<()> {
     let tz = *chrono::Local::now().offset();
     let now = crate::time::now_ms();
+    let Session {
+        commands,
+        mut events,
+        store,
+        store_problem,
+    } = session;
     let (mut state, keymap_errors) = AppState::new(&options, tz, now);
     if !keymap_errors.is_empty() {
         state.notice = Some(keymap_errors.join("; "));
@@ -838,6 +853,14 @@ pub async fn run(
     }
     rt.listen_signals = true;
     rt.attach_store(store, store_problem).await;
+    let mut switch = None;
+    if let Some(accounts) = accounts {
+        rt.show_accounts(accounts.list, accounts.shown);
+        if !accounts.beside.is_empty() {
+            rt.watch_accounts(&options, accounts.beside);
+        }
+        switch = Some(accounts.switch);
+    }
     let backend_size = rt
         .terminal
         .size()
@@ -847,21 +870,56 @@ pub async fn run(
         height: backend_size.height,
     })
     .await;
-    let result = rt.run(EventStream::new(), events).await;
+    let mut input = EventStream::new();
+    let result = loop {
+        let result = rt.run(&mut input, &mut events).await;
+        let to = rt.switch_to().cloned();
+        let (true, Some(to), Some(switch)) = (result.is_ok(), to, switch.as_mut()) else {
+            break result;
+        };
+        // Its "switching to …" is on screen while the next session opens.
+        rt.draw_if_dirty()?;
+        settle_in_time(&mut rt).await;
+        let fresh = || AppState::new(&options, tz, crate::time::now_ms()).0;
+        match switch.open(&to).await {
+            Ok(next) => events = rt.show_session(fresh(), next).await,
+            Err(e) => {
+                tracing::warn!("cannot switch to account {to}: {e:#}");
+                let Some(back) = rt.state.account.clone() else {
+                    break Ok(());
+                };
+                rt.state.switch_to = None;
+                let label = rt
+                    .state
+                    .accounts
+                    .iter()
+                    .find(|a| a.uid == to)
+                    .map_or_else(|| to.to_string(), |a| a.label().to_string());
+                let why =
+                    crate::text::accounts::cannot_switch(rt.state.lang, &label, &format!("{e:#}"));
+                events = rt.show_session(fresh(), switch.open(&back).await?).await;
+                rt.state.notice = Some(why);
+            }
+        }
+    };
     if !rt.state.should_quit() {
         // The terminal went away (input closed or failed): end as on a hang-up, which saves
         // the draft being typed.
         rt.real_terminal = false;
         rt.dispatch(Input::Terminate).await;
-        rt.hand_over(events, QUIT_HAND_OVER).await;
+        rt.hand_over(&mut events, QUIT_HAND_OVER).await;
     }
-    // Let the draft saved at the end reach the disk.
+    settle_in_time(&mut rt).await;
+    result?;
+    Ok(())
+}
+
+/// Lets the draft saved at the end of a view reach the disk, for at most two seconds.
+async fn settle_in_time<B: Backend>(rt: &mut Runtime<B>) {
     if tokio::time::timeout(Duration::from_secs(2), rt.settle())
         .await
         .is_err()
     {
-        tracing::warn!("the local history did not finish in time at exit");
+        tracing::warn!("the local history did not finish in time at the end of a view");
     }
-    result?;
-    Ok(())
 }

@@ -86,6 +86,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     if let Some(nick) = &state.self_nick {
         right.push(Span::raw(format!("{}: {} │ ", s.me, text::one_line(nick))));
     }
+    other_accounts(state, &mut right);
     right.push(Span::raw(format!("{} {}", s.unread, state.unread_total())));
     if state.notices_total() > 0 {
         right.push(Span::styled(
@@ -159,4 +160,34 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let bar = Paragraph::new(Line::from(spans))
         .style(Style::default().bg(Color::Indexed(236)).fg(Color::Gray));
     frame.render_widget(bar, area);
+}
+
+/// A nick in the list of the other accounts takes at most this many cells.
+const ACCOUNT_LABEL_CELLS: usize = 14;
+
+/// The other accounts of this data directory, each with its buyers' unread count when it is
+/// counted (bright when there is any): "小林的二手书店 3 │ ".
+fn other_accounts(state: &AppState, right: &mut Vec<Span<'static>>) {
+    if state.accounts.len() < 2 {
+        return;
+    }
+    for badge in &state.accounts {
+        if state.account.as_ref() == Some(&badge.uid) {
+            continue;
+        }
+        let label = text::truncate(&text::one_line(badge.label()), ACCOUNT_LABEL_CELLS);
+        right.push(Span::raw(label));
+        if let Some(unread) = badge.unread {
+            let color = if unread > 0 {
+                Color::LightRed
+            } else {
+                Color::DarkGray
+            };
+            right.push(Span::styled(
+                format!(" {unread}"),
+                Style::default().fg(color),
+            ));
+        }
+        right.push(Span::raw(" │ "));
+    }
 }

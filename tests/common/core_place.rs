@@ -4,7 +4,7 @@
 
 use goofish_tui::config::{Env, GivenCookie, Layer, Settings, Sources};
 use goofish_tui::secret::Secret;
-use goofish_tui::sim::SimHandle;
+use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -92,10 +92,9 @@ impl Place {
             passport_url: url(3),
             ws_url: url(5),
             upload_url: url(7),
-            cookie: Some(GivenCookie::header(
-                "GOOFISH_COOKIE",
-                Secret::new(self.cookie.clone()),
-            )),
+            // None: the views use the logins saved here.
+            cookie: (!self.cookie.is_empty())
+                .then(|| GivenCookie::header("GOOFISH_COOKIE", Secret::new(self.cookie.clone()))),
             runtime_dir: Some(self.socket_dir()),
             // A view in the test's process starts the real program as its core.
             core_program: Some(BIN.into()),
@@ -204,4 +203,46 @@ impl Drop for Lines {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// ---- several sellers, each logged in here ----
+
+pub async fn two_sellers() -> SimHandle {
+    super::sim_with(SimOptions {
+        scenario: Scenario::Quiet,
+        conversations: 4,
+        history: 2,
+        qr_auto_confirm: Some(Duration::from_millis(400)),
+        sellers: 2,
+        ..SimOptions::default()
+    })
+    .await
+}
+
+/// A place whose views use the logins saved in it (no cookie given).
+pub fn saved_logins(sim: &SimHandle) -> Place {
+    let mut place = Place::new(sim);
+    place.cookie.clear();
+    place
+}
+
+/// Two sellers, both logged in here (the first, then the second): the simulator, the
+/// place and their uids.
+pub async fn two_logged_in() -> (SimHandle, Place, String, String) {
+    let sim = two_sellers().await;
+    let first = sim.self_uid.to_string();
+    let second = sim.others()[0].uid.clone();
+    let place = saved_logins(&sim);
+    login(&sim, &place, &first).await;
+    login(&sim, &place, &second).await;
+    (sim, place, first, second)
+}
+
+/// `login` as seller `uid` (its phone scans the code).
+pub async fn login(sim: &SimHandle, place: &Place, uid: &str) {
+    assert!(sim.log_in_as(uid));
+    let out = place.run(&["login", "--timeout", "30"]).await;
+    let said = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out.stderr));
+    assert!(said(&out.stdout).contains(uid), "{}", said(&out.stdout));
 }

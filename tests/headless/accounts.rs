@@ -4,54 +4,17 @@
 #![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
-use crate::common::core_place::{Lines, Place, view_names};
-use crate::common::{control, sim_state, sim_with};
-use goofish_tui::sim::{Scenario, SimHandle, SimOptions};
+use crate::common::core_place::{
+    Lines, Place, login, saved_logins, two_logged_in, two_sellers, view_names,
+};
+use crate::common::{control, sim_state};
+use goofish_tui::sim::SimHandle;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-async fn two_sellers() -> SimHandle {
-    sim_with(SimOptions {
-        scenario: Scenario::Quiet,
-        conversations: 4,
-        history: 2,
-        qr_auto_confirm: Some(Duration::from_millis(400)),
-        sellers: 2,
-        ..SimOptions::default()
-    })
-    .await
-}
-
-/// A place whose views use the logins saved in it (no cookie given).
-fn saved_logins(sim: &SimHandle) -> Place {
-    let mut place = Place::new(sim);
-    place.cookie.clear();
-    place
-}
-
-/// Two sellers, both logged in here (the first, then the second): the simulator, the
-/// place and their uids.
-async fn two_logged_in() -> (SimHandle, Place, String, String) {
-    let sim = two_sellers().await;
-    let first = sim.self_uid.to_string();
-    let second = sim.others()[0].uid.clone();
-    let place = saved_logins(&sim);
-    login(&sim, &place, &first).await;
-    login(&sim, &place, &second).await;
-    (sim, place, first, second)
-}
-
-/// `login` as seller `uid` (its phone scans the code).
-async fn login(sim: &SimHandle, place: &Place, uid: &str) {
-    assert!(sim.log_in_as(uid));
-    let out = place.run(&["login", "--timeout", "30"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains(uid), "{}", text(&out.stdout));
 }
 
 async fn accounts(place: &Place) -> Vec<Value> {

@@ -4,7 +4,7 @@
 #![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
-use crate::common::core_place::{Lines, Place};
+use crate::common::core_place::{Lines, Place, two_logged_in};
 use crate::common::{control, sim_state, sim_with};
 use crate::ui_support::screen;
 use goofish_tui::app::{AppState, Input, UiOptions};
@@ -245,4 +245,128 @@ async fn a_tui_whose_core_is_killed_says_so_and_is_live_again_on_a_new_one() {
         assert!(std::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Feeds the runtime the shown session's events and those of the sessions beside it until
+/// `done`.
+async fn pump_accounts(
+    rt: &mut Runtime<TestBackend>,
+    events: &mut tokio::sync::mpsc::Receiver<goofish_tui::im::api::ImEvent>,
+    what: &str,
+    done: impl Fn(&Runtime<TestBackend>) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done(rt) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}:\n{}",
+            screen(rt)
+        );
+        tokio::select! {
+            ev = events.recv() => rt.dispatch(Input::Im(ev.expect("the shown session ended"))).await,
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        rt.take_beside_events().await;
+        rt.settle().await;
+        rt.draw_if_dirty().unwrap();
+    }
+}
+
+/// Each seller's registered connections.
+async fn per_seller(sim: &SimHandle) -> Vec<u64> {
+    sim_state(sim).await["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["registered_connections"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tui_shows_the_other_shops_unread_and_switches_to_it_on_the_cores_connections() {
+    use goofish_tui::tui::Switch;
+    let (sim, place, first, second) = two_logged_in().await;
+    let settings = place.settings();
+    let ask = goofish_tui::daemon::upgrade::Unattended;
+    let conn = goofish_tui::daemon::attach(&settings, "tui", true, &ask)
+        .await
+        .unwrap();
+    let mut sessions = goofish_tui::messenger::Sessions::new(&settings, &ask, conn);
+    let shown = sessions.first().unwrap();
+    let (list, on, beside) = sessions.accounts().await.expect("two accounts");
+    assert_eq!(on.as_str(), first);
+    assert_eq!(list.len(), 2);
+    let opts = UiOptions {
+        lang: Lang::En,
+        ..UiOptions::default()
+    };
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let fresh = || AppState::new(&opts, tz, goofish_tui::time::now_ms()).0;
+    let mut rt = Runtime::new(TestBackend::new(120, 30), fresh(), shown.commands.clone()).unwrap();
+    rt.dispatch(Input::Resize {
+        width: 120,
+        height: 30,
+    })
+    .await;
+    rt.attach_store(shown.store.clone(), shown.store_problem.clone())
+        .await;
+    rt.show_accounts(list, on);
+    rt.watch_accounts(&opts, beside);
+    let mut events = shown.events;
+    shown
+        .commands
+        .send(ImCommand::ListConversations)
+        .await
+        .unwrap();
+    pump_accounts(&mut rt, &mut events, "the first shop live", |rt| {
+        screen(rt).contains("live")
+            && screen(rt).contains("me: 阿哲的闲置小铺 │ 小林的二手书店 0 │")
+    })
+    .await;
+
+    // A buyer writes to the other shop: counted in the status bar, not in this shop's list.
+    let to_second = format!("incoming?account={second}");
+    control(&sim, &to_second, json!({"text": "这本书还在吗"})).await;
+    pump_accounts(&mut rt, &mut events, "the other shop's unread", |rt| {
+        screen(rt).contains("小林的二手书店 1 │")
+    })
+    .await;
+    assert!(!screen(&rt).contains("这本书还在吗"), "{}", screen(&rt));
+
+    // The switch key: the other shop, its buyer's message in its list.
+    key(&mut rt, KeyCode::Char('a')).await;
+    assert_eq!(rt.switch_to().map(|u| u.as_str()), Some(second.as_str()));
+    assert!(rt.state().should_quit());
+    let next = sessions
+        .open(&rt.switch_to().unwrap().clone())
+        .await
+        .unwrap();
+    events = rt.show_session(fresh(), next).await;
+    pump_accounts(&mut rt, &mut events, "the second shop", |rt| {
+        let s = screen(rt);
+        s.contains("这本书还在吗")
+            && s.contains("me: 小林的二手书店 │ 阿哲的闲置小铺")
+            && s.contains("live")
+    })
+    .await;
+    assert!(!rt.state().should_quit());
+    // Another buyer of the first shop, now beside: counted there.
+    control(&sim, "incoming", json!({"text": "包邮吗"})).await;
+    let before = rt.state().accounts[0].unread.unwrap();
+    pump_accounts(&mut rt, &mut events, "the first shop's unread", |rt| {
+        rt.state().accounts[0].unread == Some(before + 1)
+    })
+    .await;
+    // The service saw one connection per shop: views come and go on the core's.
+    assert_eq!(per_seller(&sim).await, [1, 1]);
+    sessions.close().await;
+    let status = place.status().await;
+    assert!(
+        status["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["views"].as_array().unwrap().is_empty()),
+        "{status}"
+    );
 }

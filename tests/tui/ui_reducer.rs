@@ -1007,3 +1007,74 @@ fn a_send_the_outbox_could_not_keep_says_so_on_the_message_until_it_is_sent() {
     );
     assert!(!ui_support::render(&s, 80, 24).contains("未能存入本地发件箱"));
 }
+
+/// `populated`, shown as the first of two accounts of the data directory.
+fn two_shops() -> goofish_tui::app::AppState {
+    use goofish_tui::app::AccountBadge;
+    let mut s = populated(Lang::En);
+    s.accounts = vec![
+        AccountBadge::new(Uid::new("1000"), Some("阿哲的闲置小铺".into())),
+        AccountBadge::new(Uid::new("2000"), Some("小林的二手书店".into())),
+    ];
+    s.account = Some(Uid::new("1000"));
+    s.has_store = true;
+    s
+}
+
+#[test]
+fn the_account_key_ends_this_shops_view_for_the_next_with_the_draft_saved() {
+    let mut s = two_shops();
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    typed(&mut s, "还没写完");
+    // Saved when the compose box is left, or at the latest when the view ends.
+    let mut fx = key(&mut s, KeyCode::Esc);
+    let ended = key(&mut s, KeyCode::Char('a'));
+    assert_eq!(s.switch_to, Some(Uid::new("2000")));
+    assert!(s.should_quit());
+    assert!(cmds(&ended).contains(&ImCommand::Shutdown));
+    fx.extend(ended);
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Store(goofish_tui::app::StoreRequest::SaveDraft { text, .. }) if text == "还没写完"
+        )),
+        "{fx:?}"
+    );
+    assert!(render(&s, 100, 20).contains("switching to 小林的二手书店"));
+    // From the last account, around to the first.
+    let mut s = two_shops();
+    s.account = Some(Uid::new("2000"));
+    key(&mut s, KeyCode::Char('a'));
+    assert_eq!(s.switch_to, Some(Uid::new("1000")));
+}
+
+#[test]
+fn with_one_account_the_account_key_says_how_to_add_one_and_stays() {
+    let mut s = populated(Lang::En);
+    let fx = key(&mut s, KeyCode::Char('a'));
+    assert!(!s.should_quit());
+    assert!(s.switch_to.is_none());
+    assert!(cmds(&fx).is_empty());
+    assert!(render(&s, 100, 20).contains("goofish-tui login` adds another"));
+}
+
+#[test]
+fn the_other_shops_unread_shows_in_the_status_bar() {
+    let mut s = two_shops();
+    assert!(
+        render(&s, 120, 20).contains("小林的二手书店 │"),
+        "not counted yet: no number"
+    );
+    send(
+        &mut s,
+        Input::AccountUnread {
+            uid: Uid::new("2000"),
+            unread: 4,
+        },
+    );
+    let shown = render(&s, 120, 20);
+    assert!(shown.contains("小林的二手书店 4 │"), "{shown}");
+    // The shown shop is not listed among the others.
+    assert!(!shown.contains("阿哲的闲置小铺 "), "{shown}");
+}
