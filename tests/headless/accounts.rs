@@ -232,10 +232,18 @@ async fn a_data_directory_of_one_account_keeps_working_as_it_was() {
         .as_str()
         .unwrap()
         .to_string();
-    let out = place.run(&["send", "--to", &cid, "--text", "在的"]).await;
+    let out = place
+        .run(&["send", "--to", &cid, "--text", "在的，旧目录照用"])
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = place.run(&["search", "在的"]).await;
-    assert!(text(&out.stdout).contains("在的"), "{}", text(&out.stderr));
+    // Stored by the time `send` says it is sent.
+    let out = place.run(&["search", "旧目录照用"]).await;
+    assert!(
+        text(&out.stdout).contains("在的，旧目录照用"),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     assert!(!data.join("accounts").exists());
     assert!(data.join("device_id").exists());
     let _ = place.run(&["daemon", "--stop"]).await;
