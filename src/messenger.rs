@@ -1,15 +1,16 @@
 //! The messenger's sessions: the shown account's, and, when the data directory has several
-//! accounts and a background core serves them, a view of each account beside it (for the
-//! unread counts and notifications of the others). The switch key ends the shown session and
-//! opens the next account's.
+//! accounts and a background core serves them, a view of each other account beside it (for
+//! their unread counts and notifications). The switch key ends the shown session and opens
+//! the next account's; the account left is then followed beside.
 
 use crate::accounts;
+use crate::app::AccountBadge;
 use crate::config::Settings;
 use crate::daemon::upgrade::Ask;
 use crate::im::api::ImCommand;
 use crate::protocol::Uid;
 use crate::run::{self, Connection};
-use crate::tui::{Session, Switch};
+use crate::tui::{BesideSession, Session, Switch, Switched};
 use color_eyre::eyre::{Result, eyre};
 use std::future::Future;
 use std::pin::Pin;
@@ -22,17 +23,22 @@ pub struct Sessions<'a> {
     settings: &'a Settings,
     ask: &'a dyn Ask,
     shown: Option<Connection>,
-    beside: Vec<Connection>,
+    /// Whose `shown` is (or was, until a switch that failed).
+    shown_uid: Option<Uid>,
+    /// The views of the accounts not shown, when the core serves them.
+    beside: Vec<(Uid, Connection)>,
 }
 
 impl<'a> Sessions<'a> {
     /// `first`: the session of the account shown at start (already open: opening it may
     /// have asked a question or logged in).
     pub fn new(settings: &'a Settings, ask: &'a dyn Ask, first: Connection) -> Sessions<'a> {
+        let shown_uid = run::login_account(settings).ok().map(|l| l.account.uid);
         Sessions {
             settings,
             ask,
             shown: Some(first),
+            shown_uid,
             beside: Vec::new(),
         }
     }
@@ -46,9 +52,10 @@ impl<'a> Sessions<'a> {
         Ok(session_of(conn))
     }
 
-    /// The accounts the messenger can switch between, with a view beside the shown one for
-    /// each when they are the core's; `None` with one account (or in the demo).
-    pub async fn accounts(&mut self) -> Option<(Vec<crate::app::AccountBadge>, Uid, Vec<Beside>)> {
+    /// The accounts the messenger can switch between, with a view of each one not shown
+    /// when they are the core's; `None` with one account (or in the demo, or with a given
+    /// cookie).
+    pub async fn accounts(&mut self) -> Option<(Vec<AccountBadge>, Uid, Vec<BesideSession>)> {
         if self.settings.demo || self.settings.cookie.is_some() {
             return None;
         }
@@ -56,36 +63,40 @@ impl<'a> Sessions<'a> {
         if list.len() < 2 {
             return None;
         }
-        let shown = run::login_account(self.settings).ok()?.account.uid;
-        let attached = self.shown.as_ref().is_some_and(|c| c.attached);
+        let shown = self.shown_uid.clone()?;
         let mut beside = Vec::new();
-        if attached {
-            for account in &list {
-                let settings = for_account(self.settings, &account.uid);
-                match crate::daemon::attach(&settings, BESIDE_VIEW, false, self.ask).await {
-                    Ok(mut conn) => {
-                        if conn
-                            .session
-                            .commands
-                            .send(ImCommand::ListConversations)
-                            .await
-                            .is_ok()
-                        {
-                            beside.push((account.uid.clone(), conn.session.take_events()));
-                            self.beside.push(conn);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(uid = %account.uid, "no unread count for an account: {e:#}")
-                    }
-                }
-            }
+        for account in list.iter().filter(|a| a.uid != shown) {
+            beside.extend(self.follow(&account.uid).await);
         }
         let badges = list
             .into_iter()
-            .map(|a| crate::app::AccountBadge::new(a.uid, a.nick))
+            .map(|a| AccountBadge::new(a.uid, a.nick))
             .collect();
         Some((badges, shown, beside))
+    }
+
+    /// A view of `uid` beside the shown one, when the shown one is the core's (without the
+    /// core, it would be a connection of its own).
+    async fn follow(&mut self, uid: &Uid) -> Option<BesideSession> {
+        if !self.shown.as_ref().is_some_and(|c| c.attached) {
+            return None;
+        }
+        let settings = for_account(self.settings, uid);
+        let mut conn = match crate::daemon::attach(&settings, BESIDE_VIEW, false, self.ask).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(%uid, "the unread of an account is not counted: {e:#}");
+                return None;
+            }
+        };
+        conn.session
+            .commands
+            .send(ImCommand::ListConversations)
+            .await
+            .ok()?;
+        let events = conn.session.take_events();
+        self.beside.push((uid.clone(), conn));
+        Some((uid.clone(), events))
     }
 
     /// Ends every session.
@@ -93,18 +104,21 @@ impl<'a> Sessions<'a> {
         if let Some(conn) = self.shown.take() {
             conn.shutdown().await;
         }
-        for conn in self.beside.drain(..) {
+        for (_, conn) in self.beside.drain(..) {
             conn.shutdown().await;
         }
     }
 }
 
-/// A session beside the shown one: its account and its events.
-pub type Beside = (Uid, tokio::sync::mpsc::Receiver<crate::im::api::ImEvent>);
-
 impl Switch for Sessions<'_> {
-    fn open<'b>(&'b mut self, uid: &'b Uid) -> Pin<Box<dyn Future<Output = Result<Session>> + 'b>> {
+    /// The shown session ends; `uid`'s opens (on failure the others are as they were, and
+    /// nothing is shown); `uid` is no longer followed beside, the account left is.
+    fn open<'b>(
+        &'b mut self,
+        uid: &'b Uid,
+    ) -> Pin<Box<dyn Future<Output = Result<Switched>> + 'b>> {
         Box::pin(async move {
+            let was_attached = self.shown.as_ref().is_some_and(|c| c.attached);
             if let Some(conn) = self.shown.take() {
                 conn.shutdown().await;
             }
@@ -115,7 +129,17 @@ impl Switch for Sessions<'_> {
                 .send(ImCommand::ListConversations)
                 .await
                 .map_err(|_| eyre!("the session stopped at start"))?;
-            Ok(session_of(self.shown.insert(conn)))
+            let attached = conn.attached;
+            let session = session_of(self.shown.insert(conn));
+            if let Some(at) = self.beside.iter().position(|(u, _)| u == uid) {
+                self.beside.remove(at).1.shutdown().await;
+            }
+            let left = self.shown_uid.replace(uid.clone());
+            let beside = match left {
+                Some(left) if &left != uid && attached && was_attached => self.follow(&left).await,
+                _ => None,
+            };
+            Ok(Switched { session, beside })
         })
     }
 }

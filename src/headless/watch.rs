@@ -432,12 +432,7 @@ impl Watcher {
 /// `action`, saying which account it is of: an `account` field in a JSON line (and in what
 /// `--exec` gets), `[label]` before a readable line.
 fn tag(action: Action, uid: &Uid, label: &str, json: bool) -> Action {
-    let with_account = |text: &str| -> Option<String> {
-        let mut v: Value = serde_json::from_str(text).ok()?;
-        v.as_object_mut()?
-            .insert("account".into(), json!(uid.as_str()));
-        Some(escape_json(v.to_string()))
-    };
+    let with_account = |text: &str| crate::notify::with_account(text, uid);
     match action {
         Action::Print(l) if json => Action::Print(with_account(&l).unwrap_or(l)),
         Action::Print(l) => Action::Print(format!("[{label}] {l}")),

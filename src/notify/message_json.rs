@@ -66,3 +66,12 @@ pub fn message_json(
     };
     escape_json(serde_json::to_string(&line).unwrap_or_default())
 }
+
+/// A JSON line with an `account` field naming whose it is (for a program that serves several
+/// accounts); `None` when `line` is not a JSON object.
+pub fn with_account(line: &str, uid: &crate::protocol::Uid) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(line).ok()?;
+    v.as_object_mut()?
+        .insert("account".into(), serde_json::Value::from(uid.as_str()));
+    Some(escape_json(v.to_string()))
+}

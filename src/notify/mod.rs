@@ -8,7 +8,7 @@ pub mod message_json;
 mod terminal;
 
 pub use command::{CommandError, CommandQueue, run_command};
-pub use message_json::{MessageLine, json_text, message_json};
+pub use message_json::{MessageLine, json_text, message_json, with_account};
 pub use terminal::{
     Mux, TerminalChoice, TerminalKind, detect, detect_mux, is_ssh, sequence, tmux_passthrough,
 };

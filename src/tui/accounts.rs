@@ -1,12 +1,13 @@
-//! Several accounts in one messenger: the other accounts' sessions run beside the shown one,
-//! each in a state of its own that is never drawn (the same reducer counts its unread
+//! Several accounts in one messenger: each account not shown has a session beside the shown
+//! one, in a state of its own that is never drawn (the same reducer counts its unread
 //! messages and decides its notifications), and the switch key replaces the shown session
-//! with the next account's.
+//! with the next account's, the account left then followed beside.
 
 use super::Runtime;
 use crate::app::{self, AccountBadge, AppState, Effect, Input, Msg, UiOptions};
 use crate::im::api::ImEvent;
-use crate::im::session::{MergedEvents, merge_events};
+use crate::im::session::{MergedEvents, tagged_events};
+use crate::notify::Notification;
 use crate::protocol::Uid;
 use crate::store::StoreHandle;
 use futures_util::StreamExt;
@@ -23,26 +24,38 @@ pub struct Session {
     pub store_problem: Option<String>,
 }
 
-/// What opens another account's session: the shown one is ended first (a data directory's
-/// account has one session in a view).
+/// The events of an account followed beside the shown one.
+pub type BesideSession = (Uid, mpsc::Receiver<ImEvent>);
+
+/// A switch done: the account's session, and the one that follows the account shown until
+/// now beside it (`None`: not followed, its unread not counted).
+pub struct Switched {
+    pub session: Session,
+    pub beside: Option<BesideSession>,
+}
+
+/// What opens another account's session: the shown one is ended first (a view shows one
+/// account), and the account switched to is no longer followed beside.
 pub trait Switch {
     fn open<'a>(
         &'a mut self,
         uid: &'a Uid,
-    ) -> Pin<Box<dyn Future<Output = color_eyre::Result<Session>> + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = color_eyre::Result<Switched>> + 'a>>;
 }
 
 /// The accounts the messenger can show: every account, the one shown first, the sessions
-/// that run beside it for the unread counts (none: not counted), and the switch.
+/// of the others (none: not counted), and the switch.
 pub struct Accounts<'a> {
     pub list: Vec<AccountBadge>,
     pub shown: Uid,
-    pub beside: Vec<(Uid, mpsc::Receiver<ImEvent>)>,
+    pub beside: Vec<BesideSession>,
     pub switch: &'a mut dyn Switch,
 }
 
-/// Another account's session, in a state of its own.
+/// An account followed beside the shown one, in a state of its own.
 pub(super) struct Beside {
+    /// Its place in the merged events.
+    tag: usize,
     uid: Uid,
     state: AppState,
 }
@@ -55,68 +68,89 @@ impl<B: Backend> Runtime<B> {
         self.state.dirty = true;
     }
 
-    /// The sessions of accounts beside the shown one (the shown one's may be among them: its
-    /// count and notifications come from the shown state while it is shown). Their events
-    /// are read by the event loop, or given to [`Runtime::beside_event`].
-    pub fn watch_accounts(
-        &mut self,
-        options: &UiOptions,
-        sessions: Vec<(Uid, mpsc::Receiver<ImEvent>)>,
-    ) {
-        let now = (self.clock)();
-        let (receivers, beside): (Vec<_>, Vec<_>) = sessions
-            .into_iter()
-            .map(|(uid, rx)| {
-                let (state, _) = AppState::new(options, self.state.tz, now);
-                (rx, Beside { uid, state })
-            })
-            .unzip();
-        self.beside = beside;
-        self.beside_events = Some(merge_events(receivers));
+    /// Follows the accounts of `sessions` beside the shown one. Their events are read by
+    /// the event loop, or given to [`Runtime::beside_event`].
+    pub fn watch_accounts(&mut self, sessions: Vec<BesideSession>) {
+        for (uid, events) in sessions {
+            self.follow(uid, events);
+        }
     }
 
-    /// One event of the session beside at `index` (`None`: it ended).
-    pub async fn beside_event(&mut self, index: usize, event: Option<ImEvent>) {
-        let shown = self.state.account.clone();
-        let Some(b) = self.beside.get_mut(index) else {
+    fn follow(&mut self, uid: Uid, events: mpsc::Receiver<ImEvent>) {
+        if self.state.account.as_ref() == Some(&uid) {
+            // The shown state counts and notifies for it.
+            return;
+        }
+        // It only counts and notifies: the language and the bell are all it needs.
+        let options = UiOptions {
+            lang: self.state.lang,
+            bell: self.state.bell,
+            ..UiOptions::default()
+        };
+        let (state, _) = AppState::new(&options, self.state.tz, (self.clock)());
+        let tag = self.beside_tags;
+        self.beside_tags += 1;
+        self.beside.push(Beside { tag, uid, state });
+        self.beside_events
+            .get_or_insert_with(MergedEvents::new)
+            .push(tagged_events(tag, events));
+    }
+
+    /// One event of the account beside tagged `tag` (`None`: its session ended).
+    pub async fn beside_event(&mut self, tag: usize, event: Option<ImEvent>) {
+        let Some(at) = self.beside.iter().position(|b| b.tag == tag) else {
             return;
         };
         let Some(event) = event else {
-            tracing::info!(uid = %b.uid, "the session of an account beside the shown one ended");
+            let gone = self.beside.remove(at);
+            tracing::info!(uid = %gone.uid, "an account beside the shown one is no longer followed");
             return;
         };
+        let b = &mut self.beside[at];
         let effects = app::update(&mut b.state, Msg::new((self.clock)(), Input::Im(event)));
-        if shown.as_ref() == Some(&b.uid) {
-            return;
-        }
         let (uid, unread) = (b.uid.clone(), b.state.unread_total());
-        let label = self
-            .state
-            .accounts
-            .iter()
-            .find(|a| a.uid == uid)
-            .map_or_else(|| uid.to_string(), |a| a.label().to_string());
         for effect in effects {
-            // A buyer of another shop: notified as on the shown one, the shop named.
-            if let Effect::Notify { mut note, terminal } = effect {
-                note.title = format!("{label} · {}", note.title);
-                self.execute(Effect::Notify { note, terminal }).await;
+            // A buyer of another shop: notified as on the shown one.
+            if let Effect::Notify { note, terminal } = effect {
+                let note = self.named(note, &uid);
+                if let Some(n) = self.notifier.as_mut() {
+                    n.notify(&note, terminal);
+                }
             }
         }
         self.dispatch(Input::AccountUnread { uid, unread }).await;
     }
 
-    /// Takes the events of the sessions beside that are already waiting (the event loop
+    /// Takes the events of the accounts beside that are already waiting (the event loop
     /// does this by itself; a test that drives the runtime step by step calls it).
     pub async fn take_beside_events(&mut self) {
         use futures_util::FutureExt;
-        while let Some(Some((i, ev))) = self
+        while let Some(Some((tag, ev))) = self
             .beside_events
             .as_mut()
             .map(|e| e.next().now_or_never().flatten())
         {
-            self.beside_event(i, ev).await;
+            self.beside_event(tag, ev).await;
         }
+    }
+
+    /// A notification of account `uid`'s, when there are several: the shop named in its
+    /// title, and an `account` field in what the notify command reads.
+    pub(super) fn named(&self, mut note: Notification, uid: &Uid) -> Notification {
+        if self.state.accounts.len() < 2 {
+            return note;
+        }
+        let label = self
+            .state
+            .accounts
+            .iter()
+            .find(|a| &a.uid == uid)
+            .map_or(uid.as_str(), AccountBadge::label);
+        note.title = format!("{} · {}", crate::text::one_line(label), note.title);
+        if let Some(json) = crate::notify::with_account(&note.json, uid) {
+            note.json = json;
+        }
+        note
     }
 
     /// The account the user switched to, once this one's view has ended for it.
@@ -124,20 +158,16 @@ impl<B: Backend> Runtime<B> {
         self.state.switch_to.as_ref()
     }
 
-    /// Shows `session` in `state` (a fresh state of that account) from now on: the terminal's
-    /// side of the old state (size, focus, mouse) and the accounts go over to it.
-    /// Returns the session's events, for the event loop.
+    /// Shows `switched` in `state` (a fresh state of that account) from now on, and follows
+    /// the account shown until now beside it: the terminal's side of the old state (size,
+    /// focus, mouse) and the accounts go over to it. Returns the session's events, for the
+    /// event loop.
     pub async fn show_session(
         &mut self,
         mut state: AppState,
-        session: Session,
+        switched: Switched,
     ) -> mpsc::Receiver<ImEvent> {
-        let Session {
-            commands,
-            events,
-            store,
-            store_problem,
-        } = session;
+        let Switched { session, beside } = switched;
         let old = &self.state;
         state.size = old.size;
         state.terminal_focused = old.terminal_focused;
@@ -147,7 +177,7 @@ impl<B: Backend> Runtime<B> {
         state.accounts = old.accounts.clone();
         state.account = old.switch_to.clone().or_else(|| old.account.clone());
         self.state = state;
-        self.commands = commands;
+        self.commands = session.commands;
         self.outgoing.clear();
         self.requested.clear();
         self.view_requested = None;
@@ -156,23 +186,21 @@ impl<B: Backend> Runtime<B> {
         if let Some(task) = self.login_task.take() {
             task.abort();
         }
-        // The counts kept beside for the account shown until now are shown again.
-        let counts: Vec<_> = self
-            .beside
-            .iter()
-            .map(|b| (b.uid.clone(), b.state.unread_total()))
-            .collect();
-        for (uid, unread) in counts {
-            self.dispatch(Input::AccountUnread { uid, unread }).await;
+        // Counted by the shown state from now on.
+        let shown = self.state.account.clone();
+        self.beside.retain(|b| Some(&b.uid) != shown.as_ref());
+        if let Some((uid, events)) = beside {
+            self.follow(uid, events);
         }
-        self.attach_store(store, store_problem).await;
+        self.attach_store(session.store, session.store_problem)
+            .await;
         let (width, height) = self.state.size;
         self.dispatch(Input::Resize { width, height }).await;
-        events
+        session.events
     }
 }
 
-/// The next event of the sessions beside the shown one; never, when there are none.
+/// The next event of the accounts beside the shown one; never, when there are none.
 pub(super) async fn next_beside(events: &mut Option<MergedEvents>) -> (usize, Option<ImEvent>) {
     if let Some(merged) = events.as_mut() {
         if let Some(next) = merged.next().await {

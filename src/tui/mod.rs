@@ -14,7 +14,7 @@ mod store_worker;
 
 pub use crate::app::UiOptions;
 pub use crate::text::i18n::Lang;
-pub use accounts::{Accounts, Session, Switch};
+pub use accounts::{Accounts, BesideSession, Session, Switch, Switched};
 
 use crate::app::{self, AppState, Effect, Input, Msg, PictureView, StoreReply};
 use crate::im::api::{ConnState, ImCommand, ImEvent};
@@ -98,6 +98,8 @@ pub struct Runtime<B: Backend> {
     /// The sessions of the other accounts, and their events.
     beside: Vec<accounts::Beside>,
     beside_events: Option<crate::im::session::MergedEvents>,
+    /// The tag the next account followed beside gets in `beside_events`.
+    beside_tags: usize,
 }
 
 /// What a QR login from the UI needs: the service's endpoints and the data directory, where
@@ -144,6 +146,7 @@ impl<B: Backend> Runtime<B> {
             login_task: None,
             beside: Vec::new(),
             beside_events: None,
+            beside_tags: 0,
             login_tx,
             login_rx,
         })
@@ -402,6 +405,10 @@ impl<B: Backend> Runtime<B> {
                 }
             }
             Effect::Notify { note, terminal } => {
+                let note = match self.state.account.clone() {
+                    Some(uid) => self.named(note, &uid),
+                    None => note,
+                };
                 if let Some(n) = self.notifier.as_mut() {
                     n.notify(&note, terminal);
                 }
@@ -856,9 +863,7 @@ pub async fn run(
     let mut switch = None;
     if let Some(accounts) = accounts {
         rt.show_accounts(accounts.list, accounts.shown);
-        if !accounts.beside.is_empty() {
-            rt.watch_accounts(&options, accounts.beside);
-        }
+        rt.watch_accounts(accounts.beside);
         switch = Some(accounts.switch);
     }
     let backend_size = rt

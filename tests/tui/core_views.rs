@@ -4,7 +4,7 @@
 #![cfg(feature = "sim")]
 #![allow(clippy::unwrap_used)]
 
-use crate::common::core_place::{Lines, Place, two_logged_in};
+use crate::common::core_place::{Lines, Place, two_logged_in, view_names};
 use crate::common::{control, sim_state, sim_with};
 use crate::ui_support::screen;
 use goofish_tui::app::{AppState, Input, UiOptions};
@@ -311,7 +311,8 @@ async fn a_tui_shows_the_other_shops_unread_and_switches_to_it_on_the_cores_conn
     rt.attach_store(shown.store.clone(), shown.store_problem.clone())
         .await;
     rt.show_accounts(list, on);
-    rt.watch_accounts(&opts, beside);
+    assert_eq!(beside.len(), 1, "the other shop only");
+    rt.watch_accounts(beside);
     let mut events = shown.events;
     shown
         .commands
@@ -350,7 +351,20 @@ async fn a_tui_shows_the_other_shops_unread_and_switches_to_it_on_the_cores_conn
     })
     .await;
     assert!(!rt.state().should_quit());
-    // Another buyer of the first shop, now beside: counted there.
+    // The first shop is followed beside now: a view of it on the core, counted.
+    pump_accounts(&mut rt, &mut events, "the first shop counted", |rt| {
+        rt.state().accounts[0].unread.is_some()
+    })
+    .await;
+    let views = |status: &serde_json::Value, i: usize| -> Vec<String> {
+        view_names(&status["accounts"][i])
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    };
+    let status = place.status().await;
+    assert_eq!(views(&status, 0), ["tui (unread)"], "{status}");
+    assert_eq!(views(&status, 1), ["tui"], "{status}");
     control(&sim, "incoming", json!({"text": "包邮吗"})).await;
     let before = rt.state().accounts[0].unread.unwrap();
     pump_accounts(&mut rt, &mut events, "the first shop's unread", |rt| {

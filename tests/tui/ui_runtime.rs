@@ -369,3 +369,110 @@ async fn a_buyer_message_out_of_view_writes_osc9_through_tmux_and_feeds_the_comm
     assert_eq!(v["text"], "自行车还在吗");
     assert_eq!(v["self"], false);
 }
+
+#[tokio::test]
+async fn a_buyer_of_another_shop_is_counted_and_notified_with_the_shop_named() {
+    use goofish_tui::app::AccountBadge;
+    use goofish_tui::notify::{Mux, Notifier, TerminalKind};
+    use goofish_tui::protocol::Uid;
+    let dir = tempfile::tempdir().unwrap();
+    let pushed = dir.path().join("push.json");
+    let terminal = Captured::default();
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let notifier = Notifier::new(
+        TerminalKind::Osc9,
+        Mux::None,
+        Box::new(terminal.clone()),
+        Some((
+            format!("cat >> '{}'", pushed.display()),
+            Duration::from_secs(10),
+            reports_tx,
+        )),
+    );
+    let (rt, _cmds) = runtime(populated(Lang::Zh));
+    let mut rt = rt.with_notifier(notifier, reports);
+    let (shown, other) = (Uid::new("1000"), Uid::new("2000"));
+    rt.show_accounts(
+        vec![
+            AccountBadge::new(shown.clone(), Some("阿哲的闲置小铺".into())),
+            AccountBadge::new(other.clone(), Some("小林的二手书店".into())),
+        ],
+        shown.clone(),
+    );
+    let (shown_tx, shown_rx) = mpsc::channel(16);
+    let (other_tx, other_rx) = mpsc::channel(16);
+    // One of the shown shop too: its buyers are the shown state's to count and notify.
+    rt.watch_accounts(vec![(shown.clone(), shown_rx), (other.clone(), other_rx)]);
+    let list = vec![conv("201", "4001", "书虫", "三体", now() - MIN, 2)];
+    other_tx.send(ImEvent::Conversations(list)).await.unwrap();
+    other_tx
+        .send(ImEvent::Message(msg(
+            "b1.PNM",
+            "201",
+            "4001",
+            now() + 1,
+            text("三体还在吗"),
+        )))
+        .await
+        .unwrap();
+    // The shown shop's own buyer, were a view beside to bring it: notified by the shown
+    // state only.
+    let _ = shown_tx
+        .send(ImEvent::Message(msg(
+            "a1.PNM",
+            "102",
+            "3002",
+            now() + 1,
+            text("自行车还在吗"),
+        )))
+        .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    rt.take_beside_events().await;
+    rt.draw_if_dirty().unwrap();
+    assert_eq!(rt.state().accounts[1].unread, Some(3));
+    assert!(
+        screen(&rt).contains("小林的二手书店 3 │"),
+        "{}",
+        screen(&rt)
+    );
+    let written = String::from_utf8(terminal.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        written.starts_with("\x1b]9;小林的二手书店 · 闲鱼 · 书虫")
+            && written.ends_with(": 三体还在吗\x07"),
+        "{written:?}"
+    );
+    assert!(!written.contains("自行车"), "{written:?}");
+    // The shown shop's buyer, seen by the shown state: its shop named too.
+    rt.dispatch(Input::Im(ImEvent::Message(msg(
+        "a1.PNM",
+        "102",
+        "3002",
+        now() + 1,
+        text("自行车还在吗"),
+    ))))
+    .await;
+    let written = String::from_utf8(terminal.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        written.contains("\x1b]9;阿哲的闲置小铺 · 闲鱼 · "),
+        "{written:?}"
+    );
+    // What the notify command reads says whose buyer it is.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let lines: Vec<serde_json::Value> = loop {
+        let got = std::fs::read_to_string(&pushed).unwrap_or_default();
+        if got.lines().count() == 2 {
+            break got
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command ran {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(lines[0]["account"], "2000");
+    assert_eq!(lines[0]["text"], "三体还在吗");
+    assert_eq!(lines[1]["account"], "1000");
+}

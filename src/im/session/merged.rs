@@ -11,15 +11,27 @@ pub type MergedEvents = SelectAll<BoxStream<'static, (usize, Option<ImEvent>)>>;
 
 /// Merges `receivers` (the sessions' event channels, in order).
 pub fn merge(receivers: impl IntoIterator<Item = mpsc::Receiver<ImEvent>>) -> MergedEvents {
-    stream::select_all(receivers.into_iter().enumerate().map(|(i, rx)| {
-        stream::unfold(
-            rx,
-            |mut rx| async move { rx.recv().await.map(|ev| (ev, rx)) },
-        )
-        .map(move |ev| (i, Some(ev)))
-        .chain(stream::once(async move { (i, None) }))
-        .boxed()
-    }))
+    stream::select_all(
+        receivers
+            .into_iter()
+            .enumerate()
+            .map(|(i, rx)| tagged(i, rx)),
+    )
+}
+
+/// One session's events tagged with `i`, for [`MergedEvents::push`] (a session that joins
+/// later).
+pub fn tagged(
+    i: usize,
+    rx: mpsc::Receiver<ImEvent>,
+) -> BoxStream<'static, (usize, Option<ImEvent>)> {
+    stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|ev| (ev, rx)) },
+    )
+    .map(move |ev| (i, Some(ev)))
+    .chain(stream::once(async move { (i, None) }))
+    .boxed()
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ pub use gap::Gap;
 pub use lifecycle::Backoff;
 pub use login::LoginTimes;
 pub use media::MAX_IMAGE_BYTES;
-pub use merged::{MergedEvents, merge as merge_events};
+pub use merged::{MergedEvents, merge as merge_events, tagged as tagged_events};
 pub use outbox::{OutState, Outbox, Outgoing, SendError, SendStep, find_delivered};
 
 use crate::im::api::{ImCommand, ImEvent};
