@@ -64,8 +64,17 @@ impl<'a> Sessions<'a> {
             return None;
         }
         let shown = self.shown_uid.clone()?;
+        // Only what the core serves now: one it would have to connect first (a login of
+        // its own to check) waits until the user switches to it.
+        let served: Vec<Uid> = match crate::daemon::status(self.settings).await {
+            Ok(Some(status)) => status.accounts.into_iter().map(|a| a.account).collect(),
+            _ => Vec::new(),
+        };
         let mut beside = Vec::new();
-        for account in list.iter().filter(|a| a.uid != shown) {
+        for account in list
+            .iter()
+            .filter(|a| a.uid != shown && served.contains(&a.uid))
+        {
             beside.extend(self.follow(&account.uid).await);
         }
         let badges = list

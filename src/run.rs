@@ -191,6 +191,15 @@ pub fn logins(settings: &Settings) -> Result<Vec<Login>> {
     all.into_iter().map(saved_login).collect()
 }
 
+/// The saved login of the account `uid` of the data directory.
+pub fn saved_login_of(settings: &Settings, uid: &Uid) -> Result<Login> {
+    let account = accounts::list(&settings.paths.data_dir)
+        .into_iter()
+        .find(|a| &a.uid == uid)
+        .ok_or_else(|| eyre!("account {uid} is not logged in here"))?;
+    saved_login(account)
+}
+
 fn saved_login(account: Account) -> Result<Login> {
     let path = account.jar();
     match CookieJar::load(&path) {

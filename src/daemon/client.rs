@@ -25,6 +25,9 @@ use tokio::sync::mpsc;
 const START_WITHIN: Duration = Duration::from_secs(20);
 /// How long the core may take to say hello.
 const HELLO_WITHIN: Duration = Duration::from_secs(10);
+/// How long a view waits while the core starts the session of an account it did not serve
+/// (a login check of up to 8 s, then the session).
+const JOIN_WITHIN: Duration = Duration::from_secs(30);
 const COMMAND_CAPACITY: usize = 256;
 const EVENT_CAPACITY: usize = 1024;
 
@@ -41,6 +44,33 @@ pub(super) struct Link {
 }
 
 impl Link {
+    /// The first event the core sends this view, or why it refused the view.
+    async fn first_event(&mut self, within: Duration) -> Result<ImEvent, AttachError> {
+        let mut buf = Vec::new();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = tokio::time::timeout_at(deadline, read_line(&mut self.rd, &mut buf))
+                .await
+                .map_err(|_| AttachError::NoAnswer("no answer in time".into()))?;
+            let text = match got {
+                Ok(Some(Ok(text))) => text,
+                Ok(Some(Err(e))) => return Err(AttachError::NoAnswer(e)),
+                Ok(None) => return Err(AttachError::NoAnswer("it closed the connection".into())),
+                Err(e) => return Err(AttachError::NoAnswer(e.to_string())),
+            };
+            match wire::parse_core(&text) {
+                Ok(CoreLine::Event { event }) => return Ok(event),
+                Ok(CoreLine::Error { message }) => return Err(AttachError::Refused(message)),
+                Ok(CoreLine::Stopping) => {
+                    return Err(AttachError::NoAnswer("it is stopping".into()));
+                }
+                Ok(CoreLine::Dropped { reason }) => return Err(AttachError::Refused(reason)),
+                Ok(CoreLine::Hello { .. } | CoreLine::Status(_)) => {}
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+    }
+
     /// Asks this core to end, and waits until it closes the connection.
     pub(super) async fn stop(mut self) -> Result<()> {
         send_line(&mut self.wr, &ViewLine::Stop).await?;
@@ -85,22 +115,16 @@ pub async fn attach(
     // A missing login is said here, before any core is started for nothing.
     let account = crate::run::login_account(settings)?.account;
     let uid = account.uid.clone();
-    let link = super::upgrade::connect(settings, view, &uid, ask).await?;
-    // A core of one account may not list it; one that lists its accounts serves this view
-    // the one asked for, or none.
-    if !link.hello_accounts.is_empty() && !link.hello_accounts.contains(&uid) {
-        return Err(AttachError::Refused(format!(
-            "it does not serve account {uid} (it serves {}): it started before that login, or the \
-             login was refused when it started (see the log); stop it with \
-             `goofish-tui daemon --stop` and it starts again with every account",
-            link.hello_accounts
-                .iter()
-                .map(Uid::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .into());
-    }
+    let mut link = super::upgrade::connect(settings, view, &uid, ask).await?;
+    // An account the core does not serve yet (logged in after it started, or refused when it
+    // started): the core starts its session first, and says so with the first event, or
+    // says why it cannot.
+    let first = if !link.hello_accounts.is_empty() && !link.hello_accounts.contains(&uid) {
+        tracing::info!(%uid, "the core does not serve this account yet; it starts its session");
+        Some(link.first_event(JOIN_WITHIN).await?)
+    } else {
+        None
+    };
     if let Some(served) = &link.hello_account
         && link.hello_accounts.is_empty()
         && served != &uid
@@ -114,6 +138,9 @@ pub async fn attach(
     };
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CAPACITY);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CAPACITY);
+    if let Some(ev) = first {
+        let _ = ev_tx.try_send(ev);
+    }
     let task = tokio::spawn(bridge(
         settings.clone(),
         view.to_string(),

@@ -16,7 +16,7 @@ pub mod upgrade;
 pub mod wire;
 
 pub use client::{attach, request, status};
-pub use server::{BindError, Bound, Locked, VIEW_QUEUE, lock, serve};
+pub use server::{BindError, Bound, Join, Locked, VIEW_QUEUE, lock, serve};
 
 use crate::config::Settings;
 use md5::{Digest, Md5};

@@ -187,11 +187,32 @@ struct Served {
     ended: bool,
 }
 
+/// How the core starts the session of an account logged in after it started, when a view
+/// asks for it: the account and its session, or why there is none.
+pub type Join = std::sync::Arc<
+    dyn Fn(
+            crate::protocol::Uid,
+        ) -> futures_util::future::BoxFuture<
+            'static,
+            Result<(crate::accounts::Account, Connection), String>,
+        > + Send
+        + Sync,
+>;
+
+/// A view waiting for its account's session to start.
+struct Waiting {
+    id: ViewId,
+    view: String,
+    pid: Option<u32>,
+}
+
 /// Serves the views until `daemon --stop`, SIGTERM / SIGINT, the end of every session or
 /// the loss of the socket file. Each account has a session of its own and a hub of its own;
-/// a view is attached to the one its hello names. The sessions are shut down at the end
-/// (their outboxes stay in their stores).
-pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connection)>) {
+/// a view is attached to the one its hello names. A view asking for an account the core does
+/// not serve (logged in since it started, or refused at its start) waits while `join` starts
+/// that account's session. The sessions are shut down at the end (their outboxes stay in
+/// their stores).
+pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connection)>, join: Join) {
     let uid_self = nix::unistd::getuid().as_raw();
     let (from_tx, mut from_views) = mpsc::channel::<FromView>(256);
     let mut served: Vec<Served> = Vec::new();
@@ -213,6 +234,12 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
     // Which account each attached view is for.
     let mut view_account: HashMap<ViewId, usize> = HashMap::new();
     let mut next_id: ViewId = 0;
+    // Accounts whose sessions are starting, and the views waiting for each.
+    let mut joining: HashMap<crate::protocol::Uid, Vec<Waiting>> = HashMap::new();
+    let (joined_tx, mut joined) = mpsc::channel::<(
+        crate::protocol::Uid,
+        Result<(crate::accounts::Account, Connection), String>,
+    )>(4);
     let mut backlog: VecDeque<(usize, ImCommand)> = VecDeque::new();
     let mut check = tokio::time::interval(CHECK_EVERY);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -283,19 +310,28 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
                             None => served.iter().position(|s| !s.ended),
                             Some(uid) => served.iter().position(|s| !s.ended && &s.account.uid == uid),
                         };
-                        let Some(i) = found else {
-                            let served_now: Vec<String> =
-                                serving(&served).iter().map(ToString::to_string).collect();
-                            let message = format!(
-                                "this core does not serve account {} (it serves: {})",
-                                account.map(|u| u.to_string()).unwrap_or_default(),
-                                served_now.join(", ")
-                            );
-                            tracing::warn!(id, "{message}");
-                            if let Some(sink) = sinks.remove(&id) {
-                                sink.close_with(CoreLine::Error { message });
+                        let i = match (found, account) {
+                            (Some(i), _) => i,
+                            (None, Some(uid)) => {
+                            let waiting = joining.entry(uid.clone()).or_default();
+                            if waiting.is_empty() {
+                                tracing::info!(%uid, "a view asks for an account not served yet; starting its session");
+                                let (join, done) = (join.clone(), joined_tx.clone());
+                                tokio::spawn(async move {
+                                    let result = join(uid.clone()).await;
+                                    let _ = done.send((uid, result)).await;
+                                });
                             }
+                            waiting.push(Waiting { id, view, pid });
                             continue;
+                            }
+                            (None, None) => {
+                                let message = "this core serves no account now".to_string();
+                                if let Some(sink) = sinks.remove(&id) {
+                                    sink.close_with(CoreLine::Error { message });
+                                }
+                                continue;
+                            }
                         };
                         tracing::info!(id, view, ?pid, account = %served[i].account.uid, "view attached");
                         view_account.insert(id, i);
@@ -358,6 +394,42 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
                         }
                         if let Some(i) = view_account.remove(&id) {
                             served[i].hub.detach(id);
+                        }
+                    }
+                }
+            }
+            Some((uid, result)) = joined.recv() => {
+                let waiting = joining.remove(&uid).unwrap_or_default();
+                match result {
+                    Ok((account, mut conn)) => {
+                        let i = served.len();
+                        tracing::info!(%uid, "the account's session started; serving it");
+                        events.push(crate::im::session::tagged_events(i, conn.session.take_events()));
+                        served.push(Served {
+                            account,
+                            commands: conn.session.commands.clone(),
+                            hub: Hub::new(),
+                            ended: false,
+                        });
+                        sessions.push(conn);
+                        for w in waiting {
+                            if !sinks.contains_key(&w.id) {
+                                continue;
+                            }
+                            view_account.insert(w.id, i);
+                            let hub = &mut served[i].hub;
+                            for ev in hub.attach(w.id, &w.view, w.pid) {
+                                deliver(hub, &mut sinks, w.id, CoreLine::Event { event: ev });
+                            }
+                        }
+                    }
+                    Err(why) => {
+                        tracing::warn!(%uid, "cannot serve the account: {why}");
+                        let message = format!("this core cannot serve account {uid}: {why}");
+                        for w in waiting {
+                            if let Some(sink) = sinks.remove(&w.id) {
+                                sink.close_with(CoreLine::Error { message: message.clone() });
+                            }
                         }
                     }
                 }

@@ -206,8 +206,31 @@ async fn foreground(settings: &Settings) -> i32 {
             return EXIT_FAILED;
         }
     };
-    daemon::serve(bound, conns).await;
+    daemon::serve(bound, conns, joiner(settings)).await;
     EXIT_OK
+}
+
+/// How the core starts the session of an account logged in after it started (or refused
+/// when it started), from the account's saved login.
+fn joiner(settings: &Settings) -> daemon::Join {
+    let settings = settings.clone();
+    std::sync::Arc::new(move |uid| {
+        let settings = settings.clone();
+        Box::pin(async move {
+            let login =
+                crate::run::saved_login_of(&settings, &uid).map_err(|e| format!("{e:#}"))?;
+            let account = login.account.clone();
+            let conn = crate::run::connect_as(&settings, login, true)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            conn.session
+                .commands
+                .send(crate::im::ImCommand::ListConversations)
+                .await
+                .map_err(|_| "the session stopped at start".to_string())?;
+            Ok((account, conn))
+        })
+    })
 }
 
 /// A session for every account logged in here (the given cookie's alone, when there is

@@ -145,11 +145,12 @@ pub async fn login(settings: &Settings, args: &LoginArgs) -> Result<(), LoginErr
     if crate::daemon::running(settings) && !again {
         match lang {
             Lang::Zh => println!(
-                "后台核心在这次登录之前启动：用 `goofish-tui daemon --stop` 停止它，下一个视图会带上新账号重新启动它。"
+                "后台核心在这次登录之前启动：第一个要用这个账号的视图（`--account {uid}`）会让它连上这个账号；已经打开的消息界面重开后才显示它。"
             ),
             _ => println!(
-                "The background core started before this login: stop it with \
-                 `goofish-tui daemon --stop` and the next view starts it again with the new account."
+                "The background core started before this login: it connects this account for the \
+                 first view that asks for it (`--account {uid}`); a messenger already open shows it \
+                 once opened again."
             ),
         }
     }

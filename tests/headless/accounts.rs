@@ -249,3 +249,88 @@ async fn a_data_directory_of_one_account_keeps_working_as_it_was() {
     let _ = place.run(&["daemon", "--stop"]).await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_logged_in_while_the_core_runs_is_connected_for_the_first_view_of_it() {
+    let sim = two_sellers().await;
+    let first = sim.self_uid.to_string();
+    let second = sim.others()[0].uid.clone();
+    let place = saved_logins(&sim);
+    login(&sim, &place, &first).await;
+    // The core starts with the first shop only.
+    let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
+    watch
+        .until("live", |v| {
+            v["type"] == "connection" && v["state"] == "live"
+        })
+        .await;
+    assert_eq!(
+        place.status().await["accounts"].as_array().unwrap().len(),
+        1
+    );
+    assert!(sim.log_in_as(&second));
+    let out = place.run(&["login", "--timeout", "30"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("it connects this account for the first view that asks for it"),
+        "{}",
+        text(&out.stdout)
+    );
+    // While the service refuses the new shop's login, a view of it is told why.
+    let fault = format!("fault?account={second}");
+    control(&sim, &fault, json!({"kind": "expire-session"})).await;
+    control(&sim, &fault, json!({"kind": "refuse-renewal"})).await;
+    let refused = place.run(&["fetch-history", "--account", &second]).await;
+    let said = text(&refused.stderr);
+    assert_ne!(refused.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("cannot serve account") && said.contains("could not be renewed"),
+        "{said}"
+    );
+    assert_eq!(
+        place.status().await["accounts"].as_array().unwrap().len(),
+        1
+    );
+    control(&sim, &fault, json!({"kind": "clear"})).await;
+    // A send for the new shop: the running core connects it, and the text goes out there.
+    let cid = control(
+        &sim,
+        &format!("incoming?account={second}"),
+        json!({"text": "新店的买家"}),
+    )
+    .await["cid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = place
+        .run(&[
+            "send",
+            "--account",
+            &second,
+            "--to",
+            &cid,
+            "--text",
+            "新店开张",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(received_by(&sim, &second).await, ["新店开张"]);
+    // The same core serves both now; the first shop was never reconnected.
+    let status = place.status().await;
+    let listed: Vec<&str> = status["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [first.as_str(), second.as_str()], "{status}");
+    assert_eq!(
+        connections(&sim).await,
+        [(first.clone(), 1), (second.clone(), 1)]
+    );
+    assert!(
+        watch.child.try_wait().unwrap().is_none(),
+        "the first shop's watch goes on"
+    );
+    sim.shutdown().await;
+}
