@@ -30,6 +30,15 @@ impl AccountBadge {
     }
 }
 
+/// How the state names account `uid`: its nick, else the uid.
+pub fn label_of<'a>(state: &'a AppState, uid: &'a Uid) -> &'a str {
+    state
+        .accounts
+        .iter()
+        .find(|a| &a.uid == uid)
+        .map_or(uid.as_str(), AccountBadge::label)
+}
+
 /// The account after the shown one, in the order of the list (around at the end).
 pub fn next(state: &AppState) -> Option<&AccountBadge> {
     let list = &state.accounts;

@@ -140,12 +140,7 @@ impl<B: Backend> Runtime<B> {
         if self.state.accounts.len() < 2 {
             return note;
         }
-        let label = self
-            .state
-            .accounts
-            .iter()
-            .find(|a| &a.uid == uid)
-            .map_or(uid.as_str(), AccountBadge::label);
+        let label = app::accounts::label_of(&self.state, uid);
         note.title = format!("{} · {}", crate::text::one_line(label), note.title);
         if let Some(json) = crate::notify::with_account(&note.json, uid) {
             note.json = json;

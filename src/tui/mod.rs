@@ -894,14 +894,9 @@ pub async fn run(
                     break Ok(());
                 };
                 rt.state.switch_to = None;
-                let label = rt
-                    .state
-                    .accounts
-                    .iter()
-                    .find(|a| a.uid == to)
-                    .map_or_else(|| to.to_string(), |a| a.label().to_string());
+                let label = app::accounts::label_of(&rt.state, &to);
                 let why =
-                    crate::text::accounts::cannot_switch(rt.state.lang, &label, &format!("{e:#}"));
+                    crate::text::accounts::cannot_switch(rt.state.lang, label, &format!("{e:#}"));
                 events = rt.show_session(fresh(), switch.open(&back).await?).await;
                 rt.state.notice = Some(why);
             }
