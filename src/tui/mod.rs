@@ -886,7 +886,11 @@ pub async fn run(
         rt.draw_if_dirty()?;
         settle_in_time(&mut rt).await;
         let fresh = || AppState::new(&options, tz, crate::time::now_ms()).0;
-        match switch.open(&to).await {
+        let Some(opened) = unless_interrupted(switch.open(&to), &mut input).await else {
+            tracing::info!("ended while switching to account {to}");
+            break Ok(());
+        };
+        match opened {
             Ok(next) => events = rt.show_session(fresh(), next).await,
             Err(e) => {
                 tracing::warn!("cannot switch to account {to}: {e:#}");
@@ -912,6 +916,36 @@ pub async fn run(
     settle_in_time(&mut rt).await;
     result?;
     Ok(())
+}
+
+/// Waits for `work` (opening another account's session: up to the seconds a login check
+/// takes), unless Ctrl-C, a hang-up or SIGTERM comes first. Other keys typed meanwhile were
+/// meant for the view that ended, and are dropped.
+async fn unless_interrupted<T>(
+    work: impl std::future::Future<Output = T>,
+    input: &mut EventStream,
+) -> Option<T> {
+    use ratatui::crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
+    let mut signals = Signals::new(true);
+    let interrupted = async {
+        loop {
+            tokio::select! {
+                ev = input.next() => match ev {
+                    Some(Ok(Event::Key(k)))
+                        if k.kind == KeyEventKind::Press
+                            && k.code == KeyCode::Char('c')
+                            && k.modifiers.contains(KeyModifiers::CONTROL) => return,
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return,
+                },
+                () = signals.next() => return,
+            }
+        }
+    };
+    tokio::select! {
+        done = work => Some(done),
+        () = interrupted => None,
+    }
 }
 
 /// Lets the draft saved at the end of a view reach the disk, for at most two seconds.

@@ -68,35 +68,7 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
         ),
         ConnState::Stopped => (s.conn_stopped.to_string(), Color::DarkGray),
     };
-    // Who we are, the buyers' unread total (notices apart, dimmed), the help key.
-    let mut right: Vec<Span> = vec![Span::raw(" ")];
-    if state.waiting_first {
-        right.push(Span::styled(
-            format!("{} │ ", s.waiting_first),
-            Style::default().fg(Color::LightYellow),
-        ));
-    }
-    if !state.mouse_capture {
-        // Said for as long as it lasts: clicks and scrolling do nothing here meanwhile.
-        right.push(Span::styled(
-            format!("{} │ ", s.mouse_terminal),
-            Style::default().fg(Color::LightYellow),
-        ));
-    }
-    if let Some(nick) = &state.self_nick {
-        right.push(Span::raw(format!("{}: {} │ ", s.me, text::one_line(nick))));
-    }
-    other_accounts(state, &mut right);
-    right.push(Span::raw(format!("{} {}", s.unread, state.unread_total())));
-    if state.notices_total() > 0 {
-        right.push(Span::styled(
-            format!(" · {} {}", s.notices, state.notices_total()),
-            Style::default().fg(Color::DarkGray),
-        ));
-    }
-    right.push(Span::raw(format!(" │ {} ", s.help_hint)));
     let width = usize::from(area.width);
-    let right_w: usize = right.iter().map(|sp| text::width(&sp.content)).sum();
 
     let mut left: Vec<Span> = vec![Span::styled(
         format!(" {label}"),
@@ -137,6 +109,17 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     // readable); the right part goes when there is no room for both.
     let left_text: String = left.iter().map(|s| s.content.as_ref()).collect();
     let left_w = text::width(&left_text);
+    // Where the room is short, who we are goes first, then the other accounts.
+    let fits =
+        |r: &[Span]| left_w + r.iter().map(|sp| text::width(&sp.content)).sum::<usize>() <= width;
+    let mut right = right_part(state, s, true, true);
+    for (me, others) in [(false, true), (false, false)] {
+        if fits(&right) {
+            break;
+        }
+        right = right_part(state, s, me, others);
+    }
+    let right_w: usize = right.iter().map(|sp| text::width(&sp.content)).sum();
     let show_right = left_w + right_w <= width;
     let avail = if show_right { width - right_w } else { width };
     let mut spans = Vec::new();
@@ -190,4 +173,38 @@ fn other_accounts(state: &AppState, right: &mut Vec<Span<'static>>) {
         }
         right.push(Span::raw(" │ "));
     }
+}
+
+/// The right part of the bar: modes in effect, who we are (`me`), the other accounts
+/// (`others`), the buyers' unread total (notices apart, dimmed), the help key.
+fn right_part(state: &AppState, s: &i18n::Strings, me: bool, others: bool) -> Vec<Span<'static>> {
+    let mut right: Vec<Span> = vec![Span::raw(" ")];
+    if state.waiting_first {
+        right.push(Span::styled(
+            format!("{} │ ", s.waiting_first),
+            Style::default().fg(Color::LightYellow),
+        ));
+    }
+    if !state.mouse_capture {
+        // Said for as long as it lasts: clicks and scrolling do nothing here meanwhile.
+        right.push(Span::styled(
+            format!("{} │ ", s.mouse_terminal),
+            Style::default().fg(Color::LightYellow),
+        ));
+    }
+    if let Some(nick) = state.self_nick.as_ref().filter(|_| me) {
+        right.push(Span::raw(format!("{}: {} │ ", s.me, text::one_line(nick))));
+    }
+    if others {
+        other_accounts(state, &mut right);
+    }
+    right.push(Span::raw(format!("{} {}", s.unread, state.unread_total())));
+    if state.notices_total() > 0 {
+        right.push(Span::styled(
+            format!(" · {} {}", s.notices, state.notices_total()),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    right.push(Span::raw(format!(" │ {} ", s.help_hint)));
+    right
 }

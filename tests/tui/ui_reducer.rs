@@ -1077,4 +1077,27 @@ fn the_other_shops_unread_shows_in_the_status_bar() {
     assert!(shown.contains("小林的二手书店 4 │"), "{shown}");
     // The shown shop is not listed among the others.
     assert!(!shown.contains("阿哲的闲置小铺 "), "{shown}");
+    // Short of room, who we are goes first: the counts stay.
+    im(
+        &mut s,
+        ImEvent::SelfInfo {
+            uid: Uid::new("1000"),
+            nick: Some("阿哲的闲置小铺和二手书".into()),
+        },
+    );
+    send(
+        &mut s,
+        Input::AccountUnread {
+            uid: Uid::new("2000"),
+            unread: 1234,
+        },
+    );
+    let wide = render(&s, 120, 20);
+    assert!(
+        wide.contains("me: 阿哲的闲置小铺和二手书 │ 小林的二手书店 1234 │"),
+        "{wide}"
+    );
+    let bar = render(&s, 60, 20).lines().last().unwrap().to_string();
+    assert!(bar.contains("小林的二手书店 1234 │ unread"), "{bar}");
+    assert!(!bar.contains("me:"), "{bar}");
 }
