@@ -108,7 +108,9 @@ impl<B: Backend> Runtime<B> {
         };
         let b = &mut self.beside[at];
         let effects = app::update(&mut b.state, Msg::new((self.clock)(), Input::Im(event)));
-        let (uid, unread) = (b.uid.clone(), b.state.unread_total());
+        // No count until its list has come: a 0 before it would be a guess.
+        let counted = b.state.synced.then(|| b.state.unread_total());
+        let uid = b.uid.clone();
         for effect in effects {
             // A buyer of another shop: notified as on the shown one.
             if let Effect::Notify { note, terminal } = effect {
@@ -118,7 +120,9 @@ impl<B: Backend> Runtime<B> {
                 }
             }
         }
-        self.dispatch(Input::AccountUnread { uid, unread }).await;
+        if let Some(unread) = counted {
+            self.dispatch(Input::AccountUnread { uid, unread }).await;
+        }
     }
 
     /// Takes the events of the accounts beside that are already waiting (the event loop

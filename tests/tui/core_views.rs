@@ -351,7 +351,8 @@ async fn a_tui_shows_the_other_shops_unread_and_switches_to_it_on_the_cores_conn
     })
     .await;
     assert!(!rt.state().should_quit());
-    // The first shop is followed beside now: a view of it on the core, counted.
+    // The first shop is followed beside now: a view of it on the core, counted once its
+    // list has come.
     pump_accounts(&mut rt, &mut events, "the first shop counted", |rt| {
         rt.state().accounts[0].unread.is_some()
     })
