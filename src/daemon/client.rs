@@ -49,15 +49,7 @@ impl Link {
         let mut buf = Vec::new();
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let got = tokio::time::timeout_at(deadline, read_line(&mut self.rd, &mut buf))
-                .await
-                .map_err(|_| AttachError::NoAnswer("no answer in time".into()))?;
-            let text = match got {
-                Ok(Some(Ok(text))) => text,
-                Ok(Some(Err(e))) => return Err(AttachError::NoAnswer(e)),
-                Ok(None) => return Err(AttachError::NoAnswer("it closed the connection".into())),
-                Err(e) => return Err(AttachError::NoAnswer(e.to_string())),
-            };
+            let text = next_text(&mut self.rd, &mut buf, deadline, "no answer in time").await?;
             match wire::parse_core(&text) {
                 Ok(CoreLine::Event { event }) => return Ok(event),
                 Ok(CoreLine::Error { message }) => return Err(AttachError::Refused(message)),
@@ -350,15 +342,8 @@ async fn handshake(
         .await
         .map_err(|e| AttachError::NoAnswer(e.to_string()))?;
     let mut buf = Vec::new();
-    let first = tokio::time::timeout(HELLO_WITHIN, read_line(&mut rd, &mut buf))
-        .await
-        .map_err(|_| AttachError::NoAnswer("no hello in time".into()))?;
-    let text = match first {
-        Ok(Some(Ok(t))) => t,
-        Ok(Some(Err(e))) => return Err(AttachError::NoAnswer(e)),
-        Ok(None) => return Err(AttachError::NoAnswer("it closed the connection".into())),
-        Err(e) => return Err(AttachError::NoAnswer(e.to_string())),
-    };
+    let deadline = tokio::time::Instant::now() + HELLO_WITHIN;
+    let text = next_text(&mut rd, &mut buf, deadline, "no hello in time").await?;
     // The hello's shape may differ in another protocol version: only its version is read.
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| AttachError::NoAnswer(e.to_string()))?;
@@ -399,6 +384,24 @@ async fn handshake(
         version,
         pid,
     })
+}
+
+/// The core's next line by `deadline` (`late`: what is said when it does not come).
+async fn next_text(
+    rd: &mut BufReader<OwnedReadHalf>,
+    buf: &mut Vec<u8>,
+    deadline: tokio::time::Instant,
+    late: &str,
+) -> Result<String, AttachError> {
+    let got = tokio::time::timeout_at(deadline, read_line(rd, buf))
+        .await
+        .map_err(|_| AttachError::NoAnswer(late.into()))?;
+    match got {
+        Ok(Some(Ok(text))) => Ok(text),
+        Ok(Some(Err(e))) => Err(AttachError::NoAnswer(e)),
+        Ok(None) => Err(AttachError::NoAnswer("it closed the connection".into())),
+        Err(e) => Err(AttachError::NoAnswer(e.to_string())),
+    }
 }
 
 async fn send_line<T: serde::Serialize>(wr: &mut OwnedWriteHalf, line: &T) -> io::Result<()> {

@@ -187,6 +187,18 @@ struct Served {
     ended: bool,
 }
 
+impl Served {
+    /// `account`, served by the session of `conn`, with no views yet.
+    fn new(account: crate::accounts::Account, conn: &Connection) -> Served {
+        Served {
+            account,
+            commands: conn.session.commands.clone(),
+            hub: Hub::new(),
+            ended: false,
+        }
+    }
+}
+
 /// How the core starts the session of an account logged in after it started, when a view
 /// asks for it: the account and its session, or why there is none.
 pub type Join = std::sync::Arc<
@@ -220,12 +232,7 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
     let mut receivers = Vec::new();
     for (account, mut conn) in conns {
         receivers.push(conn.session.take_events());
-        served.push(Served {
-            account,
-            commands: conn.session.commands.clone(),
-            hub: Hub::new(),
-            ended: false,
-        });
+        served.push(Served::new(account, &conn));
         sessions.push(conn);
     }
     // Every session's events, tagged with its account's place in `served`; `None`: it ended.
@@ -405,12 +412,7 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
                         let i = served.len();
                         tracing::info!(%uid, "the account's session started; serving it");
                         events.push(crate::im::session::tagged_events(i, conn.session.take_events()));
-                        served.push(Served {
-                            account,
-                            commands: conn.session.commands.clone(),
-                            hub: Hub::new(),
-                            ended: false,
-                        });
+                        served.push(Served::new(account, &conn));
                         sessions.push(conn);
                         for w in waiting {
                             if !sinks.contains_key(&w.id) {

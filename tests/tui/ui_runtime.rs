@@ -318,23 +318,38 @@ impl io::Write for Captured {
     }
 }
 
-#[tokio::test]
-async fn a_buyer_message_out_of_view_writes_osc9_through_tmux_and_feeds_the_command() {
-    use goofish_tui::notify::{Mux, Notifier, TerminalKind};
-    let dir = tempfile::tempdir().unwrap();
-    let pushed = dir.path().join("push.json");
+/// A notifier that writes OSC 9 to a `Captured` terminal and appends what its command reads
+/// to `pushed`.
+fn osc9_notifier(
+    mux: goofish_tui::notify::Mux,
+    pushed: &std::path::Path,
+) -> (
+    goofish_tui::notify::Notifier,
+    Captured,
+    mpsc::UnboundedReceiver<String>,
+) {
+    use goofish_tui::notify::{Notifier, TerminalKind};
     let terminal = Captured::default();
     let (reports_tx, reports) = mpsc::unbounded_channel();
     let notifier = Notifier::new(
         TerminalKind::Osc9,
-        Mux::Tmux,
+        mux,
         Box::new(terminal.clone()),
         Some((
-            format!("cat > '{}'", pushed.display()),
+            format!("cat >> '{}'", pushed.display()),
             Duration::from_secs(10),
             reports_tx,
         )),
     );
+    (notifier, terminal, reports)
+}
+
+#[tokio::test]
+async fn a_buyer_message_out_of_view_writes_osc9_through_tmux_and_feeds_the_command() {
+    use goofish_tui::notify::Mux;
+    let dir = tempfile::tempdir().unwrap();
+    let pushed = dir.path().join("push.json");
+    let (notifier, terminal, reports) = osc9_notifier(Mux::Tmux, &pushed);
     let (rt, _cmds) = runtime(populated(Lang::Zh));
     let mut rt = rt.with_notifier(notifier, reports);
     rt.dispatch(Input::Im(ImEvent::Message(msg(
@@ -373,22 +388,11 @@ async fn a_buyer_message_out_of_view_writes_osc9_through_tmux_and_feeds_the_comm
 #[tokio::test]
 async fn a_buyer_of_another_shop_is_counted_and_notified_with_the_shop_named() {
     use goofish_tui::app::AccountBadge;
-    use goofish_tui::notify::{Mux, Notifier, TerminalKind};
+    use goofish_tui::notify::Mux;
     use goofish_tui::protocol::Uid;
     let dir = tempfile::tempdir().unwrap();
     let pushed = dir.path().join("push.json");
-    let terminal = Captured::default();
-    let (reports_tx, reports) = mpsc::unbounded_channel();
-    let notifier = Notifier::new(
-        TerminalKind::Osc9,
-        Mux::None,
-        Box::new(terminal.clone()),
-        Some((
-            format!("cat >> '{}'", pushed.display()),
-            Duration::from_secs(10),
-            reports_tx,
-        )),
-    );
+    let (notifier, terminal, reports) = osc9_notifier(Mux::None, &pushed);
     let (rt, _cmds) = runtime(populated(Lang::Zh));
     let mut rt = rt.with_notifier(notifier, reports);
     let (shown, other) = (Uid::new("1000"), Uid::new("2000"));
