@@ -8,7 +8,6 @@ use cli::{Cli, Command, SimArgs};
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use goofish_tui::config::{ConfigError, Env, Settings, Sources};
 use goofish_tui::headless::{self, EXIT_FAILED};
-use goofish_tui::im::ImCommand;
 use goofish_tui::run::{LoginExpired, NoLogin};
 use goofish_tui::text::i18n::{self, COOKIE_HELP, Lang};
 use std::io::IsTerminal;
@@ -148,11 +147,7 @@ async fn messenger(settings: &Settings) -> Result<()> {
         }
         other => other?,
     };
-    conn.session
-        .commands
-        .send(ImCommand::ListConversations)
-        .await
-        .map_err(|_| eyre!("the session stopped at start"))?;
+    conn.session.ask_for_list().await?;
     let mut sessions = goofish_tui::messenger::Sessions::new(settings, &ask, conn);
     let first = sessions.first()?;
     let accounts =

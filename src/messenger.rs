@@ -7,7 +7,6 @@ use crate::accounts;
 use crate::app::AccountBadge;
 use crate::config::Settings;
 use crate::daemon::upgrade::Ask;
-use crate::im::api::ImCommand;
 use crate::protocol::Uid;
 use crate::run::{self, Connection};
 use crate::tui::{BesideSession, Session, Switch, Switched};
@@ -98,11 +97,7 @@ impl<'a> Sessions<'a> {
                 return None;
             }
         };
-        conn.session
-            .commands
-            .send(ImCommand::ListConversations)
-            .await
-            .ok()?;
+        conn.session.ask_for_list().await.ok()?;
         let events = conn.session.take_events();
         self.beside.push((uid.clone(), conn));
         Some((uid.clone(), events))
@@ -127,25 +122,19 @@ impl Switch for Sessions<'_> {
         uid: &'b Uid,
     ) -> Pin<Box<dyn Future<Output = Result<Switched>> + 'b>> {
         Box::pin(async move {
-            let was_attached = self.shown.as_ref().is_some_and(|c| c.attached);
             if let Some(conn) = self.shown.take() {
                 conn.shutdown().await;
             }
             let settings = for_account(self.settings, uid);
             let conn = run::open_session(&settings, true, "tui", true, self.ask).await?;
-            conn.session
-                .commands
-                .send(ImCommand::ListConversations)
-                .await
-                .map_err(|_| eyre!("the session stopped at start"))?;
-            let attached = conn.attached;
+            conn.session.ask_for_list().await?;
             let session = session_of(self.shown.insert(conn));
             if let Some(at) = self.beside.iter().position(|(u, _)| u == uid) {
                 self.beside.remove(at).1.shutdown().await;
             }
-            let left = self.shown_uid.replace(uid.clone());
-            let beside = match left {
-                Some(left) if &left != uid && attached && was_attached => self.follow(&left).await,
+            // Followed when the new session is the core's too (`follow` looks).
+            let beside = match self.shown_uid.replace(uid.clone()) {
+                Some(left) if &left != uid => self.follow(&left).await,
                 _ => None,
             };
             Ok(Switched { session, beside })

@@ -165,18 +165,13 @@ pub fn login_account(settings: &Settings) -> Result<Login> {
     if let Some(given) = given_login(settings)? {
         return Ok(given);
     }
-    let data = &settings.paths.data_dir;
-    let all = accounts::list(data);
     let wanted = settings.account.as_deref();
     if wanted == Some(accounts::ALL) {
         bail!(
             "--account all is for `watch`; the other commands take one account (a uid or a nick)"
         );
     }
-    let Some(account) = accounts::choose(&all, wanted)? else {
-        return Err(NoLogin.into());
-    };
-    saved_login(account.clone())
+    saved_login_of(settings, wanted)
 }
 
 /// Every account's login, for the core: the given cookie alone when there is one.
@@ -191,13 +186,14 @@ pub fn logins(settings: &Settings) -> Result<Vec<Login>> {
     all.into_iter().map(saved_login).collect()
 }
 
-/// The saved login of the account `uid` of the data directory.
-pub fn saved_login_of(settings: &Settings, uid: &Uid) -> Result<Login> {
-    let account = accounts::list(&settings.paths.data_dir)
-        .into_iter()
-        .find(|a| &a.uid == uid)
-        .ok_or_else(|| eyre!("account {uid} is not logged in here"))?;
-    saved_login(account)
+/// The saved login of the data directory's account that `wanted` names (a uid or a nick; the
+/// first account when it names none).
+pub fn saved_login_of(settings: &Settings, wanted: Option<&str>) -> Result<Login> {
+    let all = accounts::list(&settings.paths.data_dir);
+    let Some(account) = accounts::choose(&all, wanted)? else {
+        return Err(NoLogin.into());
+    };
+    saved_login(account.clone())
 }
 
 fn saved_login(account: Account) -> Result<Login> {

@@ -211,6 +211,12 @@ pub type Join = std::sync::Arc<
         + Sync,
 >;
 
+/// What a `Join` ended with, for the account it was for.
+type Joined = (
+    crate::protocol::Uid,
+    Result<(crate::accounts::Account, Connection), String>,
+);
+
 /// A view waiting for its account's session to start.
 struct Waiting {
     id: ViewId,
@@ -243,10 +249,7 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
     let mut next_id: ViewId = 0;
     // Accounts whose sessions are starting, and the views waiting for each.
     let mut joining: HashMap<crate::protocol::Uid, Vec<Waiting>> = HashMap::new();
-    let (joined_tx, mut joined) = mpsc::channel::<(
-        crate::protocol::Uid,
-        Result<(crate::accounts::Account, Connection), String>,
-    )>(4);
+    let (joined_tx, mut joined) = mpsc::channel::<Joined>(4);
     let mut backlog: VecDeque<(usize, ImCommand)> = VecDeque::new();
     let mut check = tokio::time::interval(CHECK_EVERY);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -317,34 +320,16 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
                             None => served.iter().position(|s| !s.ended),
                             Some(uid) => served.iter().position(|s| !s.ended && &s.account.uid == uid),
                         };
-                        let i = match (found, account) {
-                            (Some(i), _) => i,
-                            (None, Some(uid)) => {
-                            let waiting = joining.entry(uid.clone()).or_default();
-                            if waiting.is_empty() {
-                                tracing::info!(%uid, "a view asks for an account not served yet; starting its session");
-                                let (join, done) = (join.clone(), joined_tx.clone());
-                                tokio::spawn(async move {
-                                    let result = join(uid.clone()).await;
-                                    let _ = done.send((uid, result)).await;
-                                });
-                            }
-                            waiting.push(Waiting { id, view, pid });
-                            continue;
-                            }
+                        let w = Waiting { id, view, pid };
+                        match (found, account) {
+                            (Some(i), _) => attach_view(&mut served[i], i, w, &mut sinks, &mut view_account),
+                            (None, Some(uid)) => wait_for_join(&mut joining, uid, w, &join, &joined_tx),
                             (None, None) => {
                                 let message = "this core serves no account now".to_string();
                                 if let Some(sink) = sinks.remove(&id) {
                                     sink.close_with(CoreLine::Error { message });
                                 }
-                                continue;
                             }
-                        };
-                        tracing::info!(id, view, ?pid, account = %served[i].account.uid, "view attached");
-                        view_account.insert(id, i);
-                        let hub = &mut served[i].hub;
-                        for ev in hub.attach(id, &view, pid) {
-                            deliver(hub, &mut sinks, id, CoreLine::Event { event: ev });
                         }
                     }
                     FromView::Command { id, command } => {
@@ -415,13 +400,9 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
                         served.push(Served::new(account, &conn));
                         sessions.push(conn);
                         for w in waiting {
-                            if !sinks.contains_key(&w.id) {
-                                continue;
-                            }
-                            view_account.insert(w.id, i);
-                            let hub = &mut served[i].hub;
-                            for ev in hub.attach(w.id, &w.view, w.pid) {
-                                deliver(hub, &mut sinks, w.id, CoreLine::Event { event: ev });
+                            // Gone while it waited.
+                            if sinks.contains_key(&w.id) {
+                                attach_view(&mut served[i], i, w, &mut sinks, &mut view_account);
                             }
                         }
                     }
@@ -479,6 +460,43 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
     }
     // Let the writers put out the last lines.
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// Attaches view `w` to `slot` (the account at `i`) and sends it what brings it up to date.
+fn attach_view(
+    slot: &mut Served,
+    i: usize,
+    w: Waiting,
+    sinks: &mut HashMap<ViewId, Sink>,
+    view_account: &mut HashMap<ViewId, usize>,
+) {
+    let Waiting { id, view, pid } = w;
+    tracing::info!(id, view, ?pid, account = %slot.account.uid, "view attached");
+    view_account.insert(id, i);
+    for ev in slot.hub.attach(id, &view, pid) {
+        deliver(&mut slot.hub, sinks, id, CoreLine::Event { event: ev });
+    }
+}
+
+/// View `w` asks for `uid`, which the core does not serve: it waits, and the first view to
+/// ask starts the account's session (the result comes back on `joined`).
+fn wait_for_join(
+    joining: &mut HashMap<crate::protocol::Uid, Vec<Waiting>>,
+    uid: crate::protocol::Uid,
+    w: Waiting,
+    join: &Join,
+    joined: &mpsc::Sender<Joined>,
+) {
+    let waiting = joining.entry(uid.clone()).or_default();
+    if waiting.is_empty() {
+        tracing::info!(%uid, "a view asks for an account not served yet; starting its session");
+        let (join, done) = (join.clone(), joined.clone());
+        tokio::spawn(async move {
+            let result = join(uid.clone()).await;
+            let _ = done.send((uid, result)).await;
+        });
+    }
+    waiting.push(w);
 }
 
 /// The accounts whose sessions still run, in order.

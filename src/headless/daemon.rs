@@ -185,17 +185,6 @@ async fn foreground(settings: &Settings) -> i32 {
             return EXIT_LOGIN;
         }
     };
-    for (_, conn) in &conns {
-        if let Err(e) = conn
-            .session
-            .commands
-            .send(crate::im::ImCommand::ListConversations)
-            .await
-        {
-            say(&format!("the session stopped at start: {e}"));
-            return EXIT_FAILED;
-        }
-    }
     let bound = match locked.listen() {
         Ok(b) => b,
         Err(e) => {
@@ -217,20 +206,24 @@ fn joiner(settings: &Settings) -> daemon::Join {
     std::sync::Arc::new(move |uid| {
         let settings = settings.clone();
         Box::pin(async move {
-            let login =
-                crate::run::saved_login_of(&settings, &uid).map_err(|e| format!("{e:#}"))?;
-            let account = login.account.clone();
-            let conn = crate::run::connect_as(&settings, login, true)
-                .await
+            let login = crate::run::saved_login_of(&settings, Some(uid.as_str()))
                 .map_err(|e| format!("{e:#}"))?;
-            conn.session
-                .commands
-                .send(crate::im::ImCommand::ListConversations)
+            start_account(&settings, login)
                 .await
-                .map_err(|_| "the session stopped at start".to_string())?;
-            Ok((account, conn))
+                .map_err(|e| format!("{e:#}"))
         })
     })
+}
+
+/// One account's session for the core, its conversation list asked for.
+async fn start_account(
+    settings: &Settings,
+    login: crate::run::Login,
+) -> color_eyre::Result<(crate::accounts::Account, crate::run::Connection)> {
+    let account = login.account.clone();
+    let conn = crate::run::connect_as(settings, login, true).await?;
+    conn.session.ask_for_list().await?;
+    Ok((account, conn))
 }
 
 /// A session for every account logged in here (the given cookie's alone, when there is
@@ -242,15 +235,14 @@ async fn connect_all(
     let logins = crate::run::logins(settings)?;
     let started = futures_util::future::join_all(logins.into_iter().map(|login| async move {
         let account = login.account.clone();
-        let conn = crate::run::connect_as(settings, login, true).await;
-        (account, conn)
+        (account, start_account(settings, login).await)
     }))
     .await;
     let mut out = Vec::new();
     let mut first_error = None;
-    for (account, conn) in started {
-        match conn {
-            Ok(c) => out.push((account, c)),
+    for (account, started) in started {
+        match started {
+            Ok(pair) => out.push(pair),
             Err(e) => {
                 tracing::error!(account = %account.uid, "the account is left out: {e:#}");
                 first_error.get_or_insert(e);

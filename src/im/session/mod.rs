@@ -150,4 +150,17 @@ impl SessionHandle {
     pub fn take_events(&mut self) -> mpsc::Receiver<ImEvent> {
         std::mem::replace(&mut self.events, mpsc::channel(1).1)
     }
+
+    /// Asks for the conversation list, as a view does first.
+    pub async fn ask_for_list(&self) -> Result<(), SessionStopped> {
+        self.commands
+            .send(ImCommand::ListConversations)
+            .await
+            .map_err(|_| SessionStopped)
+    }
 }
+
+/// The session took no more commands: it had stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("the session stopped at start")]
+pub struct SessionStopped;
