@@ -114,10 +114,7 @@ impl<B: Backend> Runtime<B> {
         for effect in effects {
             // A buyer of another shop: notified as on the shown one.
             if let Effect::Notify { note, terminal } = effect {
-                let note = self.named(note, &uid);
-                if let Some(n) = self.notifier.as_mut() {
-                    n.notify(&note, terminal);
-                }
+                self.notify(note, terminal, Some(&uid));
             }
         }
         if let Some(unread) = counted {
@@ -138,18 +135,19 @@ impl<B: Backend> Runtime<B> {
         }
     }
 
-    /// A notification of account `uid`'s, when there are several: the shop named in its
-    /// title, and an `account` field in what the notify command reads.
-    pub(super) fn named(&self, mut note: Notification, uid: &Uid) -> Notification {
-        if self.state.accounts.len() < 2 {
-            return note;
+    /// Notifies of account `uid`'s buyer. With several accounts the shop is named first in
+    /// the title, and what the notify command reads has an `account` field.
+    pub(super) fn notify(&mut self, mut note: Notification, terminal: bool, uid: Option<&Uid>) {
+        if let Some(uid) = uid.filter(|_| self.state.accounts.len() > 1) {
+            let label = app::accounts::label_of(&self.state, uid);
+            note.title = format!("{} · {}", crate::text::one_line(label), note.title);
+            if let Some(json) = crate::notify::with_account(&note.json, uid) {
+                note.json = json;
+            }
         }
-        let label = app::accounts::label_of(&self.state, uid);
-        note.title = format!("{} · {}", crate::text::one_line(label), note.title);
-        if let Some(json) = crate::notify::with_account(&note.json, uid) {
-            note.json = json;
+        if let Some(n) = self.notifier.as_mut() {
+            n.notify(&note, terminal);
         }
-        note
     }
 
     /// The account the user switched to, once this one's view has ended for it.

@@ -405,13 +405,8 @@ impl<B: Backend> Runtime<B> {
                 }
             }
             Effect::Notify { note, terminal } => {
-                let note = match self.state.account.clone() {
-                    Some(uid) => self.named(note, &uid),
-                    None => note,
-                };
-                if let Some(n) = self.notifier.as_mut() {
-                    n.notify(&note, terminal);
-                }
+                let shown = self.state.account.clone();
+                self.notify(note, terminal, shown.as_ref());
             }
             Effect::Copy(text) => {
                 if self.real_terminal {
@@ -886,7 +881,8 @@ pub async fn run(
         rt.draw_if_dirty()?;
         settle_in_time(&mut rt).await;
         let fresh = || AppState::new(&options, tz, crate::time::now_ms()).0;
-        let Some(opened) = unless_interrupted(switch.open(&to), &mut input).await else {
+        let keymap = rt.state.keymap.clone();
+        let Some(opened) = unless_interrupted(switch.open(&to), &mut input, &keymap).await else {
             tracing::info!("ended while switching to account {to}");
             break Ok(());
         };
@@ -919,13 +915,14 @@ pub async fn run(
 }
 
 /// Waits for `work` (opening another account's session: up to the seconds a login check
-/// takes), unless Ctrl-C, a hang-up or SIGTERM comes first. Other keys typed meanwhile were
-/// meant for the view that ended, and are dropped.
+/// takes), unless the force-quit key (Ctrl-C), a hang-up or SIGTERM comes first. Other keys
+/// typed meanwhile were meant for the view that ended, and are dropped.
 async fn unless_interrupted<T>(
     work: impl std::future::Future<Output = T>,
     input: &mut EventStream,
+    keymap: &crate::app::Keymap,
 ) -> Option<T> {
-    use ratatui::crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
+    use ratatui::crossterm::event::KeyEventKind;
     let mut signals = Signals::new(true);
     let interrupted = async {
         loop {
@@ -933,8 +930,7 @@ async fn unless_interrupted<T>(
                 ev = input.next() => match ev {
                     Some(Ok(Event::Key(k)))
                         if k.kind == KeyEventKind::Press
-                            && k.code == KeyCode::Char('c')
-                            && k.modifiers.contains(KeyModifiers::CONTROL) => return,
+                            && keymap.actions(&k).contains(&crate::app::Action::ForceQuit) => return,
                     Some(Ok(_)) => {}
                     Some(Err(_)) | None => return,
                 },

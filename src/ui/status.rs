@@ -110,16 +110,14 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let left_text: String = left.iter().map(|s| s.content.as_ref()).collect();
     let left_w = text::width(&left_text);
     // Where the room is short, who we are goes first, then the other accounts.
-    let fits =
-        |r: &[Span]| left_w + r.iter().map(|sp| text::width(&sp.content)).sum::<usize>() <= width;
     let mut right = right_part(state, s, true, true);
     for (me, others) in [(false, true), (false, false)] {
-        if fits(&right) {
+        if left_w + spans_width(&right) <= width {
             break;
         }
         right = right_part(state, s, me, others);
     }
-    let right_w: usize = right.iter().map(|sp| text::width(&sp.content)).sum();
+    let right_w = spans_width(&right);
     let show_right = left_w + right_w <= width;
     let avail = if show_right { width - right_w } else { width };
     let mut spans = Vec::new();
@@ -143,6 +141,10 @@ pub fn draw(frame: &mut Frame, state: &AppState, area: Rect) {
     let bar = Paragraph::new(Line::from(spans))
         .style(Style::default().bg(Color::Indexed(236)).fg(Color::Gray));
     frame.render_widget(bar, area);
+}
+
+fn spans_width(spans: &[Span]) -> usize {
+    spans.iter().map(|sp| text::width(&sp.content)).sum()
 }
 
 /// A nick in the list of the other accounts takes at most this many cells.
