@@ -226,14 +226,19 @@ pub fn saved_logins(sim: &SimHandle) -> Place {
     place
 }
 
-/// Two sellers, both logged in here (the first, then the second): the simulator, the
-/// place and their uids.
-pub async fn two_logged_in() -> (SimHandle, Place, String, String) {
+/// Two sellers, the first logged in here: the simulator, the place and their uids.
+pub async fn first_logged_in() -> (SimHandle, Place, String, String) {
     let sim = two_sellers().await;
     let first = sim.self_uid.to_string();
     let second = sim.others()[0].uid.clone();
     let place = saved_logins(&sim);
     login(&sim, &place, &first).await;
+    (sim, place, first, second)
+}
+
+/// Two sellers, both logged in here (the first, then the second).
+pub async fn two_logged_in() -> (SimHandle, Place, String, String) {
+    let (sim, place, first, second) = first_logged_in().await;
     login(&sim, &place, &second).await;
     (sim, place, first, second)
 }

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::core_place::{
-    Lines, Place, login, saved_logins, two_logged_in, two_sellers, view_names,
+    Lines, Place, first_logged_in, login, saved_logins, two_logged_in, two_sellers, view_names,
 };
 use crate::common::{control, sim_state};
 use goofish_tui::sim::SimHandle;
@@ -64,12 +64,8 @@ async fn received_by(sim: &SimHandle, uid: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_twice_ends_with_two_accounts_and_neither_jar_overwritten() {
-    let sim = two_sellers().await;
-    let first = sim.self_uid.to_string();
-    let second = sim.others()[0].uid.clone();
-    let place = saved_logins(&sim);
+    let (sim, place, first, second) = first_logged_in().await;
     let data = place.data.path();
-    login(&sim, &place, &first).await;
     let top_jar = data.join("cookies.json");
     let first_jar = read(&top_jar);
     assert!(first_jar.contains(&first));
@@ -252,11 +248,7 @@ async fn a_data_directory_of_one_account_keeps_working_as_it_was() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_logged_in_while_the_core_runs_is_connected_for_the_first_view_of_it() {
-    let sim = two_sellers().await;
-    let first = sim.self_uid.to_string();
-    let second = sim.others()[0].uid.clone();
-    let place = saved_logins(&sim);
-    login(&sim, &place, &first).await;
+    let (sim, place, first, second) = first_logged_in().await;
     // The core starts with the first shop only.
     let mut watch = Lines::start(place.cmd(&["watch", "--json"]));
     watch

@@ -318,17 +318,12 @@ impl io::Write for Captured {
     }
 }
 
-/// A notifier that writes OSC 9 to a `Captured` terminal and appends what its command reads
-/// to `pushed`.
-fn osc9_notifier(
-    mux: goofish_tui::notify::Mux,
-    pushed: &std::path::Path,
-) -> (
-    goofish_tui::notify::Notifier,
-    Captured,
-    mpsc::UnboundedReceiver<String>,
-) {
+/// `populated` on a runtime whose notifier writes OSC 9 to a `Captured` terminal and whose
+/// command appends what it reads to a file (in the folder, kept while it lives).
+fn notified(mux: goofish_tui::notify::Mux) -> Notified {
     use goofish_tui::notify::{Notifier, TerminalKind};
+    let dir = tempfile::tempdir().unwrap();
+    let pushed = dir.path().join("push.json");
     let terminal = Captured::default();
     let (reports_tx, reports) = mpsc::unbounded_channel();
     let notifier = Notifier::new(
@@ -341,17 +336,34 @@ fn osc9_notifier(
             reports_tx,
         )),
     );
-    (notifier, terminal, reports)
+    let (rt, commands) = runtime(populated(Lang::Zh));
+    Notified {
+        rt: rt.with_notifier(notifier, reports),
+        terminal,
+        pushed,
+        _dir: dir,
+        _commands: commands,
+    }
+}
+
+struct Notified {
+    rt: Runtime<TestBackend>,
+    terminal: Captured,
+    pushed: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    _commands: mpsc::Receiver<ImCommand>,
 }
 
 #[tokio::test]
 async fn a_buyer_message_out_of_view_writes_osc9_through_tmux_and_feeds_the_command() {
     use goofish_tui::notify::Mux;
-    let dir = tempfile::tempdir().unwrap();
-    let pushed = dir.path().join("push.json");
-    let (notifier, terminal, reports) = osc9_notifier(Mux::Tmux, &pushed);
-    let (rt, _cmds) = runtime(populated(Lang::Zh));
-    let mut rt = rt.with_notifier(notifier, reports);
+    let Notified {
+        mut rt,
+        terminal,
+        pushed,
+        _dir,
+        _commands,
+    } = notified(Mux::Tmux);
     rt.dispatch(Input::Im(ImEvent::Message(msg(
         "n1.PNM",
         "102",
@@ -390,11 +402,13 @@ async fn a_buyer_of_another_shop_is_counted_and_notified_with_the_shop_named() {
     use goofish_tui::app::AccountBadge;
     use goofish_tui::notify::Mux;
     use goofish_tui::protocol::Uid;
-    let dir = tempfile::tempdir().unwrap();
-    let pushed = dir.path().join("push.json");
-    let (notifier, terminal, reports) = osc9_notifier(Mux::None, &pushed);
-    let (rt, _cmds) = runtime(populated(Lang::Zh));
-    let mut rt = rt.with_notifier(notifier, reports);
+    let Notified {
+        mut rt,
+        terminal,
+        pushed,
+        _dir,
+        _commands,
+    } = notified(Mux::None);
     let (shown, other) = (Uid::new("1000"), Uid::new("2000"));
     rt.show_accounts(
         vec![
