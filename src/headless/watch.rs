@@ -82,6 +82,14 @@ pub struct Watcher {
     /// With `--account all`: the account whose events these are (uid, and what a person
     /// reads before each line).
     account: Option<(Uid, String)>,
+    wants: Wants,
+}
+
+/// Which actions besides the line anyone takes: a burst builds none that would be dropped.
+#[derive(Clone, Copy, Debug)]
+struct Wants {
+    notify: bool,
+    exec: bool,
 }
 
 impl Watcher {
@@ -98,7 +106,18 @@ impl Watcher {
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             account: None,
+            wants: Wants {
+                notify: true,
+                exec: true,
+            },
         }
+    }
+
+    /// Only the actions someone takes: `Notify` when something notifies, `Exec` when there
+    /// is a command to run (both by default).
+    pub fn wanting(mut self, notify: bool, exec: bool) -> Watcher {
+        self.wants = Wants { notify, exec };
+        self
     }
 
     /// Every line says it is `uid`'s (an `account` field; `[label]` before a readable line),
@@ -294,34 +313,47 @@ impl Watcher {
         {
             out.push(Action::Ask(ImCommand::FetchItem { item_id: i.clone() }));
         }
-        let text = one_line(&m.content.summary());
+        let summary = m.content.summary();
         let system = m.is_system();
-        let json = crate::notify::message_json(
-            &m,
-            sender_nick.as_deref(),
-            item_id.as_deref(),
-            item_title.as_deref(),
-        );
-        if self.style.json {
-            out.push(Action::Print(json.clone()));
-        } else {
-            out.push(Action::Print(self.human_message(
+        let from_buyer = !m.is_self && !system;
+        let notify = from_buyer && self.wants.notify && !conv.is_some_and(|c| c.muted);
+        let exec = from_buyer && self.wants.exec;
+        let mut json = if self.style.json || notify || exec {
+            crate::notify::message_json_of(
                 &m,
+                &summary,
                 sender_nick.as_deref(),
+                item_id.as_deref(),
                 item_title.as_deref(),
-                &text,
-            )));
-        }
-        if !m.is_self && !system {
-            let muted = conv.is_some_and(|c| c.muted);
-            if !muted {
-                let who = sender_nick.as_deref().unwrap_or(m.sender.as_str());
-                out.push(Action::Notify(crate::notify::Notification {
-                    title: format!("闲鱼 · {who}"),
-                    body: crate::text::one_line(&text),
-                    json: json.clone(),
-                }));
+            )
+        } else {
+            String::new()
+        };
+        let shown = if self.style.json {
+            // The JSON is copied only when something besides the line takes it.
+            if notify || exec {
+                json.clone()
+            } else {
+                std::mem::take(&mut json)
             }
+        } else {
+            let text = one_line(&summary);
+            self.human_message(&m, sender_nick.as_deref(), item_title.as_deref(), &text)
+        };
+        out.push(Action::Print(shown));
+        if notify {
+            let who = sender_nick.as_deref().unwrap_or(m.sender.as_str());
+            out.push(Action::Notify(crate::notify::Notification {
+                title: format!("闲鱼 · {who}"),
+                body: crate::text::one_line(&summary),
+                json: if exec {
+                    json.clone()
+                } else {
+                    std::mem::take(&mut json)
+                },
+            }));
+        }
+        if exec {
             out.push(Action::Exec(json));
         }
     }
@@ -535,11 +567,20 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         exit_on_login: args.exit_on_login,
     };
+    let (reports_tx, mut notify_reports) = tokio::sync::mpsc::unbounded_channel();
+    // The terminal the user sits at, if any: stdout may be a pipe.
+    let tty = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/tty")
+        .ok()
+        .map(|f| Box::new(f) as Box<dyn Write + Send>);
+    let mut notifier = crate::notify::Notifier::from_settings(&settings.notify, tty, reports_tx);
+    let notifies = notifier.is_active();
     let several = conns.len() > 1 || settings.account.as_deref() == Some(crate::accounts::ALL);
     let mut watchers: Vec<Watcher> = conns
         .iter()
         .map(|(account, _)| {
-            let w = Watcher::new(style);
+            let w = Watcher::new(style).wanting(notifies, args.exec.is_some());
             if several {
                 let label = account
                     .nick
@@ -558,14 +599,6 @@ pub async fn run(settings: &Settings, args: &WatchArgs) -> i32 {
         .exec
         .as_ref()
         .map(|cmd| ExecQueue::start(cmd.clone(), super::secs(args.exec_timeout)));
-    let (reports_tx, mut notify_reports) = tokio::sync::mpsc::unbounded_channel();
-    // The terminal the user sits at, if any: stdout may be a pipe.
-    let tty = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/tty")
-        .ok()
-        .map(|f| Box::new(f) as Box<dyn Write + Send>);
-    let mut notifier = crate::notify::Notifier::from_settings(&settings.notify, tty, reports_tx);
     let mut last_notify: Option<std::time::Instant> = None;
     let commands: Vec<_> = conns
         .iter()
@@ -769,6 +802,27 @@ mod tests {
         assert!(
             w.on_event(ImEvent::Message(msg("1.PNM", "x", false)))
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn without_a_command_or_a_notifier_a_buyer_message_is_only_its_line() {
+        let mut w = Watcher::new(JSON).wanting(false, false);
+        let not_asks = |acts: Vec<Action>| -> Vec<Action> {
+            acts.into_iter()
+                .filter(|a| !matches!(a, Action::Ask(_)))
+                .collect()
+        };
+        let acts = not_asks(w.on_event(ImEvent::Message(msg("2.PNM", "还在吗", false))));
+        assert_eq!(acts.len(), 1, "{acts:?}");
+        let v: Value = serde_json::from_str(prints(&acts)[0]).unwrap();
+        assert_eq!(v["text"], "还在吗");
+        let mut w = Watcher::new(HUMAN).wanting(true, false);
+        let acts = not_asks(w.on_event(ImEvent::Message(msg("3.PNM", "包邮吗", false))));
+        assert!(
+            matches!(&acts[..], [Action::Print(l), Action::Notify(n)]
+            if l.ends_with(": 包邮吗") && n.body == "包邮吗"),
+            "{acts:?}"
         );
     }
 

@@ -47,7 +47,19 @@ pub fn message_json(
     item_id: Option<&str>,
     item_title: Option<&str>,
 ) -> String {
-    let text = json_text(&m.content.summary());
+    message_json_of(m, &m.content.summary(), sender_nick, item_id, item_title)
+}
+
+/// As `message_json`, with `m.content.summary()` already at hand (`watch` needs it for more
+/// than the line).
+pub fn message_json_of(
+    m: &Message,
+    summary: &str,
+    sender_nick: Option<&str>,
+    item_id: Option<&str>,
+    item_title: Option<&str>,
+) -> String {
+    let text = json_text(summary);
     let line = MessageLine {
         v: SCHEMA_VERSION,
         kind_of_line: "message",

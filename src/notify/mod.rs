@@ -8,7 +8,7 @@ pub mod message_json;
 mod terminal;
 
 pub use command::{CommandError, CommandQueue, run_command};
-pub use message_json::{MessageLine, json_text, message_json, with_account};
+pub use message_json::{MessageLine, json_text, message_json, message_json_of, with_account};
 pub use terminal::{
     Mux, TerminalChoice, TerminalKind, detect, detect_mux, is_ssh, sequence, tmux_passthrough,
 };
@@ -54,6 +54,11 @@ impl Notifier {
 
     pub fn kind(&self) -> TerminalKind {
         self.kind
+    }
+
+    /// Whether a notification goes anywhere (a terminal that shows them, or a command).
+    pub fn is_active(&self) -> bool {
+        self.kind != TerminalKind::Off || self.command.is_some()
     }
 
     /// The notifier the settings ask for, on the process's environment. `terminal`: where

@@ -12,8 +12,8 @@
 //! disk run on a reader thread with a connection of its own, so they never hold up a write.
 //!
 //! **Durability.** A write is handed to the owner before its message is shown; it is on disk
-//! (in the WAL, `synchronous = NORMAL`) once its transaction commits, normally within a few
-//! milliseconds. If the process is killed in between, those messages are missing from the
+//! (in the WAL, `synchronous = NORMAL`) once its transaction commits: at once when it comes
+//! alone, within `COMMIT_WINDOW` (20 ms) of the previous commit during a burst. If the process is killed in between, those messages are missing from the
 //! file, and the next start fetches every conversation's history down to what the file holds
 //! (the session's start-up backfill), so nothing the service still holds is lost, and the
 //! store keeps one row per message id. If the machine itself dies, the commits since the last
@@ -32,7 +32,9 @@ const MAX_BATCH: usize = 4096;
 /// When writes come one by one right after a commit (a burst being received), the owner
 /// waits up to this long for more before the next commit, so that one commit carries many:
 /// a commit costs far more than a row. Only writes wait; nothing is shown later for it.
-const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(8);
+/// The full-text index writes what a transaction added as one segment at its commit, and
+/// later merges segments: fewer, larger commits in a burst are less work per message.
+const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(20);
 /// A batch this large goes at once.
 const FULL_BATCH: usize = 512;
 
@@ -99,6 +101,9 @@ enum Work {
 struct Queue {
     live: VecDeque<Work>,
     background: VecDeque<Work>,
+    /// The owner is gathering a burst's writes until the window ends or the batch is full:
+    /// a further write need not wake it.
+    gathering: bool,
     /// Every handle is gone: finish what waits, then stop.
     closed: bool,
 }
@@ -175,13 +180,19 @@ impl StoreHandle {
                 "the local history has stopped".into(),
             ));
         }
+        let wake = background
+            || !q.gathering
+            || !matches!(work, Work::Write { .. })
+            || q.live.len() + 1 >= FULL_BATCH;
         if background {
             q.background.push_back(work);
         } else {
             q.live.push_back(work);
         }
         drop(q);
-        self.owner.shared.ready.notify_one();
+        if wake {
+            self.owner.shared.ready.notify_one();
+        }
         Ok(())
     }
 
@@ -316,6 +327,7 @@ fn serve(mut store: Store, shared: &Shared) {
                     let busy = last_commit.is_some_and(|t| t.elapsed() < COMMIT_WINDOW);
                     if busy && !q.closed && q.live.len() < FULL_BATCH && only_writes(&q.live) {
                         let deadline = std::time::Instant::now() + COMMIT_WINDOW;
+                        q.gathering = true;
                         while q.live.len() < FULL_BATCH && !q.closed && only_writes(&q.live) {
                             let left =
                                 deadline.saturating_duration_since(std::time::Instant::now());
@@ -328,6 +340,7 @@ fn serve(mut store: Store, shared: &Shared) {
                                 .map(|(g, _)| g)
                                 .unwrap_or_else(|e| e.into_inner().0);
                         }
+                        q.gathering = false;
                     }
                     let n = q.live.len().min(MAX_BATCH);
                     break (q.live.drain(..n).collect::<Vec<_>>(), None);

@@ -390,7 +390,10 @@ fn version_1_database_is_upgraded_with_its_data() {
         .unwrap();
     }
     let mut s = Store::open(dir.path(), &uid()).unwrap();
-    assert_eq!(s.messages(&Cid::new("10"), None, 10).unwrap(), vec![old]);
+    assert_eq!(
+        s.messages(&Cid::new("10"), None, 10).unwrap(),
+        vec![old.clone()]
+    );
     assert_eq!(s.outbox_pending().unwrap()[0].text, "离线时写的");
     assert_eq!(s.drafts().unwrap()[0].1, "草稿");
     // Old rows are searchable, and new ones join them in the index.
@@ -399,6 +402,10 @@ fn version_1_database_is_upgraded_with_its_data() {
         .unwrap();
     assert_eq!(s.search("能便宜", 5).unwrap().len(), 2);
     assert_eq!(s.search("便宜", 5).unwrap().len(), 2);
+    // A recalled old message leaves the rebuilt index too.
+    assert!(s.forget_message(&old.id).unwrap());
+    assert_eq!(s.search("旧版本", 5).unwrap().len(), 0);
+    assert_eq!(s.search("能便宜", 5).unwrap().len(), 1);
     drop(s);
     let v: i64 = Connection::open(&path)
         .unwrap()
