@@ -318,7 +318,10 @@ impl Watcher {
         let from_buyer = !m.is_self && !system;
         let notify = from_buyer && self.wants.notify && !conv.is_some_and(|c| c.muted);
         let exec = from_buyer && self.wants.exec;
-        let mut json = if self.style.json || notify || exec {
+        // The line, the notification and the command each take the JSON: copied for all but
+        // the last, built only when one of them takes it.
+        let mut takers = usize::from(self.style.json) + usize::from(notify) + usize::from(exec);
+        let mut json = if takers > 0 {
             crate::notify::message_json_of(
                 &m,
                 &summary,
@@ -329,16 +332,23 @@ impl Watcher {
         } else {
             String::new()
         };
-        let shown = if self.style.json {
-            // The JSON is copied only when something besides the line takes it.
-            if notify || exec {
-                json.clone()
-            } else {
+        let mut take_json = || {
+            takers = takers.saturating_sub(1);
+            if takers == 0 {
                 std::mem::take(&mut json)
+            } else {
+                json.clone()
             }
+        };
+        let shown = if self.style.json {
+            take_json()
         } else {
-            let text = one_line(&summary);
-            self.human_message(&m, sender_nick.as_deref(), item_title.as_deref(), &text)
+            self.human_message(
+                &m,
+                sender_nick.as_deref(),
+                item_title.as_deref(),
+                &one_line(&summary),
+            )
         };
         out.push(Action::Print(shown));
         if notify {
@@ -346,15 +356,11 @@ impl Watcher {
             out.push(Action::Notify(crate::notify::Notification {
                 title: format!("闲鱼 · {who}"),
                 body: crate::text::one_line(&summary),
-                json: if exec {
-                    json.clone()
-                } else {
-                    std::mem::take(&mut json)
-                },
+                json: take_json(),
             }));
         }
         if exec {
-            out.push(Action::Exec(json));
+            out.push(Action::Exec(take_json()));
         }
     }
 

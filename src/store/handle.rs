@@ -13,8 +13,8 @@
 //!
 //! **Durability.** A write is handed to the owner before its message is shown; it is on disk
 //! (in the WAL, `synchronous = NORMAL`) once its transaction commits: at once when it comes
-//! alone, within `COMMIT_WINDOW` (20 ms) of the previous commit during a burst. If the process is killed in between, those messages are missing from the
-//! file, and the next start fetches every conversation's history down to what the file holds
+//! alone, within `COMMIT_WINDOW` (20 ms) of the previous commit during a burst. If the
+//! process is killed in between, those messages are missing from the file, and the next start fetches every conversation's history down to what the file holds
 //! (the session's start-up backfill), so nothing the service still holds is lost, and the
 //! store keeps one row per message id. If the machine itself dies, the commits since the last
 //! checkpoint may be lost as well (the WAL is synced at checkpoints); the same backfill covers
@@ -180,10 +180,9 @@ impl StoreHandle {
                 "the local history has stopped".into(),
             ));
         }
-        let wake = background
-            || !q.gathering
-            || !matches!(work, Work::Write { .. })
-            || q.live.len() + 1 >= FULL_BATCH;
+        // While the owner gathers, only a call or a full batch ends its wait.
+        let wake =
+            !q.gathering || !matches!(work, Work::Write { .. }) || q.live.len() + 1 >= FULL_BATCH;
         if background {
             q.background.push_back(work);
         } else {

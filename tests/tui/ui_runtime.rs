@@ -354,17 +354,37 @@ struct Notified {
     _commands: mpsc::Receiver<ImCommand>,
 }
 
+impl Notified {
+    /// What reached the terminal so far.
+    fn written(&self) -> String {
+        String::from_utf8(self.terminal.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The JSON lines the notify command has read, once it has read `n` of them.
+    async fn command_read(&self, n: usize) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = std::fs::read_to_string(&self.pushed).unwrap_or_default();
+            if got.ends_with('\n') && got.lines().count() == n {
+                return got
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the command ran {got:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_buyer_message_out_of_view_writes_osc9_through_tmux_and_feeds_the_command() {
     use goofish_tui::notify::Mux;
-    let Notified {
-        mut rt,
-        terminal,
-        pushed,
-        _dir,
-        _commands,
-    } = notified(Mux::Tmux);
-    rt.dispatch(Input::Im(ImEvent::Message(msg(
+    let mut n = notified(Mux::Tmux);
+    n.rt.dispatch(Input::Im(ImEvent::Message(msg(
         "n1.PNM",
         "102",
         "3002",
@@ -372,25 +392,13 @@ async fn a_buyer_message_out_of_view_writes_osc9_through_tmux_and_feeds_the_comm
         text("自行车还在吗"),
     ))))
     .await;
-    let written = String::from_utf8(terminal.0.lock().unwrap().clone()).unwrap();
+    let written = n.written();
     assert!(
         written.starts_with("\x1bPtmux;\x1b\x1b]9;闲鱼 · ")
             && written.ends_with(": 自行车还在吗\x07\x1b\\"),
         "{written:?}"
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let json = loop {
-        let got = std::fs::read_to_string(&pushed).unwrap_or_default();
-        if got.ends_with('\n') {
-            break got;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the command never ran"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let v = n.command_read(1).await.remove(0);
     assert_eq!(v["type"], "message");
     assert_eq!(v["cid"], "102");
     assert_eq!(v["text"], "自行车还在吗");
@@ -402,15 +410,9 @@ async fn a_buyer_of_another_shop_is_counted_and_notified_with_the_shop_named() {
     use goofish_tui::app::AccountBadge;
     use goofish_tui::notify::Mux;
     use goofish_tui::protocol::Uid;
-    let Notified {
-        mut rt,
-        terminal,
-        pushed,
-        _dir,
-        _commands,
-    } = notified(Mux::None);
+    let mut n = notified(Mux::None);
     let (shown, other) = (Uid::new("1000"), Uid::new("2000"));
-    rt.show_accounts(
+    n.rt.show_accounts(
         vec![
             AccountBadge::new(shown.clone(), Some("阿哲的闲置小铺".into())),
             AccountBadge::new(other.clone(), Some("小林的二手书店".into())),
@@ -420,7 +422,7 @@ async fn a_buyer_of_another_shop_is_counted_and_notified_with_the_shop_named() {
     let (shown_tx, shown_rx) = mpsc::channel(16);
     let (other_tx, other_rx) = mpsc::channel(16);
     // One of the shown shop too: its buyers are the shown state's to count and notify.
-    rt.watch_accounts(vec![(shown.clone(), shown_rx), (other.clone(), other_rx)]);
+    n.rt.watch_accounts(vec![(shown.clone(), shown_rx), (other.clone(), other_rx)]);
     let list = vec![conv("201", "4001", "书虫", "三体", now() - MIN, 2)];
     other_tx.send(ImEvent::Conversations(list)).await.unwrap();
     other_tx
@@ -445,15 +447,15 @@ async fn a_buyer_of_another_shop_is_counted_and_notified_with_the_shop_named() {
         )))
         .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    rt.take_beside_events().await;
-    rt.draw_if_dirty().unwrap();
-    assert_eq!(rt.state().accounts[1].unread, Some(3));
+    n.rt.take_beside_events().await;
+    n.rt.draw_if_dirty().unwrap();
+    assert_eq!(n.rt.state().accounts[1].unread, Some(3));
     assert!(
-        screen(&rt).contains("小林的二手书店 3 │"),
+        screen(&n.rt).contains("小林的二手书店 3 │"),
         "{}",
-        screen(&rt)
+        screen(&n.rt)
     );
-    let written = String::from_utf8(terminal.0.lock().unwrap().clone()).unwrap();
+    let written = n.written();
     assert!(
         written.starts_with("\x1b]9;小林的二手书店 · 闲鱼 · 书虫")
             && written.ends_with(": 三体还在吗\x07"),
@@ -461,7 +463,7 @@ async fn a_buyer_of_another_shop_is_counted_and_notified_with_the_shop_named() {
     );
     assert!(!written.contains("自行车"), "{written:?}");
     // The shown shop's buyer, seen by the shown state: its shop named too.
-    rt.dispatch(Input::Im(ImEvent::Message(msg(
+    n.rt.dispatch(Input::Im(ImEvent::Message(msg(
         "a1.PNM",
         "102",
         "3002",
@@ -469,27 +471,13 @@ async fn a_buyer_of_another_shop_is_counted_and_notified_with_the_shop_named() {
         text("自行车还在吗"),
     ))))
     .await;
-    let written = String::from_utf8(terminal.0.lock().unwrap().clone()).unwrap();
+    let written = n.written();
     assert!(
         written.contains("\x1b]9;阿哲的闲置小铺 · 闲鱼 · "),
         "{written:?}"
     );
     // What the notify command reads says whose buyer it is.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let lines: Vec<serde_json::Value> = loop {
-        let got = std::fs::read_to_string(&pushed).unwrap_or_default();
-        if got.lines().count() == 2 {
-            break got
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the command ran {got:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let lines = n.command_read(2).await;
     assert_eq!(lines[0]["account"], "2000");
     assert_eq!(lines[0]["text"], "三体还在吗");
     assert_eq!(lines[1]["account"], "1000");
