@@ -493,7 +493,7 @@ fn line(v: Value) -> Action {
 
 /// The `text` of a JSON line (see [`crate::notify::json_text`]).
 fn one_line(s: &str) -> String {
-    crate::notify::json_text(s)
+    crate::notify::json_text(s).into_owned()
 }
 
 fn human_delay(ms: u64) -> String {

@@ -1,5 +1,7 @@
 //! The `message` line of `watch --json` (schema v1), also what `[notify] command` reads.
 
+use std::borrow::Cow;
+
 use crate::protocol::Message;
 use crate::safe_text::escape_json;
 
@@ -27,12 +29,87 @@ pub struct MessageLine<'a> {
     pub time_iso: Option<String>,
 }
 
+impl MessageLine<'_> {
+    /// The line as JSON text, written field by field (`watch`'s hot path): a string with
+    /// nothing to escape, which is nearly every one, is copied whole. The same text as
+    /// serde's form of the struct, which the tests compare it with.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(256);
+        let mut int = itoa::Buffer::new();
+        out.push_str("{\"v\":");
+        out.push_str(int.format(self.v));
+        out.push_str(",\"type\":");
+        push_str(&mut out, self.kind_of_line);
+        for (key, value) in [
+            (",\"cid\":", Some(self.cid)),
+            (",\"id\":", Some(self.id)),
+            (",\"sender\":", Some(self.sender)),
+            (",\"sender_nick\":", self.sender_nick),
+        ] {
+            out.push_str(key);
+            push_opt_str(&mut out, value);
+        }
+        out.push_str(",\"self\":");
+        out.push_str(if self.is_self { "true" } else { "false" });
+        out.push_str(",\"system\":");
+        out.push_str(if self.system { "true" } else { "false" });
+        for (key, value) in [
+            (",\"item_id\":", self.item_id),
+            (",\"item_title\":", self.item_title),
+            (",\"kind\":", Some(self.kind)),
+            (",\"text\":", Some(self.text)),
+        ] {
+            out.push_str(key);
+            push_opt_str(&mut out, value);
+        }
+        out.push_str(",\"time\":");
+        out.push_str(int.format(self.time));
+        out.push_str(",\"time_iso\":");
+        push_opt_str(&mut out, self.time_iso.as_deref());
+        out.push('}');
+        out
+    }
+}
+
+fn push_opt_str(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => push_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+/// `s` as a JSON string. Checked without stopping early, so that the check runs over whole
+/// vectors of bytes; what needs escaping is escaped by serde_json.
+fn push_str(out: &mut String, s: &str) {
+    let plain = s.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    });
+    if plain {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        // Serialising a string cannot fail.
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    }
+}
+
 /// The `text` of a JSON line: newlines and control characters become spaces, keeping the
-/// one-line summary the schema promises.
-pub fn json_text(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+/// one-line summary the schema promises. A text without any (nearly every one) is
+/// borrowed as it is.
+pub fn json_text(s: &str) -> Cow<'_, str> {
+    // Control characters are C0 (below 0x20), DEL and C1 (U+0080–U+009F, lead byte 0xC2).
+    let plain = s.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != 0x7f) & (b != 0xc2)
+    });
+    if plain || !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect(),
+    )
 }
 
 fn iso_time(ms: i64) -> Option<String> {
@@ -76,7 +153,7 @@ pub fn message_json_of(
         time: m.time,
         time_iso: iso_time(m.time),
     };
-    escape_json(serde_json::to_string(&line).unwrap_or_default())
+    escape_json(line.to_json())
 }
 
 /// A JSON line with an `account` field naming whose it is (for a program that serves several
@@ -86,4 +163,53 @@ pub fn with_account(line: &str, uid: &crate::protocol::Uid) -> Option<String> {
     v.as_object_mut()?
         .insert("account".into(), serde_json::Value::from(uid.as_str()));
     Some(escape_json(v.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written line is byte for byte serde's form of it, whatever the strings hold.
+    #[test]
+    fn the_line_is_what_serde_writes() {
+        let strange = [
+            "",
+            "plain 中文 text",
+            "quote \" and \\ backslash",
+            "new\nline\ttab\u{1b}[2J\u{7f}\u{85}",
+            "emoji 😀 and U+2028 \u{2028}",
+        ];
+        for (i, s) in strange.iter().enumerate() {
+            let line = MessageLine {
+                v: SCHEMA_VERSION,
+                kind_of_line: "message",
+                cid: s,
+                id: "3629623529494.PNM",
+                sender: s,
+                sender_nick: (i % 2 == 0).then_some(*s),
+                is_self: i % 2 == 1,
+                system: i % 3 == 0,
+                item_id: (i % 2 == 1).then_some(*s),
+                item_title: Some(s),
+                kind: "text",
+                text: s,
+                time: -(i as i64) * 1_796_235_224_976,
+                time_iso: (i % 2 == 0).then(|| s.to_string()),
+            };
+            assert_eq!(
+                line.to_json(),
+                serde_json::to_string(&line).unwrap(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_text_loses_its_control_characters_only() {
+        assert!(matches!(
+            json_text("你好，在吗？…"),
+            Cow::Borrowed("你好，在吗？…")
+        ));
+        assert_eq!(json_text("a\nb\u{85}c\u{7f}d\u{e9}"), "a b c d\u{e9}");
+    }
 }

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::push_body::{BodyParts, SyncPush};
+
 /// The IM app key (`app-key` on `/reg`, `appKey` in `login.token`).
 pub const IM_APP_KEY: &str = "444e9908a51d1cb236a27862abc769c9";
 
@@ -48,39 +50,23 @@ pub struct Frame {
     pub headers: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
-    /// The body of a sync push as it came, unparsed (`Frame::parse_push`): its items are
-    /// decoded straight from the text, without building a JSON tree first.
+    /// The items of a sync push, read with the frame (`Frame::parse_push`) instead of
+    /// `body`: no JSON tree is built for them.
     #[serde(skip)]
-    pub raw_body: Option<RawBody>,
+    pub sync: Option<SyncPush>,
 }
 
-/// A body kept as JSON text.
-#[derive(Clone, Debug)]
-pub struct RawBody(pub Box<serde_json::value::RawValue>);
-
-impl PartialEq for RawBody {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.get() == other.0.get()
-    }
-}
-
-impl RawBody {
-    pub fn get(&self) -> &str {
-        self.0.get()
-    }
-}
-
-/// A frame's fields, the body not yet parsed.
+/// A frame's fields in one pass, the body's package typed.
 #[derive(Deserialize)]
-struct WireFrame<'a> {
+struct WireFrame {
     #[serde(default)]
     lwp: Option<Value>,
     #[serde(default)]
     code: Option<Value>,
     #[serde(default)]
     headers: Option<Value>,
-    #[serde(borrow, default)]
-    body: Option<&'a serde_json::value::RawValue>,
+    #[serde(default)]
+    body: Option<BodyParts>,
 }
 
 /// What a frame is, by the rule of GO and PY-C: `code` + `headers` is a response (or, seen
@@ -110,10 +96,10 @@ impl Frame {
     }
 
     /// As `parse`, but the body of a sync push (`/s/sync`, `/s/sync_failover`, `/s/para`)
-    /// is kept as text in `raw_body` for the decoder. What is not a well-formed object is
-    /// read as `parse` reads it.
+    /// comes as its items in `sync`, read in the same pass as the frame. What
+    /// [`push_body`](super::push_body) does not read is read as `parse` reads it.
     pub fn parse_push(text: &str) -> Result<Frame, FrameError> {
-        let Ok(wire) = serde_json::from_str::<WireFrame<'_>>(text) else {
+        let Ok(wire) = serde_json::from_str::<WireFrame>(text) else {
             return Frame::parse(text);
         };
         let lwp = match wire.lwp {
@@ -133,9 +119,15 @@ impl Frame {
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
         });
-        let (body, raw_body) = match wire.body {
-            Some(raw) if is_sync && code.is_none() => (None, Some(RawBody(raw.to_owned()))),
-            Some(raw) => (Some(serde_json::from_str(raw.get())?), None),
+        let (body, sync) = match wire.body {
+            Some(parts) if is_sync && code.is_none() && has_headers => {
+                (None, Some(parts.into_sync()))
+            }
+            Some(parts) => match parts.into_tree() {
+                Some(tree) => (Some(tree), None),
+                // A package in a frame that is not a sync push: kept whole, as a tree.
+                None => return Frame::parse(text),
+            },
             None => (None, None),
         };
         Ok(Frame {
@@ -143,7 +135,7 @@ impl Frame {
             code: if has_headers { code } else { None },
             headers,
             body,
-            raw_body,
+            sync,
         })
     }
 
@@ -171,7 +163,7 @@ impl Frame {
             code: if has_headers { code } else { None },
             headers,
             body,
-            raw_body: None,
+            sync: None,
         }
     }
 
@@ -199,7 +191,7 @@ impl Frame {
             code: None,
             headers,
             body,
-            raw_body: None,
+            sync: None,
         }
     }
 
@@ -214,7 +206,7 @@ impl Frame {
             code: Some(code),
             headers,
             body,
-            raw_body: None,
+            sync: None,
         }
     }
 
@@ -225,7 +217,7 @@ impl Frame {
             code: Some(200),
             headers: push.headers.clone(),
             body: None,
-            raw_body: None,
+            sync: None,
         }
     }
 
@@ -396,6 +388,56 @@ mod tests {
             assert_eq!(Frame::parse(other).unwrap().kind(), Kind::Other, "{other}");
         }
         assert!(Frame::parse("not json").is_err());
+    }
+
+    /// `parse_push` reads in one pass what `parse` reads as a tree: other frames come out
+    /// the same, and a sync push's items decode to what its tree decodes to.
+    #[test]
+    fn a_push_read_in_one_pass_is_what_its_tree_says() {
+        use crate::protocol::sync::{decode_sync_body, decode_sync_push};
+        let me = crate::protocol::Uid::new("1");
+        let frames = [
+            r#"{"code":200,"headers":{"mid":"5 0"},"body":{"a":[1,{"b":null}]}}"#,
+            r#"{"code":200,"headers":{"mid":"5 0"},"body":{"syncPushPackage":{"data":[]}}}"#,
+            r#"{"lwp":"/s/vulcan","headers":{"mid":"1"},"body":"x"}"#,
+            r#"{"lwp":"/s/sync","body":{"syncPushPackage":{"data":[]}}}"#,
+            r#"{"lwp":"/s/sync","headers":{"mid":"1"},"body":[1]}"#,
+            r#"{"lwp":"/s/sync","headers":{"mid":"1"},"body":null}"#,
+            r#"{"body":{"syncPushPackage":{"data":[{"bizType":40000,"data":"gqF\/wA=="}]},
+                "syncExtraType":{"type":"2"}},"headers":{"mid":"1"},"lwp":"/s/sync"}"#,
+            r#"{"lwp":"/s/para","headers":{"mid":"1"},
+                "body":{"syncPushPackage":{"data":[{"objectType":"40006","data":"AA=="}]}}}"#,
+            r#"{"lwp":"/s/sync","headers":{"mid":"1"},
+                "body":{"syncPushPackage":{"data":[{"bizType":40000,"data":5}]}}}"#,
+            "[1,2]",
+        ];
+        for text in frames {
+            let tree = Frame::parse(text).unwrap();
+            let one_pass = Frame::parse_push(text).unwrap();
+            match &one_pass.sync {
+                Some(push) => {
+                    assert!(one_pass.body.is_none(), "{text}");
+                    let body = tree.body.clone().unwrap_or(Value::Null);
+                    assert_eq!(
+                        decode_sync_push(push, &me),
+                        decode_sync_body(&body, &me),
+                        "{text}"
+                    );
+                    let headers_only = Frame {
+                        body: None,
+                        sync: None,
+                        ..one_pass.clone()
+                    };
+                    assert_eq!(headers_only, Frame { body: None, ..tree }, "{text}");
+                }
+                // A null body reads as none.
+                None => {
+                    let body = tree.body.clone().filter(|b| !b.is_null());
+                    assert_eq!(one_pass, Frame { body, ..tree }, "{text}");
+                }
+            }
+        }
+        assert!(Frame::parse_push("not json").is_err());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod lwp;
 pub mod model;
 pub mod mtop;
+pub mod push_body;
 pub mod send;
 pub mod sync;
 

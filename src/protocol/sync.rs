@@ -22,6 +22,7 @@ use super::content::{Extension, parse_content, plain_text, query_param};
 use super::event::SyncEvent;
 use super::ids::{Cid, MessageId, Uid};
 use super::model::{Content, Message};
+use super::push_body::{self, SyncPush, json_int};
 
 /// Item `bizType` values this module acts on (§7.2; the table itself is [U]).
 pub mod biz_type {
@@ -1232,73 +1233,34 @@ fn json_receipt(v: &Value, biz: Option<i64>) -> Option<SyncEvent> {
     })
 }
 
-fn json_int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Push bodies
 
-/// As `decode_sync_body`, from the body's JSON text: the items are read as borrowed strings,
-/// with no JSON tree built (the hot path of every push). A body of another shape is read
-/// by `decode_sync_body`, which says what is wrong with it.
+/// As `decode_sync_body`, from the body's JSON text, read as [`push_body`] reads it in a
+/// frame. A body of another shape is read by `decode_sync_body`, which says what is wrong
+/// with it.
 pub fn decode_sync_text(body: &str, self_uid: &Uid) -> DecodedPush {
-    #[derive(serde::Deserialize)]
-    struct Body<'a> {
-        #[serde(rename = "syncExtraType", default)]
-        extra: Option<Value>,
-        #[serde(rename = "syncPushPackage", borrow, default)]
-        package: Option<Package<'a>>,
+    if let Some(parts) = push_body::parse(body) {
+        return decode_sync_push(&parts.into_sync(), self_uid);
     }
-    #[derive(serde::Deserialize)]
-    struct Package<'a> {
-        #[serde(borrow, default)]
-        data: Option<Vec<Item<'a>>>,
+    match serde_json::from_str::<Value>(body) {
+        Ok(v) => decode_sync_body(&v, self_uid),
+        Err(e) => DecodedPush {
+            events: vec![undecodable(format!("sync body is not JSON: {e}"), body)],
+            sync_extra_type: None,
+        },
     }
-    #[derive(serde::Deserialize)]
-    struct Item<'a> {
-        #[serde(rename = "bizType", default)]
-        biz_type: Option<Value>,
-        #[serde(rename = "objectType", default)]
-        object_type: Option<Value>,
-        #[serde(borrow)]
-        data: std::borrow::Cow<'a, str>,
-    }
-    let Ok(parsed) = serde_json::from_str::<Body<'_>>(body) else {
-        return match serde_json::from_str::<Value>(body) {
-            Ok(v) => decode_sync_body(&v, self_uid),
-            Err(e) => DecodedPush {
-                events: vec![undecodable(format!("sync body is not JSON: {e}"), body)],
-                sync_extra_type: None,
-            },
-        };
-    };
-    let sync_extra_type = parsed
-        .extra
-        .as_ref()
-        .and_then(|x| x.get("type"))
-        .and_then(json_int);
-    let events = parsed
-        .package
-        .and_then(|p| p.data)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|it| {
-            let biz = it
-                .biz_type
-                .as_ref()
-                .and_then(json_int)
-                .or_else(|| it.object_type.as_ref().and_then(json_int));
-            decode_item(&it.data, biz, self_uid)
-        })
-        .collect();
+}
+
+/// Decodes the items of a sync push read with its frame (the hot path of every push).
+pub fn decode_sync_push(push: &SyncPush, self_uid: &Uid) -> DecodedPush {
     DecodedPush {
-        events,
-        sync_extra_type,
+        events: push
+            .items
+            .iter()
+            .map(|it| decode_item(&it.data, it.biz, self_uid))
+            .collect(),
+        sync_extra_type: push.extra_type,
     }
 }
 

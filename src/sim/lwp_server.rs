@@ -178,7 +178,7 @@ fn push_text(sim: &Sim, shared: &ConnShared, lwp: &str, body: Value) -> String {
         code: None,
         headers,
         body: Some(body),
-        raw_body: None,
+        sync: None,
     }
     .to_text()
 }

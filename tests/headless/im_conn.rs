@@ -7,6 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use goofish_tui::im::conn::{self, ConnConfig, ConnEvent, RequestError};
 use goofish_tui::protocol::Uid;
 use goofish_tui::protocol::lwp::{Frame, Kind, RpcError};
+use goofish_tui::protocol::push_body::PushItem;
 use goofish_tui::secret::Secret;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -122,7 +123,7 @@ async fn responses_out_of_order_reach_their_requests() {
         headers: serde_json::from_value(json!({"mid": "123 0"})).unwrap(),
         body: Some(json!({"stray": true})),
         lwp: None,
-        raw_body: None,
+        sync: None,
     };
     send_frame(&mut ws, &stray).await;
     for req in [&second, &first] {
@@ -196,7 +197,8 @@ async fn push_is_acked_with_full_headers_before_delivery() {
             "lwp": "/s/sync",
             "headers": {"mid": "5701741704675979 0", "sid": "0f1e", "app-key": "k",
                         "ua": "u", "dt": "j", "extra": "x"},
-            "body": {"syncPushPackage": {"data": []}}
+            "body": {"syncPushPackage": {"data": [{"bizType": 40000, "data": "AA=="}]},
+                     "syncExtraType": {"type": 1}}
         })
         .to_string(),
     )
@@ -212,12 +214,17 @@ async fn push_is_acked_with_full_headers_before_delivery() {
     match next_event(&mut ev).await {
         ConnEvent::Push(f) => {
             assert_eq!((&f.lwp, &f.headers), (&push.lwp, &push.headers));
-            // A sync body is handed on as its text, for the decoder to read.
-            let raw = f.raw_body.expect("the sync body as text");
+            // A sync body is handed on as its items, read with the frame.
+            let sync = f.sync.expect("the sync body's items");
+            assert_eq!(sync.extra_type, Some(1));
             assert_eq!(
-                serde_json::from_str::<serde_json::Value>(raw.get()).ok(),
-                push.body
+                sync.items,
+                vec![PushItem {
+                    biz: Some(40000),
+                    data: "AA==".into()
+                }]
             );
+            assert!(f.body.is_none());
         }
         other => panic!("expected the push, got {other:?}"),
     }

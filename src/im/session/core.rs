@@ -24,7 +24,7 @@ use crate::im::renewal::RenewStep;
 use crate::protocol::history::ParseError;
 use crate::protocol::lwp::{Frame, RpcError, path};
 use crate::protocol::send::SendAck;
-use crate::protocol::sync::{decode_sync_body, decode_sync_text};
+use crate::protocol::sync::{decode_sync_body, decode_sync_push};
 use crate::protocol::{
     Cid, ClientId, Content, Conversation, HistoryPage, ItemInfo, Message, MessageId, Profile,
     SyncEvent, Uid,
@@ -1238,8 +1238,8 @@ impl SessionCore {
             // harmless when it holds something else.
             path::PUSH_SYNC | path::PUSH_SYNC_FAILOVER | path::PUSH_PARA => {
                 let Some(uid) = self.uid.clone() else { return };
-                let decoded = match (&frame.raw_body, &frame.body) {
-                    (Some(raw), _) => decode_sync_text(raw.get(), &uid),
+                let decoded = match (&frame.sync, &frame.body) {
+                    (Some(push), _) => decode_sync_push(push, &uid),
                     (None, Some(body)) => decode_sync_body(body, &uid),
                     (None, None) => decode_sync_body(&Value::Null, &uid),
                 };
