@@ -3,6 +3,7 @@
 //! frame (`{"lwp", "body"}`) or a sync body (`{"syncPushPackage": …}`).
 
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK};
+use crate::protocol::lenient::json_int;
 use crate::protocol::sync::{decode_item, decode_sync_body, item_to_json};
 use crate::protocol::{SyncEvent, Uid};
 use crate::safe_text::{clean, clean_line, escape_json};
@@ -186,11 +187,6 @@ fn summary(ev: &SyncEvent) -> String {
         SyncEvent::System { kind, .. } => format!("system item: {kind}"),
         SyncEvent::Undecodable { reason, .. } => format!("undecodable: {reason}"),
     }
-}
-
-fn json_int(v: &Value) -> Option<i64> {
-    v.as_i64()
-        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 fn one_item(data: &str, biz_type: Option<i64>, self_uid: &Uid) -> DecodedItem {

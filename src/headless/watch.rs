@@ -5,6 +5,7 @@ use super::exec::ExecQueue;
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK, Signals};
 use crate::config::Settings;
 use crate::im::api::{ConnState, ImCommand, ImEvent};
+use crate::notify::json_text;
 use crate::protocol::{Cid, Conversation, Message, MessageId, Uid};
 use crate::safe_text::{clean_line, escape_json};
 use futures_util::{FutureExt, StreamExt};
@@ -202,7 +203,7 @@ impl Watcher {
                         out.push(self.info(&format!(
                             "-- {}: {}{state}",
                             self.conv_label(cid.as_ref()),
-                            one_line(&text)
+                            json_text(&text)
                         )));
                     }
                 }
@@ -347,7 +348,7 @@ impl Watcher {
                 &m,
                 sender_nick.as_deref(),
                 item_title.as_deref(),
-                &one_line(&summary),
+                &json_text(&summary),
             )
         };
         out.push(Action::Print(shown));
@@ -489,11 +490,6 @@ fn line(v: Value) -> Action {
         obj.extend(o);
     }
     Action::Print(escape_json(Value::Object(obj).to_string()))
-}
-
-/// The `text` of a JSON line (see [`crate::notify::json_text`]).
-fn one_line(s: &str) -> String {
-    crate::notify::json_text(s).into_owned()
 }
 
 fn human_delay(ms: u64) -> String {

@@ -1,6 +1,7 @@
 //! Content JSON (§7.7, §8) and the string-keyed extension block shared by pushes (field `10`)
 //! and history (`message.extension`).
 
+use super::lenient::json_int;
 use super::model::Content;
 use compact_str::CompactString;
 use serde::Deserialize;
@@ -71,12 +72,7 @@ struct RawPic {
 
 /// Accepts a number or a numeric string (the service writes `"contentType":"26"` in places).
 fn lenient_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    let v = Option::<Value>::deserialize(d)?;
-    Ok(v.and_then(|v| match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }))
+    Ok(Option::<Value>::deserialize(d)?.as_ref().and_then(json_int))
 }
 
 /// Makes a `Content` of a content JSON string. `type_hint` is the inner content type known

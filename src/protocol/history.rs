@@ -4,6 +4,7 @@
 
 use super::content::{Extension, content_type, parse_content};
 use super::ids::{Cid, MessageId, Uid};
+use super::lenient::json_int;
 use super::model::{Content, Conversation, ConversationPage, HistoryEntry, HistoryPage, Message};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -34,12 +35,9 @@ pub enum ParseError {
 // ---- lenient readers -----------------------------------------------------------------------
 
 /// An integer sent as a number or a numeric string.
+/// A fractional number is cut to its integer part.
 pub(crate) fn as_i64(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+    json_int(v).or_else(|| v.as_f64().map(|f| f as i64))
 }
 
 /// `0/1`, booleans, and their string forms.

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::lenient::json_int;
 use super::push_body::{BodyParts, SyncPush};
 
 /// The IM app key (`app-key` on `/reg`, `appKey` in `login.token`).
@@ -114,11 +115,7 @@ impl Frame {
             Some(Value::Object(h)) => (h, true),
             _ => (Map::new(), false),
         };
-        let code = wire.code.and_then(|c| match c {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        });
+        let code = wire.code.as_ref().and_then(json_int);
         let (body, sync) = match wire.body {
             Some(parts) if is_sync && code.is_none() && has_headers => {
                 (None, Some(parts.into_sync()))
@@ -147,11 +144,7 @@ impl Frame {
             Some(Value::String(s)) => Some(s),
             _ => None,
         };
-        let code = obj.remove("code").and_then(|c| match c {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        });
+        let code = obj.remove("code").as_ref().and_then(json_int);
         let (headers, has_headers) = match obj.remove("headers") {
             Some(Value::Object(h)) => (h, true),
             _ => (Map::new(), false),

@@ -12,6 +12,7 @@ pub mod encode;
 pub mod event;
 pub mod history;
 pub mod ids;
+pub mod lenient;
 pub mod lwp;
 pub mod model;
 pub mod mtop;

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::lenient::json_int;
+
 /// The items of a sync push, ready for the decoder.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SyncPush {
@@ -41,11 +43,7 @@ impl BodyParts {
     /// The body as a sync push.
     pub fn into_sync(self) -> SyncPush {
         SyncPush {
-            extra_type: self
-                .rest
-                .get("syncExtraType")
-                .and_then(|x| x.get("type"))
-                .and_then(json_int),
+            extra_type: extra_type(self.rest.get("syncExtraType")),
             items: self.package.unwrap_or_default(),
         }
     }
@@ -59,13 +57,16 @@ impl BodyParts {
     }
 }
 
-/// An integer given as a JSON number or a numeric string.
-pub fn json_int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+/// `syncExtraType.type` of a body, from its `syncExtraType` field.
+pub fn extra_type(field: Option<&Value>) -> Option<i64> {
+    field?.get("type").and_then(json_int)
+}
+
+/// An item's business type: its `bizType`, else its `objectType`.
+pub fn item_biz(biz_type: Option<&Value>, object_type: Option<&Value>) -> Option<i64> {
+    biz_type
+        .and_then(json_int)
+        .or_else(|| object_type.and_then(json_int))
 }
 
 impl<'de> Deserialize<'de> for BodyParts {
@@ -115,13 +116,8 @@ impl<'de> Deserialize<'de> for PushItem {
             data: Cow<'a, str>,
         }
         let w = Wire::deserialize(d)?;
-        let biz = w
-            .biz_type
-            .as_ref()
-            .and_then(json_int)
-            .or_else(|| w.object_type.as_ref().and_then(json_int));
         Ok(PushItem {
-            biz,
+            biz: item_biz(w.biz_type.as_ref(), w.object_type.as_ref()),
             data: w.data.into_owned(),
         })
     }

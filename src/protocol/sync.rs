@@ -21,8 +21,9 @@ use serde_json::{Map, Value};
 use super::content::{Extension, parse_content, plain_text, query_param};
 use super::event::SyncEvent;
 use super::ids::{Cid, MessageId, Uid};
+use super::lenient::json_int;
 use super::model::{Content, Message};
-use super::push_body::{self, SyncPush, json_int};
+use super::push_body::{self, SyncPush};
 
 /// Item `bizType` values this module acts on (§7.2; the table itself is [U]).
 pub mod biz_type {
@@ -1267,10 +1268,7 @@ pub fn decode_sync_push(push: &SyncPush, self_uid: &Uid) -> DecodedPush {
 /// Decodes a whole `/s/sync` body (§7.1): every item of `syncPushPackage.data`, in order. A
 /// malformed item becomes `Undecodable` and the others still decode.
 pub fn decode_sync_body(body: &Value, self_uid: &Uid) -> DecodedPush {
-    let sync_extra_type = body
-        .get("syncExtraType")
-        .and_then(|x| x.get("type"))
-        .and_then(json_int);
+    let sync_extra_type = push_body::extra_type(body.get("syncExtraType"));
     let events = match body.get("syncPushPackage").map(|p| p.get("data")) {
         None => Vec::new(),
         Some(Some(Value::Array(items))) => {
@@ -1292,10 +1290,7 @@ fn decode_entry(item: &Value, self_uid: &Uid) -> SyncEvent {
     let Value::Object(obj) = item else {
         return undecodable("sync item is not an object", &item.to_string());
     };
-    let biz = obj
-        .get("bizType")
-        .and_then(json_int)
-        .or_else(|| obj.get("objectType").and_then(json_int));
+    let biz = push_body::item_biz(obj.get("bizType"), obj.get("objectType"));
     match obj.get("data") {
         Some(Value::String(data)) => decode_item(data, biz, self_uid),
         Some(_) => undecodable("sync item data is not a string", &item.to_string()),
