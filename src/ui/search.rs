@@ -63,20 +63,26 @@ pub fn draw(frame: &mut Frame, state: &AppState, view: &SearchView, area: Rect) 
 fn hit_lines(state: &AppState, hit: &SearchHit, w: usize) -> (Line<'static>, Line<'static>) {
     let m = &hit.message;
     let s = i18n::strings(state.lang);
+    // A conversation that came after the stored list was last saved (a new buyer's first
+    // message) is named from the list on screen rather than shown by its id.
+    let known = hit
+        .conversation
+        .as_ref()
+        .filter(|c| c.peer_nick.is_some())
+        .or_else(|| state.conversation(&m.cid));
+    let peer_nick = known.and_then(|c| c.peer_nick.as_deref());
     let who = if m.is_self {
         s.me.to_string()
     } else {
         m.sender_nick
             .as_deref()
             .map(str::to_string)
-            .or_else(|| hit.peer_nick().map(str::to_string))
+            .or_else(|| peer_nick.map(str::to_string))
             .unwrap_or_else(|| m.sender.as_str().to_string())
     };
-    let peer = hit
-        .peer_nick()
-        .map_or_else(|| m.cid.as_str().to_string(), str::to_string);
-    let item = hit
-        .item_title()
+    let peer = peer_nick.map_or_else(|| m.cid.as_str().to_string(), str::to_string);
+    let item = known
+        .and_then(|c| c.item_title.as_deref())
         .map(|t| format!(" · {}", text::one_line(t)))
         .unwrap_or_default();
     let when = format!(

@@ -493,6 +493,32 @@ fn a_result_from_a_conversation_the_list_no_longer_has_opens_with_its_names() {
 }
 
 #[test]
+fn a_hit_in_a_conversation_not_yet_stored_is_named_from_the_list() {
+    let mut s = with_store();
+    ctrl(&mut s, 'f');
+    key(&mut s, KeyCode::Char('宜'));
+    let m = msg(
+        "560.PNM",
+        "103",
+        "3003",
+        now() - 10 * MIN,
+        text("还能便宜吗"),
+    );
+    let mut unstored = hit(m);
+    unstored.conversation = None;
+    reply(
+        &mut s,
+        StoreReply::Search {
+            query: "宜".into(),
+            result: Ok(vec![unstored]),
+        },
+    );
+    let screen = render(&s, 100, 30);
+    assert!(screen.contains("Lily · Kindle Paperwhite"), "{screen}");
+    assert!(!screen.contains("103 "), "{screen}");
+}
+
+#[test]
 fn search_without_local_history_says_so() {
     let mut s = populated(Lang::En);
     ctrl(&mut s, 'f');
