@@ -5,12 +5,13 @@ use super::exec::ExecQueue;
 use super::{EXIT_FAILED, EXIT_LOGIN, EXIT_OK, Signals};
 use crate::config::Settings;
 use crate::im::api::{ConnState, ImCommand, ImEvent};
+use crate::im::session::SeenIds;
 use crate::notify::json_text;
 use crate::protocol::{Cid, Conversation, Message, MessageId, Uid};
 use crate::safe_text::{clean_line, escape_json};
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 
 /// Arguments of `watch`.
@@ -78,8 +79,7 @@ pub struct Watcher {
     items: HashMap<String, String>,
     asked_profiles: HashSet<Uid>,
     asked_items: HashSet<String>,
-    seen: HashSet<MessageId>,
-    seen_order: VecDeque<MessageId>,
+    seen: SeenIds,
     /// With `--account all`: the account whose events these are (uid, and what a person
     /// reads before each line).
     account: Option<(Uid, String)>,
@@ -104,8 +104,7 @@ impl Watcher {
             items: HashMap::new(),
             asked_profiles: HashSet::new(),
             asked_items: HashSet::new(),
-            seen: HashSet::new(),
-            seen_order: VecDeque::new(),
+            seen: SeenIds::new(SEEN_CAPACITY),
             account: None,
             wants: Wants {
                 notify: true,
@@ -261,14 +260,8 @@ impl Watcher {
 
     fn on_message(&mut self, m: Message, out: &mut Vec<Action>) {
         // The session dedupes already; this guard keeps the promise whatever it does.
-        if !self.seen.insert(m.id.clone()) {
+        if !self.seen.insert(&m.id) {
             return;
-        }
-        self.seen_order.push_back(m.id.clone());
-        if self.seen_order.len() > SEEN_CAPACITY
-            && let Some(old) = self.seen_order.pop_front()
-        {
-            self.seen.remove(&old);
         }
         if m.is_system() && !self.style.all {
             return;
@@ -771,6 +764,17 @@ mod tests {
         color: false,
         exit_on_login: false,
     };
+
+    #[test]
+    fn a_message_delivered_twice_is_printed_once() {
+        let mut w = Watcher::new(JSON);
+        let first = w.on_event(ImEvent::Message(msg("3629628297988.PNM", "在吗", false)));
+        let again = w.on_event(ImEvent::Message(msg("3629628297988.PNM", "在吗", false)));
+        let other = w.on_event(ImEvent::Message(msg("3629628297989.PNM", "在吗", false)));
+        assert_eq!(prints(&first).len(), 1);
+        assert!(prints(&again).is_empty());
+        assert_eq!(prints(&other).len(), 1);
+    }
 
     #[test]
     fn json_message_has_the_documented_fields_and_runs_exec_once() {
