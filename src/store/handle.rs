@@ -43,6 +43,8 @@ const FULL_BATCH: usize = 512;
 pub enum WriteOp {
     Messages(Vec<Message>),
     Conversations(Vec<Conversation>),
+    /// Conversations first seen in a message: stored unless already stored.
+    NewConversations(Vec<Conversation>),
     OutboxAdd {
         cid: Cid,
         client_id: ClientId,
@@ -65,6 +67,7 @@ impl WriteOp {
         match self {
             WriteOp::Messages(m) => store.save_messages(m).map(drop),
             WriteOp::Conversations(c) => store.save_conversations(c),
+            WriteOp::NewConversations(c) => store.add_new_conversations(c),
             WriteOp::OutboxAdd {
                 cid,
                 client_id,

@@ -304,18 +304,35 @@ impl Store {
 
     /// Inserts or replaces these conversations (others are kept).
     pub fn save_conversations(&mut self, list: &[Conversation]) -> Result<(), StoreError> {
+        self.write_conversations(
+            list,
+            "DO UPDATE SET
+                peer = excluded.peer, peer_nick = excluded.peer_nick,
+                item_id = excluded.item_id, item_title = excluded.item_title,
+                modify_time = excluded.modify_time, pinned = excluded.pinned,
+                json = excluded.json",
+        )
+    }
+
+    /// Inserts those of these conversations that are not stored yet: one first seen in a
+    /// message knows less than the stored copy a list gave, and must not replace it.
+    pub fn add_new_conversations(&mut self, list: &[Conversation]) -> Result<(), StoreError> {
+        self.write_conversations(list, "DO NOTHING")
+    }
+
+    fn write_conversations(
+        &mut self,
+        list: &[Conversation],
+        on_conflict: &str,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.savepoint()?;
         {
-            let mut stmt = tx.prepare_cached(
+            let mut stmt = tx.prepare_cached(&format!(
                 "INSERT INTO conversations
                     (cid, peer, peer_nick, item_id, item_title, modify_time, pinned, json)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (cid) DO UPDATE SET
-                    peer = excluded.peer, peer_nick = excluded.peer_nick,
-                    item_id = excluded.item_id, item_title = excluded.item_title,
-                    modify_time = excluded.modify_time, pinned = excluded.pinned,
-                    json = excluded.json",
-            )?;
+                 ON CONFLICT (cid) {on_conflict}"
+            ))?;
             for c in list {
                 stmt.execute(params![
                     c.cid.as_str(),

@@ -63,8 +63,9 @@ pub fn draw(frame: &mut Frame, state: &AppState, view: &SearchView, area: Rect) 
 fn hit_lines(state: &AppState, hit: &SearchHit, w: usize) -> (Line<'static>, Line<'static>) {
     let m = &hit.message;
     let s = i18n::strings(state.lang);
-    // A conversation that came after the stored list was last saved (a new buyer's first
-    // message) is named from the list on screen rather than shown by its id.
+    // A hit whose conversation the store holds without a name, or not at all (a history
+    // written before conversations were stored from a new buyer's first message), is named
+    // from the list on screen rather than by its id.
     let known = hit
         .conversation
         .as_ref()

@@ -114,6 +114,23 @@ fn conversations_come_back_newest_first_and_update_in_place() {
 }
 
 #[test]
+fn a_conversation_first_seen_in_a_message_is_added_but_never_replaces_a_listed_one() {
+    let mut s = mem();
+    s.save_conversations(&[conv("1", 500, "甲", "相机")])
+        .unwrap();
+    s.add_new_conversations(&[conv("1", 600, "", ""), conv("2", 700, "新买家", "")])
+        .unwrap();
+    let list = s.conversations().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].peer_nick.as_deref(), Some("新买家"));
+    assert_eq!(
+        list[1],
+        conv("1", 500, "甲", "相机"),
+        "the listed copy stays"
+    );
+}
+
+#[test]
 fn a_stored_list_shows_the_messages_stored_after_it() {
     let mut s = mem();
     s.save_conversations(&[conv("1", 500, "甲", "相机"), conv("2", 300, "乙", "手机")])

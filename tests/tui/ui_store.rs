@@ -43,6 +43,17 @@ fn reply(s: &mut AppState, r: StoreReply) -> Vec<Effect> {
 }
 
 /// `populated`, with a local history attached (and nothing in it).
+/// The store's answer to a search for `query`.
+fn found(s: &mut AppState, query: &str, hits: Vec<SearchHit>) -> Vec<Effect> {
+    reply(
+        s,
+        StoreReply::Search {
+            query: query.into(),
+            result: Ok(hits),
+        },
+    )
+}
+
 fn with_store() -> AppState {
     let mut s = populated(Lang::En);
     reply(
@@ -370,13 +381,7 @@ fn search_asks_once_at_a_time_and_jumps_to_the_message() {
     // Typed while the first query runs: held back, then asked as one.
     assert!(store_reqs(&key(&mut s, KeyCode::Char('宜'))).is_empty());
     assert!(store_reqs(&key(&mut s, KeyCode::Char('点'))).is_empty());
-    let fx = reply(
-        &mut s,
-        StoreReply::Search {
-            query: "便".into(),
-            result: Ok(Vec::new()),
-        },
-    );
+    let fx = found(&mut s, "便", Vec::new());
     assert_eq!(
         store_reqs(&fx),
         vec![StoreRequest::Search {
@@ -397,13 +402,7 @@ fn search_asks_once_at_a_time_and_jumps_to_the_message() {
         now() - 200 * MIN,
         text("便宜点就要了"),
     );
-    let fx = reply(
-        &mut s,
-        StoreReply::Search {
-            query: "便宜点".into(),
-            result: Ok(vec![hit(other), hit(target.clone())]),
-        },
-    );
+    let fx = found(&mut s, "便宜点", vec![hit(other), hit(target.clone())]);
     assert!(store_reqs(&fx).is_empty());
     key(&mut s, KeyCode::Down);
     let fx = key(&mut s, KeyCode::Enter);
@@ -461,15 +460,9 @@ fn a_result_from_a_conversation_the_list_no_longer_has_opens_with_its_names() {
         3,
     );
     stored.last_message = Some(old.clone());
-    let mut found = hit(old);
-    found.conversation = Some(stored);
-    reply(
-        &mut s,
-        StoreReply::Search {
-            query: "镜".into(),
-            result: Ok(vec![found]),
-        },
-    );
+    let mut old_hit = hit(old);
+    old_hit.conversation = Some(stored);
+    found(&mut s, "镜", vec![old_hit]);
     assert!(s.conversation(&cid("900")).is_none());
     let fx = key(&mut s, KeyCode::Enter);
     assert_eq!(s.open, Some(cid("900")));
@@ -506,13 +499,7 @@ fn a_hit_in_a_conversation_not_yet_stored_is_named_from_the_list() {
     );
     let mut unstored = hit(m);
     unstored.conversation = None;
-    reply(
-        &mut s,
-        StoreReply::Search {
-            query: "宜".into(),
-            result: Ok(vec![unstored]),
-        },
-    );
+    found(&mut s, "宜", vec![unstored]);
     let screen = render(&s, 100, 30);
     assert!(screen.contains("Lily · Kindle Paperwhite"), "{screen}");
     assert!(!screen.contains("103 "), "{screen}");

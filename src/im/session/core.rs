@@ -362,7 +362,7 @@ impl StoreOpKind {
     pub fn of(op: &WriteOp) -> StoreOpKind {
         match op {
             WriteOp::Messages(_) => StoreOpKind::Messages,
-            WriteOp::Conversations(_) => StoreOpKind::Conversations,
+            WriteOp::Conversations(_) | WriteOp::NewConversations(_) => StoreOpKind::Conversations,
             WriteOp::OutboxAdd { client_id, .. } => StoreOpKind::OutboxAdd(client_id.clone()),
             WriteOp::OutboxState { .. } | WriteOp::OutboxRemove(_) => StoreOpKind::Outbox,
             WriteOp::Meta { .. } => StoreOpKind::Meta,
@@ -1332,6 +1332,25 @@ impl SessionCore {
         *newest = (*newest).max(time);
     }
 
+    /// A buyer's message in a conversation no list has given yet (a new buyer writing first):
+    /// the conversation is stored as the message tells it, so that the local history names it
+    /// (search, an offline start) before the next list refresh fills in the rest.
+    fn learn_conversation(&mut self, m: &Message) {
+        if m.is_self || self.conversations.contains_key(&m.cid) {
+            return;
+        }
+        let conv = Conversation {
+            cid: m.cid.clone(),
+            peer: m.sender.clone(),
+            peer_nick: m.sender_nick.as_deref().map(str::to_string),
+            item_id: m.item_id.as_deref().map(str::to_string),
+            modify_time: m.time,
+            ..Default::default()
+        };
+        self.conversations.insert(m.cid.clone(), conv.clone());
+        self.write(WriteOp::NewConversations(vec![conv]));
+    }
+
     /// A message from a push or from backfill: deduped, stored (unless the caller did),
     /// and matched against the outbox.
     fn on_message(&mut self, now: Now, m: Message, stored: bool) {
@@ -1342,6 +1361,7 @@ impl SessionCore {
         if !stored {
             self.write(WriteOp::Messages(vec![m.clone()]));
         }
+        self.learn_conversation(&m);
         if m.is_self {
             if let Some(item) = self.outbox.match_echo(&m) {
                 self.write(WriteOp::OutboxRemove(item.client_id.clone()));

@@ -1149,3 +1149,40 @@ fn a_keepalive_that_finds_the_login_expired_renews_it_without_dropping_the_conne
     assert_eq!(needs_login_count(&s), 1);
     assert!(!s.core.is_live());
 }
+
+#[test]
+fn a_new_buyers_first_message_stores_the_conversation_without_replacing_a_listed_one() {
+    let mut cfg = config();
+    cfg.store = Some(StoreHandle::new(
+        Store::open_in_memory(&Uid::new(ME)).unwrap(),
+    ));
+    let mut s = Sim::new(cfg);
+    s.feed(Input::Start);
+    s.feed(Input::Store(StoreDone::Startup(Startup::default())));
+    let link = s.finish_connect(token(None));
+    s.feed(Input::Done(Done::Conversations {
+        purpose: ListPurpose::User,
+        result: Ok(vec![conv(1, T0)]),
+    }));
+    let mut listed = msg(60, 1, T0 + 1, "还在吗", false);
+    listed.sender_nick = Some("老买家".into());
+    let mut first = msg(61, 2, T0 + 2, "这个还能买吗", false);
+    first.sender_nick = Some("早睡早起的月亮".into());
+    first.item_id = Some("900000000602".into());
+    s.push(link, &[listed, first.clone()]);
+    s.push(link, &[msg(62, 2, T0 + 3, "在吗", false)]);
+    let learned: Vec<&Conversation> = s
+        .stores
+        .iter()
+        .filter_map(|op| match op {
+            StoreOp::Write(crate::store::WriteOp::NewConversations(list)) => Some(list),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(learned.len(), 1, "once, and only for the unlisted one");
+    assert_eq!(learned[0].cid, cid(2));
+    assert_eq!(learned[0].peer.as_str(), BUYER);
+    assert_eq!(learned[0].peer_nick.as_deref(), Some("早睡早起的月亮"));
+    assert_eq!(learned[0].item_id.as_deref(), Some("900000000602"));
+}
