@@ -32,6 +32,15 @@ fn config() -> SessionConfig {
     cfg
 }
 
+/// `config()` with a local history in memory: the core then asks for reads and writes.
+fn config_with_store() -> SessionConfig {
+    let mut cfg = config();
+    cfg.store = Some(StoreHandle::new(
+        Store::open_in_memory(&Uid::new(ME)).unwrap(),
+    ));
+    cfg
+}
+
 /// The core, a clock, and everything it asked for so far.
 struct Sim {
     core: SessionCore,
@@ -848,11 +857,7 @@ fn a_backfilled_message_seen_live_is_not_shown_twice() {
 
 #[test]
 fn store_failures_are_reported_once_and_a_send_not_saved_says_so() {
-    let mut cfg = config();
-    cfg.store = Some(StoreHandle::new(
-        Store::open_in_memory(&Uid::new(ME)).unwrap(),
-    ));
-    let mut s = Sim::new(cfg);
+    let mut s = Sim::new(config_with_store());
     s.feed(Input::Start);
     assert_eq!(
         s.stores,
@@ -1152,11 +1157,7 @@ fn a_keepalive_that_finds_the_login_expired_renews_it_without_dropping_the_conne
 
 #[test]
 fn a_new_buyers_first_message_stores_the_conversation_without_replacing_a_listed_one() {
-    let mut cfg = config();
-    cfg.store = Some(StoreHandle::new(
-        Store::open_in_memory(&Uid::new(ME)).unwrap(),
-    ));
-    let mut s = Sim::new(cfg);
+    let mut s = Sim::new(config_with_store());
     s.feed(Input::Start);
     s.feed(Input::Store(StoreDone::Startup(Startup::default())));
     let link = s.finish_connect(token(None));
