@@ -117,7 +117,11 @@ fn proc_cpu(pid: u32) -> f64 {
 /// Messages stored in the database at `db`, read through a connection of its own.
 fn count_rows(db: &std::path::Path) -> u64 {
     rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| c.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0)))
+        .and_then(|c| {
+            c.query_row("SELECT COALESCE(SUM(count), 0) FROM chunks", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        })
         .map(|n| n.max(0) as u64)
         .unwrap_or(0)
 }

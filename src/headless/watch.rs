@@ -9,9 +9,9 @@ use crate::im::session::SeenIds;
 use crate::notify::json_text;
 use crate::protocol::{Cid, Conversation, Message, MessageId, Uid};
 use crate::safe_text::{clean_line, escape_json};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 
 /// Arguments of `watch`.

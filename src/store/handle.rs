@@ -16,7 +16,7 @@
 //! alone, within `COMMIT_WINDOW` (20 ms) of the previous commit during a burst. If the
 //! process is killed in between, those messages are missing from the file, and the next start fetches every conversation's history down to what the file holds
 //! (the session's start-up backfill), so nothing the service still holds is lost, and the
-//! store keeps one row per message id. If the machine itself dies, the commits since the last
+//! store keeps each message id once. If the machine itself dies, the commits since the last
 //! checkpoint may be lost as well (the WAL is synced at checkpoints); the same backfill covers
 //! them.
 

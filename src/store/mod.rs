@@ -10,7 +10,9 @@
 // may fall inside a character, and nothing is indexed where a bad length would panic.
 #![deny(clippy::string_slice, clippy::indexing_slicing)]
 
+mod chunk;
 mod handle;
+mod ids;
 mod row;
 mod schema;
 mod search;
@@ -52,6 +54,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("local history: stored data not readable: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("local history: stored messages not readable: {0}")]
+    Row(#[from] row::RowError),
     #[error("local history: {0}")]
     Unavailable(String),
 }
@@ -379,6 +383,10 @@ impl Store {
     /// last words, and the peer's messages since our last one are unread. True when it changed.
     fn bring_up_to_date(&self, c: &mut Conversation) -> Result<bool, StoreError> {
         let known = c.last_message.as_ref().map_or(c.modify_time, |m| m.time);
+        // Nothing newer stored (the usual case): answered by the index, no chunk read.
+        if self.latest_time(&c.cid)?.is_none_or(|t| t <= known) {
+            return Ok(false);
+        }
         let Some(newest) = self.messages(&c.cid, None, 1)?.pop() else {
             return Ok(false);
         };
@@ -388,15 +396,25 @@ impl Store {
         let unread: u32 = if newest.is_self {
             0
         } else {
-            let mut count = self.conn.prepare_cached(
-                "SELECT COUNT(*) FROM messages WHERE cid = ?1 AND time > ?2 AND sender <> ?3
-                   AND time > COALESCE(
-                       (SELECT MAX(time) FROM messages WHERE cid = ?1 AND sender = ?3), 0)",
-            )?;
-            let n: i64 = count
-                .query_row(params![c.cid.as_str(), known, self.uid.as_str()], |r| {
-                    r.get(0)
-                })?;
+            // The peer's messages after `known` and after our own last one.
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT rows FROM chunks WHERE cid = ?1 AND last_time > ?2")?;
+            let mut rows = stmt.query(params![c.cid.as_str(), known])?;
+            let mut since: Vec<Message> = Vec::new();
+            while let Some(r) = rows.next()? {
+                since.extend(
+                    read_chunk(&c.cid, blob(r, 0)?)
+                        .into_iter()
+                        .filter(|m| m.time > known),
+                );
+            }
+            let mine = |m: &&Message| m.sender == self.uid;
+            let ours = since.iter().filter(mine).map(|m| m.time).max();
+            let n = since
+                .iter()
+                .filter(|m| !mine(m) && ours.is_none_or(|t| m.time > t))
+                .count();
             c.unread
                 .saturating_add(u32::try_from(n).unwrap_or(u32::MAX))
         };
@@ -415,32 +433,46 @@ impl Store {
             return Ok(0);
         }
         let tx = self.conn.savepoint()?;
-        let added = insert_rows(&tx, messages)?;
+        let added = insert_rows(&tx, messages.iter())?;
         tx.commit()?;
         Ok(added)
     }
 
     /// As `save_messages`, inside the transaction the caller has open (`begin`), without a
     /// savepoint of its own: a savepoint makes the full-text index write out what it holds,
-    /// and holding it until the commit is what makes a batch cheap.
+    /// and holding it until the commit is what makes a batch cheap. The messages of each
+    /// conversation across all `batches` become one chunk.
     pub fn insert_messages<'a>(
         &mut self,
         batches: impl IntoIterator<Item = &'a [Message]>,
     ) -> Result<usize, StoreError> {
-        let mut added = 0;
-        for messages in batches {
-            added += insert_rows(&self.conn, messages)?;
-        }
-        Ok(added)
+        insert_rows(&self.conn, batches.into_iter().flatten())
     }
 
     /// Deletes a message (a recalled one: its text must not come back, nor be found).
     /// Returns whether it was stored.
     pub fn forget_message(&mut self, id: &MessageId) -> Result<bool, StoreError> {
-        let n = self
-            .conn
-            .execute("DELETE FROM messages WHERE id = ?1", params![id.as_str()])?;
-        Ok(n > 0)
+        let tx = self.conn.savepoint()?;
+        let Some(seq) = ids::chunk_of(&tx, id)? else {
+            return Ok(false);
+        };
+        let found: Option<(String, Vec<u8>)> = tx
+            .query_row(
+                "SELECT cid, rows FROM chunks WHERE seq = ?1",
+                params![seq],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((cid, blob)) = found {
+            // A chunk that cannot be read cannot be rewritten without its text: refused, so
+            // that the recall is not reported done while the text stays.
+            let mut kept = chunk::decode(&Cid::new(cid), &blob)?;
+            kept.retain(|m| &m.id != id);
+            rewrite_chunk(&tx, seq, &kept)?;
+        }
+        ids::forget(&tx, id)?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Up to `limit` messages of `cid`, newest first, strictly older than `before`
@@ -451,31 +483,38 @@ impl Store {
         before: Option<(i64, &MessageId)>,
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows: Vec<Option<Message>> = match before {
-            None => {
-                let mut stmt = self.conn.prepare_cached(&format!(
-                    "SELECT {} FROM messages WHERE cid = ?1
-                     ORDER BY time DESC, id DESC LIMIT ?2",
-                    row::COLUMNS
-                ))?;
-                stmt.query_map(params![cid.as_str(), limit], |r| row::read(r, 0))?
-                    .collect::<Result<_, _>>()?
-            }
-            Some((time, id)) => {
-                let mut stmt = self.conn.prepare_cached(&format!(
-                    "SELECT {} FROM messages
-                     WHERE cid = ?1 AND (time < ?2 OR (time = ?2 AND id < ?3))
-                     ORDER BY time DESC, id DESC LIMIT ?4",
-                    row::COLUMNS
-                ))?;
-                stmt.query_map(params![cid.as_str(), time, id.as_str(), limit], |r| {
-                    row::read(r, 0)
-                })?
-                .collect::<Result<_, _>>()?
-            }
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let older = |m: &Message| {
+            before.is_none_or(|(time, id)| m.time < time || (m.time == time && &m.id < id))
         };
-        Ok(rows.into_iter().flatten().collect())
+        // Chunks newest first by their last message; those that start after `before` hold
+        // nothing older and are passed over in the index.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT last_time, rows FROM chunks WHERE cid = ?1 AND first_time <= ?2
+             ORDER BY last_time DESC, first_time DESC",
+        )?;
+        let mut rows = stmt.query(params![
+            cid.as_str(),
+            before.map_or(i64::MAX, |(time, _)| time)
+        ])?;
+        let mut out: Vec<Message> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let last: i64 = r.get(0)?;
+            if out.len() >= limit {
+                out.sort_by(chunk::newest_first);
+                out.truncate(limit);
+                // Every later chunk ends before the oldest message kept: none of it can come in.
+                if out.last().is_some_and(|m| last < m.time) {
+                    break;
+                }
+            }
+            out.extend(read_chunk(cid, blob(r, 1)?).into_iter().filter(older));
+        }
+        out.sort_by(chunk::newest_first);
+        out.truncate(limit);
+        Ok(out)
     }
 
     /// The messages of `cid` around one of them (for a search result): up to `older` before
@@ -490,19 +529,31 @@ impl Store {
         let (time, id) = at;
         let mut out = self.messages(cid, Some(at), older)?;
         out.reverse();
-        let cap = i64::try_from(newer_cap).unwrap_or(i64::MAX);
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {} FROM messages
-             WHERE cid = ?1 AND (time > ?2 OR (time = ?2 AND id >= ?3))
-             ORDER BY time ASC, id ASC LIMIT ?4",
-            row::COLUMNS
-        ))?;
-        let rows: Vec<Option<Message>> = stmt
-            .query_map(params![cid.as_str(), time, id.as_str(), cap], |r| {
-                row::read(r, 0)
-            })?
-            .collect::<Result<_, _>>()?;
-        out.extend(rows.into_iter().flatten());
+        if newer_cap == 0 {
+            return Ok(out);
+        }
+        let newer = |m: &Message| m.time > time || (m.time == time && &m.id >= id);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT first_time, rows FROM chunks WHERE cid = ?1 AND last_time >= ?2
+             ORDER BY last_time ASC",
+        )?;
+        let mut rows = stmt.query(params![cid.as_str(), time])?;
+        let mut after: Vec<Message> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let first: i64 = r.get(0)?;
+            if after.len() >= newer_cap {
+                after.sort_by(|a, b| chunk::newest_first(b, a));
+                after.truncate(newer_cap);
+                // A chunk that starts after the newest message kept has nothing to add.
+                if after.last().is_some_and(|m| first > m.time) {
+                    continue;
+                }
+            }
+            after.extend(read_chunk(cid, blob(r, 1)?).into_iter().filter(newer));
+        }
+        after.sort_by(|a, b| chunk::newest_first(b, a));
+        after.truncate(newer_cap);
+        out.extend(after);
         Ok(out)
     }
 
@@ -511,13 +562,13 @@ impl Store {
     pub fn newest_per_conversation(&self) -> Result<Vec<(Cid, i64, Vec<MessageId>)>, StoreError> {
         // The conversations come from the messages themselves (one that a push created may
         // have no row in `conversations` yet, and its messages still count as known), found
-        // by seeking from one to the next in the (cid, time, id) index rather than reading
-        // every stored message: this runs before every start's first connection.
+        // by seeking from one to the next in the (cid, …) index rather than reading every
+        // chunk: this runs before every start's first connection.
         let mut cids = self.conn.prepare_cached(
             "WITH RECURSIVE c(cid) AS (
-                 SELECT MIN(cid) FROM messages
+                 SELECT MIN(cid) FROM chunks
                  UNION ALL
-                 SELECT (SELECT MIN(cid) FROM messages WHERE cid > c.cid) FROM c
+                 SELECT (SELECT MIN(cid) FROM chunks WHERE cid > c.cid) FROM c
                  WHERE c.cid IS NOT NULL
              )
              SELECT cid FROM c WHERE cid IS NOT NULL",
@@ -526,17 +577,29 @@ impl Store {
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let mut newest = self.conn.prepare_cached(
-            "SELECT time, id FROM messages WHERE cid = ?1
-             AND time = (SELECT MAX(time) FROM messages WHERE cid = ?1)",
+            "SELECT last_time, rows FROM chunks WHERE cid = ?1
+             AND last_time = (SELECT MAX(last_time) FROM chunks WHERE cid = ?1)",
         )?;
         let mut out = Vec::with_capacity(cids.len());
         for cid in cids {
-            let rows: Vec<(i64, String)> = newest
-                .query_map(params![cid], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            if let Some(&(time, _)) = rows.first() {
-                let ids = rows.into_iter().map(|(_, id)| MessageId::new(id)).collect();
-                out.push((Cid::new(cid), time, ids));
+            let cid = Cid::new(cid);
+            let mut time = None;
+            let mut ids = Vec::new();
+            let mut rows = newest.query(params![cid.as_str()])?;
+            while let Some(r) = rows.next()? {
+                let last: i64 = r.get(0)?;
+                time = Some(last);
+                ids.extend(
+                    read_chunk(&cid, blob(r, 1)?)
+                        .into_iter()
+                        .filter(|m| m.time == last)
+                        .map(|m| m.id),
+                );
+            }
+            if let Some(time) = time {
+                ids.sort();
+                ids.dedup();
+                out.push((cid, time, ids));
             }
         }
         Ok(out)
@@ -545,7 +608,7 @@ impl Store {
     /// The time of the newest stored message of `cid`.
     pub fn latest_time(&self, cid: &Cid) -> Result<Option<i64>, StoreError> {
         Ok(self.conn.query_row(
-            "SELECT MAX(time) FROM messages WHERE cid = ?1",
+            "SELECT MAX(last_time) FROM chunks WHERE cid = ?1",
             params![cid.as_str()],
             |r| r.get(0),
         )?)
@@ -553,12 +616,9 @@ impl Store {
 
     /// How many of `ids` are stored.
     pub fn stored_of(&self, ids: &[MessageId]) -> Result<usize, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?;
         let mut n = 0;
         for id in ids {
-            if stmt.exists(params![id.as_str()])? {
+            if ids::chunk_of(&self.conn, id)?.is_some() {
                 n += 1;
             }
         }
@@ -567,9 +627,11 @@ impl Store {
 
     /// How many messages are stored.
     pub fn message_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+        let n: i64 =
+            self.conn
+                .query_row("SELECT COALESCE(SUM(count), 0) FROM chunks", [], |r| {
+                    r.get(0)
+                })?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -703,9 +765,10 @@ impl Store {
         let tx = self.conn.savepoint()?;
         // Emptied wholesale: the per-row delete trigger would take minutes on a big store.
         tx.execute_batch(
-            "INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
-             DROP TRIGGER messages_ad;
-             DELETE FROM messages; DELETE FROM conversations; DELETE FROM outbox;
+            "INSERT INTO chunks_fts (chunks_fts) VALUES ('delete-all');
+             DROP TRIGGER chunks_ad;
+             DELETE FROM chunks; DELETE FROM message_ids; DELETE FROM message_text_ids;
+             DELETE FROM conversations; DELETE FROM outbox;
              DELETE FROM drafts; DELETE FROM meta;",
         )?;
         tx.execute_batch(schema::DELETE_TRIGGER)?;
@@ -730,7 +793,7 @@ impl Store {
     pub fn message_cids(&self) -> Result<Vec<Cid>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT DISTINCT cid FROM messages")?;
+            .prepare_cached("SELECT DISTINCT cid FROM chunks")?;
         let cids = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
@@ -740,14 +803,50 @@ impl Store {
     /// Keeps the newest `keep` messages of `cid`: one small step of a prune, so that live
     /// writes can go between conversations. Returns how many were deleted.
     pub fn prune_conversation(&mut self, cid: &Cid, keep: usize) -> Result<usize, StoreError> {
-        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        let n = self.conn.execute(
-            "DELETE FROM messages WHERE seq IN (
-                SELECT seq FROM messages WHERE cid = ?1
-                ORDER BY time DESC, id DESC LIMIT -1 OFFSET ?2)",
-            params![cid.as_str(), keep],
+        let stored: i64 = self.conn.query_row(
+            "SELECT COALESCE(SUM(count), 0) FROM chunks WHERE cid = ?1",
+            params![cid.as_str()],
+            |r| r.get(0),
         )?;
-        Ok(n)
+        if usize::try_from(stored).unwrap_or(0) <= keep {
+            return Ok(0);
+        }
+        let tx = self.conn.savepoint()?;
+        let mut all: Vec<(i64, Message)> = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached("SELECT seq, rows FROM chunks WHERE cid = ?1")?;
+            let mut rows = stmt.query(params![cid.as_str()])?;
+            while let Some(r) = rows.next()? {
+                let seq: i64 = r.get(0)?;
+                // A chunk that cannot be read is left whole: nothing is deleted unseen.
+                match chunk::decode(cid, blob(r, 1)?) {
+                    Ok(ms) => all.extend(ms.into_iter().map(|m| (seq, m))),
+                    Err(e) => tracing::warn!(seq, error = %e, "stored chunk not readable"),
+                }
+            }
+        }
+        all.sort_by(|(_, a), (_, b)| chunk::newest_first(a, b));
+        if all.len() <= keep {
+            return Ok(0);
+        }
+        let gone = all.split_off(keep);
+        // Each chunk that loses messages keeps those of its messages that stay.
+        let mut touched: std::collections::BTreeMap<i64, Vec<Message>> =
+            gone.iter().map(|(seq, _)| (*seq, Vec::new())).collect();
+        for (seq, m) in all {
+            if let Some(kept) = touched.get_mut(&seq) {
+                kept.push(m);
+            }
+        }
+        for (seq, kept) in &mut touched {
+            kept.reverse();
+            rewrite_chunk(&tx, *seq, kept)?;
+        }
+        for (_, m) in &gone {
+            ids::forget(&tx, &m.id)?;
+        }
+        tx.commit()?;
+        Ok(gone.len())
     }
 
     /// Full-text search; see [`search`].
@@ -756,31 +855,130 @@ impl Store {
     }
 }
 
-/// Inserts `messages` (ones already stored are left) and indexes the new ones; how many
-/// were new.
-fn insert_rows(conn: &Connection, messages: &[Message]) -> Result<usize, StoreError> {
-    let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO messages (id, cid, time, sender, row, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    let mut index =
-        conn.prepare_cached("INSERT INTO messages_fts (rowid, body) VALUES (?1, ?2)")?;
+/// Inserts `messages` (ones already stored are left): the new ones of each conversation as
+/// chunks of their own. How many were new.
+fn insert_rows<'a>(
+    conn: &Connection,
+    messages: impl IntoIterator<Item = &'a Message>,
+) -> Result<usize, StoreError> {
+    let mut next: i64 =
+        conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM chunks", [], |r| {
+            r.get(0)
+        })?;
+    // The chunk each conversation is filling: its seq and messages.
+    let mut open: Vec<(&Cid, i64, Vec<&Message>)> = Vec::new();
     let mut added = 0;
     for m in messages {
-        let body = m.content.summary();
-        let n = insert.execute(params![
-            m.id.as_str(),
-            m.cid.as_str(),
-            m.time,
-            m.sender.as_str(),
-            row::encode(m),
-            body,
-        ])?;
-        // Only a new row is indexed: a duplicate must not be indexed twice.
-        if n == 1 {
-            index.execute(params![conn.last_insert_rowid(), body])?;
+        let at = match open.iter().position(|(cid, _, _)| *cid == &m.cid) {
+            Some(at) => at,
+            None => {
+                open.push((&m.cid, next, Vec::new()));
+                next += 1;
+                open.len() - 1
+            }
+        };
+        let Some((_, seq, pending)) = open.get_mut(at) else {
+            continue;
+        };
+        if pending.len() >= chunk::MAX_MESSAGES {
+            pending.sort_by(|a, b| chunk::newest_first(b, a));
+            insert_chunk(conn, *seq, pending, false)?;
+            pending.clear();
+            *seq = next;
+            next += 1;
+        }
+        // An id is claimed for the chunk it goes into; one already stored (or earlier in
+        // this batch) is not claimed again and stays out.
+        if ids::claim(conn, &m.id, *seq)? {
+            pending.push(m);
             added += 1;
         }
     }
+    for (_, seq, mut pending) in open {
+        if !pending.is_empty() {
+            pending.sort_by(|a, b| chunk::newest_first(b, a));
+            insert_chunk(conn, seq, &pending, false)?;
+        }
+    }
     Ok(added)
+}
+
+/// Writes the chunk `seq` of `messages` (oldest first, all of one conversation, not empty)
+/// and indexes its text; with `claim_ids`, records its ids as well.
+fn insert_chunk(
+    conn: &Connection,
+    seq: i64,
+    messages: &[&Message],
+    claim_ids: bool,
+) -> Result<(), StoreError> {
+    let Some(first) = messages.first() else {
+        return Ok(());
+    };
+    let (from, to) = chunk::span(messages);
+    let body = chunk::document(messages);
+    conn.prepare_cached(
+        "INSERT INTO chunks (seq, cid, first_time, last_time, count, body, rows)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        seq,
+        first.cid.as_str(),
+        from,
+        to,
+        i64::try_from(messages.len()).unwrap_or(i64::MAX),
+        body,
+        chunk::encode(messages),
+    ])?;
+    conn.prepare_cached("INSERT INTO chunks_fts (rowid, body) VALUES (?1, ?2)")?
+        .execute(params![seq, body])?;
+    if claim_ids {
+        for m in messages {
+            ids::claim(conn, &m.id, seq)?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the messages of chunk `seq` with `kept` (oldest first), or deletes it when none
+/// are left; the full-text index follows through the triggers.
+fn rewrite_chunk(conn: &Connection, seq: i64, kept: &[Message]) -> Result<(), StoreError> {
+    if kept.is_empty() {
+        conn.execute("DELETE FROM chunks WHERE seq = ?1", params![seq])?;
+        return Ok(());
+    }
+    let refs: Vec<&Message> = kept.iter().collect();
+    let (from, to) = chunk::span(&refs);
+    conn.execute(
+        "UPDATE chunks SET first_time = ?2, last_time = ?3, count = ?4, body = ?5, rows = ?6
+         WHERE seq = ?1",
+        params![
+            seq,
+            from,
+            to,
+            i64::try_from(refs.len()).unwrap_or(i64::MAX),
+            chunk::document(&refs),
+            chunk::encode(&refs),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The chunk row of column `at`, borrowed from the statement.
+fn blob<'r>(r: &'r rusqlite::Row<'_>, at: usize) -> Result<&'r [u8], StoreError> {
+    r.get_ref(at)?.as_blob().map_err(|e| {
+        StoreError::Sqlite(rusqlite::Error::FromSqlConversionFailure(
+            at,
+            rusqlite::types::Type::Blob,
+            Box::new(e),
+        ))
+    })
+}
+
+/// The messages of a chunk of `cid`; one this version cannot read is logged and gives none,
+/// never an error that hides the others.
+fn read_chunk(cid: &Cid, blob: &[u8]) -> Vec<Message> {
+    chunk::decode(cid, blob).unwrap_or_else(|e| {
+        tracing::warn!(%cid, error = %e, "stored messages not readable");
+        Vec::new()
+    })
 }

@@ -27,7 +27,7 @@ pub enum RowError {
 /// Version 1: what a message is beyond its columns.
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Serialize))]
-struct RowV1 {
+pub(super) struct RowV1 {
     is_self: bool,
     content: ContentV1,
     item_id: Option<String>,
@@ -58,7 +58,7 @@ enum ContentV1 {
 /// `RowV1` as written: the same fields and variants, borrowed from the message rather
 /// than copied out of it (a row is written for every message received).
 #[derive(Serialize)]
-struct RowV1Out<'a> {
+pub(super) struct RowV1Out<'a> {
     is_self: bool,
     content: ContentV1Out<'a>,
     item_id: Option<&'a str>,
@@ -87,6 +87,15 @@ enum ContentV1Out<'a> {
 
 /// The row of `m` (version byte first).
 pub fn encode(m: &Message) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.push(VERSION);
+    // Writing plain data into a Vec cannot fail.
+    let _ = rmp_serde::encode::write(&mut out, &fields_of(m));
+    out
+}
+
+/// What of `m` a row keeps beyond its columns, borrowed.
+pub(super) fn fields_of(m: &Message) -> RowV1Out<'_> {
     let content = match &m.content {
         Content::Text { text } => ContentV1Out::Text(text),
         Content::Image { urls } => ContentV1Out::Image(urls),
@@ -104,7 +113,7 @@ pub fn encode(m: &Message) -> Vec<u8> {
             summary,
         },
     };
-    let row = RowV1Out {
+    RowV1Out {
         is_self: m.is_self,
         content,
         item_id: m.item_id.as_deref(),
@@ -113,12 +122,7 @@ pub fn encode(m: &Message) -> Vec<u8> {
         need_push: m.need_push,
         red_reminder: m.red_reminder.as_deref(),
         client_id: m.client_id.as_deref(),
-    };
-    let mut out = Vec::with_capacity(128);
-    out.push(VERSION);
-    // Writing plain data into a Vec cannot fail.
-    let _ = rmp_serde::encode::write(&mut out, &row);
-    out
+    }
 }
 
 /// The message of a row and its columns.
@@ -134,6 +138,11 @@ pub fn decode(
         return Err(RowError::UnknownVersion(version));
     }
     let r: RowV1 = rmp_serde::from_slice(rest)?;
+    Ok(message_of(id, Cid::new(cid), time, sender, r))
+}
+
+/// The message that `r` and the columns beside it describe.
+pub(super) fn message_of(id: String, cid: Cid, time: i64, sender: String, r: RowV1) -> Message {
     let content = match r.content {
         ContentV1::Text(text) => Content::Text { text: text.into() },
         ContentV1::Image(urls) => Content::Image { urls },
@@ -155,9 +164,9 @@ pub fn decode(
             summary,
         },
     };
-    Ok(Message {
+    Message {
         id: MessageId::new(id),
-        cid: Cid::new(cid),
+        cid,
         sender: Uid::new(sender),
         is_self: r.is_self,
         time,
@@ -168,7 +177,7 @@ pub fn decode(
         need_push: r.need_push,
         red_reminder: r.red_reminder,
         client_id: r.client_id,
-    })
+    }
 }
 
 /// Reads the message of `COLUMNS` starting at column `at`; a row this version cannot read

@@ -6,7 +6,7 @@ use crate::protocol::Message;
 use rusqlite::{Connection, params};
 
 /// The version this binary writes. A database with a higher number is refused.
-pub const CURRENT_VERSION: i64 = 6;
+pub const CURRENT_VERSION: i64 = 7;
 
 /// Version 1: plain tables. Kept verbatim: it is what older databases contain.
 pub const V1: &str = "
@@ -104,10 +104,39 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
 INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 ";
 
+/// Version 7: messages kept in chunks (see `chunk`), one row and one full-text document per
+/// conversation per commit, and each id once (see `ids`: which chunk holds it). The
+/// (cid, last_time, first_time) index finds a conversation's chunks newest first and which
+/// of them reach back before a given time without reading them; (seq, last_time) orders
+/// full-text candidates by time without reading whole chunks; (last_time, body) lets a short
+/// query scan only the text, newest first.
+const V7: &str = "
+CREATE TABLE chunks (
+    seq        INTEGER PRIMARY KEY,
+    cid        TEXT NOT NULL,
+    first_time INTEGER NOT NULL,
+    last_time  INTEGER NOT NULL,
+    count      INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    rows       BLOB NOT NULL
+);
+CREATE INDEX chunks_cid_time ON chunks (cid, last_time, first_time);
+CREATE INDEX chunks_seq_time ON chunks (seq, last_time);
+CREATE INDEX chunks_time_body ON chunks (last_time, body);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    body, content='chunks', content_rowid='seq', tokenize='trigram', detail=none,
+    columnsize=0
+);
+CREATE TRIGGER chunks_au AFTER UPDATE OF body ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, body) VALUES ('delete', old.seq, old.body);
+    INSERT INTO chunks_fts (rowid, body) VALUES (new.seq, new.body);
+END;
+";
+
 /// Re-created around bulk deletes (see `Store::clear`).
 pub const DELETE_TRIGGER: &str = "
-CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
+CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, body) VALUES ('delete', old.seq, old.body);
 END;
 ";
 
@@ -145,6 +174,13 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             }
             4 => tx.execute_batch(V5)?,
             5 => tx.execute_batch(V6)?,
+            6 => {
+                tx.execute_batch(V7)?;
+                tx.execute_batch(super::ids::TABLES)?;
+                tx.execute_batch(DELETE_TRIGGER)?;
+                rows_to_chunks(&tx)?;
+                tx.execute_batch("DROP TABLE messages_fts; DROP TABLE messages;")?;
+            }
             _ => {}
         }
         tx.pragma_update(None, "user_version", from + 1)?;
@@ -172,6 +208,45 @@ fn json_to_rows(conn: &Connection) -> Result<(), StoreError> {
             Err(e) => tracing::warn!(seq, error = %e, "stored message not readable"),
         }
     }
+    Ok(())
+}
+
+/// Version 7: the messages of each conversation, oldest first, become chunks of up to
+/// `chunk::MAX_MESSAGES`.
+fn rows_to_chunks(conn: &Connection) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM messages ORDER BY cid, time, id",
+        super::row::COLUMNS
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut seq = 0;
+    let mut pending: Vec<Message> = Vec::new();
+    let mut flush = |pending: &mut Vec<Message>| -> Result<(), StoreError> {
+        if !pending.is_empty() {
+            seq += 1;
+            let refs: Vec<&Message> = pending.iter().collect();
+            super::insert_chunk(conn, seq, &refs, true)?;
+            pending.clear();
+        }
+        Ok(())
+    };
+    let mut moved = 0u64;
+    while let Some(r) = rows.next()? {
+        // A row this version cannot read was logged by `read` and stays out: it could not
+        // be shown before either.
+        let Some(m) = super::row::read(r, 0)? else {
+            continue;
+        };
+        if pending.len() >= super::chunk::MAX_MESSAGES
+            || pending.first().is_some_and(|p| p.cid != m.cid)
+        {
+            flush(&mut pending)?;
+        }
+        pending.push(m);
+        moved += 1;
+    }
+    flush(&mut pending)?;
+    tracing::info!(messages = moved, "local history regrouped into chunks");
     Ok(())
 }
 

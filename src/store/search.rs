@@ -2,9 +2,10 @@
 //! the trigram index (so a Chinese substring matches anywhere in a sentence); shorter ones
 //! cannot form a trigram and scan the text with `LIKE`, newest first, stopping at the limit.
 
-use super::{StoreError, row};
-use crate::protocol::{Conversation, Message};
-use rusqlite::{Connection, params};
+use super::{StoreError, chunk};
+use crate::protocol::{Cid, Conversation, Message};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
 use std::ops::Range;
 
 /// Characters of context kept on each side of the match in a snippet.
@@ -47,23 +48,6 @@ pub fn escape_like(s: &str) -> String {
     out
 }
 
-/// A query whose `hits` (a `(seq, time)` select, newest first) are then read in full with
-/// their conversation's names: only the few hit rows are ever read whole.
-macro_rules! read_hits {
-    ($hits:literal) => {
-        concat!(
-            "WITH hits AS (",
-            $hits,
-            ")
-             SELECT m.id, m.cid, m.time, m.sender, m.row, c.json, m.body
-             FROM hits
-             JOIN messages m ON m.seq = hits.seq
-             LEFT JOIN conversations c ON c.cid = m.cid
-             ORDER BY hits.time DESC, hits.seq DESC"
-        )
-    };
-}
-
 pub(super) fn run(
     conn: &Connection,
     query: &str,
@@ -73,36 +57,101 @@ pub(super) fn run(
     if query.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    type Row = (Option<Message>, Option<String>, String);
-    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
-        Ok((row::read(r, 0)?, r.get(5)?, r.get(6)?))
-    };
-    let rows: Vec<Row> = if query.chars().count() >= TRIGRAM {
-        indexed(conn, query, limit, map)?
+    // Candidate chunks, newest last message first: through the trigram index (it knows which
+    // chunks hold each trigram, not where: `detail=none`), or for a query too short for a
+    // trigram by walking the (last_time, body) index. Either way each candidate's messages
+    // are then checked one by one here.
+    let (mut listed, mut scan) = if query.chars().count() >= TRIGRAM {
+        let mut stmt = conn.prepare_cached(
+            "SELECT c.seq, c.last_time FROM chunks_fts f
+             JOIN chunks c INDEXED BY chunks_seq_time ON c.seq = f.rowid
+             WHERE chunks_fts MATCH ?1
+             ORDER BY c.last_time DESC, c.seq DESC",
+        )?;
+        let found: Vec<(i64, i64)> = stmt
+            .query_map(params![trigram_expression(query)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        (found.into_iter(), None)
     } else {
-        let pattern = format!("%{}%", escape_like(query));
-        // Walks the (time, body) index newest first, reading full rows only for hits.
-        let mut stmt = conn.prepare_cached(read_hits!(
-            "SELECT seq, time FROM messages INDEXED BY messages_time_body
+        let stmt = conn.prepare_cached(
+            "SELECT seq, last_time FROM chunks INDEXED BY chunks_time_body
              WHERE body LIKE ?1 ESCAPE '\\'
-             ORDER BY time DESC, seq DESC LIMIT ?2"
-        ))?;
-        stmt.query_map(params![pattern, limit], map)?
-            .collect::<Result<_, _>>()?
+             ORDER BY last_time DESC, seq DESC",
+        )?;
+        (Vec::new().into_iter(), Some(stmt))
     };
-    let mut hits = Vec::with_capacity(rows.len());
-    for (message, conv_json, body) in rows {
-        let Some(message) = message else {
+    let pattern = format!("%{}%", escape_like(query));
+    let mut scan_rows = match &mut scan {
+        Some(stmt) => Some(stmt.query(params![pattern])?),
+        None => None,
+    };
+    let mut load = conn.prepare_cached("SELECT cid, rows FROM chunks WHERE seq = ?1")?;
+    let mut found: Vec<(Message, String)> = Vec::new();
+    loop {
+        let next = match &mut scan_rows {
+            Some(rows) => match rows.next()? {
+                Some(r) => Some((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                None => None,
+            },
+            None => listed.next(),
+        };
+        let Some((seq, last)) = next else {
+            break;
+        };
+        if found.len() >= limit {
+            found.sort_by(|a, b| chunk::newest_first(&a.0, &b.0));
+            found.truncate(limit);
+            // Every later candidate ends before the oldest hit kept.
+            if found.last().is_some_and(|(m, _)| last < m.time) {
+                break;
+            }
+        }
+        let mut rows = load.query(params![seq])?;
+        let Some(r) = rows.next()? else {
             continue;
         };
-        let conversation = conv_json.and_then(|j| match serde_json::from_str(&j) {
-            Ok(c) => Some(c),
+        let cid = Cid::new(r.get::<_, String>(0)?);
+        let blob = r.get_ref(1)?.as_blob().unwrap_or_default();
+        let messages = match chunk::decode(&cid, blob) {
+            Ok(ms) => ms,
             Err(e) => {
-                tracing::warn!(error = %e, "stored conversation not readable");
-                None
+                tracing::warn!(seq, error = %e, "stored messages not readable");
+                continue;
             }
-        });
+        };
+        for m in messages {
+            let body = m.content.summary();
+            if find_folded(&body, query).is_some() {
+                found.push((m, body));
+            }
+        }
+    }
+    drop(scan_rows);
+    found.sort_by(|a, b| chunk::newest_first(&a.0, &b.0));
+    found.truncate(limit);
+    let mut named = conn.prepare_cached("SELECT json FROM conversations WHERE cid = ?1")?;
+    let mut conversations: HashMap<Cid, Option<Conversation>> = HashMap::new();
+    let mut hits = Vec::with_capacity(found.len());
+    for (message, body) in found {
+        let conversation = match conversations.get(&message.cid) {
+            Some(c) => c.clone(),
+            None => {
+                let json: Option<String> = named
+                    .query_row(params![message.cid.as_str()], |r| r.get(0))
+                    .optional()?;
+                let c = json.and_then(|j| match serde_json::from_str(&j) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "stored conversation not readable");
+                        None
+                    }
+                });
+                conversations.insert(message.cid.clone(), c.clone());
+                c
+            }
+        };
         let (snippet, highlight) = snippet(&body, query);
         hits.push(SearchHit {
             message,
@@ -112,50 +161,6 @@ pub(super) fn run(
         });
     }
     Ok(hits)
-}
-
-/// The newest `limit` messages holding `query`, through the trigram index. The index knows
-/// which rows hold each trigram but not where (`detail=none`), so a row holding all of the
-/// query's trigrams is a candidate, and candidates are checked against the text here, newest
-/// first, a page at a time. A query of exactly three characters is one trigram: its
-/// candidates are its hits.
-fn indexed<T>(
-    conn: &Connection,
-    query: &str,
-    limit: i64,
-    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<(Option<Message>, T, String)>,
-) -> Result<Vec<(Option<Message>, T, String)>, StoreError> {
-    // The newest candidates are picked from the small (seq, time) index first; only those
-    // few rows are then read in full. Ties in time go to the later stored.
-    let mut stmt = conn.prepare_cached(read_hits!(
-        "SELECT m.seq, m.time FROM messages_fts f
-         JOIN messages m INDEXED BY messages_seq_time ON m.seq = f.rowid
-         WHERE messages_fts MATCH ?1
-         ORDER BY m.time DESC, m.seq DESC LIMIT ?2 OFFSET ?3"
-    ))?;
-    let expression = trigram_expression(query);
-    let exact = query.chars().count() == TRIGRAM;
-    let mut out = Vec::new();
-    let mut offset = 0i64;
-    let mut page = limit;
-    loop {
-        let rows: Vec<_> = stmt
-            .query_map(params![expression, page, offset], &map)?
-            .collect::<Result<_, _>>()?;
-        let fetched = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-        out.extend(
-            rows.into_iter()
-                .filter(|(_, _, body)| exact || find_folded(body, query).is_some()),
-        );
-        if fetched < page || i64::try_from(out.len()).unwrap_or(i64::MAX) >= limit {
-            break;
-        }
-        offset += fetched;
-        // Candidates that were not hits: look further at once.
-        page = page.saturating_mul(2);
-    }
-    out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok(out)
 }
 
 /// `"abc" AND "bcd" AND …`: every trigram of `query`, each a quoted string (so operators and

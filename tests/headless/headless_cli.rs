@@ -1069,15 +1069,17 @@ async fn commands_speak_chinese_when_asked() {
 /// read beside the running program.
 fn stored_ids(dir: &Path, uid: &Uid) -> Vec<String> {
     let db = goofish_tui::store::db_path(dir, uid).unwrap();
-    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .unwrap();
-    let mut stmt = c
-        .prepare("SELECT id FROM messages WHERE body LIKE '第%条：还在吗？'")
-        .unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    let store = goofish_tui::store::Store::open_reader(&db, uid).unwrap();
+    let mut ids = Vec::new();
+    for cid in store.message_cids().unwrap() {
+        for m in store.messages(&cid, None, usize::MAX).unwrap() {
+            let text = m.content.summary();
+            if text.starts_with('第') && text.ends_with("条：还在吗？") {
+                ids.push(m.id.as_str().to_string());
+            }
+        }
+    }
+    ids
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -98,6 +98,64 @@ fn pages_scroll_back_without_gaps_or_repeats() {
     assert_eq!(s.latest_time(&Cid::new("404")).unwrap(), None);
 }
 
+/// History that arrived in pieces (a burst, then a backfill of the gaps, then a repeat) reads
+/// back as one conversation in time order, however the pieces were committed.
+#[test]
+fn messages_committed_apart_and_interleaved_read_back_in_time_order() {
+    let mut s = mem();
+    let at = |i: u64| msg(1000 + i, "10", 10_000 + i as i64 * 10, &format!("第{i}条"));
+    // Even ones in one commit (more than one chunk holds), odd ones in a later one, then a
+    // commit repeating some of both with one more.
+    let evens: Vec<Message> = (0..150).step_by(2).map(at).collect();
+    let odds: Vec<Message> = (1..150).step_by(2).map(at).collect();
+    assert_eq!(s.save_messages(&evens).unwrap(), 75);
+    assert_eq!(s.save_messages(&odds).unwrap(), 75);
+    let again = [at(3), at(140), at(150)];
+    assert_eq!(s.save_messages(&again).unwrap(), 1);
+    assert_eq!(s.message_count().unwrap(), 151);
+    let cid = Cid::new("10");
+    let mut seen = Vec::new();
+    let mut before: Option<(i64, MessageId)> = None;
+    loop {
+        let page = s
+            .messages(&cid, before.as_ref().map(|(t, id)| (*t, id)), 20)
+            .unwrap();
+        let Some(last) = page.last() else {
+            break;
+        };
+        before = Some((last.time, last.id.clone()));
+        seen.extend(page);
+    }
+    let expected: Vec<Message> = (0..=150).rev().map(at).collect();
+    assert_eq!(seen, expected);
+    // Around a search hit: two older, it, and the two after it, oldest first.
+    let hit = at(71);
+    let around: Vec<String> = s
+        .messages_around(&cid, (hit.time, &hit.id), 2, 3)
+        .unwrap()
+        .iter()
+        .map(|m| m.content.summary())
+        .collect();
+    assert_eq!(around, ["第69条", "第70条", "第71条", "第72条", "第73条"]);
+    // Recalling one inside a chunk keeps its neighbours; pruning keeps the newest.
+    assert!(s.forget_message(&at(72).id).unwrap());
+    assert_eq!(s.search("第72条", 10).unwrap().len(), 0);
+    assert_eq!(s.search("第73条", 10).unwrap().len(), 1);
+    assert_eq!(s.prune(Some(5)).unwrap(), 145);
+    let left: Vec<String> = s
+        .messages(&cid, None, 100)
+        .unwrap()
+        .iter()
+        .map(|m| m.content.summary())
+        .collect();
+    assert_eq!(
+        left,
+        ["第150条", "第149条", "第148条", "第147条", "第146条"]
+    );
+    assert_eq!(s.search("第14", 100).unwrap().len(), 4);
+    assert_eq!(s.stored_of(&[at(150).id, at(1).id]).unwrap(), 1);
+}
+
 #[test]
 fn conversations_come_back_newest_first_and_update_in_place() {
     let mut s = mem();

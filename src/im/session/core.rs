@@ -30,9 +30,9 @@ use crate::protocol::{
     SyncEvent, Uid,
 };
 use crate::store::{OutboxItem, OutboxState, StoreError, WriteOp};
+use foldhash::{HashMap, HashMapExt};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -2,8 +2,9 @@
 //! the client ids of sends resolved without a message id.
 
 use crate::protocol::MessageId;
+use foldhash::{HashSet, HashSetExt};
+use std::collections::VecDeque;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 
 /// The last `capacity` message ids seen, for dedupe across pushes, echoes, history and

@@ -2,7 +2,7 @@
 //! the reconnect fetches exactly what may have been missed.
 
 use crate::protocol::{Cid, Conversation};
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// What was known when the connection was lost, kept until a backfill has covered it. Live
 /// messages that arrive after the reconnect never move these marks: the backfill fetches
@@ -88,12 +88,16 @@ mod tests {
 
     #[test]
     fn backfill_targets_only_conversations_that_moved_since_the_drop() {
-        let before = HashMap::from([
+        let before: HashMap<Cid, Conversation> = [
             (Cid::new("1"), conv("1", 400)),
             (Cid::new("2"), conv("2", 300)),
             (Cid::new("5"), conv("5", 400)),
-        ]);
-        let latest = HashMap::from([(Cid::new("1"), 350), (Cid::new("5"), 700)]);
+        ]
+        .into_iter()
+        .collect();
+        let latest: HashMap<Cid, i64> = [(Cid::new("1"), 350), (Cid::new("5"), 700)]
+            .into_iter()
+            .collect();
         let gap = Gap::open(800, &latest, &before);
         let list = [
             conv("1", 500),
@@ -112,8 +116,9 @@ mod tests {
 
     #[test]
     fn a_live_message_after_the_drop_does_not_move_the_gap() {
-        let before = HashMap::from([(Cid::new("1"), conv("1", 400))]);
-        let mut latest = HashMap::from([(Cid::new("1"), 400)]);
+        let before: HashMap<Cid, Conversation> =
+            [(Cid::new("1"), conv("1", 400))].into_iter().collect();
+        let mut latest: HashMap<Cid, i64> = [(Cid::new("1"), 400)].into_iter().collect();
         let gap = Gap::open(1_000, &latest, &before);
         // Offline: A at 600. Live again: B at 900 is pushed, the list says 900.
         latest.insert(Cid::new("1"), 900);
@@ -128,8 +133,10 @@ mod tests {
     fn a_backfill_keeps_only_what_failed() {
         let gap = Gap::open(
             1_000,
-            &HashMap::from([(Cid::new("1"), 400), (Cid::new("2"), 300)]),
-            &HashMap::new(),
+            &[(Cid::new("1"), 400), (Cid::new("2"), 300)]
+                .into_iter()
+                .collect::<HashMap<_, _>>(),
+            &HashMap::default(),
         );
         let list = [conv("1", 900), conv("2", 800), conv("3", 1_100)];
         assert_eq!(gap.after_backfill(&list, &[]), None);
