@@ -68,6 +68,23 @@ fn duplicate_messages_are_stored_once() {
     assert_eq!(got, vec![b, a], "newest first, first version kept");
 }
 
+/// Every stored message of `cid`, read back a page of `size` at a time as scrolling up does.
+fn every_page(s: &Store, cid: &Cid, size: usize) -> Vec<Message> {
+    let mut seen = Vec::new();
+    let mut before: Option<(i64, MessageId)> = None;
+    loop {
+        let page = s
+            .messages(cid, before.as_ref().map(|(t, id)| (*t, id)), size)
+            .unwrap();
+        assert!(page.len() <= size);
+        let Some(last) = page.last() else {
+            return seen;
+        };
+        before = Some((last.time, last.id.clone()));
+        seen.extend(page);
+    }
+}
+
 #[test]
 fn pages_scroll_back_without_gaps_or_repeats() {
     let mut s = mem();
@@ -78,20 +95,7 @@ fn pages_scroll_back_without_gaps_or_repeats() {
     s.save_messages(&all).unwrap();
     s.save_messages(&[msg(999, "11", 5000, "other")]).unwrap();
     let cid = Cid::new("10");
-    let mut seen = Vec::new();
-    let mut before: Option<(i64, MessageId)> = None;
-    loop {
-        let page = s
-            .messages(&cid, before.as_ref().map(|(t, id)| (*t, id)), 7)
-            .unwrap();
-        if page.is_empty() {
-            break;
-        }
-        assert!(page.len() <= 7);
-        let last = page.last().unwrap();
-        before = Some((last.time, last.id.clone()));
-        seen.extend(page);
-    }
+    let seen = every_page(&s, &cid, 7);
     all.sort_by(|a, b| (b.time, &b.id).cmp(&(a.time, &a.id)));
     assert_eq!(seen, all);
     assert_eq!(s.latest_time(&cid).unwrap(), Some(1120));
@@ -114,18 +118,7 @@ fn messages_committed_apart_and_interleaved_read_back_in_time_order() {
     assert_eq!(s.save_messages(&again).unwrap(), 1);
     assert_eq!(s.message_count().unwrap(), 151);
     let cid = Cid::new("10");
-    let mut seen = Vec::new();
-    let mut before: Option<(i64, MessageId)> = None;
-    loop {
-        let page = s
-            .messages(&cid, before.as_ref().map(|(t, id)| (*t, id)), 20)
-            .unwrap();
-        let Some(last) = page.last() else {
-            break;
-        };
-        before = Some((last.time, last.id.clone()));
-        seen.extend(page);
-    }
+    let seen = every_page(&s, &cid, 20);
     let expected: Vec<Message> = (0..=150).rev().map(at).collect();
     assert_eq!(seen, expected);
     // Around a search hit: two older, it, and the two after it, oldest first.
