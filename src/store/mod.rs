@@ -865,6 +865,7 @@ fn insert_rows<'a>(
         conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM chunks", [], |r| {
             r.get(0)
         })?;
+    let mut claims = ids::Claims::new(conn)?;
     // The chunk each conversation is filling: its seq and messages.
     let mut open: Vec<(&Cid, i64, Vec<&Message>)> = Vec::new();
     let mut added = 0;
@@ -889,7 +890,7 @@ fn insert_rows<'a>(
         }
         // An id is claimed for the chunk it goes into; one already stored (or earlier in
         // this batch) is not claimed again and stays out.
-        if ids::claim(conn, &m.id, *seq)? {
+        if claims.claim(&m.id, *seq)? {
             pending.push(m);
             added += 1;
         }
@@ -932,8 +933,9 @@ fn insert_chunk(
     conn.prepare_cached("INSERT INTO chunks_fts (rowid, body) VALUES (?1, ?2)")?
         .execute(params![seq, body])?;
     if claim_ids {
+        let mut claims = ids::Claims::new(conn)?;
         for m in messages {
-            ids::claim(conn, &m.id, seq)?;
+            claims.claim(&m.id, seq)?;
         }
     }
     Ok(())
