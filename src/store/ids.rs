@@ -91,6 +91,20 @@ pub fn chunk_of(conn: &Connection, id: &MessageId) -> Result<Option<i64>, StoreE
     Ok(found)
 }
 
+/// How many ids are kept: one per stored message. Counted in these small tables rather than
+/// by adding up the chunks, which would read every chunk.
+pub fn count(conn: &Connection) -> Result<u64, StoreError> {
+    let mut n: u64 = 0;
+    for sql in [
+        "SELECT COUNT(*) FROM message_ids",
+        "SELECT COUNT(*) FROM message_text_ids",
+    ] {
+        let c: i64 = conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?;
+        n += u64::try_from(c).unwrap_or(0);
+    }
+    Ok(n)
+}
+
 /// Forgets `id` (its message was deleted).
 pub fn forget(conn: &Connection, id: &MessageId) -> Result<(), StoreError> {
     match key(id) {

@@ -639,12 +639,7 @@ impl Store {
 
     /// How many messages are stored.
     pub fn message_count(&self) -> Result<u64, StoreError> {
-        let n: i64 =
-            self.conn
-                .query_row("SELECT COALESCE(SUM(count), 0) FROM chunks", [], |r| {
-                    r.get(0)
-                })?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        ids::count(&self.conn)
     }
 
     // ---- outbox ----
