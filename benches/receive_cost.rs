@@ -114,15 +114,10 @@ fn proc_cpu(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / hz
 }
 
-/// Messages stored in the database at `db`, read through a connection of its own.
-fn count_rows(db: &std::path::Path) -> u64 {
-    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| {
-            c.query_row("SELECT COALESCE(SUM(count), 0) FROM chunks", [], |r| {
-                r.get::<_, i64>(0)
-            })
-        })
-        .map(|n| n.max(0) as u64)
+/// Messages stored in the database at `db`, read through a reader connection of its own.
+fn count_rows(db: &std::path::Path, uid: &goofish_tui::protocol::Uid) -> u64 {
+    Store::open_reader(db, uid)
+        .and_then(|s| s.message_count())
         .unwrap_or(0)
 }
 
@@ -195,13 +190,9 @@ async fn watch(count: usize, conversations: usize) -> Value {
     while next(&rx, 30).unwrap() != usize::MAX {}
     // Settled: the first list and its writes are done.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let stored_before = count_rows(
-        &goofish_tui::store::db_path(
-            dir.path(),
-            &goofish_tui::protocol::Uid::new(sim.field("self_uid")),
-        )
-        .unwrap(),
-    );
+    let uid = goofish_tui::protocol::Uid::new(sim.field("self_uid"));
+    let db = goofish_tui::store::db_path(dir.path(), &uid).unwrap();
+    let stored_before = count_rows(&db, &uid);
     let cpu0 = proc_cpu(pid);
     let started = Instant::now();
     let burst = json!({"count": count, "conversations": conversations});
@@ -225,10 +216,8 @@ async fn watch(count: usize, conversations: usize) -> Value {
     let printed = started.elapsed().as_secs_f64();
     // Done when every message is also stored (and so searchable): the store's own count,
     // read beside the running program.
-    let uid = goofish_tui::protocol::Uid::new(sim.field("self_uid"));
-    let db = goofish_tui::store::db_path(dir.path(), &uid).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while count_rows(&db) < stored_before + count as u64 && Instant::now() < deadline {
+    while count_rows(&db, &uid) < stored_before + count as u64 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -239,12 +228,9 @@ async fn watch(count: usize, conversations: usize) -> Value {
     let _ = child.wait();
     let mut err = String::new();
     let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
-    let stored = Store::open(
-        dir.path(),
-        &goofish_tui::protocol::Uid::new(sim.field("self_uid")),
-    )
-    .and_then(|s| s.message_count())
-    .unwrap_or(0);
+    let stored = Store::open(dir.path(), &uid)
+        .and_then(|s| s.message_count())
+        .unwrap_or(0);
     json!({
         "receiver": "watch --json",
         "messages": seen,

@@ -79,6 +79,54 @@ pub fn newest_first(a: &Message, b: &Message) -> std::cmp::Ordering {
     b.time.cmp(&a.time).then_with(|| b.id.cmp(&a.id))
 }
 
+/// Oldest first, then by id: the order inside a chunk and on screen.
+pub fn oldest_first(a: &Message, b: &Message) -> std::cmp::Ordering {
+    newest_first(b, a)
+}
+
+/// The `limit` newest of the messages met while walking chunks by their newest message,
+/// newest first. Chunks may overlap in time, so a chunk can hold messages newer than one
+/// before it; but once `limit` are kept, a chunk that ends before the oldest of them has
+/// nothing to add, and neither has any after it.
+pub struct Newest {
+    limit: usize,
+    kept: Vec<Message>,
+}
+
+impl Newest {
+    pub fn new(limit: usize) -> Self {
+        Newest {
+            limit,
+            kept: Vec::new(),
+        }
+    }
+
+    /// Whether a chunk whose newest message is at `last` may still add to what is kept
+    /// (false: the walk can stop).
+    pub fn may_take(&mut self, last: i64) -> bool {
+        if self.kept.len() < self.limit {
+            return true;
+        }
+        self.trim();
+        self.kept.last().is_none_or(|m| last >= m.time)
+    }
+
+    pub fn take(&mut self, messages: impl IntoIterator<Item = Message>) {
+        self.kept.extend(messages);
+    }
+
+    /// What is kept, newest first.
+    pub fn into_sorted(mut self) -> Vec<Message> {
+        self.trim();
+        self.kept
+    }
+
+    fn trim(&mut self) {
+        self.kept.sort_by(newest_first);
+        self.kept.truncate(self.limit);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +175,25 @@ mod tests {
         assert_eq!(decode(&ms[0].cid, &blob).unwrap(), ms.to_vec());
         assert_eq!(document(&refs), "能便宜点吗？\n[图片]\n[我已付款]");
         assert_eq!(span(&refs), (ms[0].time, ms[2].time));
+    }
+
+    #[test]
+    fn the_newest_are_kept_across_overlapping_chunks_and_the_walk_stops_when_none_can_come() {
+        let text = |i: i64| message(i, Content::Text { text: "x".into() });
+        let mut newest = Newest::new(2);
+        // Chunks by their newest message: [5, 9], then [1, 8] (overlapping), then [2, 3].
+        assert!(newest.may_take(text(9).time));
+        newest.take([text(5), text(9)]);
+        assert!(
+            newest.may_take(text(8).time),
+            "8 is newer than the oldest kept (5)"
+        );
+        newest.take([text(1), text(8)]);
+        assert!(
+            !newest.may_take(text(3).time),
+            "a chunk ending at 3 cannot beat 8 and 9"
+        );
+        assert_eq!(newest.into_sorted(), [text(9), text(8)]);
     }
 
     #[test]

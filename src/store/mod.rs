@@ -26,6 +26,16 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// `FROM chunks` limited to the conversation bound as `?1`. Written `cid = CAST(?1 AS TEXT)`,
+/// not `cid = ?1`: SQLite (built with STAT4) compiles a statement again at every new value of
+/// a bare parameter compared with an indexed column, which doubled the cost of these lookups
+/// (the conversation list makes one for each conversation).
+macro_rules! chunks_of_cid {
+    () => {
+        "FROM chunks WHERE cid = CAST(?1 AS TEXT)"
+    };
+}
+
 /// How long a statement waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -360,9 +370,10 @@ impl Store {
         // One read transaction for the list and the look at each conversation's newest
         // message: a statement outside one takes and drops the file's locks (system calls),
         // which for thousands of conversations was most of the time.
-        let _read = match self.conn.is_autocommit() {
-            true => Some(self.conn.unchecked_transaction()?),
-            false => None,
+        let _read = if self.conn.is_autocommit() {
+            Some(self.conn.unchecked_transaction()?)
+        } else {
+            None
         };
         let mut stmt = self
             .conn
@@ -390,32 +401,36 @@ impl Store {
     /// last words, and the peer's messages since our last one are unread. True when it changed.
     fn bring_up_to_date(&self, c: &mut Conversation) -> Result<bool, StoreError> {
         let known = c.last_message.as_ref().map_or(c.modify_time, |m| m.time);
-        // Nothing newer stored (the usual case): answered by the index, no chunk read.
-        if self.latest_time(&c.cid)?.is_none_or(|t| t <= known) {
-            return Ok(false);
+        // What is stored after `known`: nothing (the usual case) is answered by the index,
+        // without a chunk read.
+        let mut stmt = self.conn.prepare_cached(concat!(
+            "SELECT rows ",
+            chunks_of_cid!(),
+            " AND last_time > ?2"
+        ))?;
+        let mut rows = stmt.query(params![c.cid.as_str(), known])?;
+        let mut since: Vec<Message> = Vec::new();
+        while let Some(r) = rows.next()? {
+            since.extend(
+                read_chunk(&c.cid, blob(r, 0)?)
+                    .into_iter()
+                    .filter(|m| m.time > known),
+            );
         }
-        let Some(newest) = self.messages(&c.cid, None, 1)?.pop() else {
+        let Some(newest) = since
+            .iter()
+            .min_by(|a, b| chunk::newest_first(a, b))
+            .cloned()
+        else {
             return Ok(false);
         };
-        if newest.time <= known || c.last_message.as_ref().is_some_and(|m| m.id == newest.id) {
+        if c.last_message.as_ref().is_some_and(|m| m.id == newest.id) {
             return Ok(false);
         }
+        // The peer's messages after `known` and after our own last one.
         let unread: u32 = if newest.is_self {
             0
         } else {
-            // The peer's messages after `known` and after our own last one.
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT rows FROM chunks WHERE cid = CAST(?1 AS TEXT) AND last_time > ?2",
-            )?;
-            let mut rows = stmt.query(params![c.cid.as_str(), known])?;
-            let mut since: Vec<Message> = Vec::new();
-            while let Some(r) = rows.next()? {
-                since.extend(
-                    read_chunk(&c.cid, blob(r, 0)?)
-                        .into_iter()
-                        .filter(|m| m.time > known),
-                );
-            }
             let mine = |m: &&Message| m.sender == self.uid;
             let ours = since.iter().filter(mine).map(|m| m.time).max();
             let n = since
@@ -432,11 +447,6 @@ impl Store {
     }
 
     // ---- messages ----
-    //
-    // Chunks of a conversation are selected with `cid = CAST(?1 AS TEXT)`, not `cid = ?1`:
-    // SQLite (built with STAT4) compiles a statement again at every new value of a bare
-    // parameter compared with an indexed column, which doubled the cost of these lookups
-    // (the conversation list makes one for each conversation).
 
     /// Stores messages in one transaction; ones already stored (same id) are left as they
     /// are. Returns how many were new.
@@ -503,30 +513,23 @@ impl Store {
         };
         // Chunks newest first by their last message; those that start after `before` hold
         // nothing older and are passed over in the index.
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT last_time, rows FROM chunks WHERE cid = CAST(?1 AS TEXT) AND first_time <= ?2
-             ORDER BY last_time DESC, first_time DESC",
-        )?;
+        let mut stmt = self.conn.prepare_cached(concat!(
+            "SELECT last_time, rows ",
+            chunks_of_cid!(),
+            " AND first_time <= ?2 ORDER BY last_time DESC, first_time DESC"
+        ))?;
         let mut rows = stmt.query(params![
             cid.as_str(),
             before.map_or(i64::MAX, |(time, _)| time)
         ])?;
-        let mut out: Vec<Message> = Vec::new();
+        let mut newest = chunk::Newest::new(limit);
         while let Some(r) = rows.next()? {
-            let last: i64 = r.get(0)?;
-            if out.len() >= limit {
-                out.sort_by(chunk::newest_first);
-                out.truncate(limit);
-                // Every later chunk ends before the oldest message kept: none of it can come in.
-                if out.last().is_some_and(|m| last < m.time) {
-                    break;
-                }
+            if !newest.may_take(r.get(0)?) {
+                break;
             }
-            out.extend(read_chunk(cid, blob(r, 1)?).into_iter().filter(older));
+            newest.take(read_chunk(cid, blob(r, 1)?).into_iter().filter(older));
         }
-        out.sort_by(chunk::newest_first);
-        out.truncate(limit);
-        Ok(out)
+        Ok(newest.into_sorted())
     }
 
     /// The messages of `cid` around one of them (for a search result): up to `older` before
@@ -545,16 +548,17 @@ impl Store {
             return Ok(out);
         }
         let newer = |m: &Message| m.time > time || (m.time == time && &m.id >= id);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT first_time, rows FROM chunks WHERE cid = CAST(?1 AS TEXT) AND last_time >= ?2
-             ORDER BY last_time ASC",
-        )?;
+        let mut stmt = self.conn.prepare_cached(concat!(
+            "SELECT first_time, rows ",
+            chunks_of_cid!(),
+            " AND last_time >= ?2 ORDER BY last_time ASC"
+        ))?;
         let mut rows = stmt.query(params![cid.as_str(), time])?;
         let mut after: Vec<Message> = Vec::new();
         while let Some(r) = rows.next()? {
             let first: i64 = r.get(0)?;
             if after.len() >= newer_cap {
-                after.sort_by(|a, b| chunk::newest_first(b, a));
+                after.sort_by(chunk::oldest_first);
                 after.truncate(newer_cap);
                 // A chunk that starts after the newest message kept has nothing to add.
                 if after.last().is_some_and(|m| first > m.time) {
@@ -563,7 +567,7 @@ impl Store {
             }
             after.extend(read_chunk(cid, blob(r, 1)?).into_iter().filter(newer));
         }
-        after.sort_by(|a, b| chunk::newest_first(b, a));
+        after.sort_by(chunk::oldest_first);
         after.truncate(newer_cap);
         out.extend(after);
         Ok(out)
@@ -588,10 +592,13 @@ impl Store {
         let cids: Vec<String> = cids
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let mut newest = self.conn.prepare_cached(
-            "SELECT last_time, rows FROM chunks WHERE cid = CAST(?1 AS TEXT)
-             AND last_time = (SELECT MAX(last_time) FROM chunks WHERE cid = CAST(?1 AS TEXT))",
-        )?;
+        let mut newest = self.conn.prepare_cached(concat!(
+            "SELECT last_time, rows ",
+            chunks_of_cid!(),
+            " AND last_time = (SELECT MAX(last_time) ",
+            chunks_of_cid!(),
+            ")"
+        ))?;
         let mut out = Vec::with_capacity(cids.len());
         for cid in cids {
             let cid = Cid::new(cid);
@@ -619,10 +626,9 @@ impl Store {
 
     /// The time of the newest stored message of `cid`.
     pub fn latest_time(&self, cid: &Cid) -> Result<Option<i64>, StoreError> {
-        // Cached: the conversation list asks this of every stored conversation.
         Ok(self
             .conn
-            .prepare_cached("SELECT MAX(last_time) FROM chunks WHERE cid = CAST(?1 AS TEXT)")?
+            .prepare_cached(concat!("SELECT MAX(last_time) ", chunks_of_cid!()))?
             .query_row(params![cid.as_str()], |r| r.get(0))?)
     }
 
@@ -811,7 +817,7 @@ impl Store {
     /// writes can go between conversations. Returns how many were deleted.
     pub fn prune_conversation(&mut self, cid: &Cid, keep: usize) -> Result<usize, StoreError> {
         let stored: i64 = self.conn.query_row(
-            "SELECT COALESCE(SUM(count), 0) FROM chunks WHERE cid = CAST(?1 AS TEXT)",
+            concat!("SELECT COALESCE(SUM(count), 0) ", chunks_of_cid!()),
             params![cid.as_str()],
             |r| r.get(0),
         )?;
@@ -821,8 +827,7 @@ impl Store {
         let tx = self.conn.savepoint()?;
         let mut all: Vec<(i64, Message)> = Vec::new();
         {
-            let mut stmt =
-                tx.prepare_cached("SELECT seq, rows FROM chunks WHERE cid = CAST(?1 AS TEXT)")?;
+            let mut stmt = tx.prepare_cached(concat!("SELECT seq, rows ", chunks_of_cid!()))?;
             let mut rows = stmt.query(params![cid.as_str()])?;
             while let Some(r) = rows.next()? {
                 let seq: i64 = r.get(0)?;
@@ -865,7 +870,7 @@ impl Store {
 
 /// Inserts `messages` (ones already stored are left): the new ones of each conversation as
 /// chunks of their own. How many were new.
-fn insert_rows<'a>(
+pub(super) fn insert_rows<'a>(
     conn: &Connection,
     messages: impl IntoIterator<Item = &'a Message>,
 ) -> Result<usize, StoreError> {
@@ -890,8 +895,7 @@ fn insert_rows<'a>(
             continue;
         };
         if pending.len() >= chunk::MAX_MESSAGES {
-            pending.sort_by(|a, b| chunk::newest_first(b, a));
-            insert_chunk(conn, *seq, pending, false)?;
+            insert_chunk(conn, *seq, pending)?;
             pending.clear();
             *seq = next;
             next += 1;
@@ -904,22 +908,15 @@ fn insert_rows<'a>(
         }
     }
     for (_, seq, mut pending) in open {
-        if !pending.is_empty() {
-            pending.sort_by(|a, b| chunk::newest_first(b, a));
-            insert_chunk(conn, seq, &pending, false)?;
-        }
+        insert_chunk(conn, seq, &mut pending)?;
     }
     Ok(added)
 }
 
-/// Writes the chunk `seq` of `messages` (oldest first, all of one conversation, not empty)
-/// and indexes its text; with `claim_ids`, records its ids as well.
-fn insert_chunk(
-    conn: &Connection,
-    seq: i64,
-    messages: &[&Message],
-    claim_ids: bool,
-) -> Result<(), StoreError> {
+/// Writes `messages` (all of one conversation, their ids claimed for `seq`) as chunk `seq`,
+/// oldest first, and indexes its text; nothing when there are none.
+fn insert_chunk(conn: &Connection, seq: i64, messages: &mut [&Message]) -> Result<(), StoreError> {
+    messages.sort_by(|a, b| chunk::oldest_first(a, b));
     let Some(first) = messages.first() else {
         return Ok(());
     };
@@ -940,12 +937,6 @@ fn insert_chunk(
     ])?;
     conn.prepare_cached("INSERT INTO chunks_fts (rowid, body) VALUES (?1, ?2)")?
         .execute(params![seq, body])?;
-    if claim_ids {
-        let mut claims = ids::Claims::new(conn)?;
-        for m in messages {
-            claims.claim(&m.id, seq)?;
-        }
-    }
     Ok(())
 }
 
@@ -974,7 +965,7 @@ fn rewrite_chunk(conn: &Connection, seq: i64, kept: &[Message]) -> Result<(), St
 }
 
 /// The chunk row of column `at`, borrowed from the statement.
-fn blob<'r>(r: &'r rusqlite::Row<'_>, at: usize) -> Result<&'r [u8], StoreError> {
+pub(super) fn blob<'r>(r: &'r rusqlite::Row<'_>, at: usize) -> Result<&'r [u8], StoreError> {
     r.get_ref(at)?.as_blob().map_err(|e| {
         StoreError::Sqlite(rusqlite::Error::FromSqlConversionFailure(
             at,
@@ -986,7 +977,7 @@ fn blob<'r>(r: &'r rusqlite::Row<'_>, at: usize) -> Result<&'r [u8], StoreError>
 
 /// The messages of a chunk of `cid`; one this version cannot read is logged and gives none,
 /// never an error that hides the others.
-fn read_chunk(cid: &Cid, blob: &[u8]) -> Vec<Message> {
+pub(super) fn read_chunk(cid: &Cid, blob: &[u8]) -> Vec<Message> {
     chunk::decode(cid, blob).unwrap_or_else(|e| {
         tracing::warn!(%cid, error = %e, "stored messages not readable");
         Vec::new()

@@ -211,41 +211,30 @@ fn json_to_rows(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Version 7: the messages of each conversation, oldest first, become chunks of up to
-/// `chunk::MAX_MESSAGES`.
+/// Version 7: the messages of each conversation, oldest first, are stored again as new ones
+/// are (in chunks of up to `chunk::MAX_MESSAGES`).
 fn rows_to_chunks(conn: &Connection) -> Result<(), StoreError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {} FROM messages ORDER BY cid, time, id",
         super::row::COLUMNS
     ))?;
     let mut rows = stmt.query([])?;
-    let mut seq = 0;
+    // One conversation at a time, so that memory holds one conversation's messages at most.
     let mut pending: Vec<Message> = Vec::new();
-    let mut flush = |pending: &mut Vec<Message>| -> Result<(), StoreError> {
-        if !pending.is_empty() {
-            seq += 1;
-            let refs: Vec<&Message> = pending.iter().collect();
-            super::insert_chunk(conn, seq, &refs, true)?;
-            pending.clear();
-        }
-        Ok(())
-    };
-    let mut moved = 0u64;
+    let mut moved = 0;
     while let Some(r) = rows.next()? {
         // A row this version cannot read was logged by `read` and stays out: it could not
         // be shown before either.
         let Some(m) = super::row::read(r, 0)? else {
             continue;
         };
-        if pending.len() >= super::chunk::MAX_MESSAGES
-            || pending.first().is_some_and(|p| p.cid != m.cid)
-        {
-            flush(&mut pending)?;
+        if pending.first().is_some_and(|p| p.cid != m.cid) {
+            moved += super::insert_rows(conn, pending.iter())?;
+            pending.clear();
         }
         pending.push(m);
-        moved += 1;
     }
-    flush(&mut pending)?;
+    moved += super::insert_rows(conn, pending.iter())?;
     tracing::info!(messages = moved, "local history regrouped into chunks");
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! the trigram index (so a Chinese substring matches anywhere in a sentence); shorter ones
 //! cannot form a trigram and scan the text with `LIKE`, newest first, stopping at the limit.
 
-use super::{StoreError, chunk};
+use super::{StoreError, blob, chunk, read_chunk};
 use crate::protocol::{Cid, Conversation, Message};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -61,80 +61,46 @@ pub(super) fn run(
     // chunks hold each trigram, not where: `detail=none`), or for a query too short for a
     // trigram by walking the (last_time, body) index. Either way each candidate's messages
     // are then checked one by one here.
-    let (mut listed, mut scan) = if query.chars().count() >= TRIGRAM {
-        let mut stmt = conn.prepare_cached(
+    let (candidates, pattern) = if query.chars().count() >= TRIGRAM {
+        (
             "SELECT c.seq, c.last_time FROM chunks_fts f
              JOIN chunks c INDEXED BY chunks_seq_time ON c.seq = f.rowid
              WHERE chunks_fts MATCH ?1
              ORDER BY c.last_time DESC, c.seq DESC",
-        )?;
-        let found: Vec<(i64, i64)> = stmt
-            .query_map(params![trigram_expression(query)], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        (found.into_iter(), None)
+            trigram_expression(query),
+        )
     } else {
-        let stmt = conn.prepare_cached(
+        (
             "SELECT seq, last_time FROM chunks INDEXED BY chunks_time_body
              WHERE body LIKE ?1 ESCAPE '\\'
              ORDER BY last_time DESC, seq DESC",
-        )?;
-        (Vec::new().into_iter(), Some(stmt))
+            format!("%{}%", escape_like(query)),
+        )
     };
-    let pattern = format!("%{}%", escape_like(query));
-    let mut scan_rows = match &mut scan {
-        Some(stmt) => Some(stmt.query(params![pattern])?),
-        None => None,
-    };
+    let mut candidates = conn.prepare_cached(candidates)?;
+    let mut rows = candidates.query(params![pattern])?;
     let mut load = conn.prepare_cached("SELECT cid, rows FROM chunks WHERE seq = ?1")?;
-    let mut found: Vec<(Message, String)> = Vec::new();
-    loop {
-        let next = match &mut scan_rows {
-            Some(rows) => match rows.next()? {
-                Some(r) => Some((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-                None => None,
-            },
-            None => listed.next(),
-        };
-        let Some((seq, last)) = next else {
+    let mut newest = chunk::Newest::new(limit);
+    while let Some(r) = rows.next()? {
+        if !newest.may_take(r.get(1)?) {
             break;
-        };
-        if found.len() >= limit {
-            found.sort_by(|a, b| chunk::newest_first(&a.0, &b.0));
-            found.truncate(limit);
-            // Every later candidate ends before the oldest hit kept.
-            if found.last().is_some_and(|(m, _)| last < m.time) {
-                break;
-            }
         }
-        let mut rows = load.query(params![seq])?;
-        let Some(r) = rows.next()? else {
+        let mut chunk = load.query(params![r.get::<_, i64>(0)?])?;
+        let Some(c) = chunk.next()? else {
             continue;
         };
-        let cid = Cid::new(r.get::<_, String>(0)?);
-        let blob = r.get_ref(1)?.as_blob().unwrap_or_default();
-        let messages = match chunk::decode(&cid, blob) {
-            Ok(ms) => ms,
-            Err(e) => {
-                tracing::warn!(seq, error = %e, "stored messages not readable");
-                continue;
-            }
-        };
-        for m in messages {
-            let body = m.content.summary();
-            if find_folded(&body, query).is_some() {
-                found.push((m, body));
-            }
-        }
+        let cid = Cid::new(c.get::<_, String>(0)?);
+        newest.take(
+            read_chunk(&cid, blob(c, 1)?)
+                .into_iter()
+                .filter(|m| find_folded(&m.content.summary(), query).is_some()),
+        );
     }
-    drop(scan_rows);
-    found.sort_by(|a, b| chunk::newest_first(&a.0, &b.0));
-    found.truncate(limit);
+    let found = newest.into_sorted();
     let mut named = conn.prepare_cached("SELECT json FROM conversations WHERE cid = ?1")?;
     let mut conversations: HashMap<Cid, Option<Conversation>> = HashMap::new();
     let mut hits = Vec::with_capacity(found.len());
-    for (message, body) in found {
+    for message in found {
         let conversation = match conversations.get(&message.cid) {
             Some(c) => c.clone(),
             None => {
@@ -152,7 +118,7 @@ pub(super) fn run(
                 c
             }
         };
-        let (snippet, highlight) = snippet(&body, query);
+        let (snippet, highlight) = snippet(&message.content.summary(), query);
         hits.push(SearchHit {
             message,
             conversation,
