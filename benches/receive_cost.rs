@@ -13,8 +13,10 @@
 //! After its burst, `watch` is also timed from push to output while idle (p50/p99).
 //!
 //! `cargo bench --bench receive_cost`; `RECEIVE_COUNT` (default 20,000) and
-//! `RECEIVE_CONVERSATIONS` (50) set the burst, `LATENCY_ROUNDS` (200) the idle pushes.
-//! Prints one JSON object per receiver.
+//! `RECEIVE_CONVERSATIONS` (50) set the burst, `LATENCY_ROUNDS` (200) the idle pushes,
+//! `RECEIVE_ROUNDS` (3) how often each receiver takes the burst, in turn with the others.
+//! Prints one JSON object per receiver, its median round, and with the peer a last one: each
+//! receiver's CPU per message as a share of the peer's.
 #![allow(clippy::unwrap_used)]
 
 use goofish_tui::app::{AppState, Input, UiOptions};
@@ -101,17 +103,41 @@ impl Drop for SimProcess {
     }
 }
 
-/// CPU seconds (user + system) of a process, from /proc.
+/// CPU seconds (user + system, every thread, those ended too) of a process, from its CPU
+/// clock: nanoseconds, where `/proc/PID/stat` counts in ticks of 10 ms, too coarse for a
+/// burst that costs tens of milliseconds.
 fn proc_cpu(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // SAFETY: sysconf only reads a constant of the system.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
-    (ticks(11) + ticks(12)) / hz
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return 0.0;
+    };
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: `clock` is a valid, writable clockid_t.
+    if unsafe { libc::clock_getcpuclockid(pid, &mut clock) } != 0 {
+        return 0.0;
+    }
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec.
+    if unsafe { libc::clock_gettime(clock, &mut t) } != 0 {
+        return 0.0;
+    }
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
+/// CPU microseconds per message, to a hundredth.
+fn us_per_message(cpu_s: f64, messages: usize) -> f64 {
+    (cpu_s * 1e6 / messages.max(1) as f64 * 100.0).round() / 100.0
+}
+
+/// `receiver`'s CPU per message as a share of the peer's, to a hundredth.
+fn share_of_peer(receiver: &Value, peer: &Value) -> Value {
+    let per = |v: &Value| v["cpu_us_per_message"].as_f64().filter(|x| *x > 0.0);
+    match (per(receiver), per(peer)) {
+        (Some(r), Some(p)) => json!((r / p * 100.0).round() / 100.0),
+        _ => Value::Null,
+    }
 }
 
 /// Messages stored in the database at `db`, read through a reader connection of its own.
@@ -236,7 +262,7 @@ async fn watch(count: usize, conversations: usize) -> Value {
         "messages": seen,
         "stored_messages": stored,
         "cpu_ms": (cpu * 1000.0).round(),
-        "cpu_us_per_message": (cpu * 1e6 / seen.max(1) as f64 * 10.0).round() / 10.0,
+        "cpu_us_per_message": us_per_message(cpu, seen),
         "messages_per_s": (seen as f64 / elapsed).round(),
         "printed_after_s": (printed * 100.0).round() / 100.0,
         "stored_after_s": (elapsed * 100.0).round() / 100.0,
@@ -362,7 +388,7 @@ async fn peer(count: usize, conversations: usize) -> Option<Value> {
         "receiver": "goofish-client (TypeScript, npm), decode + format, no storage",
         "messages": seen,
         "cpu_ms": (cpu * 1000.0).round(),
-        "cpu_us_per_message": (cpu * 1e6 / seen.max(1) as f64 * 10.0).round() / 10.0,
+        "cpu_us_per_message": us_per_message(cpu, seen),
         "messages_per_s": (seen as f64 / elapsed).round(),
         "peak_rss_mb": (peak * 10.0).round() / 10.0,
     }))
@@ -478,7 +504,7 @@ async fn tui(count: usize, conversations: usize) -> Value {
             "messages": received,
             "stored_messages": stored,
             "cpu_ms": (cpu * 1000.0).round(),
-            "cpu_us_per_message": (cpu * 1e6 / received.max(1) as f64 * 10.0).round() / 10.0,
+            "cpu_us_per_message": us_per_message(cpu, received),
             "messages_per_s": (received as f64 / elapsed).round(),
             "frames": ui.draws() - draws0,
             "key_answered_in_frames": key_answered_after,
@@ -496,10 +522,41 @@ fn main() {
     }
     let count = env_or("RECEIVE_COUNT", 20_000);
     let conversations = env_or("RECEIVE_CONVERSATIONS", 50);
+    let rounds = env_or("RECEIVE_ROUNDS", 3).max(1);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    if let Some(peer) = rt.block_on(peer(count, conversations)) {
-        println!("{peer}");
+    // Receivers take turns, round after round, so that a slow spell of the machine falls on
+    // all of them; each is reported by its median round.
+    let (mut peers, mut watches, mut tuis) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        if let Some(p) = rt.block_on(peer(count, conversations)) {
+            peers.push(p);
+        }
+        watches.push(rt.block_on(watch(count, conversations)));
+        tuis.push(rt.block_on(tui(count, conversations)));
     }
-    println!("{}", rt.block_on(watch(count, conversations)));
-    println!("{}", rt.block_on(tui(count, conversations)));
+    let peer = median_round(peers);
+    let watch = median_round(watches);
+    let tui = median_round(tuis);
+    for v in [&peer, &watch, &tui].into_iter().flatten() {
+        println!("{v}");
+    }
+    if let (Some(peer), Some(watch), Some(tui)) = (&peer, &watch, &tui) {
+        let shares = json!({
+            "share_of_peer_cpu": {
+                "watch --json": share_of_peer(watch, peer),
+                "tui": share_of_peer(tui, peer),
+            }
+        });
+        println!("{shares}");
+    }
+}
+
+/// The round with the median CPU per message, with every round's figure beside it.
+fn median_round(mut rounds: Vec<Value>) -> Option<Value> {
+    let per = |v: &Value| v["cpu_us_per_message"].as_f64().unwrap_or(f64::MAX);
+    rounds.sort_by(|a, b| per(a).total_cmp(&per(b)));
+    let all: Vec<f64> = rounds.iter().map(per).collect();
+    let mut median = rounds.into_iter().nth(all.len() / 2)?;
+    median["rounds_cpu_us_per_message"] = json!(all);
+    Some(median)
 }

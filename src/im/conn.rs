@@ -36,7 +36,9 @@ const ORIGIN: &str = "https://www.goofish.com";
 /// History pages are a few hundred KB; GO allows 8 MiB. Leave headroom.
 const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
-/// Pushes waiting for the session. Full means the session is slow: the reader waits.
+/// Pushes waiting for the session. Full means the session is slow: the reader waits. Deep,
+/// because the reader's ACKs wait with it, and the service should not see a client that
+/// stopped acknowledging in a burst.
 const EVENT_CAPACITY: usize = 1024;
 
 /// At most one warning per this long about frames that are not LWP.
@@ -425,7 +427,16 @@ async fn write_loop<S>(
             _ = closed_signal(&mut closed) => break,
             msg = out.recv() => {
                 let Some(msg) = msg else { break };
-                if let Err(e) = sink.send(msg).await {
+                // What queued meanwhile (the ACKs of a burst) goes out in the same write.
+                let mut written = sink.feed(msg).await;
+                while written.is_ok() {
+                    let Ok(next) = out.try_recv() else { break };
+                    written = sink.feed(next).await;
+                }
+                if written.is_ok() {
+                    written = sink.flush().await;
+                }
+                if let Err(e) = written {
                     shared.shutdown(format!("write error: {e}"));
                     break;
                 }

@@ -44,12 +44,23 @@ impl Content {
 
     /// One line for previews, notifications and search.
     pub fn summary(&self) -> String {
+        let mut out = String::new();
+        self.push_summary(&mut out);
+        out
+    }
+
+    /// Appends `summary()` to `out`, without a string of its own.
+    pub fn push_summary(&self, out: &mut String) {
         match self {
-            Content::Text { text } => text.to_string(),
-            Content::Image { .. } => "[图片]".to_string(),
-            Content::TradeCard(card) => format!("[{}]", card.title),
-            Content::Notice { text } => text.clone(),
-            Content::Unknown { summary, .. } => summary.clone(),
+            Content::Text { text } => out.push_str(text),
+            Content::Image { .. } => out.push_str("[图片]"),
+            Content::TradeCard(card) => {
+                out.push('[');
+                out.push_str(&card.title);
+                out.push(']');
+            }
+            Content::Notice { text } => out.push_str(text),
+            Content::Unknown { summary, .. } => out.push_str(summary),
         }
     }
 

@@ -57,12 +57,13 @@ pub fn decode(cid: &Cid, blob: &[u8]) -> Result<Vec<Message>, RowError> {
 
 /// The full-text document of `messages`.
 pub fn document(messages: &[&Message]) -> String {
-    let mut out = String::new();
+    // Most chat texts are a few dozen bytes: one allocation for the whole chunk, mostly.
+    let mut out = String::with_capacity(messages.len() * 32);
     for (i, m) in messages.iter().enumerate() {
         if i > 0 {
             out.push(SEPARATOR);
         }
-        out.push_str(&m.content.summary());
+        m.content.push_summary(&mut out);
     }
     out
 }
