@@ -454,10 +454,11 @@ pub async fn serve(bound: Bound, conns: Vec<(crate::accounts::Account, Connectio
     for (_, sink) in sinks.drain() {
         sink.close_with(CoreLine::Stopping);
     }
+    // The sessions end (their last writes stored, their sockets closed) before the lock is
+    // let go: a core started after this one, as a restart starts one, never runs beside it
+    // on the same accounts and the same local history.
+    futures_util::future::join_all(sessions.into_iter().map(Connection::shutdown)).await;
     drop(bound);
-    for conn in sessions {
-        conn.shutdown().await;
-    }
     // Let the writers put out the last lines.
     tokio::time::sleep(Duration::from_millis(50)).await;
 }

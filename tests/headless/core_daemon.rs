@@ -506,6 +506,16 @@ async fn until_status(place: &Place, what: &str, pred: impl Fn(&Value) -> bool) 
     }
 }
 
+/// Waits until process `pid` has ended: after it let go of its lock, a core still puts out
+/// its last lines and exits.
+async fn until_ended(pid: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ended(pid) {
+        assert!(Instant::now() < deadline, "the old core {pid} still runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Whether process `pid` has ended (a zombie has).
 fn ended(pid: u64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -592,12 +602,10 @@ async fn restart_core_replaces_an_older_core_and_the_text_it_kept_offline_is_sen
         "{err}"
     );
     assert!(!err.contains("using it as it is"), "{err}");
-    // The old core is gone; a core of this version has a new connection.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ended(old) {
-        assert!(Instant::now() < deadline, "the old core {old} still runs");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The old core is gone; a core of this version has a new connection, and the only one:
+    // the old core's had closed before the new one started.
+    until_ended(old).await;
+    assert_eq!(connections(&sim).await.0, 1);
     let status = place.status().await;
     assert_eq!(status["version"], OURS, "{status}");
     assert_ne!(status["pid"].as_u64(), Some(old));
@@ -697,7 +705,7 @@ async fn a_send_on_a_terminal_asks_n_keeps_the_older_core_and_y_restarts_it() {
     );
     let status = place.status().await;
     assert_eq!(status["version"], OURS, "{status}");
-    assert!(ended(old));
+    until_ended(old).await;
     assert_eq!(landed(&sim, "先用旧的").await, 1);
     assert_eq!(landed(&sim, "换新的").await, 1);
 }
