@@ -131,9 +131,14 @@ fn us_per_message(cpu_s: f64, messages: usize) -> f64 {
     (cpu_s * 1e6 / messages.max(1) as f64 * 100.0).round() / 100.0
 }
 
+/// The CPU per message a receiver's report gives.
+fn reported_us(report: &Value) -> Option<f64> {
+    report["cpu_us_per_message"].as_f64()
+}
+
 /// `receiver`'s CPU per message as a share of the peer's, to a hundredth.
 fn share_of_peer(receiver: &Value, peer: &Value) -> Value {
-    let per = |v: &Value| v["cpu_us_per_message"].as_f64().filter(|x| *x > 0.0);
+    let per = |v: &Value| reported_us(v).filter(|x| *x > 0.0);
     match (per(receiver), per(peer)) {
         (Some(r), Some(p)) => json!((r / p * 100.0).round() / 100.0),
         _ => Value::Null,
@@ -553,7 +558,7 @@ fn main() {
 
 /// The round with the median CPU per message, with every round's figure beside it.
 fn median_round(mut rounds: Vec<Value>) -> Option<Value> {
-    let per = |v: &Value| v["cpu_us_per_message"].as_f64().unwrap_or(f64::MAX);
+    let per = |v: &Value| reported_us(v).unwrap_or(f64::MAX);
     rounds.sort_by(|a, b| per(a).total_cmp(&per(b)));
     let all: Vec<f64> = rounds.iter().map(per).collect();
     let mut median = rounds.into_iter().nth(all.len() / 2)?;

@@ -427,16 +427,7 @@ async fn write_loop<S>(
             _ = closed_signal(&mut closed) => break,
             msg = out.recv() => {
                 let Some(msg) = msg else { break };
-                // What queued meanwhile (the ACKs of a burst) goes out in the same write.
-                let mut written = sink.feed(msg).await;
-                while written.is_ok() {
-                    let Ok(next) = out.try_recv() else { break };
-                    written = sink.feed(next).await;
-                }
-                if written.is_ok() {
-                    written = sink.flush().await;
-                }
-                if let Err(e) = written {
+                if let Err(e) = write_queued(&mut sink, msg, &mut out).await {
                     shared.shutdown(format!("write error: {e}"));
                     break;
                 }
@@ -445,6 +436,23 @@ async fn write_loop<S>(
     }
     // Best effort: the peer may already be gone.
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+/// Writes `first` and whatever queued behind it (the ACKs of a burst) with one flush: one
+/// write to the socket, not one per frame.
+async fn write_queued<S>(
+    sink: &mut S,
+    first: Message,
+    out: &mut mpsc::UnboundedReceiver<Message>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
+    sink.feed(first).await?;
+    while let Ok(next) = out.try_recv() {
+        sink.feed(next).await?;
+    }
+    sink.flush().await
 }
 
 /// Counts frames that are not LWP and warns about them at most every
