@@ -1,7 +1,7 @@
 //! One LWP WebSocket (§4): request/response by mid, per-request timeouts, the `/!`
 //! heartbeat, and the automatic ACK of every push.
 //!
-//! [`connect`] returns a cheap clonable [`Conn`] handle and a receiver of [`ConnEvent`]s.
+//! [`connect`] returns a cheap clonable [`Conn`] handle and its [`ConnEvents`].
 //! Three tasks run per connection: a writer (owns the sink), a reader (owns the stream and
 //! the event sender) and, once started, the heartbeat. Whatever ends the connection (a
 //! close from either side, a read or write error, a heartbeat timeout, the last handle
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::Message;
@@ -36,9 +36,14 @@ const ORIGIN: &str = "https://www.goofish.com";
 /// History pages are a few hundred KB; GO allows 8 MiB. Leave headroom.
 const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
-/// Pushes waiting for the session. Full means the session is slow: the reader waits. Deep,
-/// because the reader's ACKs wait with it, and the service should not see a client that
-/// stopped acknowledging in a burst.
+/// Bytes of pushes the reader may be ahead of the connection's owner. Past them it waits,
+/// and the ACKs of what it has not read wait with it: in a burst, for as long as the owner
+/// takes to work through this much (milliseconds). Counted in bytes, not frames, because a
+/// sync package holds one message or dozens; a shallow read-ahead keeps what waits in the
+/// caches, where one of a whole burst grew the heap by the burst's size.
+const READ_AHEAD_BYTES: u32 = 256 * 1024;
+
+/// Events waiting at most, whatever their size.
 const EVENT_CAPACITY: usize = 1024;
 
 /// At most one warning per this long about frames that are not LWP.
@@ -63,6 +68,72 @@ impl Default for ConnConfig {
             heartbeat_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(20),
         }
+    }
+}
+
+/// The connection's events, in order; [`connect`] returns them.
+pub struct ConnEvents {
+    rx: mpsc::Receiver<Queued>,
+    read_ahead: Arc<Semaphore>,
+}
+
+impl ConnEvents {
+    /// The next event; `None` after the connection's one [`ConnEvent::Closed`].
+    pub async fn recv(&mut self) -> Option<ConnEvent> {
+        let queued = self.rx.recv().await?;
+        // Taken: the reader may read that much further.
+        self.read_ahead.add_permits(queued.bytes as usize);
+        Some(queued.event)
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Result<ConnEvent, mpsc::error::TryRecvError> {
+        let queued = self.rx.try_recv()?;
+        self.read_ahead.add_permits(queued.bytes as usize);
+        Ok(queued.event)
+    }
+}
+
+/// An event and the bytes of read-ahead it holds.
+struct Queued {
+    event: ConnEvent,
+    bytes: u32,
+}
+
+/// The sending side of [`ConnEvents`].
+#[derive(Clone)]
+struct EventSender {
+    tx: mpsc::Sender<Queued>,
+    read_ahead: Arc<Semaphore>,
+}
+
+impl EventSender {
+    /// Queues `frame` (`bytes` of text), first waiting until the owner is no further behind
+    /// than the read-ahead allows; false when nobody takes events any more.
+    async fn push(&self, frame: Frame, bytes: usize) -> bool {
+        let bytes = u32::try_from(bytes).map_or(READ_AHEAD_BYTES, |b| b.min(READ_AHEAD_BYTES));
+        tokio::select! {
+            permit = self.read_ahead.acquire_many(bytes) => match permit {
+                Ok(permit) => permit.forget(),
+                Err(_) => return false,
+            },
+            () = self.tx.closed() => return false,
+        }
+        let event = ConnEvent::Push(frame);
+        if self.tx.send(Queued { event, bytes }).await.is_err() {
+            self.read_ahead.add_permits(bytes as usize);
+            return false;
+        }
+        true
+    }
+
+    async fn send(&self, event: ConnEvent) {
+        let _ = self.tx.send(Queued { event, bytes: 0 }).await;
+    }
+
+    /// Queues `event` unless the queue is full (the heartbeat's notes, which must not wait).
+    fn try_send(&self, event: ConnEvent) {
+        let _ = self.tx.try_send(Queued { event, bytes: 0 });
     }
 }
 
@@ -148,7 +219,7 @@ struct Shared {
     garbage: AtomicU64,
     /// For the heartbeat's `Stalled` / `Resumed`; dropped when the connection ends, so that
     /// the channel ends after its one `Closed`.
-    events: Mutex<Option<mpsc::Sender<ConnEvent>>>,
+    events: Mutex<Option<EventSender>>,
 }
 
 #[derive(Default)]
@@ -265,7 +336,7 @@ impl Drop for PendingGuard<'_> {
 
 /// Opens the WebSocket with browser-like handshake headers (§4.1) and starts the reader
 /// and writer. `/reg` and the heartbeat are up to the caller.
-pub async fn connect(cfg: &ConnConfig) -> Result<(Conn, mpsc::Receiver<ConnEvent>), ConnError> {
+pub async fn connect(cfg: &ConnConfig) -> Result<(Conn, ConnEvents), ConnError> {
     let mut request = cfg
         .ws_url
         .as_str()
@@ -293,7 +364,13 @@ pub async fn connect(cfg: &ConnConfig) -> Result<(Conn, mpsc::Receiver<ConnEvent
     let (sink, stream) = ws.split();
 
     let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
+    let (tx, rx) = mpsc::channel(EVENT_CAPACITY);
+    let read_ahead = Arc::new(Semaphore::new(READ_AHEAD_BYTES as usize));
+    let events_tx = EventSender {
+        tx,
+        read_ahead: read_ahead.clone(),
+    };
+    let events_rx = ConnEvents { rx, read_ahead };
     let (closed_tx, closed_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
@@ -485,7 +562,7 @@ impl GarbageLog {
 async fn read_loop<S>(
     shared: Arc<Shared>,
     mut stream: S,
-    events: mpsc::Sender<ConnEvent>,
+    events: EventSender,
     mut closed: watch::Receiver<bool>,
 ) where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
@@ -546,7 +623,7 @@ async fn read_loop<S>(
                 }
                 tracing::trace!(path = frame.lwp.as_deref().unwrap_or(""), "push");
                 // Nobody listening is not a reason to drop the connection.
-                let _ = events.send(ConnEvent::Push(frame)).await;
+                let _ = events.push(frame, text.len()).await;
             }
             Kind::Other => garbage.record(&shared, "neither response nor push"),
         }
@@ -555,7 +632,7 @@ async fn read_loop<S>(
     shared.shutdown("connection closed".into());
     lock(&shared.events).take();
     let reason = shared.close_reason();
-    let _ = events.send(ConnEvent::Closed { reason }).await;
+    events.send(ConnEvent::Closed { reason }).await;
 }
 
 async fn heartbeat_loop(shared: Arc<Shared>) {
@@ -588,14 +665,14 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
             () = stall => {
                 stalled = true;
                 tracing::warn!(after_ms = stall_after.as_millis() as u64, "heartbeat unanswered; connection stalled");
-                let _ = events.try_send(ConnEvent::Stalled);
+                events.try_send(ConnEvent::Stalled);
             }
             Some(result) = in_flight.next(), if !in_flight.is_empty() => {
                 if matches!(result, Ok(_) | Err(RequestError::Rpc(_))) {
                     waiting_since = None;
                     if std::mem::take(&mut stalled) {
                         tracing::info!("heartbeat answered again");
-                        let _ = events.try_send(ConnEvent::Resumed);
+                        events.try_send(ConnEvent::Resumed);
                     }
                 }
                 match result {

@@ -34,7 +34,7 @@ impl MessageLine<'_> {
     /// nothing to escape, which is nearly every one, is copied whole. The same text as
     /// serde's form of the struct, which the tests compare it with.
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(256);
+        let mut out = String::with_capacity(512);
         let mut int = itoa::Buffer::new();
         out.push_str("{\"v\":");
         out.push_str(int.format(self.v));
@@ -112,9 +112,39 @@ pub fn json_text(s: &str) -> Cow<'_, str> {
     )
 }
 
+/// `ms` as RFC 3339 in UTC with milliseconds, `2026-12-04T03:32:23.123Z`. Four-digit years
+/// are written digit by digit (chrono's general formatter is a noticeable part of a line);
+/// any other year takes chrono's form.
 fn iso_time(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    use chrono::{Datelike, Timelike};
+    let t = chrono::DateTime::from_timestamp_millis(ms)?;
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999);
+    let Some(year) = year else {
+        return Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    };
+    let mut out = String::with_capacity(24);
+    push_digits(&mut out, year, 4);
+    for (sep, n, width) in [
+        ('-', t.month(), 2),
+        ('-', t.day(), 2),
+        ('T', t.hour(), 2),
+        (':', t.minute(), 2),
+        (':', t.second(), 2),
+        ('.', t.timestamp_subsec_millis(), 3),
+    ] {
+        out.push(sep);
+        push_digits(&mut out, n, width);
+    }
+    out.push('Z');
+    Some(out)
+}
+
+/// The last `width` decimal digits of `n`, zero-padded.
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = n / 10u32.pow(place) % 10;
+        out.push(char::from_digit(digit, 10).unwrap_or('0'));
+    }
 }
 
 /// `m` as a `message` line, with the names known for it.
@@ -202,6 +232,28 @@ mod tests {
                 "{s:?}"
             );
         }
+    }
+
+    #[test]
+    fn times_are_written_as_chrono_writes_them() {
+        let times = [
+            0,
+            1,
+            999,
+            1_796_235_224_976,
+            1_733_283_143_007,
+            -1,
+            -62_135_596_800_000,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            -62_167_219_200_001,
+        ];
+        for ms in times {
+            let chrono = chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            assert_eq!(iso_time(ms), chrono, "{ms}");
+        }
+        assert_eq!(iso_time(i64::MAX), None);
     }
 
     #[test]

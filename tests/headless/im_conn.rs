@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use futures_util::{SinkExt, StreamExt};
-use goofish_tui::im::conn::{self, ConnConfig, ConnEvent, RequestError};
+use goofish_tui::im::conn::{self, ConnConfig, ConnEvent, ConnEvents, RequestError};
 use goofish_tui::protocol::Uid;
 use goofish_tui::protocol::lwp::{Frame, Kind, RpcError};
 use goofish_tui::protocol::push_body::PushItem;
@@ -82,7 +82,7 @@ async fn send_frame(ws: &mut Ws, f: &Frame) {
     ws.send(Message::text(f.to_text())).await.unwrap();
 }
 
-async fn next_event(rx: &mut tokio::sync::mpsc::Receiver<ConnEvent>) -> ConnEvent {
+async fn next_event(rx: &mut ConnEvents) -> ConnEvent {
     timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("no event")
@@ -954,4 +954,48 @@ mod session {
         assert!(errors <= 1, "{before:#?}");
         sim.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn a_burst_beyond_the_read_ahead_waits_for_the_owner_and_arrives_whole() {
+    let (url, srv) = server().await;
+    let (_conn, mut ev) = conn::connect(&cfg(&url)).await.unwrap();
+    let (ws, _) = srv.await.unwrap();
+    let (mut sink, mut acks) = ws.split();
+    // 200 pushes of 8 KB: far more than the reader may be ahead of its owner.
+    const PUSHES: usize = 200;
+    let filler = "A".repeat(8 * 1024);
+    let sender = tokio::spawn(async move {
+        for i in 0..PUSHES {
+            let push = json!({
+                "lwp": "/s/sync",
+                "headers": {"mid": format!("{i} 0"), "sid": "s"},
+                "body": {"syncPushPackage": {"data": [{"bizType": 40000, "data": filler}]}}
+            });
+            sink.send(Message::text(push.to_string())).await.unwrap();
+        }
+        sink
+    });
+    let mut acked = 0;
+    let mut count_acks = async |wait: Duration| {
+        while let Ok(Some(Ok(Message::Text(_)))) = timeout(wait, acks.next()).await {
+            acked += 1;
+        }
+        acked
+    };
+    // The owner takes nothing yet: the reader stops a little way in, and so do its ACKs.
+    let before = count_acks(Duration::from_millis(300)).await;
+    assert!(
+        before > 0 && before < PUSHES / 2,
+        "{before} ACKs before the owner read"
+    );
+    // The owner takes its events: every push comes, in order, and every one is ACKed.
+    for i in 0..PUSHES {
+        match next_event(&mut ev).await {
+            ConnEvent::Push(f) => assert_eq!(f.headers["mid"], format!("{i} 0")),
+            other => panic!("push {i}: got {other:?}"),
+        }
+    }
+    assert_eq!(count_acks(Duration::from_millis(500)).await, PUSHES);
+    let _sink = sender.await.unwrap();
 }

@@ -16,7 +16,7 @@ use super::media;
 use super::outbox::SendError;
 use super::{SessionConfig, SessionHandle};
 use crate::im::api::{ImCommand, ImEvent};
-use crate::im::conn::{Conn, ConnEvent, RequestError};
+use crate::im::conn::{Conn, ConnEvent, ConnEvents, RequestError};
 use crate::im::mtop::MtopClient;
 use crate::protocol::Uid;
 use crate::store::{StoreHandle, WriteFailure};
@@ -73,7 +73,7 @@ struct Driver {
     uid: Option<Uid>,
     links: HashMap<LinkId, Slot>,
     /// The events of the newest registered connection.
-    live: Option<(LinkId, mpsc::Receiver<ConnEvent>)>,
+    live: Option<(LinkId, ConnEvents)>,
     consumer_gone: bool,
 }
 

@@ -5,7 +5,7 @@
 use super::core::{ConnectFailure, ConnectStep, RpcFailure};
 use super::outbox::{Outgoing, SendError};
 use super::{DeviceSource, SessionConfig};
-use crate::im::conn::{self, Conn, ConnConfig, ConnEvent, Registration, RequestError};
+use crate::im::conn::{self, Conn, ConnConfig, ConnEvents, Registration, RequestError};
 use crate::im::device;
 use crate::im::mtop::{ImToken, MtopClient, MtopError};
 use crate::protocol::history::{
@@ -16,12 +16,11 @@ use crate::protocol::send::{self as wire, SendAck};
 use crate::protocol::{Cid, Conversation, HistoryPage, Message, MessageId, Uid};
 use serde_json::Value;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// A registered connection, as the connect job hands it over.
 pub struct Established {
     pub conn: Conn,
-    pub events: mpsc::Receiver<ConnEvent>,
+    pub events: ConnEvents,
     pub token: ImToken,
 }
 
