@@ -266,47 +266,28 @@ impl Watcher {
         if m.is_system() && !self.style.all {
             return;
         }
-        let conv = self.convs.get(&m.cid);
-        let sender_nick = if m.is_self {
-            self.self_nick.clone()
-        } else {
-            m.sender_nick
-                .as_deref()
-                .map(str::to_string)
-                .or_else(|| self.nicks.get(&m.sender).cloned())
-                .or_else(|| {
-                    conv.filter(|c| c.peer == m.sender)
-                        .and_then(|c| c.peer_nick.clone())
-                })
-        };
-        let item_id = m
-            .item_id
-            .as_deref()
-            .map(str::to_string)
-            .or_else(|| conv.and_then(|c| c.item_id.clone()));
-        let item_title = item_id.as_ref().and_then(|i| {
-            self.items.get(i).cloned().or_else(|| {
-                conv.filter(|c| c.item_id.as_ref() == Some(i))
-                    .and_then(|c| c.item_title.clone())
-            })
-        });
         // Names for next time: the line goes out now, with what is known.
         if !m.is_self
-            && sender_nick.is_none()
+            && self.sender_nick(&m).is_none()
             && !m.sender.is_empty()
-            && self.asked_profiles.insert(m.sender.clone())
+            && !self.asked_profiles.contains(&m.sender)
         {
+            self.asked_profiles.insert(m.sender.clone());
             out.push(Action::Ask(ImCommand::FetchProfile {
                 cid: m.cid.clone(),
                 uid: m.sender.clone(),
             }));
         }
-        if let Some(i) = &item_id
-            && item_title.is_none()
-            && self.asked_items.insert(i.clone())
+        if let (Some(i), None) = self.item_of(&m)
+            && !self.asked_items.contains(i)
         {
-            out.push(Action::Ask(ImCommand::FetchItem { item_id: i.clone() }));
+            let i = i.to_string();
+            self.asked_items.insert(i.clone());
+            out.push(Action::Ask(ImCommand::FetchItem { item_id: i }));
         }
+        let conv = self.convs.get(&m.cid);
+        let sender_nick = self.sender_nick(&m);
+        let (item_id, item_title) = self.item_of(&m);
         let summary = m.content.summary();
         let system = m.is_system();
         let from_buyer = !m.is_self && !system;
@@ -316,13 +297,7 @@ impl Watcher {
         // the last, built only when one of them takes it.
         let mut takers = usize::from(self.style.json) + usize::from(notify) + usize::from(exec);
         let mut json = if takers > 0 {
-            crate::notify::message_json_of(
-                &m,
-                &summary,
-                sender_nick.as_deref(),
-                item_id.as_deref(),
-                item_title.as_deref(),
-            )
+            crate::notify::message_json_of(&m, &summary, sender_nick, item_id, item_title)
         } else {
             String::new()
         };
@@ -337,16 +312,11 @@ impl Watcher {
         let shown = if self.style.json {
             take_json()
         } else {
-            self.human_message(
-                &m,
-                sender_nick.as_deref(),
-                item_title.as_deref(),
-                &json_text(&summary),
-            )
+            self.human_message(&m, sender_nick, item_title, &json_text(&summary))
         };
         out.push(Action::Print(shown));
         if notify {
-            let who = sender_nick.as_deref().unwrap_or(m.sender.as_str());
+            let who = sender_nick.unwrap_or(m.sender.as_str());
             out.push(Action::Notify(crate::notify::Notification {
                 title: format!("闲鱼 · {who}"),
                 body: crate::text::one_line(&summary),
@@ -356,6 +326,39 @@ impl Watcher {
         if exec {
             out.push(Action::Exec(take_json()));
         }
+    }
+
+    /// The sender's nickname as far as it is known: the message's own, then a profile, then
+    /// the conversation's peer.
+    fn sender_nick<'s>(&'s self, m: &'s Message) -> Option<&'s str> {
+        if m.is_self {
+            return self.self_nick.as_deref();
+        }
+        m.sender_nick
+            .as_deref()
+            .or_else(|| self.nicks.get(&m.sender).map(String::as_str))
+            .or_else(|| {
+                self.convs
+                    .get(&m.cid)
+                    .filter(|c| c.peer == m.sender)
+                    .and_then(|c| c.peer_nick.as_deref())
+            })
+    }
+
+    /// The item a message is about and its title, as far as they are known.
+    fn item_of<'s>(&'s self, m: &'s Message) -> (Option<&'s str>, Option<&'s str>) {
+        let conv = self.convs.get(&m.cid);
+        let item_id = m
+            .item_id
+            .as_deref()
+            .or_else(|| conv.and_then(|c| c.item_id.as_deref()));
+        let title = item_id.and_then(|i| {
+            self.items.get(i).map(String::as_str).or_else(|| {
+                conv.filter(|c| c.item_id.as_deref() == Some(i))
+                    .and_then(|c| c.item_title.as_deref())
+            })
+        });
+        (item_id, title)
     }
 
     fn human_message(
