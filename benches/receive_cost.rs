@@ -5,8 +5,8 @@
 //! - `watch --json`: the real binary, its session, its local history in a temp dir, its
 //!   output into a pipe; done when every message line is out and the store holds them all.
 //! - the TUI: the UI runtime on a test terminal with the session and the store, in this
-//!   process (its CPU counted with `getrusage`); a key pressed during the burst must be
-//!   answered.
+//!   process (its CPU read from the same clock as `watch`'s); a key pressed during the burst
+//!   must be answered.
 //!
 //! A third, when `GOOFISH_CLIENT_DIR` names a directory where the npm package
 //! `goofish-client` is installed: that TypeScript client on the same burst, side by side.
@@ -162,14 +162,9 @@ fn proc_peak_mb(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// CPU seconds of this whole process (every thread), from `getrusage`.
+/// CPU seconds of this whole process (every thread).
 fn self_cpu() -> f64 {
-    // SAFETY: an all-zero rusage is a valid value, and getrusage only writes into it.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(u.ru_utime) + tv(u.ru_stime)
+    proc_cpu(std::process::id())
 }
 
 async fn watch(count: usize, conversations: usize) -> Value {

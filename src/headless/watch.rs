@@ -266,28 +266,47 @@ impl Watcher {
         if m.is_system() && !self.style.all {
             return;
         }
+        let conv = self.convs.get(&m.cid);
+        let sender_nick = if m.is_self {
+            self.self_nick.as_deref()
+        } else {
+            m.sender_nick
+                .as_deref()
+                .or_else(|| self.nicks.get(&m.sender).map(String::as_str))
+                .or_else(|| {
+                    conv.filter(|c| c.peer == m.sender)
+                        .and_then(|c| c.peer_nick.as_deref())
+                })
+        };
+        let item_id = m
+            .item_id
+            .as_deref()
+            .or_else(|| conv.and_then(|c| c.item_id.as_deref()));
+        let item_title = item_id.and_then(|i| {
+            self.items.get(i).map(String::as_str).or_else(|| {
+                conv.filter(|c| c.item_id.as_deref() == Some(i))
+                    .and_then(|c| c.item_title.as_deref())
+            })
+        });
         // Names for next time: the line goes out now, with what is known.
         if !m.is_self
-            && self.sender_nick(&m).is_none()
+            && sender_nick.is_none()
             && !m.sender.is_empty()
-            && !self.asked_profiles.contains(&m.sender)
+            && self.asked_profiles.insert(m.sender.clone())
         {
-            self.asked_profiles.insert(m.sender.clone());
             out.push(Action::Ask(ImCommand::FetchProfile {
                 cid: m.cid.clone(),
                 uid: m.sender.clone(),
             }));
         }
-        if let (Some(i), None) = self.item_of(&m)
-            && !self.asked_items.contains(i)
+        if let Some(i) = item_id
+            && item_title.is_none()
+            && self.asked_items.insert(i.to_string())
         {
-            let i = i.to_string();
-            self.asked_items.insert(i.clone());
-            out.push(Action::Ask(ImCommand::FetchItem { item_id: i }));
+            out.push(Action::Ask(ImCommand::FetchItem {
+                item_id: i.to_string(),
+            }));
         }
-        let conv = self.convs.get(&m.cid);
-        let sender_nick = self.sender_nick(&m);
-        let (item_id, item_title) = self.item_of(&m);
         let summary = m.content.summary();
         let system = m.is_system();
         let from_buyer = !m.is_self && !system;
@@ -326,39 +345,6 @@ impl Watcher {
         if exec {
             out.push(Action::Exec(take_json()));
         }
-    }
-
-    /// The sender's nickname as far as it is known: the message's own, then a profile, then
-    /// the conversation's peer.
-    fn sender_nick<'s>(&'s self, m: &'s Message) -> Option<&'s str> {
-        if m.is_self {
-            return self.self_nick.as_deref();
-        }
-        m.sender_nick
-            .as_deref()
-            .or_else(|| self.nicks.get(&m.sender).map(String::as_str))
-            .or_else(|| {
-                self.convs
-                    .get(&m.cid)
-                    .filter(|c| c.peer == m.sender)
-                    .and_then(|c| c.peer_nick.as_deref())
-            })
-    }
-
-    /// The item a message is about and its title, as far as they are known.
-    fn item_of<'s>(&'s self, m: &'s Message) -> (Option<&'s str>, Option<&'s str>) {
-        let conv = self.convs.get(&m.cid);
-        let item_id = m
-            .item_id
-            .as_deref()
-            .or_else(|| conv.and_then(|c| c.item_id.as_deref()));
-        let title = item_id.and_then(|i| {
-            self.items.get(i).map(String::as_str).or_else(|| {
-                conv.filter(|c| c.item_id.as_deref() == Some(i))
-                    .and_then(|c| c.item_title.as_deref())
-            })
-        });
-        (item_id, title)
     }
 
     fn human_message(

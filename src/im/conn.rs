@@ -81,16 +81,19 @@ impl ConnEvents {
     /// The next event; `None` after the connection's one [`ConnEvent::Closed`].
     pub async fn recv(&mut self) -> Option<ConnEvent> {
         let queued = self.rx.recv().await?;
-        // Taken: the reader may read that much further.
-        self.read_ahead.add_permits(queued.bytes as usize);
-        Some(queued.event)
+        Some(self.taken(queued))
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&mut self) -> Result<ConnEvent, mpsc::error::TryRecvError> {
         let queued = self.rx.try_recv()?;
+        Ok(self.taken(queued))
+    }
+
+    /// Taken by the owner: the reader may read that much further.
+    fn taken(&self, queued: Queued) -> ConnEvent {
         self.read_ahead.add_permits(queued.bytes as usize);
-        Ok(queued.event)
+        queued.event
     }
 }
 
@@ -109,22 +112,23 @@ struct EventSender {
 
 impl EventSender {
     /// Queues `frame` (`bytes` of text), first waiting until the owner is no further behind
-    /// than the read-ahead allows; false when nobody takes events any more.
-    async fn push(&self, frame: Frame, bytes: usize) -> bool {
+    /// than the read-ahead allows; dropped when nobody takes events any more.
+    async fn push(&self, frame: Frame, bytes: usize) {
         let bytes = u32::try_from(bytes).map_or(READ_AHEAD_BYTES, |b| b.min(READ_AHEAD_BYTES));
         tokio::select! {
             permit = self.read_ahead.acquire_many(bytes) => match permit {
                 Ok(permit) => permit.forget(),
-                Err(_) => return false,
+                Err(_) => return,
             },
-            () = self.tx.closed() => return false,
+            () = self.tx.closed() => return,
         }
-        let event = ConnEvent::Push(frame);
-        if self.tx.send(Queued { event, bytes }).await.is_err() {
-            self.read_ahead.add_permits(bytes as usize);
-            return false;
-        }
-        true
+        let _ = self
+            .tx
+            .send(Queued {
+                event: ConnEvent::Push(frame),
+                bytes,
+            })
+            .await;
     }
 
     async fn send(&self, event: ConnEvent) {
@@ -623,7 +627,7 @@ async fn read_loop<S>(
                 }
                 tracing::trace!(path = frame.lwp.as_deref().unwrap_or(""), "push");
                 // Nobody listening is not a reason to drop the connection.
-                let _ = events.push(frame, text.len()).await;
+                events.push(frame, text.len()).await;
             }
             Kind::Other => garbage.record(&shared, "neither response nor push"),
         }
