@@ -307,7 +307,7 @@ impl Watcher {
                 item_id: i.to_string(),
             }));
         }
-        let summary = m.content.summary();
+        let summary = m.content.summary_text();
         let system = m.is_system();
         let from_buyer = !m.is_self && !system;
         let notify = from_buyer && self.wants.notify && !conv.is_some_and(|c| c.muted);

@@ -122,13 +122,14 @@ impl EventSender {
             },
             () = self.tx.closed() => return,
         }
-        let _ = self
-            .tx
-            .send(Queued {
-                event: ConnEvent::Push(frame),
-                bytes,
-            })
-            .await;
+        let queued = Queued {
+            event: ConnEvent::Push(frame),
+            bytes,
+        };
+        // Nearly always room: no future is made for the send, which is every push's path.
+        if let Err(mpsc::error::TrySendError::Full(queued)) = self.tx.try_send(queued) {
+            let _ = self.tx.send(queued).await;
+        }
     }
 
     async fn send(&self, event: ConnEvent) {

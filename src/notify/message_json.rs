@@ -78,13 +78,9 @@ fn push_opt_str(out: &mut String, s: Option<&str>) {
     }
 }
 
-/// `s` as a JSON string. Checked without stopping early, so that the check runs over whole
-/// vectors of bytes; what needs escaping is escaped by serde_json.
+/// `s` as a JSON string; what needs escaping is escaped by serde_json.
 fn push_str(out: &mut String, s: &str) {
-    let plain = s.bytes().fold(true, |plain, b| {
-        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
-    });
-    if plain {
+    if crate::protocol::push_scan::plain_in_json_string(s.as_bytes()) {
         out.push('"');
         out.push_str(s);
         out.push('"');
@@ -154,7 +150,13 @@ pub fn message_json(
     item_id: Option<&str>,
     item_title: Option<&str>,
 ) -> String {
-    message_json_of(m, &m.content.summary(), sender_nick, item_id, item_title)
+    message_json_of(
+        m,
+        &m.content.summary_text(),
+        sender_nick,
+        item_id,
+        item_title,
+    )
 }
 
 /// As `message_json`, with `m.content.summary()` already at hand (`watch` needs it for more

@@ -97,9 +97,18 @@ impl Frame {
     }
 
     /// As `parse`, but the body of a sync push (`/s/sync`, `/s/sync_failover`, `/s/para`)
-    /// comes as its items in `sync`, read in the same pass as the frame. What
-    /// [`push_body`](super::push_body) does not read is read as `parse` reads it.
+    /// comes as its items in `sync`, read in the same pass as the frame. A push of the usual
+    /// shape is read by [`push_scan`](super::push_scan); any other frame in one pass of
+    /// serde, what [`push_body`](super::push_body) does not read as `parse` reads it.
     pub fn parse_push(text: &str) -> Result<Frame, FrameError> {
+        match super::push_scan::sync_frame(text) {
+            Some(frame) => Ok(frame),
+            None => Frame::parse_general(text),
+        }
+    }
+
+    /// `parse_push` for a frame of any shape.
+    pub(super) fn parse_general(text: &str) -> Result<Frame, FrameError> {
         let Ok(wire) = serde_json::from_str::<WireFrame>(text) else {
             return Frame::parse(text);
         };

@@ -17,6 +17,7 @@ pub mod lwp;
 pub mod model;
 pub mod mtop;
 pub mod push_body;
+pub mod push_scan;
 pub mod send;
 pub mod sync;
 

@@ -49,6 +49,18 @@ impl Content {
         out
     }
 
+    /// `summary()`, borrowed from the message where it is the message's own text (nearly
+    /// always): no copy on a path that only reads it.
+    pub fn summary_text(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self {
+            Content::Text { text } => Cow::Borrowed(text.as_str()),
+            Content::Notice { text } => Cow::Borrowed(text.as_str()),
+            Content::Unknown { summary, .. } => Cow::Borrowed(summary.as_str()),
+            Content::Image { .. } | Content::TradeCard(_) => Cow::Owned(self.summary()),
+        }
+    }
+
     /// Appends `summary()` to `out`, without a string of its own.
     pub fn push_summary(&self, out: &mut String) {
         match self {
