@@ -174,6 +174,18 @@ impl<'a> Cursor<'a> {
 
     /// The string here, unescaped (by serde) only when it has escapes.
     fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.quoted(true)
+    }
+
+    /// An item's `data`: the string as it stands. A control character in it is left for the
+    /// base64 decoder to refuse, so that one bad item costs that item, not the whole push.
+    fn data(&mut self) -> Option<Cow<'a, str>> {
+        self.quoted(false)
+    }
+
+    /// The string here; with `strict`, refused when it holds a control character, as JSON
+    /// (and serde) would refuse it.
+    fn quoted(&mut self, strict: bool) -> Option<Cow<'a, str>> {
         self.ws();
         let start = self.at;
         let escaped = self.pass_string()?;
@@ -182,7 +194,7 @@ impl<'a> Cursor<'a> {
             return serde_json::from_str::<String>(quoted).ok().map(Cow::Owned);
         }
         let inner = quoted.get(1..quoted.len().saturating_sub(1))?;
-        plain_in_json_string(inner.as_bytes()).then_some(Cow::Borrowed(inner))
+        (!strict || plain_in_json_string(inner.as_bytes())).then_some(Cow::Borrowed(inner))
     }
 
     /// The text of the value here, passed over without being read; serde reads it later.
@@ -244,21 +256,6 @@ impl<'a> Cursor<'a> {
         serde_json::from_str::<IgnoredAny>(self.skip()?)
             .ok()
             .map(drop)
-    }
-
-    /// An item's `data`: the string as it stands. A control character in it is left for the
-    /// base64 decoder to refuse, so that one bad item costs that item, not the whole push.
-    fn data(&mut self) -> Option<Cow<'a, str>> {
-        self.ws();
-        let start = self.at;
-        let escaped = self.pass_string()?;
-        let quoted = self.text.get(start..self.at)?;
-        if escaped {
-            return serde_json::from_str::<String>(quoted).ok().map(Cow::Owned);
-        }
-        quoted
-            .get(1..quoted.len().saturating_sub(1))
-            .map(Cow::Borrowed)
     }
 
     /// An object here, each member's value read by `member` (given the key).
