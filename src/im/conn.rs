@@ -126,10 +126,7 @@ impl EventSender {
             event: ConnEvent::Push(frame),
             bytes,
         };
-        // Nearly always room: no future is made for the send, which is every push's path.
-        if let Err(mpsc::error::TrySendError::Full(queued)) = self.tx.try_send(queued) {
-            let _ = self.tx.send(queued).await;
-        }
+        let _ = super::handoff::send(&self.tx, queued).await;
     }
 
     async fn send(&self, event: ConnEvent) {

@@ -8,6 +8,7 @@ pub mod api;
 pub mod conn;
 pub mod cookies;
 pub mod device;
+pub(crate) mod handoff;
 pub mod mtop;
 pub mod passport;
 pub mod renewal;

@@ -5,6 +5,7 @@
 use super::ids::{Cid, MessageId, Uid};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// What a message carries, by its inner content type (§7.7).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,36 +45,24 @@ impl Content {
 
     /// One line for previews, notifications and search.
     pub fn summary(&self) -> String {
-        let mut out = String::new();
-        self.push_summary(&mut out);
-        out
+        self.summary_text().into_owned()
     }
 
     /// `summary()`, borrowed from the message where it is the message's own text (nearly
     /// always): no copy on a path that only reads it.
-    pub fn summary_text(&self) -> std::borrow::Cow<'_, str> {
-        use std::borrow::Cow;
+    pub fn summary_text(&self) -> Cow<'_, str> {
         match self {
-            Content::Text { text } => Cow::Borrowed(text.as_str()),
-            Content::Notice { text } => Cow::Borrowed(text.as_str()),
-            Content::Unknown { summary, .. } => Cow::Borrowed(summary.as_str()),
-            Content::Image { .. } | Content::TradeCard(_) => Cow::Owned(self.summary()),
+            Content::Text { text } => Cow::Borrowed(text),
+            Content::Image { .. } => Cow::Borrowed("[图片]"),
+            Content::TradeCard(card) => Cow::Owned(format!("[{}]", card.title)),
+            Content::Notice { text } => Cow::Borrowed(text),
+            Content::Unknown { summary, .. } => Cow::Borrowed(summary),
         }
     }
 
     /// Appends `summary()` to `out`, without a string of its own.
     pub fn push_summary(&self, out: &mut String) {
-        match self {
-            Content::Text { text } => out.push_str(text),
-            Content::Image { .. } => out.push_str("[图片]"),
-            Content::TradeCard(card) => {
-                out.push('[');
-                out.push_str(&card.title);
-                out.push(']');
-            }
-            Content::Notice { text } => out.push_str(text),
-            Content::Unknown { summary, .. } => out.push_str(summary),
-        }
+        out.push_str(&self.summary_text());
     }
 
     /// The short name of the kind, as in JSON output.

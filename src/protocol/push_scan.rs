@@ -22,8 +22,7 @@ pub fn sync_frame(text: &str) -> Option<Frame> {
     let mut c = Cursor { text, at: 0 };
     let mut lwp: Option<Value> = None;
     let mut headers: Option<Value> = None;
-    let mut body: Option<BodyParts> = None;
-    let mut body_text: Option<&str> = None;
+    let mut body: Option<Body<'_>> = None;
     c.object(|c, key| match key {
         "lwp" => {
             let v = c.value()?;
@@ -33,15 +32,12 @@ pub fn sync_frame(text: &str) -> Option<Frame> {
         }
         "headers" => once(&mut headers, c.value()?),
         // Read at once when the path is known to be a sync push, else kept for later.
-        "body" if lwp.is_some() => {
-            let parts = c.body()?;
-            body_text.is_none().then_some(())?;
-            once(&mut body, parts)
-        }
         "body" => {
-            let raw = c.skip()?;
-            body.is_none().then_some(())?;
-            once(&mut body_text, raw)
+            let b = match lwp {
+                Some(_) => Body::Read(c.body()?),
+                None => Body::Later(c.skip()?),
+            };
+            once(&mut body, b)
         }
         // A response (or an ACK): not a push.
         "code" => None,
@@ -54,15 +50,14 @@ pub fn sync_frame(text: &str) -> Option<Frame> {
     let Some(Value::Object(headers)) = headers else {
         return None;
     };
-    let body = match (body, body_text) {
-        (Some(parts), None) => parts,
-        (None, Some(raw)) => {
+    let body = match body? {
+        Body::Read(parts) => parts,
+        Body::Later(raw) => {
             let mut b = Cursor { text: raw, at: 0 };
             let parts = b.body()?;
             b.end()?;
             parts
         }
-        _ => return None,
     };
     Some(Frame {
         lwp: Some(lwp),
@@ -71,6 +66,13 @@ pub fn sync_frame(text: &str) -> Option<Frame> {
         body: None,
         sync: Some(body.into_sync()),
     })
+}
+
+/// A frame's body: read, or (when it came before the path) its text, read once the path is
+/// known to be a sync push's.
+enum Body<'a> {
+    Read(BodyParts),
+    Later(&'a str),
 }
 
 fn is_sync(lwp: &Value) -> bool {
@@ -258,28 +260,41 @@ impl<'a> Cursor<'a> {
             .map(drop)
     }
 
-    /// An object here, each member's value read by `member` (given the key).
-    fn object(&mut self, mut member: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
-        self.eat(b'{')?;
+    /// A list between `open` and `close`, its elements separated by commas and each read by
+    /// `element`.
+    fn list(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut element: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(open)?;
         self.ws();
-        if self.byte() == Some(b'}') {
+        if self.byte() == Some(close) {
             self.at += 1;
             return Some(());
         }
         loop {
-            let key = self.string()?;
-            self.eat(b':')?;
-            member(self, &key)?;
+            element(self)?;
             self.ws();
             match self.byte()? {
                 b',' => self.at += 1,
-                b'}' => {
+                b if b == close => {
                     self.at += 1;
                     return Some(());
                 }
                 _ => return None,
             }
         }
+    }
+
+    /// An object here, each member's value read by `member` (given the key).
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
+        self.list(b'{', b'}', |c| {
+            let key = c.string()?;
+            c.eat(b':')?;
+            member(c, &key)
+        })
     }
 
     /// A push body: its package typed, every other member as JSON (as `BodyParts` reads it).
@@ -313,25 +328,12 @@ impl<'a> Cursor<'a> {
     }
 
     fn items(&mut self) -> Option<Vec<PushItem>> {
-        self.eat(b'[')?;
         let mut items = Vec::new();
-        self.ws();
-        if self.byte() == Some(b']') {
-            self.at += 1;
-            return Some(items);
-        }
-        loop {
-            items.push(self.item()?);
-            self.ws();
-            match self.byte()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Some(items);
-                }
-                _ => return None,
-            }
-        }
+        self.list(b'[', b']', |c| {
+            items.push(c.item()?);
+            Some(())
+        })?;
+        Some(items)
     }
 
     fn item(&mut self) -> Option<PushItem> {

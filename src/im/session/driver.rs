@@ -218,7 +218,9 @@ impl Driver {
         for output in outputs {
             match output {
                 Output::Emit(ev) => {
-                    if !self.consumer_gone && emit(&self.events, ev).await.is_err() {
+                    if !self.consumer_gone
+                        && crate::im::handoff::send(&self.events, ev).await.is_err()
+                    {
                         tracing::info!("event receiver dropped; stopping the IM session");
                         self.consumer_gone = true;
                         self.pending.push_back(Input::ConsumerGone);
@@ -565,14 +567,4 @@ fn closed_result(job: Job) -> Option<Input> {
         _ => return None,
     };
     Some(Input::Done(done))
-}
-
-/// Hands `ev` on: at once when the channel has room (nearly always; no future is made for
-/// the send, which is every message's path), else by waiting for room.
-async fn emit(events: &mpsc::Sender<ImEvent>, ev: ImEvent) -> Result<(), ()> {
-    match events.try_send(ev) {
-        Ok(()) => Ok(()),
-        Err(mpsc::error::TrySendError::Full(ev)) => events.send(ev).await.map_err(drop),
-        Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
-    }
 }
